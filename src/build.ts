@@ -51,7 +51,8 @@ const result = await Bun.build({
     autoloadDotenv: false,
     autoloadBunfig: false,
   },
-  minify: true,
+  // Not `minify: true`: Bun 1.4.5's syntax minifier rejects fengari (ioredis-mock's Lua) with "Invalid assignment target".
+  minify: { whitespace: true, identifiers: true, syntax: false },
   sourcemap: "none",
   // Keep the snapshot's name stable (no content hash) so embeddedSnapshot() can find it in Bun.embeddedFiles.
   naming: { asset: "[name].[ext]" },
