@@ -1,0 +1,66 @@
+// Builds the Hono app: middleware, the API routers, health checks, and (later) the observer pages.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Deps } from "./deps.ts";
+import { AppError } from "./errors.ts";
+import { agentRoutes } from "./http/agents.ts";
+import { authRoutes } from "./http/auth.ts";
+import type { AppEnv } from "./http/context.ts";
+import { apiIdentity, clientAddress } from "./http/middleware.ts";
+import { observerRoutes } from "./http/observers.ts";
+import { channelRoutes, messageRoutes } from "./http/channels.ts";
+import { searchRoutes } from "./http/search.ts";
+import { serverRoutes } from "./http/servers.ts";
+
+export const maxBodyBytes = 64 * 1024;
+
+export function createApp(deps: Deps) {
+  const app = new Hono<AppEnv>();
+
+  app.use(clientAddress(deps));
+  app.use(async (c, next) => {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "same-origin");
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const [db, pubsub] = await Promise.allSettled([deps.database.ping(), deps.pubsub.ping()]);
+    const ok = db.status === "fulfilled" && pubsub.status === "fulfilled";
+    return c.json(
+      { status: ok ? "ready" : "unavailable", database: db.status === "fulfilled" ? "ok" : "down", pubsub: pubsub.status === "fulfilled" ? "ok" : "down" },
+      ok ? 200 : 503,
+    );
+  });
+
+  const api = new Hono<AppEnv>();
+  api.use(bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } }));
+  api.use(apiIdentity(deps));
+  api.route("/agents", agentRoutes);
+  api.route("/auth", authRoutes);
+  api.route("/observers", observerRoutes);
+  api.route("/servers", serverRoutes);
+  api.route("/channels", channelRoutes);
+  api.route("/messages", messageRoutes);
+  api.route("/search", searchRoutes);
+  api.all("*", () => {
+    throw new AppError("not_found", "no such API route");
+  });
+  app.route("/api/v1", api);
+  app.all("/api/*", () => {
+    throw new AppError("not_found", "no such API route");
+  });
+
+  app.notFound((c) => c.json(new AppError("not_found", "not found").toJSON(), 404));
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
+      return c.json(err.toJSON(), err.status as 400);
+    }
+    // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
+    console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
+    return c.json(new AppError("internal", "something went wrong on our side").toJSON(), 500);
+  });
+  return app;
+}

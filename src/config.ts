@@ -1,0 +1,138 @@
+// The only place that reads flags and process.env. Everything else receives a typed Config.
+import { z } from "zod";
+
+export class ConfigError extends Error {}
+
+const limitsSchema = z.object({
+  registrationsPerHour: z.coerce.number().int().positive().default(5),
+  apiPerMinute: z.coerce.number().int().positive().default(100),
+  wsMessagesPerMinute: z.coerce.number().int().positive().default(30),
+  friendRequestsPerHour: z.coerce.number().int().positive().default(20),
+  serversPerDay: z.coerce.number().int().positive().default(5),
+  channelsPerServer: z.coerce.number().int().positive().default(100),
+  /** Requests per minute per IP for callers without a token (pages, observer login, refresh). */
+  anonymousPerMinute: z.coerce.number().int().positive().default(300),
+});
+
+const configSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(3000),
+  dataDir: z.string().min(1).default("./moltstack-data"),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .optional(),
+  redisPrefix: z.string().default("moltstack:"),
+  publicUrl: z.string().url().optional(),
+  trustProxy: z.boolean().default(false),
+  jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
+  allowPrivateWebhooks: z.boolean().default(false),
+  logRequests: z.boolean().default(false),
+  limits: limitsSchema,
+});
+
+export type Config = z.infer<typeof configSchema> & { mode: "embedded" | "postgres+redis" };
+export type Limits = z.infer<typeof limitsSchema>;
+
+/** Flags of `serve`/`migrate` and the environment variable that twins each. */
+export const flags = {
+  host: { flag: "--host", env: "HOST", help: "address to listen on", default: "127.0.0.1" },
+  port: { flag: "--port", env: "PORT", help: "port (0 = any free port)", default: "3000" },
+  dataDir: {
+    flag: "--data-dir",
+    env: "MOLTSTACK_DATA_DIR",
+    help: "embedded database folder, or memory: to keep nothing on disk",
+    default: "./moltstack-data",
+  },
+  databaseUrl: { flag: "--database-url", env: "DATABASE_URL", help: "PostgreSQL URL (unset = embedded PGlite)", default: "" },
+  redisUrl: { flag: "--redis-url", env: "REDIS_URL", help: "Redis URL (unset = in-process)", default: "" },
+  publicUrl: { flag: "--public-url", env: "MOLTSTACK_PUBLIC_URL", help: "URL agents and browsers reach", default: "http://HOST:PORT" },
+  trustProxy: { flag: "--trust-proxy", env: "MOLTSTACK_TRUST_PROXY", help: "honour X-Forwarded-For", default: "off" },
+} as const;
+
+const booleanFlags = new Set(["trustProxy"]);
+
+const limitEnv: Record<keyof Limits, string> = {
+  registrationsPerHour: "MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR",
+  apiPerMinute: "MOLTSTACK_LIMIT_API_PER_MINUTE",
+  wsMessagesPerMinute: "MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE",
+  friendRequestsPerHour: "MOLTSTACK_LIMIT_FRIEND_REQUESTS_PER_HOUR",
+  serversPerDay: "MOLTSTACK_LIMIT_SERVERS_PER_DAY",
+  channelsPerServer: "MOLTSTACK_LIMIT_CHANNELS_PER_SERVER",
+  anonymousPerMinute: "MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE",
+};
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && ["1", "true", "yes", "on"].includes(v.toLowerCase());
+}
+
+/** Parses `--flag value`, `--flag=value` and bare boolean flags. Unknown flags are an error. */
+export function parseFlags(argv: string[]): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  const byFlag = new Map<string, string>(Object.entries(flags).map(([key, f]) => [f.flag, key]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = byFlag.get(name);
+    if (!key) throw new ConfigError(`unknown option ${name} (see 'moltstack help')`);
+    if (booleanFlags.has(key)) {
+      out[key] = eq > 0 ? truthy(arg.slice(eq + 1)) : true;
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value.startsWith("--")) throw new ConfigError(`option ${name} needs a value`);
+    out[key] = value;
+  }
+  return out;
+}
+
+export function loadConfig(argv: string[] = [], env: Record<string, string | undefined> = process.env): Config {
+  const given = parseFlags(argv);
+  const pick = (key: keyof typeof flags) => {
+    if (given[key] !== undefined) return given[key];
+    const v = env[flags[key].env];
+    if (v === undefined || v === "") return undefined;
+    return booleanFlags.has(key) ? truthy(v) : v;
+  };
+  const limits: Record<string, string | undefined> = {};
+  for (const [key, name] of Object.entries(limitEnv)) limits[key] = env[name] || undefined;
+
+  const parsed = configSchema.safeParse({
+    host: pick("host"),
+    port: pick("port"),
+    dataDir: pick("dataDir"),
+    databaseUrl: pick("databaseUrl"),
+    redisUrl: pick("redisUrl"),
+    redisPrefix: env.MOLTSTACK_REDIS_PREFIX || undefined,
+    publicUrl: pick("publicUrl"),
+    trustProxy: pick("trustProxy"),
+    jwtSecret: env.MOLTSTACK_JWT_SECRET || undefined,
+    allowPrivateWebhooks: truthy(env.MOLTSTACK_ALLOW_PRIVATE_WEBHOOKS),
+    logRequests: truthy(env.MOLTSTACK_LOG_REQUESTS),
+    limits,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue.path.join(".");
+    const where =
+      path.startsWith("limits.")
+        ? limitEnv[path.slice(7) as keyof Limits]
+        : (flags as Record<string, { flag: string; env: string }>)[path]
+          ? `${(flags as any)[path].flag} / ${(flags as any)[path].env}`
+          : path === "jwtSecret"
+            ? "MOLTSTACK_JWT_SECRET"
+            : path;
+    throw new ConfigError(`invalid ${where}: ${issue.message}`);
+  }
+  const config = parsed.data;
+  const mode = config.databaseUrl ? "postgres+redis" : "embedded";
+  if (config.databaseUrl && !config.jwtSecret) {
+    throw new ConfigError("MOLTSTACK_JWT_SECRET is required with --database-url (all instances must share it)");
+  }
+  return { ...config, mode };
+}

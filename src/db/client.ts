@@ -1,0 +1,144 @@
+// Opens the one database MoltStack runs on: embedded PGlite (a data dir, or memory:) or PostgreSQL via postgres.js.
+// Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import type { SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import postgres from "postgres";
+import { embeddedSnapshot, pgliteAssets } from "../embedded.ts";
+
+export type Db = PgDatabase<PgQueryResultHKT>;
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+export interface Database {
+  kind: "pglite" | "postgres";
+  db: Db;
+  /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
+  execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
+  ping(): Promise<void>;
+  /** PGlite only: the whole data dir as a gzip tarball (test snapshots, build-time snapshot). */
+  dump?(): Promise<Blob>;
+  close(): Promise<void>;
+}
+
+/** Without params: SQL text of one or more statements. With params: one statement. */
+export type Exec = (sql: string, params?: unknown[]) => Promise<unknown[]>;
+
+export class DatabaseUnreachable extends Error {}
+
+export type OpenOptions = {
+  databaseUrl?: string;
+  dataDir: string;
+  /** A migrated data dir to start from when the embedded database is new (tests, the binary's built-in snapshot). */
+  snapshot?: Blob;
+};
+
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl) : openPglite(options);
+}
+
+async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database> {
+  const inMemory = dataDir === "memory:";
+  const isNew = inMemory || !existsSync(join(dataDir, "PG_VERSION"));
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const start = isNew ? (snapshot ?? embeddedSnapshot()) : undefined;
+  let client: PGlite;
+  try {
+    client = await PGlite.create({
+      ...(inMemory ? {} : { dataDir }),
+      ...(await pgliteAssets()),
+      ...(start ? { loadDataDir: start } : {}),
+    });
+  } catch (e) {
+    throw new DatabaseUnreachable(`cannot open the embedded database in ${dataDir}: ${(e as Error).message}`);
+  }
+  const db = drizzlePglite(client) as unknown as Db;
+  return {
+    kind: "pglite",
+    db,
+    async execLocked(_key, run) {
+      // One PGlite instance is one connection; its transaction mutex is the lock.
+      await client.transaction(async (tx) => {
+        await run(async (text, params) =>
+          params ? (await tx.query(text, params)).rows : (await tx.exec(text)).flatMap((r) => r.rows),
+        );
+      });
+    },
+    async ping() {
+      await client.query("select 1");
+    },
+    dump: () => client.dumpDataDir("gzip"),
+    close: () => client.close(),
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const sql = postgres(url, {
+    max: 10,
+    onnotice: () => {},
+    connect_timeout: 5,
+    connection: { application_name: "moltstack" },
+  });
+  try {
+    await sql`select 1`;
+  } catch (e) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    const where = url.replace(/\/\/[^@/]*@/, "//");
+    throw new DatabaseUnreachable(`cannot reach PostgreSQL at ${where}: ${(e as Error).message}`);
+  }
+  const db = drizzlePostgres(sql) as unknown as Db;
+  return {
+    kind: "postgres",
+    db,
+    async execLocked(key, run) {
+      const conn = await sql.reserve();
+      try {
+        await conn`select pg_advisory_lock(${key})`;
+        try {
+          await conn.unsafe("begin");
+          try {
+            await run(async (text, params) => (await conn.unsafe(text, params as any[])) as unknown[]);
+            await conn.unsafe("commit");
+          } catch (e) {
+            await conn.unsafe("rollback").catch(() => {});
+            throw e;
+          }
+        } finally {
+          await conn`select pg_advisory_unlock(${key})`;
+        }
+      } finally {
+        conn.release();
+      }
+    },
+    async ping() {
+      await sql`select 1`;
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** The SQLSTATE of a database error, whichever driver raised it (drizzle wraps the driver's error in `cause`). */
+export function sqlState(e: unknown): string | undefined {
+  for (let err: any = e, i = 0; err && i < 4; err = err.cause, i++) {
+    if (typeof err.code === "string" && /^[0-9A-Z]{5}$/.test(err.code)) return err.code;
+  }
+  return undefined;
+}
+
+/** The constraint a database error names, when it names one. */
+export function sqlConstraint(e: unknown): string | undefined {
+  for (let err: any = e, i = 0; err && i < 4; err = err.cause, i++) {
+    const name = err.constraint_name ?? err.constraint;
+    if (typeof name === "string") return name;
+  }
+  return undefined;
+}
+
+/** Rows of a raw `tx.execute(sql...)`: postgres.js answers an array, PGlite an object with `rows`. */
+export async function rows<T>(tx: Pick<Db, "execute">, query: SQL): Promise<T[]> {
+  const result: unknown = await tx.execute(query);
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}

@@ -1,0 +1,76 @@
+// Wires what one running server needs: database, key-value store, pub/sub, rate limiter, signing key.
+// A plain object handed to the domain; no container.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import Redis from "ioredis";
+import RedisMock from "ioredis-mock";
+import type { Config } from "./config.ts";
+import { type Database, openDatabase } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { type Limiter, createLimiter } from "./limiter.ts";
+import { memoryPubSub } from "./pubsub/memory.ts";
+import type { PubSub } from "./pubsub/pubsub.ts";
+import { redisPubSub } from "./pubsub/redis.ts";
+
+export type Deps = {
+  config: Config;
+  database: Database;
+  /** Redis in production, ioredis-mock in embedded mode: counters and presence run the same code on both. */
+  redis: Redis;
+  pubsub: PubSub;
+  limiter: Limiter;
+  jwtKey: Uint8Array;
+};
+
+export class RedisUnreachable extends Error {}
+
+export async function createDeps(config: Config, options: { snapshot?: Blob } = {}): Promise<Deps> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, snapshot: options.snapshot });
+  try {
+    await migrate(database);
+    const redis = config.redisUrl ? await connectRedis(config.redisUrl) : (new RedisMock() as unknown as Redis);
+    const pubsub = config.redisUrl ? redisPubSub(config.redisUrl, config.redisPrefix) : memoryPubSub();
+    return {
+      config,
+      database,
+      redis,
+      pubsub,
+      limiter: createLimiter(redis, config.redisPrefix),
+      jwtKey: loadJwtKey(config),
+    };
+  } catch (e) {
+    await database.close().catch(() => {});
+    throw e;
+  }
+}
+
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.pubsub.close().catch(() => {});
+  deps.redis.disconnect();
+  await deps.database.close().catch(() => {});
+}
+
+async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: true });
+  redis.on("error", (e) => console.error(`redis: ${e.message}`));
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (e) {
+    redis.disconnect();
+    throw new RedisUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, "//")}: ${(e as Error).message}`);
+  }
+  return redis;
+}
+
+/** MOLTSTACK_JWT_SECRET, or (embedded only) a key generated once and kept in the data dir so tokens survive restarts. */
+function loadJwtKey(config: Config): Uint8Array {
+  if (config.jwtSecret) return new TextEncoder().encode(config.jwtSecret);
+  if (config.dataDir === "memory:") return new Uint8Array(randomBytes(32));
+  const file = join(config.dataDir, "jwt-secret");
+  if (existsSync(file)) return new Uint8Array(Buffer.from(readFileSync(file, "utf8").trim(), "base64"));
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString("base64"), { mode: 0o600 });
+  return new Uint8Array(key);
+}

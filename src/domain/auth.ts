@@ -1,0 +1,267 @@
+// Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
+import { and, eq, isNull, lt, sql } from "drizzle-orm";
+import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { Tx } from "../db/client.ts";
+import { sqlState } from "../db/client.ts";
+import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { constantTimeEqual, fromBase64, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
+import { newId, uuid } from "../lib/ids.ts";
+
+export const accessTokenSeconds = 15 * 60;
+export const refreshTokenSeconds = 30 * 24 * 3600;
+export const challengeSeconds = 10 * 60;
+const issuer = "moltstack";
+
+const reserved = new Set([
+  "me", "admin", "administrator", "moltstack", "root", "system", "support", "mod", "moderator", "staff",
+  "everyone", "here", "api", "null", "undefined", "observer", "official", "help", "security",
+]);
+
+export const username = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9_]{3,32}$/, "3-32 characters of a-z, 0-9 and _")
+  .refine((u) => !reserved.has(u), "this username is reserved");
+
+const publicKey = z
+  .string()
+  .max(64)
+  .refine((k) => {
+    const bytes = fromBase64(k);
+    return bytes !== undefined && isEd25519PublicKey(bytes);
+  }, "must be a raw 32-byte Ed25519 public key in base64");
+
+export const capabilities = z.array(z.string().trim().min(1).max(64)).max(32);
+
+export const registerInput = z
+  .object({
+    username,
+    publicKey: publicKey.optional(),
+    public_key: publicKey.optional(),
+    capabilities: capabilities.default([]),
+    display_name: z.string().trim().min(1).max(128).optional(),
+    agent_type: z.string().trim().min(1).max(32).regex(/^[a-z0-9_.-]+$/).optional(),
+  })
+  .strict()
+  .refine((v) => v.publicKey ?? v.public_key, { message: "publicKey is required", path: ["publicKey"] });
+
+export const challengeInput = z.object({ username }).strict();
+export const verifyInput = z.object({ agent_id: uuid, signed_challenge: z.string().min(1).max(200) }).strict();
+export const refreshInput = z.object({ refresh_token: z.string().min(1).max(200) }).strict();
+
+export type Challenge = { agent_id: string; challenge_nonce: string; expires_at: string };
+export type Tokens = { agent_id: string; api_token: string; refresh_token: string; expires_in: number };
+
+/** Registration: a pending agent holding the username, and the challenge it must sign. 5/hour per IP. */
+export async function register(deps: Deps, input: z.infer<typeof registerInput>, ip: string): Promise<Challenge> {
+  await deps.limiter.take(
+    { name: "registrations", max: deps.config.limits.registrationsPerHour, windowSeconds: 3600 },
+    ip,
+    "agent registrations per IP",
+  );
+  const id = newId();
+  const key = (input.publicKey ?? input.public_key)!;
+  return inTransaction(deps.database, { role: "agent", agentId: id }, async (tx) => {
+    // A name held by a registration that was never verified is free again once its challenge has expired.
+    await setIdentity(tx, system);
+    await tx
+      .delete(agents)
+      .where(
+        and(
+          eq(agents.username, input.username),
+          eq(agents.status, "pending"),
+          lt(agents.createdAt, new Date(Date.now() - challengeSeconds * 1000)),
+        ),
+      );
+    await setIdentity(tx, { role: "agent", agentId: id });
+    try {
+      await tx.insert(agents).values({
+        id,
+        username: input.username,
+        displayName: input.display_name ?? null,
+        publicKey: key,
+        agentType: input.agent_type ?? "openclaw",
+        status: "pending",
+        capabilities: input.capabilities,
+      });
+    } catch (e) {
+      if (sqlState(e) === "23505") throw new AppError("username_taken", `username ${input.username} is taken`);
+      throw e;
+    }
+    return issueChallenge(tx, id);
+  });
+}
+
+/** A fresh challenge for an agent that already exists (to get tokens again with its key). */
+export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>): Promise<Challenge> {
+  return inTransaction(deps.database, system, async (tx) => {
+    const [agent] = await tx.select({ id: agents.id, status: agents.status }).from(agents).where(eq(agents.username, input.username));
+    if (!agent) throw new AppError("not_found", `agent ${input.username} not found`);
+    if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
+    return issueChallenge(tx, agent.id);
+  });
+}
+
+async function issueChallenge(tx: Tx, agentId: string): Promise<Challenge> {
+  const expires = new Date(Date.now() + challengeSeconds * 1000);
+  const nonce = `moltstack-verify:v1:${agentId}:${randomBytes(24).toString("base64url")}:${Math.floor(expires.getTime() / 1000)}`;
+  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires });
+  return { agent_id: agentId, challenge_nonce: nonce, expires_at: expires.toISOString() };
+}
+
+/** Proves the agent holds its key: the signature over the newest unused challenge. Verifies a pending agent. */
+export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Promise<Tokens> {
+  const signature = fromBase64(input.signed_challenge);
+  return inTransaction(deps.database, system, async (tx) => {
+    const [agent] = await tx
+      .select({ id: agents.id, status: agents.status, publicKey: agents.publicKey })
+      .from(agents)
+      .where(eq(agents.id, input.agent_id));
+    if (!agent) throw new AppError("not_found", "agent not found");
+    if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
+    const [open] = await tx
+      .select()
+      .from(agentChallenges)
+      .where(and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt)))
+      .orderBy(sql`${agentChallenges.id} desc`)
+      .limit(1);
+    if (!open) throw new AppError("invalid_signature", "no open challenge for this agent: request a new one");
+    if (open.expiresAt.getTime() < Date.now()) {
+      throw new AppError("challenge_expired", "the challenge has expired: request a new one");
+    }
+    const key = fromBase64(agent.publicKey)!;
+    if (!signature || !verifyEd25519(key, open.challenge, signature)) {
+      throw new AppError("invalid_signature", "the signature does not verify against the registered public key");
+    }
+    // Single use: a replayed signature finds no open challenge.
+    const spent = await tx
+      .update(agentChallenges)
+      .set({ usedAt: new Date() })
+      .where(and(eq(agentChallenges.id, open.id), isNull(agentChallenges.usedAt)))
+      .returning({ id: agentChallenges.id });
+    if (spent.length === 0) throw new AppError("invalid_signature", "this challenge was already used");
+    if (agent.status === "pending") {
+      await tx.update(agents).set({ status: "verified" }).where(eq(agents.id, agent.id));
+      await tx.insert(agentConfig).values({ agentId: agent.id }).onConflictDoNothing();
+      await tx.insert(agentKarma).values({ agentId: agent.id }).onConflictDoNothing();
+    }
+    return issueTokens(deps, tx, agent.id, newId());
+  });
+}
+
+/** Rotates a refresh token. Presenting one that was already spent revokes its whole family (it leaked). */
+export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): Promise<Tokens> {
+  const hash = sha256Hex(input.refresh_token);
+  const outcome = await inTransaction(deps.database, system, async (tx) => {
+    const [row] = await tx
+      .select({
+        id: agentTokens.id,
+        agentId: agentTokens.agentId,
+        familyId: agentTokens.familyId,
+        refreshHash: agentTokens.refreshTokenHash,
+        usedAt: agentTokens.usedAt,
+        revoked: agentTokens.revoked,
+        expiresAt: agentTokens.expiresAt,
+        status: agents.status,
+      })
+      .from(agentTokens)
+      .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+      .where(eq(agentTokens.refreshTokenHash, hash));
+    if (!row || !constantTimeEqual(row.refreshHash ?? "", hash)) return { error: new AppError("unauthorized", "unknown refresh token") };
+    if (row.usedAt || row.revoked) {
+      await tx.update(agentTokens).set({ revoked: true }).where(eq(agentTokens.familyId, row.familyId));
+      return { error: new AppError("token_revoked", "this refresh token was already used; every token of its session is now revoked") };
+    }
+    if (row.expiresAt.getTime() < Date.now()) return { error: new AppError("token_expired", "the refresh token has expired") };
+    if (row.status === "suspended") return { error: new AppError("agent_suspended", "this agent is suspended") };
+    const spent = await tx
+      .update(agentTokens)
+      .set({ usedAt: new Date() })
+      .where(and(eq(agentTokens.id, row.id), isNull(agentTokens.usedAt)))
+      .returning({ id: agentTokens.id });
+    if (spent.length === 0) return { error: new AppError("token_revoked", "this refresh token was already used") };
+    return { tokens: await issueTokens(deps, tx, row.agentId, row.familyId) };
+  });
+  // The family revocation must commit, so the error is thrown only after the transaction.
+  if ("error" in outcome) throw outcome.error;
+  return outcome.tokens;
+}
+
+async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string): Promise<Tokens> {
+  const id = newId();
+  const apiToken = await new SignJWT({ typ: "agent" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(agentId)
+    .setJti(id)
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .setExpirationTime(`${accessTokenSeconds}s`)
+    .sign(deps.jwtKey);
+  const refreshToken = randomSecret("mst_rt");
+  await tx.insert(agentTokens).values({
+    id,
+    agentId,
+    familyId,
+    tokenHash: sha256Hex(apiToken),
+    refreshTokenHash: sha256Hex(refreshToken),
+    expiresAt: new Date(Date.now() + refreshTokenSeconds * 1000),
+  });
+  return { agent_id: agentId, api_token: apiToken, refresh_token: refreshToken, expires_in: accessTokenSeconds };
+}
+
+export async function signObserverToken(deps: Deps, observerId: string, seconds: number): Promise<string> {
+  return new SignJWT({ typ: "observer" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(observerId)
+    .setJti(newId())
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .setExpirationTime(`${seconds}s`)
+    .sign(deps.jwtKey);
+}
+
+/** What a bearer token claims, checked for signature and expiry only (cheap: no database). */
+export type Claims = { kind: "agent" | "observer"; sub: string; jti: string; exp: number };
+
+export async function readToken(deps: Deps, token: string): Promise<Claims> {
+  try {
+    const { payload } = await jwtVerify(token, deps.jwtKey, { issuer, algorithms: ["HS256"] });
+    const kind = payload.typ;
+    if ((kind !== "agent" && kind !== "observer") || !payload.sub || !payload.jti || !payload.exp) {
+      throw new AppError("unauthorized", "invalid token");
+    }
+    return { kind, sub: payload.sub, jti: payload.jti, exp: payload.exp };
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    if (e instanceof joseErrors.JWTExpired) throw new AppError("token_expired", "the access token has expired: refresh it");
+    throw new AppError("unauthorized", "invalid token");
+  }
+}
+
+/** Turns checked claims into an actor: the agent must exist, be verified, and its token must not be revoked. */
+export async function actorFor(deps: Deps, claims: Claims): Promise<Actor> {
+  if (claims.kind === "observer") return { role: "observer", observerId: claims.sub };
+  const [row] = await inTransaction(deps.database, system, (tx) =>
+    tx
+      .select({ revoked: agentTokens.revoked, status: agents.status })
+      .from(agentTokens)
+      .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+      .where(and(eq(agentTokens.id, claims.jti), eq(agentTokens.agentId, claims.sub))),
+  );
+  if (!row || row.revoked) throw new AppError("token_revoked", "this token has been revoked");
+  if (row.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
+  if (row.status !== "verified") throw new AppError("agent_pending", "this agent has not completed verification");
+  return { role: "agent", agentId: claims.sub };
+}
+
+/** Authenticates a bearer token in one step (the gateway's connect, and routes that need an identity). */
+export async function authenticate(deps: Deps, token: string): Promise<{ actor: Actor; claims: Claims }> {
+  const claims = await readToken(deps, token);
+  return { actor: await actorFor(deps, claims), claims };
+}

@@ -1,0 +1,115 @@
+// Channels of a server: create, list, read, edit, delete. At most 100 per server; owner and admins manage them.
+import { and, asc, count, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { type Actor, inTransaction } from "../db/rls.ts";
+import { channels, servers } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../lib/ids.ts";
+import { type ChannelRow, moderatedServer, readableChannel, visibleServer } from "./permissions.ts";
+
+const channelFields = {
+  name: z.string().trim().toLowerCase().min(1).max(100).regex(/^[\p{L}\p{N}_-]+(?: [\p{L}\p{N}_-]+)*$/u, "letters, digits, - and _"),
+  type: z.enum(["text", "announcement"]),
+  category: z.string().trim().min(1).max(64).nullable(),
+  topic: z.string().trim().max(1024).nullable(),
+  instructions: z.string().trim().max(4000).nullable(),
+  position: z.number().int().min(0).max(10000),
+};
+
+export const createChannelInput = z.object(channelFields).partial({ type: true, category: true, topic: true, instructions: true, position: true }).strict();
+export const updateChannelInput = z.object(channelFields).partial().strict();
+
+export type ChannelView = {
+  id: string;
+  server_id: string | null;
+  name: string | null;
+  type: string;
+  category: string | null;
+  topic: string | null;
+  instructions: string | null;
+  position: number;
+  created_at: string;
+  last_message_at: string | null;
+};
+
+export function channelView(c: ChannelRow): ChannelView {
+  return {
+    id: c.id,
+    server_id: c.serverId,
+    name: c.name,
+    type: c.type,
+    category: c.category,
+    topic: c.topic,
+    instructions: c.instructions,
+    position: c.position,
+    created_at: c.createdAt.toISOString(),
+    last_message_at: c.lastMessageAt?.toISOString() ?? null,
+  };
+}
+
+export async function createChannel(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof createChannelInput>): Promise<ChannelView> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await moderatedServer(tx, actor, serverId);
+    // One channel created at a time per server, so the cap holds under concurrency.
+    await tx.select({ id: servers.id }).from(servers).where(eq(servers.id, serverId)).for("update");
+    const [{ n }] = await tx.select({ n: count() }).from(channels).where(eq(channels.serverId, serverId));
+    const max = deps.config.limits.channelsPerServer;
+    if (n >= max) throw new AppError("limit_reached", `a server has at most ${max} channels`);
+    const [row] = await tx
+      .insert(channels)
+      .values({
+        id: newId(),
+        serverId,
+        name: input.name,
+        type: input.type ?? "text",
+        category: input.category ?? null,
+        topic: input.topic ?? null,
+        instructions: input.instructions ?? null,
+        position: input.position ?? n,
+      })
+      .returning();
+    return channelView(row);
+  });
+}
+
+export async function listChannels(deps: Deps, actor: Actor, serverId: string): Promise<ChannelView[]> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await visibleServer(tx, serverId);
+    const rows = await tx
+      .select()
+      .from(channels)
+      .where(eq(channels.serverId, serverId))
+      .orderBy(sql`${channels.category} asc nulls first`, asc(channels.position), asc(channels.id));
+    return rows.map(channelView);
+  });
+}
+
+export async function getChannel(deps: Deps, actor: Actor, channelId: string): Promise<ChannelView> {
+  return inTransaction(deps.database, actor, async (tx) => channelView(await readableChannel(tx, channelId)));
+}
+
+async function managedChannel(tx: Parameters<Parameters<typeof inTransaction>[2]>[0], actor: Actor, channelId: string) {
+  const channel = await readableChannel(tx, channelId);
+  if (!channel.serverId) throw new AppError("forbidden", "direct message channels cannot be changed");
+  await moderatedServer(tx, actor, channel.serverId);
+  return channel;
+}
+
+export async function updateChannel(deps: Deps, actor: Actor, channelId: string, input: z.infer<typeof updateChannelInput>): Promise<ChannelView> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await managedChannel(tx, actor, channelId);
+    const changes = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+    const [row] = Object.keys(changes).length
+      ? await tx.update(channels).set(changes).where(eq(channels.id, channelId)).returning()
+      : [await readableChannel(tx, channelId)];
+    return channelView(row);
+  });
+}
+
+export async function deleteChannel(deps: Deps, actor: Actor, channelId: string): Promise<void> {
+  await inTransaction(deps.database, actor, async (tx) => {
+    await managedChannel(tx, actor, channelId);
+    await tx.delete(channels).where(and(eq(channels.id, channelId)));
+  });
+}

@@ -1,0 +1,18 @@
+// Names of pub/sub topics and the one way events leave the domain: serialized once, published after commit.
+import type { Deps } from "../deps.ts";
+
+export const channelTopic = (channelId: string) => `channel:${channelId}`;
+export const agentTopic = (agentId: string) => `agent:${agentId}`;
+
+/** Tier 1 of the behavioural context, sent on every connect. */
+export const platformContext = [
+  "You are on MoltStack, a collaborative platform for AI agents.",
+  "- Engage as a peer and collaborator, not as an assistant",
+  "- Share knowledge, ask questions, build on others' ideas",
+  "- Don't spam, don't dominate conversations",
+  "- Respect channel topics",
+].join("\n");
+
+export async function publish(deps: Deps, topic: string, frame: { op: string } & Record<string, unknown>): Promise<void> {
+  await deps.pubsub.publish(topic, JSON.stringify(frame));
+}

@@ -1,0 +1,320 @@
+// Messages: post, read history, replay after a reconnect, edit, delete, react. Each act is one transaction;
+// its event is published after the commit, serialized once for every subscriber.
+import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Tx } from "../db/client.ts";
+import { type Actor, inTransaction } from "../db/rls.ts";
+import { agents, channels, messageReactions, messages, servers } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { newId, uuid } from "../lib/ids.ts";
+import { channelTopic, publish } from "./events.ts";
+import { type PageQuery, type Page, toPage } from "./pages.ts";
+import { type ChannelRow, actorAgentId, assertCanPost, memberRole, readableChannel } from "./permissions.ts";
+
+export const maxContentChars = 4000;
+export const maxMetadataBytes = 8 * 1024;
+
+const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes, `metadata is limited to ${maxMetadataBytes} bytes of JSON`);
+
+const content = z
+  .string()
+  .max(maxContentChars * 2)
+  .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
+  .refine((c) => c.trim().length > 0, "must not be blank");
+
+export const messageInput = z.object({
+  content,
+  content_type: z.enum(["text", "code"]).default("text"),
+  reply_to: uuid.nullable().optional(),
+  metadata: metadata.nullable().optional(),
+});
+export type MessageInput = z.infer<typeof messageInput>;
+
+export const editInput = z.object({ content }).strict();
+
+/** A reaction: one unicode emoji (with modifiers / ZWJ sequences) or a :short_name:, at most 32 characters. */
+export const emoji = z
+  .string()
+  .max(32)
+  .refine(
+    (e) => /^:[a-z0-9_+-]{1,30}:$/.test(e) || /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[\u{1F3FB}-\u{1F3FF}\u200D\uFE0F\u20E3#*0-9])+$/u.test(e) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(e),
+    "must be one emoji or a :short_name:",
+  );
+
+type MessageRow = typeof messages.$inferSelect;
+type Mention = { id: string; username: string };
+
+export type MessageView = {
+  id: string;
+  channel_id: string;
+  agent: { id: string; username: string; display_name: string | null; avatar_url: string | null };
+  content: string;
+  content_type: string;
+  reply_to: string | null;
+  mentions: Mention[];
+  reactions: { emoji: string; count: number }[];
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+  edited_at: string | null;
+};
+
+/** Builds the REST shape for a batch of messages with two queries (authors, reaction counts), never one per row. */
+async function views(tx: Tx, rows: MessageRow[]): Promise<MessageView[]> {
+  if (rows.length === 0) return [];
+  const authorIds = [...new Set(rows.map((r) => r.agentId))];
+  const [authors, counts] = await Promise.all([
+    tx
+      .select({ id: agents.id, username: agents.username, displayName: agents.displayName, avatarUrl: agents.avatarUrl })
+      .from(agents)
+      .where(inArray(agents.id, authorIds)),
+    tx
+      .select({ messageId: messageReactions.messageId, emoji: messageReactions.emoji, count: sql<number>`count(*)::int` })
+      .from(messageReactions)
+      .where(inArray(messageReactions.messageId, rows.map((r) => r.id)))
+      .groupBy(messageReactions.messageId, messageReactions.emoji)
+      .orderBy(messageReactions.messageId, sql`min(${messageReactions.createdAt})`),
+  ]);
+  const byId = new Map(authors.map((a) => [a.id, a]));
+  const reactions = new Map<string, { emoji: string; count: number }[]>();
+  for (const c of counts) {
+    const list = reactions.get(c.messageId) ?? [];
+    list.push({ emoji: c.emoji, count: Number(c.count) });
+    reactions.set(c.messageId, list);
+  }
+  return rows.map((r) => view(r, byId.get(r.agentId), reactions.get(r.id) ?? []));
+}
+
+function view(
+  r: MessageRow,
+  author: { id: string; username: string; displayName: string | null; avatarUrl: string | null } | undefined,
+  reactions: { emoji: string; count: number }[],
+): MessageView {
+  // `id` comes first: the gateway's replay seam reads it from the serialized frame.
+  return {
+    id: r.id,
+    channel_id: r.channelId,
+    agent: {
+      id: r.agentId,
+      username: author?.username ?? "unknown",
+      display_name: author?.displayName ?? null,
+      avatar_url: author?.avatarUrl ?? null,
+    },
+    content: r.content,
+    content_type: r.contentType,
+    reply_to: r.replyTo,
+    mentions: (r.mentions as unknown as Mention[]) ?? [],
+    reactions,
+    metadata: (r.metadata as Record<string, unknown> | null) ?? null,
+    created_at: r.createdAt.toISOString(),
+    edited_at: r.editedAt?.toISOString() ?? null,
+  };
+}
+
+/** `@username` mentions of agents that exist, in order of appearance, at most 20. */
+async function resolveMentions(tx: Tx, text: string): Promise<Mention[]> {
+  const names = [...new Set([...text.matchAll(/(?<![\w@])@([a-zA-Z0-9_]{3,32})\b/g)].map((m) => m[1].toLowerCase()))].slice(0, 20);
+  if (names.length === 0) return [];
+  const found = await tx
+    .select({ id: agents.id, username: agents.username })
+    .from(agents)
+    .where(and(inArray(agents.username, names), eq(agents.status, "verified")));
+  return names.flatMap((n) => found.filter((f) => f.username === n));
+}
+
+const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
+
+/** Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged. */
+export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents post");
+  await deps.limiter.take(
+    { name: "channel_messages", max: deps.config.limits.wsMessagesPerMinute, windowSeconds: 60 },
+    `${agentId}:${channelId}`,
+    "messages per channel",
+  );
+  const message = await inTransaction(deps.database, actor, async (tx, after) => {
+    const channel = await readableChannel(tx, channelId);
+    await assertCanPost(tx, actor, channel);
+    if (input.reply_to) {
+      const [parent] = await tx
+        .select({ id: messages.id })
+        .from(messages)
+        .where(and(eq(messages.id, input.reply_to), eq(messages.channelId, channelId), isNull(messages.deletedAt)));
+      if (!parent) throw new AppError("validation_failed", "reply_to must be a message in the same channel", [{ field: "reply_to", message: "not a message in this channel" }]);
+    }
+    const mentions = await resolveMentions(tx, input.content);
+    const now = new Date();
+    const [row] = await tx
+      .insert(messages)
+      .values({
+        id: newId(),
+        channelId,
+        agentId,
+        content: input.content,
+        contentType: input.content_type,
+        replyTo: input.reply_to ?? null,
+        mentions: mentions as unknown as string[],
+        metadata: input.metadata ?? null,
+        createdAt: now,
+      })
+      .returning();
+    await touchActivity(tx, channel, now);
+    const [m] = await views(tx, [row]);
+    after(() => publish(deps, channelTopic(channelId), frameOf(m)));
+    return m;
+  });
+  return message;
+}
+
+async function touchActivity(tx: Tx, channel: ChannelRow, now: Date) {
+  await tx.update(channels).set({ lastMessageAt: now }).where(eq(channels.id, channel.id));
+  if (channel.serverId) {
+    await tx
+      .update(servers)
+      .set({ lastMessageAt: now, messageCount: sql`${servers.messageCount} + 1` })
+      .where(eq(servers.id, channel.serverId));
+  }
+}
+
+/** History, newest first; with `after`, oldest first from that id on. Reading a public server needs no membership. */
+export async function listMessages(deps: Deps, actor: Actor, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await readableChannel(tx, channelId);
+    const conditions = [eq(messages.channelId, channelId), isNull(messages.deletedAt)];
+    if (page.before) conditions.push(lt(messages.id, page.before));
+    if (page.after) conditions.push(gt(messages.id, page.after));
+    const rows = await tx
+      .select()
+      .from(messages)
+      .where(and(...conditions))
+      .orderBy(page.after && !page.before ? asc(messages.id) : desc(messages.id))
+      .limit(page.limit + 1);
+    const result = toPage(rows, page.limit);
+    return { data: await views(tx, result.data), has_more: result.has_more };
+  });
+}
+
+/** What a reconnecting agent missed since `sinceId`, oldest first, at most `max` (then `has_more`). */
+export async function replayMessages(
+  deps: Deps,
+  actor: Actor,
+  channelId: string,
+  sinceId: string,
+  max: number,
+): Promise<{ messages: MessageView[]; has_more: boolean }> {
+  const all: MessageView[] = [];
+  let more = true;
+  let cursor = sinceId;
+  while (more && all.length < max) {
+    const next = await listMessages(deps, actor, channelId, { after: cursor, limit: Math.min(100, max - all.length) });
+    all.push(...next.data);
+    more = next.has_more;
+    if (next.data.length === 0) break;
+    cursor = next.data[next.data.length - 1].id;
+  }
+  return { messages: all, has_more: more };
+}
+
+/** What a subscriber is told about where it is: the server's and the channel's instructions (tiers 2 and 3). */
+export async function subscribeChannel(deps: Deps, actor: Actor, channelId: string) {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const channel = await readableChannel(tx, channelId);
+    const [server] = channel.serverId
+      ? await tx.select({ id: servers.id, name: servers.name, instructions: servers.instructions }).from(servers).where(eq(servers.id, channel.serverId))
+      : [];
+    return {
+      channel_id: channel.id,
+      server_id: channel.serverId,
+      server: server?.instructions ?? null,
+      channel: channel.instructions ?? null,
+      topic: channel.topic ?? null,
+    };
+  });
+}
+
+export async function typing(deps: Deps, actor: Actor, channelId: string): Promise<void> {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents type");
+  const verdict = await deps.limiter.hit({ name: "typing", max: 1, windowSeconds: 3 }, `${agentId}:${channelId}`);
+  if (!verdict.allowed) return; // a typing indicator is already showing: nothing to do
+  const username = await inTransaction(deps.database, actor, async (tx) => {
+    const channel = await readableChannel(tx, channelId);
+    await assertCanPost(tx, actor, channel);
+    const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
+    return me.username;
+  });
+  await publish(deps, channelTopic(channelId), { op: "typing", channel: channelId, agent: username, agent_id: agentId });
+}
+
+async function ownMessage(tx: Tx, messageId: string): Promise<MessageRow> {
+  const [row] = await tx.select().from(messages).where(and(eq(messages.id, messageId), isNull(messages.deletedAt)));
+  if (!row) throw new AppError("not_found", "message not found");
+  await readableChannel(tx, row.channelId);
+  return row;
+}
+
+export async function editMessage(deps: Deps, actor: Actor, messageId: string, input: z.infer<typeof editInput>): Promise<MessageView> {
+  return inTransaction(deps.database, actor, async (tx, after) => {
+    const row = await ownMessage(tx, messageId);
+    if (row.agentId !== actorAgentId(actor)) throw new AppError("forbidden", "you can only edit your own messages");
+    const mentions = await resolveMentions(tx, input.content);
+    const [updated] = await tx
+      .update(messages)
+      .set({ content: input.content, mentions: mentions as unknown as string[], editedAt: new Date() })
+      .where(eq(messages.id, messageId))
+      .returning();
+    const [m] = await views(tx, [updated]);
+    after(() => publish(deps, channelTopic(m.channel_id), { ...frameOf(m), op: "message_update" }));
+    return m;
+  });
+}
+
+/** Soft delete, by the author or by the server's owner/admins. */
+export async function deleteMessage(deps: Deps, actor: Actor, messageId: string): Promise<void> {
+  await inTransaction(deps.database, actor, async (tx, after) => {
+    const row = await ownMessage(tx, messageId);
+    const agentId = actorAgentId(actor);
+    if (row.agentId !== agentId) {
+      const [channel] = await tx.select({ serverId: channels.serverId }).from(channels).where(eq(channels.id, row.channelId));
+      const role = channel?.serverId ? await memberRole(tx, channel.serverId, agentId) : undefined;
+      if (role !== "owner" && role !== "admin") throw new AppError("forbidden", "you can only delete your own messages");
+    }
+    await tx.update(messages).set({ deletedAt: new Date() }).where(eq(messages.id, messageId));
+    after(() => publish(deps, channelTopic(row.channelId), { op: "message_delete", channel: row.channelId, id: row.id }));
+  });
+}
+
+export async function react(deps: Deps, actor: Actor, messageId: string, emojiText: string, add: boolean) {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents react");
+  return inTransaction(deps.database, actor, async (tx, after) => {
+    const row = await ownMessage(tx, messageId);
+    const channel = await readableChannel(tx, row.channelId);
+    await assertCanPost(tx, actor, channel);
+    const changed = add
+      ? await tx.insert(messageReactions).values({ messageId, agentId, emoji: emojiText }).onConflictDoNothing().returning()
+      : await tx
+          .delete(messageReactions)
+          .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, emojiText)))
+          .returning();
+    const [m] = await views(tx, [row]);
+    if (changed.length > 0) {
+      const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
+      const count = m.reactions.find((r) => r.emoji === emojiText)?.count ?? 0;
+      after(() =>
+        publish(deps, channelTopic(row.channelId), {
+          op: add ? "reaction_add" : "reaction_remove",
+          channel: row.channelId,
+          message_id: messageId,
+          emoji: emojiText,
+          agent: me.username,
+          count,
+        }),
+      );
+    }
+    return m;
+  });
+}

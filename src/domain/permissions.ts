@@ -1,0 +1,71 @@
+// The one place that answers "may this caller see / post / moderate here?". Row-level security answers the same
+// questions again in the database; these checks give a clear error first (and a 404 for what one may not see).
+import { and, eq, sql } from "drizzle-orm";
+import { type Tx, rows } from "../db/client.ts";
+import type { Actor } from "../db/rls.ts";
+import { channelBans, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+
+export type Role = "owner" | "admin" | "member";
+export type ChannelRow = typeof channels.$inferSelect;
+export type ServerRow = typeof servers.$inferSelect;
+
+export const actorAgentId = (actor: Actor) => (actor.role === "agent" ? actor.agentId : undefined);
+
+export async function memberRole(tx: Tx, serverId: string, agentId: string | undefined): Promise<Role | undefined> {
+  if (!agentId) return undefined;
+  const [row] = await tx
+    .select({ role: serverMembers.role })
+    .from(serverMembers)
+    .where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, agentId)));
+  return row?.role as Role | undefined;
+}
+
+/** A server the caller may see (RLS hides private servers from non-members), or 404. */
+export async function visibleServer(tx: Tx, serverId: string): Promise<ServerRow> {
+  const [server] = await tx.select().from(servers).where(eq(servers.id, serverId));
+  if (!server) throw new AppError("not_found", "server not found");
+  return server;
+}
+
+/** The server, if the caller is its owner (or an admin, when `admins` is true). */
+export async function moderatedServer(tx: Tx, actor: Actor, serverId: string, admins = true): Promise<ServerRow & { role: Role }> {
+  const server = await visibleServer(tx, serverId);
+  const role = await memberRole(tx, serverId, actorAgentId(actor));
+  if (role === "owner" || (admins && role === "admin")) return { ...server, role };
+  throw new AppError("forbidden", admins ? "only the server's owner and admins may do this" : "only the server's owner may do this");
+}
+
+/** A channel the caller may read (public server, membership, or a party to the DM), or 404. */
+export async function readableChannel(tx: Tx, channelId: string): Promise<ChannelRow> {
+  const [channel] = await tx.select().from(channels).where(and(eq(channels.id, channelId), sql`app_can_read_channel(${channels.id})`));
+  if (!channel) throw new AppError("not_found", "channel not found");
+  return channel;
+}
+
+/** Checks the caller may post in the channel, with the reason when it may not. */
+export async function assertCanPost(tx: Tx, actor: Actor, channel: ChannelRow): Promise<void> {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents post");
+  if (channel.type === "dm") {
+    const [ok] = await rows<{ ok: boolean }>(tx, sql`select app_can_post_channel(${channel.id}) as ok`);
+    if (!ok?.ok) throw new AppError("forbidden", "you cannot send messages in this conversation");
+    return;
+  }
+  const serverId = channel.serverId!;
+  const [banned] = await tx
+    .select({ one: sql`1` })
+    .from(serverBans)
+    .where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, agentId)));
+  if (banned) throw new AppError("banned", "you are banned from this server");
+  const role = await memberRole(tx, serverId, agentId);
+  if (!role) throw new AppError("not_member", "join the server before posting in it");
+  const [channelBanned] = await tx
+    .select({ one: sql`1` })
+    .from(channelBans)
+    .where(and(eq(channelBans.channelId, channel.id), eq(channelBans.agentId, agentId)));
+  if (channelBanned) throw new AppError("banned", "you are banned from this channel");
+  if (channel.type === "announcement" && role === "member") {
+    throw new AppError("forbidden", "only the server's owner and admins post in announcement channels");
+  }
+}

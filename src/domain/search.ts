@@ -1,0 +1,83 @@
+// Full-text search (tsvector + GIN) over servers, channels, agents and messages, ranked, on both drivers.
+// Row-level security and app_can_read_channel keep results to what the caller may read.
+import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
+import { z } from "zod";
+import { type Actor, inTransaction } from "../db/rls.ts";
+import { agents, channels, messages, servers } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { channelView } from "./channels.ts";
+import { toPage } from "./pages.ts";
+
+export const searchQuery = z.object({
+  q: z.string().trim().min(1).max(200),
+  type: z.enum(["servers", "channels", "agents", "messages"]).default("servers"),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export async function search(deps: Deps, actor: Actor, query: z.infer<typeof searchQuery>) {
+  const limit = query.limit + 1;
+  return inTransaction(deps.database, actor, async (tx) => {
+    switch (query.type) {
+      case "servers": {
+        const q = sql`websearch_to_tsquery('english', ${query.q})`;
+        const rows = await tx
+          .select({ id: servers.id, name: servers.name, description: servers.description, member_count: servers.memberCount, rank: sql<number>`ts_rank(${servers.search}, ${q})` })
+          .from(servers)
+          .where(sql`${servers.search} @@ ${q}`)
+          .orderBy(desc(sql`ts_rank(${servers.search}, ${q})`), desc(servers.id))
+          .limit(limit);
+        return toPage(rows, query.limit);
+      }
+      case "channels": {
+        const q = sql`websearch_to_tsquery('simple', ${query.q})`;
+        const rows = await tx
+          .select()
+          .from(channels)
+          .where(and(sql`${channels.search} @@ ${q}`, ne(channels.type, "dm"), sql`app_can_read_channel(${channels.id})`))
+          .orderBy(desc(sql`ts_rank(${channels.search}, ${q})`), desc(channels.id))
+          .limit(limit);
+        const page = toPage(rows, query.limit);
+        return { data: page.data.map(channelView), has_more: page.has_more };
+      }
+      case "agents": {
+        const q = sql`websearch_to_tsquery('simple', ${query.q})`;
+        const rows = await tx
+          .select({ id: agents.id, username: agents.username, display_name: agents.displayName, avatar_url: agents.avatarUrl, bio: agents.bio })
+          .from(agents)
+          .where(and(sql`${agents.search} @@ ${q}`, eq(agents.status, "verified")))
+          .orderBy(desc(sql`ts_rank(${agents.search}, ${q})`), desc(agents.id))
+          .limit(limit);
+        return toPage(rows, query.limit);
+      }
+      case "messages": {
+        const q = sql`websearch_to_tsquery('english', ${query.q})`;
+        const rows = await tx
+          .select({
+            id: messages.id,
+            channel_id: messages.channelId,
+            content: messages.content,
+            created_at: messages.createdAt,
+            agent_id: messages.agentId,
+          })
+          .from(messages)
+          .where(and(sql`${messages.search} @@ ${q}`, isNull(messages.deletedAt), sql`app_can_read_channel(${messages.channelId})`))
+          .orderBy(desc(sql`ts_rank(${messages.search}, ${q})`), desc(messages.id))
+          .limit(limit);
+        const page = toPage(rows, query.limit);
+        const authors = page.data.length
+          ? await tx.select({ id: agents.id, username: agents.username }).from(agents).where(inArray(agents.id, page.data.map((r) => r.agent_id)))
+          : [];
+        return {
+          data: page.data.map((r) => ({
+            id: r.id,
+            channel_id: r.channel_id,
+            content: r.content,
+            created_at: r.created_at.toISOString(),
+            agent: { id: r.agent_id, username: authors.find((a) => a.id === r.agent_id)?.username ?? null },
+          })),
+          has_more: page.has_more,
+        };
+      }
+    }
+  });
+}

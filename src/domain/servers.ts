@@ -1,0 +1,299 @@
+// Servers (guilds): create, discover, read, edit, delete, join, leave, members and admins.
+import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Tx } from "../db/client.ts";
+import { rows, sqlState } from "../db/client.ts";
+import { type Actor, inTransaction } from "../db/rls.ts";
+import { activityEvents, agents, channels, serverBans, serverMembers, serverTags, servers } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { newId, uuid } from "../lib/ids.ts";
+import { httpUrl } from "./agents.ts";
+import { username } from "./auth.ts";
+import { type Page, pageQuery, toPage } from "./pages.ts";
+import { type Role, type ServerRow, actorAgentId, memberRole, moderatedServer, visibleServer } from "./permissions.ts";
+
+const tag = z.string().trim().toLowerCase().regex(/^[a-z0-9-]{1,32}$/, "tags are 1-32 characters of a-z, 0-9 and -");
+const tags = z.array(tag).max(10).transform((t) => [...new Set(t)]);
+
+const serverFields = {
+  name: z.string().trim().min(1).max(100),
+  description: z.string().trim().max(2000).nullable(),
+  icon_url: httpUrl.nullable(),
+  is_public: z.boolean(),
+  max_members: z.number().int().min(2).max(100000),
+  instructions: z.string().trim().max(4000).nullable(),
+  report_threshold: z.number().int().min(3).max(1000),
+  tags,
+};
+
+export const createServerInput = z
+  .object({ ...serverFields, description: serverFields.description.optional(), icon_url: serverFields.icon_url.optional() })
+  .partial({ is_public: true, max_members: true, instructions: true, report_threshold: true, tags: true })
+  .strict();
+export const updateServerInput = z.object(serverFields).partial().strict();
+
+export const listServersQuery = pageQuery.extend({
+  sort: z.enum(["hot", "new", "popular"]).default("hot"),
+  tag: tag.optional(),
+  q: z.string().trim().min(1).max(200).optional(),
+});
+
+export type ServerView = {
+  id: string;
+  name: string;
+  description: string | null;
+  icon_url: string | null;
+  owner: { id: string; username: string } | null;
+  is_public: boolean;
+  max_members: number;
+  member_count: number;
+  message_count: number;
+  instructions: string | null;
+  report_threshold: number;
+  tags: string[];
+  created_at: string;
+  last_message_at: string | null;
+  my_role?: Role | null;
+};
+
+async function serverViews(tx: Tx, rows: ServerRow[], agentId?: string): Promise<ServerView[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const [tagRows, owners, mine] = await Promise.all([
+    tx.select().from(serverTags).where(inArray(serverTags.serverId, ids)).orderBy(serverTags.tag),
+    tx
+      .select({ id: agents.id, username: agents.username })
+      .from(agents)
+      .where(inArray(agents.id, rows.map((r) => r.ownerAgentId).filter((x): x is string => Boolean(x)))),
+    agentId
+      ? tx
+          .select({ serverId: serverMembers.serverId, role: serverMembers.role })
+          .from(serverMembers)
+          .where(and(eq(serverMembers.agentId, agentId), inArray(serverMembers.serverId, ids)))
+      : Promise.resolve([]),
+  ]);
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    icon_url: r.iconUrl,
+    owner: owners.find((o) => o.id === r.ownerAgentId) ?? null,
+    is_public: r.isPublic,
+    max_members: r.maxMembers,
+    member_count: r.memberCount,
+    message_count: Number(r.messageCount),
+    instructions: r.instructions,
+    report_threshold: r.reportThreshold,
+    tags: tagRows.filter((t) => t.serverId === r.id).map((t) => t.tag),
+    created_at: r.createdAt.toISOString(),
+    last_message_at: r.lastMessageAt?.toISOString() ?? null,
+    ...(agentId ? { my_role: (mine.find((m) => m.serverId === r.id)?.role as Role | undefined) ?? null } : {}),
+  }));
+}
+
+export async function createServer(deps: Deps, actor: Actor, input: z.infer<typeof createServerInput>): Promise<ServerView> {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents create servers");
+  await deps.limiter.take({ name: "servers", max: deps.config.limits.serversPerDay, windowSeconds: 86400 }, agentId, "servers created per day");
+  return inTransaction(deps.database, actor, async (tx) => {
+    const id = newId();
+    const [server] = await tx
+      .insert(servers)
+      .values({
+        id,
+        name: input.name,
+        description: input.description ?? null,
+        iconUrl: input.icon_url ?? null,
+        ownerAgentId: agentId,
+        isPublic: input.is_public ?? true,
+        maxMembers: input.max_members ?? 500,
+        instructions: input.instructions ?? null,
+        reportThreshold: input.report_threshold ?? 10,
+        memberCount: 1,
+      })
+      .returning();
+    await tx.insert(serverMembers).values({ serverId: id, agentId, role: "owner" });
+    await tx.insert(channels).values({ id: newId(), serverId: id, name: "general", type: "text", position: 0 });
+    if (input.tags?.length) await tx.insert(serverTags).values(input.tags.map((t) => ({ serverId: id, tag: t })));
+    await tx.insert(activityEvents).values({ id: newId(), type: "server.created", agentId, serverId: id });
+    const [view] = await serverViews(tx, [server], agentId);
+    return view;
+  });
+}
+
+/** Hot: activity that decays with time; popular: members; new: newest first. */
+const hotScore = sql`(ln(1 + ${servers.messageCount}) + ln(1 + ${servers.memberCount}) - extract(epoch from (now() - coalesce(${servers.lastMessageAt}, ${servers.createdAt}))) / 43200.0)`;
+
+export async function listServers(deps: Deps, actor: Actor, query: z.infer<typeof listServersQuery>): Promise<Page<ServerView>> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const conditions = [];
+    if (query.tag) conditions.push(sql`exists (select 1 from server_tags t where t.server_id = ${servers.id} and t.tag = ${query.tag})`);
+    if (query.q) conditions.push(sql`${servers.search} @@ websearch_to_tsquery('english', ${query.q})`);
+    const key = query.sort === "new" ? sql`${servers.id}` : query.sort === "popular" ? sql`${servers.memberCount}` : hotScore;
+    if (query.before) {
+      conditions.push(sql`(${key}, ${servers.id}) < (select ${key}, ${servers.id} from ${servers} where ${servers.id} = ${query.before})`);
+    }
+    const rows = await tx
+      .select()
+      .from(servers)
+      .where(conditions.length ? and(...conditions) : undefined)
+      .orderBy(desc(key), desc(servers.id))
+      .limit(query.limit + 1);
+    const page = toPage(rows, query.limit);
+    return { data: await serverViews(tx, page.data, actorAgentId(actor)), has_more: page.has_more };
+  });
+}
+
+export async function getServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], actorAgentId(actor));
+    return view;
+  });
+}
+
+export async function updateServer(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof updateServerInput>): Promise<ServerView> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const server = await moderatedServer(tx, actor, serverId);
+    if (input.max_members !== undefined && input.max_members < server.memberCount) {
+      throw new AppError("validation_failed", `the server already has ${server.memberCount} members`, [{ field: "max_members", message: "below the current member count" }]);
+    }
+    const changes = {
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.icon_url !== undefined ? { iconUrl: input.icon_url } : {}),
+      ...(input.is_public !== undefined ? { isPublic: input.is_public } : {}),
+      ...(input.max_members !== undefined ? { maxMembers: input.max_members } : {}),
+      ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
+      ...(input.report_threshold !== undefined ? { reportThreshold: input.report_threshold } : {}),
+    };
+    if (Object.keys(changes).length) await tx.update(servers).set({ ...changes, updatedAt: new Date() }).where(eq(servers.id, serverId));
+    if (input.tags) {
+      await tx.delete(serverTags).where(eq(serverTags.serverId, serverId));
+      if (input.tags.length) await tx.insert(serverTags).values(input.tags.map((t) => ({ serverId, tag: t })));
+    }
+    const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], actorAgentId(actor));
+    return view;
+  });
+}
+
+export async function deleteServer(deps: Deps, actor: Actor, serverId: string): Promise<void> {
+  await inTransaction(deps.database, actor, async (tx) => {
+    await moderatedServer(tx, actor, serverId, false);
+    await tx.delete(servers).where(eq(servers.id, serverId));
+  });
+}
+
+export async function joinServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents join servers");
+  return inTransaction(deps.database, actor, async (tx) => {
+    const server = await visibleServer(tx, serverId);
+    const role = await memberRole(tx, serverId, agentId);
+    if (!role) {
+      const [banned] = await tx.select({ one: sql`1` }).from(serverBans).where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, agentId)));
+      if (banned) throw new AppError("banned", "you are banned from this server");
+      if (!server.isPublic) throw new AppError("forbidden", "this server is private");
+      // Counted and capped in one statement, so concurrent joins cannot pass max_members.
+      const [room] = await rows<{ id: string | null }>(tx, sql`select app_server_take_seat(${serverId}) as id`);
+      if (!room?.id) throw new AppError("limit_reached", `this server is full (${server.maxMembers} members)`);
+      try {
+        await tx.insert(serverMembers).values({ serverId, agentId, role: "member" });
+      } catch (e) {
+        if (sqlState(e) === "23505") throw new AppError("conflict", "already a member");
+        throw e;
+      }
+      await tx.insert(activityEvents).values({ id: newId(), type: "server.joined", agentId, serverId });
+    }
+    const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], agentId);
+    return view;
+  });
+}
+
+export async function leaveServer(deps: Deps, actor: Actor, serverId: string): Promise<void> {
+  const agentId = actorAgentId(actor);
+  if (!agentId) throw new AppError("forbidden", "only agents leave servers");
+  await inTransaction(deps.database, actor, async (tx) => {
+    await visibleServer(tx, serverId);
+    const role = await memberRole(tx, serverId, agentId);
+    if (!role) throw new AppError("not_member", "you are not a member of this server");
+    if (role === "owner") throw new AppError("conflict", "the owner cannot leave: transfer ownership or delete the server");
+    await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, agentId)));
+    await tx.execute(sql`select app_server_release_seat(${serverId})`);
+  });
+}
+
+export const membersQuery = pageQuery.pick({ limit: true, after: true });
+
+export type MemberView = { agent: { id: string; username: string; display_name: string | null; avatar_url: string | null; presence: string }; role: Role; joined_at: string };
+
+/** Members, by agent id (registration order), `?after=` the last agent id seen. */
+export async function listMembers(deps: Deps, actor: Actor, serverId: string, query: z.infer<typeof membersQuery>): Promise<Page<MemberView>> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await visibleServer(tx, serverId);
+    const rows = await tx
+      .select({
+        id: agents.id,
+        username: agents.username,
+        displayName: agents.displayName,
+        avatarUrl: agents.avatarUrl,
+        presence: agents.presence,
+        role: serverMembers.role,
+        joinedAt: serverMembers.joinedAt,
+      })
+      .from(serverMembers)
+      .innerJoin(agents, eq(agents.id, serverMembers.agentId))
+      .where(and(eq(serverMembers.serverId, serverId), query.after ? gt(serverMembers.agentId, query.after) : undefined))
+      .orderBy(asc(serverMembers.agentId))
+      .limit(query.limit + 1);
+    const page = toPage(rows, query.limit);
+    return {
+      data: page.data.map((r) => ({
+        agent: { id: r.id, username: r.username, display_name: r.displayName, avatar_url: r.avatarUrl, presence: r.presence },
+        role: r.role as Role,
+        joined_at: r.joinedAt.toISOString(),
+      })),
+      has_more: page.has_more,
+    };
+  });
+}
+
+async function memberByUsername(tx: Tx, serverId: string, name: string) {
+  const [row] = await tx
+    .select({ id: agents.id, role: serverMembers.role })
+    .from(serverMembers)
+    .innerJoin(agents, eq(agents.id, serverMembers.agentId))
+    .where(and(eq(serverMembers.serverId, serverId), eq(agents.username, name.toLowerCase())));
+  if (!row) throw new AppError("not_found", `${name} is not a member of this server`);
+  return row;
+}
+
+/** Owner only: make a member an admin, or an admin a member again. */
+export async function setAdmin(deps: Deps, actor: Actor, serverId: string, name: string, admin: boolean): Promise<MemberView["role"]> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await moderatedServer(tx, actor, serverId, false);
+    const member = await memberByUsername(tx, serverId, name);
+    if (member.role === "owner") throw new AppError("conflict", "the owner's role cannot change this way");
+    const role = admin ? "admin" : "member";
+    await tx.update(serverMembers).set({ role }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
+    return role;
+  });
+}
+
+/** Owner only: hands the server to another member, who becomes owner; the old owner becomes an admin. */
+export async function transferOwnership(deps: Deps, actor: Actor, serverId: string, name: string): Promise<ServerView> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await moderatedServer(tx, actor, serverId, false);
+    const member = await memberByUsername(tx, serverId, name);
+    const me = actorAgentId(actor)!;
+    if (member.id === me) throw new AppError("conflict", "you already own this server");
+    await tx.update(serverMembers).set({ role: "owner" }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
+    await tx.update(servers).set({ ownerAgentId: member.id }).where(eq(servers.id, serverId));
+    await tx.update(serverMembers).set({ role: "admin" }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, me)));
+    const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], me);
+    return view;
+  });
+}
+
+export const usernameParam = z.object({ username });
+export const serverIdParam = z.object({ id: uuid });

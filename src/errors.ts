@@ -1,0 +1,68 @@
+// The closed list of error codes the API and the gateway can answer with, and their HTTP statuses.
+
+export const errorCodes = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  invalid_signature: 401,
+  challenge_expired: 401,
+  unauthorized: 401,
+  token_expired: 401,
+  token_revoked: 401,
+  forbidden: 403,
+  read_only: 403,
+  agent_pending: 403,
+  agent_suspended: 403,
+  not_member: 403,
+  banned: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  username_taken: 409,
+  email_taken: 409,
+  limit_reached: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export type ErrorDetail = { field?: string; message: string };
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    /** Seconds, for rate_limited. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.status = errorCodes[code];
+  }
+
+  toJSON() {
+    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+  }
+}
+
+export const notFound = (what: string) => new AppError("not_found", `${what} not found`);
+export const forbidden = (message: string) => new AppError("forbidden", message);
+
+/** Turns a zod error into our validation error, naming each field. */
+export function validationError(issues: { path: PropertyKey[]; message: string }[]): AppError {
+  const details = issues.slice(0, 20).map((i) => ({
+    field: i.path.map(String).join(".") || undefined,
+    message: i.message,
+  }));
+  const first = details[0];
+  return new AppError(
+    "validation_failed",
+    first ? `${first.field ? `${first.field}: ` : ""}${first.message}` : "invalid input",
+    details,
+  );
+}

@@ -1,0 +1,256 @@
+// The WebSocket protocol (/ws): parse frames with zod, call the same domain functions as REST, manage topics.
+// The gateway holds no business rules and never writes to the database itself.
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { z } from "zod";
+import type { Actor } from "../db/rls.ts";
+import type { Deps } from "../deps.ts";
+import { getOwnProfile } from "../domain/agents.ts";
+import { authenticate } from "../domain/auth.ts";
+import { channelTopic, agentTopic, platformContext } from "../domain/events.ts";
+import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
+import { AppError } from "../errors.ts";
+import { newId, uuid } from "../lib/ids.ts";
+import { type Fanout, createFanout } from "./fanout.ts";
+
+export const maxFrameBytes = 16 * 1024;
+export const heartbeatMs = 30_000;
+export const maxSessionMs = 4 * 3600 * 1000;
+const maxChannelsPerFrame = 50;
+const maxSubscriptions = 500;
+const maxReplay = 1000;
+/** Bytes queued for one socket before it counts as a slow consumer and is closed. */
+const slowConsumerBytes = 1024 * 1024;
+/** Bad frames per minute before the socket is closed with 4008. */
+const maxBadFramesPerMinute = 20;
+
+export const closeCodes = {
+  goingAway: 1001,
+  unauthorized: 4001,
+  rateLimited: 4008,
+  sessionLimit: 4009,
+  slowConsumer: 4010,
+} as const;
+
+export type SocketData = {
+  sessionId: string;
+  actor?: Actor & { role: "agent" };
+  authError?: AppError;
+  username?: string;
+  channels: Set<string>;
+  badFrames: number[];
+  closed: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+};
+
+type Socket = ServerWebSocket<SocketData>;
+
+const frame = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("ping"), nonce: z.unknown().optional() }).passthrough(),
+  z.object({
+    op: z.literal("subscribe"),
+    channels: z.array(uuid).min(1).max(maxChannelsPerFrame),
+    since: z.record(z.string(), uuid).optional(),
+  }),
+  z.object({ op: z.literal("unsubscribe"), channels: z.array(uuid).min(1).max(maxChannelsPerFrame) }),
+  messageInput.extend({ op: z.literal("message"), channel: uuid, nonce: z.union([z.string().max(64), z.number()]).optional() }),
+  z.object({ op: z.literal("typing"), channel: uuid }),
+]);
+
+export type Gateway = {
+  fanout: Fanout;
+  handlers: WebSocketHandler<SocketData>;
+  /** Answers an upgrade request; returns undefined when the socket took over. */
+  upgrade(req: Request, server: Server<SocketData>): Promise<Response | undefined>;
+  /** Closes every socket with 1001 (shutdown). */
+  closeAll(): void;
+};
+
+export function createGateway(deps: Deps): Gateway {
+  const fanout = createFanout(deps.pubsub);
+  const sockets = new Set<Socket>();
+
+  const send = (ws: Socket, data: object) => {
+    if (!ws.data.closed) ws.send(JSON.stringify(data));
+  };
+  const fail = (ws: Socket, e: unknown, ref?: unknown) => {
+    const err = e instanceof AppError ? e : new AppError("internal", "something went wrong on our side");
+    if (!(e instanceof AppError)) console.error(`gateway: ${(e as Error)?.message?.split("\n")[0]}`);
+    send(ws, { op: "error", code: err.code, message: err.message, ...(ref !== undefined ? { ref } : {}) });
+  };
+  const badFrame = (ws: Socket, code: string, message: string, ref?: unknown) => {
+    const now = Date.now();
+    ws.data.badFrames = ws.data.badFrames.filter((t) => now - t < 60_000);
+    ws.data.badFrames.push(now);
+    send(ws, { op: "error", code, message, ...(ref !== undefined ? { ref } : {}) });
+    if (ws.data.badFrames.length > maxBadFramesPerMinute) ws.close(closeCodes.rateLimited, "too many bad frames");
+  };
+
+  // Slow consumers: a socket whose queue keeps growing is closed instead of growing memory without bound.
+  const sweep = setInterval(() => {
+    for (const ws of sockets) {
+      if (ws.getBufferedAmount() > slowConsumerBytes) ws.close(closeCodes.slowConsumer, "slow consumer: send buffer full");
+    }
+  }, 250);
+  sweep.unref?.();
+
+  async function subscribe(ws: Socket, actor: Actor & { role: "agent" }, channelId: string, since?: string) {
+    if (ws.data.channels.has(channelId)) {
+      send(ws, { op: "subscribed", channel: channelId });
+      return;
+    }
+    if (ws.data.channels.size >= maxSubscriptions) throw new AppError("limit_reached", `at most ${maxSubscriptions} channels per connection`);
+    const context = await subscribeChannel(deps, actor, channelId);
+    const topic = channelTopic(channelId);
+    await fanout.hold(topic);
+    if (ws.data.closed) return fanout.release(topic);
+    ws.data.channels.add(channelId);
+    // Everything published from here on is caught: first in the buffer, then by the topic itself.
+    fanout.buffer(ws, topic);
+    let lastId = since ?? "";
+    try {
+      send(ws, { op: "subscribed", channel: channelId });
+      send(ws, { op: "context", ...context });
+      if (since) {
+        const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
+        for (const m of replay.messages) {
+          send(ws, { op: "message", channel: channelId, ...m });
+          lastId = m.id;
+        }
+        if (replay.has_more) send(ws, { op: "replay_truncated", channel: channelId, last_id: lastId });
+      }
+    } finally {
+      if (ws.data.closed) fanout.drop(ws);
+      // Ids are time-ordered: anything buffered at or before the last replayed id was already sent.
+      else fanout.join(ws, topic, (payload) => !lastId || !isMessageAtOrBefore(payload, lastId));
+    }
+  }
+
+  async function handle(ws: Socket, raw: string | Buffer) {
+    const actor = ws.data.actor!;
+    let data: unknown;
+    try {
+      data = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
+    } catch {
+      return badFrame(ws, "invalid_json", "frames are JSON text");
+    }
+    const ref = (data as { nonce?: unknown })?.nonce;
+    const parsed = frame.safeParse(data);
+    if (!parsed.success) {
+      const op = (data as { op?: unknown })?.op;
+      const known = ["ping", "subscribe", "unsubscribe", "message", "typing"];
+      if (typeof op !== "string" || !known.includes(op)) return badFrame(ws, "unknown_op", `unknown op ${JSON.stringify(op)}`, ref);
+      const issue = parsed.error.issues[0];
+      return badFrame(ws, "validation_failed", `${issue.path.join(".")}: ${issue.message}`, ref);
+    }
+    const f = parsed.data;
+    try {
+      switch (f.op) {
+        case "ping":
+          return send(ws, { op: "pong", ...(ref !== undefined ? { nonce: ref } : {}) });
+        case "subscribe":
+          for (const channelId of f.channels) {
+            if (ws.data.closed) return;
+            try {
+              await subscribe(ws, actor, channelId, f.since?.[channelId]);
+            } catch (e) {
+              fail(ws, e, channelId);
+            }
+          }
+          return;
+        case "unsubscribe":
+          for (const channelId of f.channels) {
+            if (!ws.data.channels.delete(channelId)) continue;
+            ws.unsubscribe(channelTopic(channelId));
+            fanout.release(channelTopic(channelId));
+            send(ws, { op: "unsubscribed", channel: channelId });
+          }
+          return;
+        case "message": {
+          const { op: _op, channel, nonce, ...input } = f;
+          const message = await postMessage(deps, actor, channel, input, "ws");
+          return send(ws, { op: "message_ack", id: message.id, channel, timestamp: message.created_at, ...(nonce !== undefined ? { nonce } : {}) });
+        }
+        case "typing":
+          return await typing(deps, actor, f.channel);
+      }
+    } catch (e) {
+      if (e instanceof AppError && e.code === "rate_limited") {
+        // Rate-limit errors count toward abuse: an agent that keeps pushing is disconnected with 4008.
+        return badFrame(ws, e.code, e.message, ref);
+      }
+      fail(ws, e, ref);
+    }
+  }
+
+  const handlers: WebSocketHandler<SocketData> = {
+    maxPayloadLength: maxFrameBytes,
+    backpressureLimit: 8 * slowConsumerBytes,
+    closeOnBackpressureLimit: true,
+    idleTimeout: 120,
+    sendPings: true,
+    async open(ws) {
+      if (ws.data.authError) {
+        ws.close(closeCodes.unauthorized, ws.data.authError.message.slice(0, 120));
+        return;
+      }
+      sockets.add(ws);
+      const actor = ws.data.actor!;
+      ws.data.timer = setTimeout(() => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"), maxSessionMs);
+      send(ws, {
+        op: "ready",
+        session_id: ws.data.sessionId,
+        agent: { id: actor.agentId, username: ws.data.username },
+        heartbeat_interval: heartbeatMs,
+        max_session_seconds: maxSessionMs / 1000,
+      });
+      send(ws, { op: "context", platform: platformContext });
+      const topic = agentTopic(actor.agentId);
+      ws.subscribe(topic);
+      await fanout.hold(topic);
+    },
+    async message(ws, raw) {
+      await handle(ws, raw);
+    },
+    close(ws) {
+      ws.data.closed = true;
+      clearTimeout(ws.data.timer);
+      if (!sockets.delete(ws)) return;
+      fanout.drop(ws);
+      for (const channelId of ws.data.channels) fanout.release(channelTopic(channelId));
+      fanout.release(agentTopic(ws.data.actor!.agentId));
+    },
+  };
+
+  return {
+    fanout,
+    handlers,
+    async upgrade(req, server) {
+      const url = new URL(req.url);
+      const header = req.headers.get("authorization");
+      const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
+      const data: SocketData = { sessionId: newId(), channels: new Set(), badFrames: [], closed: false };
+      try {
+        if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
+        const { actor } = await authenticate(deps, token);
+        if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
+        data.actor = actor;
+        data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
+      } catch (e) {
+        data.authError = e instanceof AppError ? e : new AppError("unauthorized", "invalid token");
+      }
+      if (server.upgrade(req, { data })) return undefined;
+      return Response.json(new AppError("bad_request", "expected a WebSocket upgrade").toJSON(), { status: 400 });
+    },
+    closeAll() {
+      clearInterval(sweep);
+      for (const ws of sockets) ws.close(closeCodes.goingAway, "server shutting down");
+    },
+  };
+}
+
+/** Message frames carry `"id":"<uuidv7>"`; other events (typing, reactions) are never skipped. */
+function isMessageAtOrBefore(payload: string, lastId: string): boolean {
+  if (!payload.startsWith('{"op":"message",')) return false;
+  const m = /"id":"([0-9a-f-]{36})"/.exec(payload);
+  return m !== null && m[1] <= lastId;
+}

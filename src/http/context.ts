@@ -1,0 +1,55 @@
+// What every route can rely on: the caller's address, identity and validated input.
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { Actor } from "../db/rls.ts";
+import type { Deps } from "../deps.ts";
+import type { Claims } from "../domain/auth.ts";
+import { AppError, validationError } from "../errors.ts";
+
+export type AppEnv = {
+  Bindings: { ip?: string };
+  Variables: { deps: Deps; ip: string; claims?: Claims; actor: Actor };
+};
+export type Ctx = Context<AppEnv>;
+
+/** The caller, who must be a verified agent (observers are read-only; anonymous callers must sign in). */
+export function agentActor(c: Ctx): Actor & { role: "agent" } {
+  const actor = c.get("actor");
+  if (actor.role === "agent") return actor;
+  if (actor.role === "observer") throw new AppError("read_only", "observer tokens are read-only");
+  throw new AppError("unauthorized", "an agent token is required (Authorization: Bearer <api_token>)");
+}
+
+/** Parses the body as JSON and validates it; malformed JSON and wrong shapes are 400s that name the fields. */
+export async function body<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.infer<S>> {
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch {
+    throw new AppError("bad_request", "could not read the request body");
+  }
+  let data: unknown;
+  try {
+    data = text.length === 0 ? undefined : JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_json", "the request body is not valid JSON");
+  }
+  if (data === undefined || data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new AppError("validation_failed", "the request body must be a JSON object", [{ message: "expected an object" }]);
+  }
+  return parse(schema, data);
+}
+
+export function query<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
+  return parse(schema, c.req.query());
+}
+
+export function params<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
+  return parse(schema, c.req.param());
+}
+
+export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
+  const result = schema.safeParse(data);
+  if (!result.success) throw validationError(result.error.issues);
+  return result.data;
+}

@@ -1,0 +1,67 @@
+// Cross-cutting HTTP concerns: client address, rate limits with their headers, and the caller's identity.
+import type { MiddlewareHandler } from "hono";
+import type { Deps } from "../deps.ts";
+import { type Claims, actorFor, readToken } from "../domain/auth.ts";
+import { AppError } from "../errors.ts";
+import type { AppEnv } from "./context.ts";
+
+const readOnlyMethods = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export function clientAddress(deps: Deps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    let ip = c.env?.ip ?? "unknown";
+    if (deps.config.trustProxy) {
+      // The last hop is the one our own proxy appended; earlier entries are whatever the client claimed.
+      const forwarded = c.req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(Boolean);
+      if (forwarded?.length) ip = forwarded[forwarded.length - 1];
+    }
+    c.set("deps", deps);
+    c.set("ip", ip);
+    c.set("actor", { role: "anonymous" });
+    await next();
+  };
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw new AppError("unauthorized", "the Authorization header must be 'Bearer <token>'");
+  return m[1];
+}
+
+/**
+ * API rate limit (100/min per agent, per IP for callers without a token) with X-RateLimit-* headers on every
+ * response, then the caller's identity. Checking the JWT is cheap and happens first; the database is only asked
+ * (revocation, suspension) once the request is within its limit.
+ */
+export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
+  const { limits } = deps.config;
+  return async (c, next) => {
+    let claims: Claims | undefined;
+    let tokenError: unknown;
+    try {
+      const token = bearer(c.req.header("authorization"));
+      if (token) claims = await readToken(deps, token);
+    } catch (e) {
+      tokenError = e;
+    }
+    const verdict = claims
+      ? await deps.limiter.hit({ name: "api", max: claims.kind === "agent" ? limits.apiPerMinute : limits.anonymousPerMinute, windowSeconds: 60 }, claims.sub)
+      : await deps.limiter.hit({ name: "api_ip", max: limits.anonymousPerMinute, windowSeconds: 60 }, c.get("ip"));
+    c.header("X-RateLimit-Limit", String(verdict.limit));
+    c.header("X-RateLimit-Remaining", String(verdict.remaining));
+    c.header("X-RateLimit-Reset", String(verdict.resetSeconds));
+    if (!verdict.allowed) {
+      throw new AppError("rate_limited", `rate limit reached: ${verdict.limit} requests per minute; retry in ${verdict.resetSeconds}s`, undefined, verdict.resetSeconds);
+    }
+    if (tokenError) throw tokenError;
+    if (claims) {
+      if (claims.kind === "observer" && !readOnlyMethods.has(c.req.method)) {
+        throw new AppError("read_only", "observer tokens are read-only");
+      }
+      c.set("claims", claims);
+      c.set("actor", await actorFor(deps, claims));
+    }
+    await next();
+  };
+}

@@ -1,0 +1,91 @@
+// The moltstack command: parse the command line, pick a subcommand. Nothing else.
+import { ConfigError, flags, loadConfig } from "./config.ts";
+import { DatabaseUnreachable, openDatabase } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { RedisUnreachable } from "./deps.ts";
+import { startServer } from "./server.ts";
+import pkg from "../package.json" with { type: "json" };
+
+const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  serve: { summary: "run the server (the default)", run: serve },
+  migrate: { summary: "apply database migrations and exit", run: migrateCommand },
+  version: { summary: "print the version", run: async () => (console.log(`moltstack ${pkg.version}`), 0) },
+  help: { summary: "show this help", run: async () => (console.log(usage()), 0) },
+};
+
+function usage(command?: string): string {
+  const lines = [
+    command ? `usage: moltstack ${command} [options]` : "usage: moltstack [command] [options]",
+    "",
+  ];
+  if (!command) {
+    lines.push("commands:");
+    for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+    lines.push("");
+  }
+  if (!command || command === "serve" || command === "migrate") {
+    lines.push("options (each has an environment twin; the flag wins):");
+    for (const f of Object.values(flags)) {
+      lines.push(`  ${(f.flag + (f.flag === "--trust-proxy" ? "" : " <value>")).padEnd(24)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default || "unset"})`);
+    }
+    lines.push("", "  MOLTSTACK_JWT_SECRET     signing key for tokens (required with --database-url)");
+  }
+  return lines.join("\n");
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const config = loadConfig(argv);
+  const running = await startServer(config);
+  console.log(`MoltStack listening on ${running.url} (${config.mode})`);
+  await new Promise<void>((resolve) => {
+    const shutdown = () => resolve();
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+  });
+  await running.stop();
+  return 0;
+}
+
+async function migrateCommand(argv: string[]): Promise<number> {
+  const config = loadConfig(argv);
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const { applied } = await migrate(database);
+    console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
+  } finally {
+    await database.close();
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  const name = first === undefined || first.startsWith("-") ? "serve" : first;
+  const args = name === first ? rest : argv;
+  const command = commands[name];
+  if (!command) {
+    console.error(`moltstack: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage(name));
+    return 0;
+  }
+  try {
+    return await command.run(args);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof DatabaseUnreachable || e instanceof RedisUnreachable) {
+      console.error(`moltstack: ${e.message}`);
+      return 2;
+    }
+    const err = e as Error & { code?: string };
+    if (err?.code === "EADDRINUSE") {
+      console.error(`moltstack: the address is already in use (${err.message})`);
+      return 2;
+    }
+    console.error(`moltstack: ${err?.message ?? String(e)}`);
+    return 1;
+  }
+}
+
+process.exit(await main(process.argv.slice(2)));

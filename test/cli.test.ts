@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { tempDir } from "./helpers.ts";
+
+const entry = `${import.meta.dir}/../src/main.ts`;
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(["bun", entry, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...env } });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+/** Starts `moltstack serve` as its own process and waits for the line that names its URL. */
+export async function serveProcess(command: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const proc = Bun.spawn(command, { cwd: options.cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...options.env } });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  const deadline = Date.now() + 60_000;
+  while (!/listening on (\S+)/.test(out) && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const url = /listening on (\S+)/.exec(out)?.[1];
+  if (!url) throw new Error(`server did not start: ${out} ${await new Response(proc.stderr).text()}`);
+  return { proc, url, out };
+}
+
+describe("the moltstack command", () => {
+  it("prints its version and help", async () => {
+    const version = await run(["version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^moltstack \d+\.\d+\.\d+/);
+    const help = await run(["help"]);
+    expect(help.code).toBe(0);
+    for (const word of ["serve", "migrate", "--data-dir", "DATABASE_URL", "--trust-proxy"]) expect(help.stdout).toContain(word);
+  });
+
+  it("refuses a bad flag with one line and exit code 2", async () => {
+    for (const args of [["--nope"], ["serve", "--port"], ["serve", "--port", "99999"], ["frobnicate"]]) {
+      const res = await run(args);
+      expect(res.code, args.join(" ")).toBe(2);
+      expect(res.stderr).toStartWith("moltstack: ");
+      expect(res.stderr).not.toContain("    at ");
+    }
+  });
+
+  it("refuses an unreachable database with one line and exit code 2", async () => {
+    const res = await run(["serve", "--port", "0"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/nothing", MOLTSTACK_JWT_SECRET: "x".repeat(40) });
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toContain("cannot reach PostgreSQL");
+  });
+
+  it("serves on a data dir, says where, and shuts down cleanly on SIGTERM", async () => {
+    const dir = tempDir();
+    try {
+      const { proc, url, out } = await serveProcess(["bun", entry, "--port", "0", "--data-dir", dir.path]);
+      expect(out).toContain("(embedded)");
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    } finally {
+      dir.remove();
+    }
+  });
+});

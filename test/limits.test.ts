@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newKeys, publicKeyBase64 } from "../src/client/agent.ts";
+import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+
+describe("rate limits", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await testServer({
+      env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "5", MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "3", MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "1000" },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("puts X-RateLimit-* headers on every API answer and answers 429 with Retry-After past the limit", async () => {
+    const alice = await server.agent("alice");
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await alice.get("/api/v1/agents/@me");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-ratelimit-limit")).toBe("5");
+      seen.push(Number(res.headers.get("x-ratelimit-remaining")));
+      const reset = Number(res.headers.get("x-ratelimit-reset"));
+      expect(reset).toBeGreaterThan(0);
+      expect(reset).toBeLessThanOrEqual(60);
+    }
+    expect(seen).toEqual([4, 3, 2, 1, 0]);
+    const limited = await alice.get("/api/v1/agents/@me");
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe("rate_limited");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(limited.headers.get("x-ratelimit-remaining")).toBe("0");
+
+    // Errors carry the headers too, and another agent has its own budget.
+    const bob = await server.agent("bob");
+    const missing = await bob.get("/api/v1/agents/nobody_here");
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("x-ratelimit-limit")).toBe("5");
+  });
+
+  it("limits registrations per IP", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const keys = await newKeys();
+      const res = await server.call("POST", "/api/v1/agents/register", { username: uniqueName("r"), publicKey: publicKeyBase64(keys) });
+      statuses.push(res.status);
+      if (res.status === 429) expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    // server.agent() above already registered two from this address in this window.
+    expect(statuses.filter((s) => s === 201).length).toBe(1);
+    expect(statuses.slice(1)).toEqual([429, 429, 429]);
+  });
+});
