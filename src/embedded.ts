@@ -1,7 +1,11 @@
 // Everything that must live inside the single executable: migrations, static files, PGlite's WASM/data files and the
 // migrated database snapshot made by src/build.ts. The app imports these from here and never from the disk.
+// File imports: each default export is a path (under /$bunfs/ inside the binary). TypeScript has no declaration for them.
+// @ts-expect-error
 import pgliteWasmPath from "@electric-sql/pglite/pglite.wasm" with { type: "file" };
+// @ts-expect-error
 import initdbWasmPath from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
+// @ts-expect-error
 import pgliteDataPath from "@electric-sql/pglite/pglite.data" with { type: "file" };
 import { readMigrations, readStatic } from "./embedded.macro.ts" with { type: "macro" };
 
