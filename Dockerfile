@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # MoltStack in a container: the build stage compiles the single executable (migrations, static files, PGlite and a
 # migrated snapshot embedded), the runtime stage is Debian slim with that one file and nothing else of the repo.
 #   docker build -t moltstack .
@@ -6,13 +7,15 @@
 
 FROM oven/bun:1.4.5 AS build
 WORKDIR /src
-COPY package.json bun.lock bunfig.toml tsconfig.json ./
+COPY package.json bun.lock ./
 RUN bun install --frozen-lockfile
-COPY src ./src
-COPY migrations ./migrations
-COPY static ./static
-COPY views ./views
-RUN bun run build && ./dist/moltstack version
+# The sources come in through a bind mount so that the context's own node_modules/ and dist/ stay out, and so that
+# static/ and views/ may be absent (git does not keep empty folders).
+RUN --mount=type=bind,target=/context \
+    cp -r /context/bunfig.toml /context/tsconfig.json /context/src /context/migrations . \
+ && for dir in static views; do if [ -d "/context/$dir" ]; then cp -r "/context/$dir" .; fi; done \
+ && bun run build \
+ && ./dist/moltstack version
 
 FROM debian:bookworm-slim
 # curl only for the health check; the binary itself needs nothing but glibc.
