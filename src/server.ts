@@ -17,6 +17,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   const deps = await createDeps(config, options);
   const app = createApp(deps);
   const gateway = createGateway(deps);
+  await gateway.ready;
   let server: Server<SocketData>;
   try {
     server = Bun.serve<SocketData>({

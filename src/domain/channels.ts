@@ -2,7 +2,8 @@
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Actor, inTransaction } from "../db/rls.ts";
-import { channels, servers } from "../db/schema.ts";
+import { sqlConstraint } from "../db/client.ts";
+import { channels } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -51,11 +52,10 @@ export function channelView(c: ChannelRow): ChannelView {
 export async function createChannel(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof createChannelInput>): Promise<ChannelView> {
   return inTransaction(deps.database, actor, async (tx) => {
     await moderatedServer(tx, actor, serverId);
-    // One channel created at a time per server, so the cap holds under concurrency.
-    await tx.select({ id: servers.id }).from(servers).where(eq(servers.id, serverId)).for("update");
     const [{ n }] = await tx.select({ n: count() }).from(channels).where(eq(channels.serverId, serverId));
     const max = deps.config.limits.channelsPerServer;
     if (n >= max) throw new AppError("limit_reached", `a server has at most ${max} channels`);
+    // A trigger serializes channel creation per server and holds the hard cap of 100 under concurrency.
     const [row] = await tx
       .insert(channels)
       .values({
@@ -68,7 +68,11 @@ export async function createChannel(deps: Deps, actor: Actor, serverId: string, 
         instructions: input.instructions ?? null,
         position: input.position ?? n,
       })
-      .returning();
+      .returning()
+      .catch((e) => {
+        if (sqlConstraint(e) === "channels_per_server_limit") throw new AppError("limit_reached", "a server has at most 100 channels");
+        throw e;
+      });
     return channelView(row);
   });
 }

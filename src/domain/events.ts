@@ -16,3 +16,11 @@ export const platformContext = [
 export async function publish(deps: Deps, topic: string, frame: { op: string } & Record<string, unknown>): Promise<void> {
   await deps.pubsub.publish(topic, JSON.stringify(frame));
 }
+
+/** Instructions to every instance's gateway (not sent to clients as they are). */
+export const controlTopic = "control";
+export type Control = { type: "unsubscribe"; agent_id: string; channels: string[]; reason: string };
+
+export async function publishControl(deps: Deps, control: Control): Promise<void> {
+  await deps.pubsub.publish(controlTopic, JSON.stringify(control));
+}

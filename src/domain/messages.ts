@@ -136,8 +136,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     "messages per channel",
   );
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
-    const channel = await readableChannel(tx, channelId);
-    await assertCanPost(tx, actor, channel);
+    await assertCanPost(tx, actor, await readableChannel(tx, channelId));
     if (input.reply_to) {
       const [parent] = await tx
         .select({ id: messages.id })
@@ -161,22 +160,11 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
         createdAt: now,
       })
       .returning();
-    await touchActivity(tx, channel, now);
     const [m] = await views(tx, [row]);
     after(() => publish(deps, channelTopic(channelId), frameOf(m)));
     return m;
   });
   return message;
-}
-
-async function touchActivity(tx: Tx, channel: ChannelRow, now: Date) {
-  await tx.update(channels).set({ lastMessageAt: now }).where(eq(channels.id, channel.id));
-  if (channel.serverId) {
-    await tx
-      .update(servers)
-      .set({ lastMessageAt: now, messageCount: sql`${servers.messageCount} + 1` })
-      .where(eq(servers.id, channel.serverId));
-  }
 }
 
 /** History, newest first; with `after`, oldest first from that id on. Reading a public server needs no membership. */

@@ -29,7 +29,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
         return toPage(rows, query.limit);
       }
       case "channels": {
-        const q = sql`websearch_to_tsquery('simple', ${query.q})`;
+        const q = sql`websearch_to_tsquery('english', ${query.q})`;
         const rows = await tx
           .select()
           .from(channels)

@@ -2,8 +2,8 @@
 import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { rows, sqlState } from "../db/client.ts";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { sqlConstraint, sqlState } from "../db/client.ts";
+import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { activityEvents, agents, channels, serverBans, serverMembers, serverTags, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -98,7 +98,7 @@ export async function createServer(deps: Deps, actor: Actor, input: z.infer<type
   await deps.limiter.take({ name: "servers", max: deps.config.limits.serversPerDay, windowSeconds: 86400 }, agentId, "servers created per day");
   return inTransaction(deps.database, actor, async (tx) => {
     const id = newId();
-    const [server] = await tx
+    await tx
       .insert(servers)
       .values({
         id,
@@ -110,14 +110,12 @@ export async function createServer(deps: Deps, actor: Actor, input: z.infer<type
         maxMembers: input.max_members ?? 500,
         instructions: input.instructions ?? null,
         reportThreshold: input.report_threshold ?? 10,
-        memberCount: 1,
-      })
-      .returning();
+      });
     await tx.insert(serverMembers).values({ serverId: id, agentId, role: "owner" });
     await tx.insert(channels).values({ id: newId(), serverId: id, name: "general", type: "text", position: 0 });
     if (input.tags?.length) await tx.insert(serverTags).values(input.tags.map((t) => ({ serverId: id, tag: t })));
     await tx.insert(activityEvents).values({ id: newId(), type: "server.created", agentId, serverId: id });
-    const [view] = await serverViews(tx, [server], agentId);
+    const [view] = await serverViews(tx, [await visibleServer(tx, id)], agentId);
     return view;
   });
 }
@@ -194,12 +192,12 @@ export async function joinServer(deps: Deps, actor: Actor, serverId: string): Pr
       const [banned] = await tx.select({ one: sql`1` }).from(serverBans).where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, agentId)));
       if (banned) throw new AppError("banned", "you are banned from this server");
       if (!server.isPublic) throw new AppError("forbidden", "this server is private");
-      // Counted and capped in one statement, so concurrent joins cannot pass max_members.
-      const [room] = await rows<{ id: string | null }>(tx, sql`select app_server_take_seat(${serverId}) as id`);
-      if (!room?.id) throw new AppError("limit_reached", `this server is full (${server.maxMembers} members)`);
+      if (server.memberCount >= server.maxMembers) throw full(server);
       try {
+        // A trigger counts members and refuses the one past max_members, so concurrent joins cannot overfill.
         await tx.insert(serverMembers).values({ serverId, agentId, role: "member" });
       } catch (e) {
+        if (sqlConstraint(e) === "servers_max_members_reached") throw full(server);
         if (sqlState(e) === "23505") throw new AppError("conflict", "already a member");
         throw e;
       }
@@ -210,6 +208,8 @@ export async function joinServer(deps: Deps, actor: Actor, serverId: string): Pr
   });
 }
 
+const full = (server: ServerRow) => new AppError("limit_reached", `this server is full (${server.maxMembers} members)`);
+
 export async function leaveServer(deps: Deps, actor: Actor, serverId: string): Promise<void> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents leave servers");
@@ -219,7 +219,6 @@ export async function leaveServer(deps: Deps, actor: Actor, serverId: string): P
     if (!role) throw new AppError("not_member", "you are not a member of this server");
     if (role === "owner") throw new AppError("conflict", "the owner cannot leave: transfer ownership or delete the server");
     await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, agentId)));
-    await tx.execute(sql`select app_server_release_seat(${serverId})`);
   });
 }
 
@@ -287,9 +286,13 @@ export async function transferOwnership(deps: Deps, actor: Actor, serverId: stri
     const member = await memberByUsername(tx, serverId, name);
     const me = actorAgentId(actor)!;
     if (member.id === me) throw new AppError("conflict", "you already own this server");
+    // Ownership is the platform's to record (guarded columns, owner-only role rules): these writes run as system,
+    // after the checks above established that the caller owns the server.
+    await setIdentity(tx, system);
     await tx.update(serverMembers).set({ role: "owner" }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
     await tx.update(servers).set({ ownerAgentId: member.id }).where(eq(servers.id, serverId));
     await tx.update(serverMembers).set({ role: "admin" }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, me)));
+    await setIdentity(tx, actor);
     const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], me);
     return view;
   });

@@ -15,6 +15,8 @@ export type Fanout = {
   join(ws: ServerWebSocket<any>, topic: string, keep: (payload: string) => boolean): void;
   /** Forgets the buffers of a socket that went away mid-subscribe. */
   drop(ws: ServerWebSocket<any>): void;
+  /** Receives the control topic's messages (instructions to gateways, never forwarded to sockets as they are). */
+  onControl(topic: string, handle: (payload: string) => void): Promise<void>;
 };
 
 export function createFanout(pubsub: PubSub): Fanout {
@@ -22,7 +24,11 @@ export function createFanout(pubsub: PubSub): Fanout {
   const held = new Map<string, number>();
   const buffers = new Map<string, Map<ServerWebSocket<any>, string[]>>();
 
+  const control = new Map<string, (payload: string) => void>();
+
   pubsub.onDelivery((topic, payload) => {
+    const handle = control.get(topic);
+    if (handle) return handle(payload);
     server?.publish(topic, payload);
     const waiting = buffers.get(topic);
     if (waiting) for (const list of waiting.values()) list.push(payload);
@@ -60,6 +66,10 @@ export function createFanout(pubsub: PubSub): Fanout {
       if (waiting?.size === 0) buffers.delete(topic);
       ws.subscribe(topic);
       for (const payload of list) if (keep(payload)) ws.send(payload);
+    },
+    async onControl(topic, handle) {
+      control.set(topic, handle);
+      await pubsub.subscribe(topic);
     },
     drop(ws) {
       for (const [topic, waiting] of buffers) {

@@ -6,7 +6,7 @@ import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { channelTopic, agentTopic, platformContext } from "../domain/events.ts";
+import { type Control, agentTopic, channelTopic, controlTopic, platformContext } from "../domain/events.ts";
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
@@ -58,6 +58,8 @@ const frame = z.discriminatedUnion("op", [
 
 export type Gateway = {
   fanout: Fanout;
+  /** Resolves once this instance receives control messages. */
+  ready: Promise<void>;
   handlers: WebSocketHandler<SocketData>;
   /** Answers an upgrade request; returns undefined when the socket took over. */
   upgrade(req: Request, server: Server<SocketData>): Promise<Response | undefined>;
@@ -68,6 +70,26 @@ export type Gateway = {
 export function createGateway(deps: Deps): Gateway {
   const fanout = createFanout(deps.pubsub);
   const sockets = new Set<Socket>();
+  const byAgent = new Map<string, Set<Socket>>();
+
+  const leave = (ws: Socket, channelId: string, reason?: string) => {
+    if (!ws.data.channels.delete(channelId)) return;
+    ws.unsubscribe(channelTopic(channelId));
+    fanout.release(channelTopic(channelId));
+    send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
+  };
+
+  const ready = fanout.onControl(controlTopic, (payload) => {
+    let control: Control;
+    try {
+      control = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (control.type === "unsubscribe") {
+      for (const ws of byAgent.get(control.agent_id) ?? []) for (const c of control.channels) leave(ws, c, control.reason);
+    }
+  });
 
   const send = (ws: Socket, data: object) => {
     if (!ws.data.closed) ws.send(JSON.stringify(data));
@@ -158,12 +180,7 @@ export function createGateway(deps: Deps): Gateway {
           }
           return;
         case "unsubscribe":
-          for (const channelId of f.channels) {
-            if (!ws.data.channels.delete(channelId)) continue;
-            ws.unsubscribe(channelTopic(channelId));
-            fanout.release(channelTopic(channelId));
-            send(ws, { op: "unsubscribed", channel: channelId });
-          }
+          for (const channelId of f.channels) leave(ws, channelId);
           return;
         case "message": {
           const { op: _op, channel, nonce, ...input } = f;
@@ -195,6 +212,9 @@ export function createGateway(deps: Deps): Gateway {
       }
       sockets.add(ws);
       const actor = ws.data.actor!;
+      let mine = byAgent.get(actor.agentId);
+      if (!mine) byAgent.set(actor.agentId, (mine = new Set()));
+      mine.add(ws);
       ws.data.timer = setTimeout(() => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"), maxSessionMs);
       send(ws, {
         op: "ready",
@@ -215,6 +235,9 @@ export function createGateway(deps: Deps): Gateway {
       ws.data.closed = true;
       clearTimeout(ws.data.timer);
       if (!sockets.delete(ws)) return;
+      const mine = byAgent.get(ws.data.actor!.agentId);
+      mine?.delete(ws);
+      if (mine?.size === 0) byAgent.delete(ws.data.actor!.agentId);
       fanout.drop(ws);
       for (const channelId of ws.data.channels) fanout.release(channelTopic(channelId));
       fanout.release(agentTopic(ws.data.actor!.agentId));
@@ -223,6 +246,7 @@ export function createGateway(deps: Deps): Gateway {
 
   return {
     fanout,
+    ready,
     handlers,
     async upgrade(req, server) {
       const url = new URL(req.url);

@@ -6,6 +6,7 @@ import {
   listServersQuery, membersQuery, serverIdParam, setAdmin, transferOwnership, updateServer, updateServerInput,
 } from "../domain/servers.ts";
 import { username } from "../domain/auth.ts";
+import { banAgent, banInput, bansQuery, listBans, unbanAgent } from "../domain/moderation.ts";
 import { z } from "zod";
 import { uuid } from "../lib/ids.ts";
 import { type AppEnv, agentActor, body, params, query } from "./context.ts";
@@ -59,6 +60,19 @@ export const serverRoutes = new Hono<AppEnv>()
     const { id } = params(c, serverIdParam);
     return c.json(await createChannel(c.get("deps"), actor, id, await body(c, createChannelInput)), 201);
   })
+  .post("/:id/ban", async (c) => {
+    const actor = agentActor(c);
+    const { id } = params(c, serverIdParam);
+    return c.json(await banAgent(c.get("deps"), actor, id, await body(c, banInput)), 201);
+  })
+  .delete("/:id/ban/:username", async (c) => {
+    const p = params(c, memberParam);
+    await unbanAgent(c.get("deps"), agentActor(c), p.id, p.username);
+    return c.body(null, 204);
+  })
+  .get("/:id/bans", async (c) =>
+    c.json(await listBans(c.get("deps"), agentActor(c), params(c, serverIdParam).id, query(c, bansQuery))),
+  )
   .get("/:id/channels", async (c) => {
     const data = await listChannels(c.get("deps"), c.get("actor"), params(c, serverIdParam).id);
     return c.json({ data, has_more: false });

@@ -1,0 +1,307 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AgentClient } from "../src/client/agent.ts";
+import { type TestServer, testServer } from "./helpers.ts";
+
+let server: TestServer;
+let alice: AgentClient;
+let bob: AgentClient;
+
+beforeAll(async () => {
+  server = await testServer();
+  alice = await server.agent("alice");
+  bob = await server.agent("bob");
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function generalOf(agent: AgentClient, serverId: string) {
+  const channels = await agent.get(`/api/v1/servers/${serverId}/channels`);
+  return channels.body.data.find((c: { name: string }) => c.name === "general");
+}
+
+describe("servers", () => {
+  it("creates a server with its owner as member and a general channel", async () => {
+    const created = await alice.createServer({ name: "Robot Cafe", description: "where bots meet", tags: ["coffee", "Chat"] });
+    expect(created).toMatchObject({ name: "Robot Cafe", member_count: 1, is_public: true, tags: ["chat", "coffee"], my_role: "owner" });
+    expect(created.owner.username).toBe(alice.username);
+    const general = await generalOf(alice, created.id);
+    expect(general).toMatchObject({ type: "text", server_id: created.id });
+    const members = await bob.get(`/api/v1/servers/${created.id}/members`);
+    expect(members.body.data).toEqual([expect.objectContaining({ role: "owner", agent: expect.objectContaining({ username: alice.username }) })]);
+  });
+
+  it("joins and leaves; the owner cannot leave; only the owner deletes", async () => {
+    const s = await alice.createServer({ name: "Joinable" });
+    const joined = await bob.post(`/api/v1/servers/${s.id}/join`);
+    expect(joined.status).toBe(200);
+    expect(joined.body).toMatchObject({ member_count: 2, my_role: "member" });
+    expect((await alice.del(`/api/v1/servers/${s.id}/leave`)).status).toBe(409);
+    expect((await bob.del(`/api/v1/servers/${s.id}`)).status).toBe(403);
+    expect((await bob.patch(`/api/v1/servers/${s.id}`, { name: "mine now" })).status).toBe(403);
+    expect((await bob.del(`/api/v1/servers/${s.id}/leave`)).status).toBe(204);
+    expect((await bob.get(`/api/v1/servers/${s.id}`)).body.member_count).toBe(1);
+    expect((await alice.del(`/api/v1/servers/${s.id}`)).status).toBe(204);
+    expect((await bob.get(`/api/v1/servers/${s.id}`)).status).toBe(404);
+  });
+
+  it("enforces max_members", async () => {
+    const s = await alice.createServer({ name: "Tiny", max_members: 2 });
+    expect((await bob.post(`/api/v1/servers/${s.id}/join`)).status).toBe(200);
+    const carol = await server.agent("carol");
+    const full = await carol.post(`/api/v1/servers/${s.id}/join`);
+    expect(full.status).toBe(409);
+    expect(full.body.error.code).toBe("limit_reached");
+  });
+
+  it("limits servers per day per agent", async () => {
+    const strict = await testServer({ env: { MOLTSTACK_LIMIT_SERVERS_PER_DAY: "3" } });
+    try {
+      const dave = await strict.agent("dave");
+      for (let i = 0; i < 3; i++) await dave.createServer({ name: `d${i}` });
+      const res = await dave.post("/api/v1/servers", { name: "one too many" });
+      expect(res.status).toBe(429);
+      expect(res.headers.get("retry-after")).toBeTruthy();
+      expect((await (await strict.agent("erin")).post("/api/v1/servers", { name: "erin's" })).status).toBe(201);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it("appoints admins (owner only) who then manage channels", async () => {
+    const s = await alice.createServer({ name: "Admins" });
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    expect((await bob.post(`/api/v1/servers/${s.id}/channels`, { name: "bobs" })).status).toBe(403);
+    expect((await bob.put(`/api/v1/servers/${s.id}/admins/${bob.username}`)).status).toBe(403);
+    expect((await alice.put(`/api/v1/servers/${s.id}/admins/${bob.username}`)).body.role).toBe("admin");
+    const made = await bob.post(`/api/v1/servers/${s.id}/channels`, { name: "bobs", category: "Projects", topic: "bob's things" });
+    expect(made.status).toBe(201);
+    expect((await alice.del(`/api/v1/servers/${s.id}/admins/${bob.username}`)).body.role).toBe("member");
+    expect((await bob.patch(`/api/v1/channels/${made.body.id}`, { topic: "changed" })).status).toBe(403);
+  });
+
+  it("refuses the 101st channel", async () => {
+    const s = await alice.createServer({ name: "Many channels" });
+    for (let i = 1; i < 100; i++) {
+      const res = await alice.post(`/api/v1/servers/${s.id}/channels`, { name: `c${i}` });
+      expect(res.status).toBe(201);
+    }
+    const extra = await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "c100" });
+    expect(extra.status).toBe(409);
+    expect(extra.body.error.code).toBe("limit_reached");
+    expect((await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data).toHaveLength(100);
+  });
+
+  it("discovers servers by sort, tag and words", async () => {
+    const a = await bob.createServer({ name: "Quantum gardening club", tags: ["science"] });
+    const b = await bob.createServer({ name: "Pixel art", description: "gardening of pixels", tags: ["art"] });
+    await alice.post(`/api/v1/servers/${b.id}/join`);
+    const newest = await alice.get("/api/v1/servers?sort=new&limit=2");
+    expect(newest.body.data.map((s: { id: string }) => s.id)).toEqual([b.id, a.id]);
+    expect(newest.body.has_more).toBe(true);
+    const science = await alice.get("/api/v1/servers?tag=science");
+    expect(science.body.data.map((s: { id: string }) => s.id)).toEqual([a.id]);
+    const words = await alice.get("/api/v1/servers?q=gardening&sort=popular");
+    expect(words.body.data.map((s: { id: string }) => s.id).sort()).toEqual([a.id, b.id].sort());
+    expect(words.body.data[0].id).toBe(b.id); // two members beat one
+    for (const sort of ["hot", "popular", "new"]) {
+      const first = await alice.get(`/api/v1/servers?sort=${sort}&limit=1`);
+      const second = await alice.get(`/api/v1/servers?sort=${sort}&limit=1&before=${first.body.data[0].id}`);
+      expect(second.status).toBe(200);
+      expect(second.body.data[0]?.id).not.toBe(first.body.data[0].id);
+    }
+    expect((await alice.get("/api/v1/servers?sort=weird")).status).toBe(400);
+    expect((await alice.get("/api/v1/servers?limit=1000")).status).toBe(400);
+    expect((await alice.get("/api/v1/servers?before=garbage")).status).toBe(400);
+  });
+});
+
+describe("messages", () => {
+  it("posts, reads history without membership, and refuses non-members", async () => {
+    const s = await alice.createServer({ name: "Talk" });
+    const general = await generalOf(alice, s.id);
+    const sent = await alice.send(general.id, "hello @" + bob.username + " and @nobody_at_all", { content_type: "text", metadata: { mood: "happy" } });
+    expect(sent).toMatchObject({
+      channel_id: general.id,
+      content_type: "text",
+      reply_to: null,
+      reactions: [],
+      edited_at: null,
+      metadata: { mood: "happy" },
+      agent: { id: alice.id, username: alice.username },
+    });
+    expect(sent.mentions).toEqual([{ id: bob.id, username: bob.username }]);
+    const history = await server.call("GET", `/api/v1/channels/${general.id}/messages`);
+    expect(history.status).toBe(200);
+    expect(history.body.data[0].id).toBe(sent.id);
+
+    const notMember = await bob.post(`/api/v1/channels/${general.id}/messages`, { content: "let me in" });
+    expect(notMember.status).toBe(403);
+    expect(notMember.body.error.code).toBe("not_member");
+  });
+
+  it("validates content, type, reply_to and metadata strictly", async () => {
+    const s = await alice.createServer({ name: "Strict" });
+    const general = await generalOf(alice, s.id);
+    const other = await alice.createServer({ name: "Elsewhere" });
+    const otherMessage = await alice.send((await generalOf(alice, other.id)).id, "far away");
+    const bad = [
+      { content: "" },
+      { content: "   " },
+      { content: "x".repeat(4001) },
+      { content: 42 },
+      { content: { text: "hi" } },
+      { content: ["hi"] },
+      { content: "hi", content_type: "evil/<script>" },
+      { content: "hi", reply_to: "not-a-uuid" },
+      { content: "hi", reply_to: otherMessage.id },
+      { content: "hi", metadata: { blob: "x".repeat(9000) } },
+      { content: "hi", metadata: "string" },
+      { content: "hi", extra_field: true },
+    ];
+    for (const body of bad) {
+      const res = await alice.post(`/api/v1/channels/${general.id}/messages`, body);
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+    }
+    expect((await alice.send(general.id, "x".repeat(4000))).content).toHaveLength(4000);
+    expect((await alice.send(general.id, "🦀".repeat(4000))).content).toHaveLength(8000); // 4000 characters, 8000 UTF-16 units
+    const parent = await alice.send(general.id, "question?");
+    expect((await alice.send(general.id, "answer", { reply_to: parent.id })).reply_to).toBe(parent.id);
+    expect((await alice.send(general.id, "const x = 1;", { content_type: "code" })).content_type).toBe("code");
+    expect((await alice.post(`/api/v1/channels/${crypto.randomUUID()}/messages`, { content: "hi" })).status).toBe(404);
+    expect((await alice.post(`/api/v1/channels/garbage/messages`, { content: "hi" })).status).toBe(400);
+    expect((await alice.get(`/api/v1/channels/${general.id}/messages?before=garbage`)).status).toBe(400);
+  });
+
+  it("walks 250 messages with no gap and no duplicate, both ways", async () => {
+    const s = await alice.createServer({ name: "Long history" });
+    const general = await generalOf(alice, s.id);
+    const sent: string[] = [];
+    for (let i = 0; i < 250; i++) sent.push((await alice.send(general.id, `message ${i}`)).id);
+    const back: string[] = [];
+    let before: string | undefined;
+    for (;;) {
+      const page = await bob.get(`/api/v1/channels/${general.id}/messages?limit=100${before ? `&before=${before}` : ""}`);
+      back.push(...page.body.data.map((m: { id: string }) => m.id));
+      if (!page.body.has_more) break;
+      before = back[back.length - 1];
+    }
+    expect(back).toEqual([...sent].reverse());
+    const forward: string[] = [];
+    let after = "00000000-0000-0000-0000-000000000000";
+    for (;;) {
+      const page = await bob.get(`/api/v1/channels/${general.id}/messages?limit=33&after=${after}`);
+      forward.push(...page.body.data.map((m: { id: string }) => m.id));
+      if (!page.body.has_more) break;
+      after = forward[forward.length - 1];
+    }
+    expect(forward).toEqual(sent);
+  });
+
+  it("edits own messages, deletes own or as moderator, and nobody else's", async () => {
+    const s = await alice.createServer({ name: "Edits" });
+    const general = await generalOf(alice, s.id);
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    const bobs = await bob.send(general.id, "tpyo");
+    expect((await alice.patch(`/api/v1/messages/${bobs.id}`, { content: "hijacked" })).status).toBe(403);
+    const edited = await bob.patch(`/api/v1/messages/${bobs.id}`, { content: "typo" });
+    expect(edited.status).toBe(200);
+    expect(edited.body.content).toBe("typo");
+    expect(edited.body.edited_at).not.toBeNull();
+    const alices = await alice.send(general.id, "mine");
+    expect((await bob.del(`/api/v1/messages/${alices.id}`)).status).toBe(403);
+    expect((await alice.del(`/api/v1/messages/${bobs.id}`)).status).toBe(204); // owner moderates
+    const history = await alice.get(`/api/v1/channels/${general.id}/messages`);
+    expect(history.body.data.map((m: { id: string }) => m.id)).toEqual([alices.id]);
+    expect((await bob.patch(`/api/v1/messages/${bobs.id}`, { content: "back" })).status).toBe(404);
+  });
+
+  it("counts reactions per emoji and validates emoji", async () => {
+    const s = await alice.createServer({ name: "Reactions" });
+    const general = await generalOf(alice, s.id);
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    const m = await alice.send(general.id, "react to me");
+    expect((await bob.post(`/api/v1/messages/${m.id}/react`, { emoji: "👍" })).status).toBe(200);
+    await alice.post(`/api/v1/messages/${m.id}/react`, { emoji: "👍" });
+    await bob.post(`/api/v1/messages/${m.id}/react`, { emoji: "👍" }); // twice is once
+    const after = await bob.post(`/api/v1/messages/${m.id}/react`, { emoji: ":party_parrot:" });
+    expect(after.body.reactions).toEqual([
+      { emoji: "👍", count: 2 },
+      { emoji: ":party_parrot:", count: 1 },
+    ]);
+    for (const emoji of ["", "abc", "<script>", ":no spaces:", "x".repeat(40), "👍abc"]) {
+      expect((await bob.post(`/api/v1/messages/${m.id}/react`, { emoji })).status, emoji).toBe(400);
+    }
+    const removed = await bob.del(`/api/v1/messages/${m.id}/react/${encodeURIComponent("👍")}`);
+    expect(removed.body.reactions[0]).toEqual({ emoji: "👍", count: 1 });
+    const listed = await server.call("GET", `/api/v1/channels/${general.id}/messages`);
+    expect(listed.body.data[0].reactions).toEqual([
+      { emoji: "👍", count: 1 },
+      { emoji: ":party_parrot:", count: 1 },
+    ]);
+  });
+
+  it("lets only owner and admins post in an announcement channel", async () => {
+    const s = await alice.createServer({ name: "News" });
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    const news = (await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "news", type: "announcement" })).body;
+    expect((await alice.send(news.id, "big news")).content).toBe("big news");
+    const refused = await bob.post(`/api/v1/channels/${news.id}/messages`, { content: "me too" });
+    expect(refused.status).toBe(403);
+  });
+
+  it("bans: the banned agent cannot post or rejoin; unban lets it back", async () => {
+    const s = await alice.createServer({ name: "Banland" });
+    const general = await generalOf(alice, s.id);
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    await bob.send(general.id, "I am here");
+    expect((await bob.post(`/api/v1/servers/${s.id}/ban`, { username: alice.username })).status).toBe(403);
+    const ban = await alice.post(`/api/v1/servers/${s.id}/ban`, { username: bob.username, reason: "spam" });
+    expect(ban.status).toBe(201);
+    const post = await bob.post(`/api/v1/channels/${general.id}/messages`, { content: "still here?" });
+    expect(post.status).toBe(403);
+    expect(post.body.error.code).toBe("banned");
+    const rejoin = await bob.post(`/api/v1/servers/${s.id}/join`);
+    expect(rejoin.status).toBe(403);
+    expect(rejoin.body.error.code).toBe("banned");
+    expect((await alice.get(`/api/v1/servers/${s.id}/bans`)).body.data[0]).toMatchObject({ agent: { username: bob.username }, reason: "spam" });
+    expect((await bob.get(`/api/v1/servers/${s.id}/bans`)).status).toBe(403);
+    expect((await alice.del(`/api/v1/servers/${s.id}/ban/${bob.username}`)).status).toBe(204);
+    expect((await bob.post(`/api/v1/servers/${s.id}/join`)).status).toBe(200);
+  });
+
+  it("keeps private servers private", async () => {
+    const s = await alice.createServer({ name: "Secret society", is_public: false });
+    const general = await generalOf(alice, s.id);
+    await alice.send(general.id, "the password is swordfish");
+    expect((await bob.get(`/api/v1/servers/${s.id}`)).status).toBe(404);
+    expect((await bob.get(`/api/v1/channels/${general.id}/messages`)).status).toBe(404);
+    expect((await server.call("GET", `/api/v1/channels/${general.id}/messages`)).status).toBe(404);
+    expect((await bob.post(`/api/v1/servers/${s.id}/join`)).status).toBe(404);
+    const found = await bob.get("/api/v1/search?type=messages&q=swordfish");
+    expect(found.body.data).toEqual([]);
+    const listed = await bob.get("/api/v1/servers?q=secret");
+    expect(listed.body.data).toEqual([]);
+  });
+});
+
+describe("search", () => {
+  it("finds servers, channels, agents and messages by a word, ranked", async () => {
+    const s = await alice.createServer({ name: "Lighthouse keepers", description: "we watch the sea" });
+    const general = await generalOf(alice, s.id);
+    await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "foghorns", topic: "loud signals" });
+    const m = await alice.send(general.id, "The lighthouses were blinking all night");
+    await alice.patch("/api/v1/agents/@me", { bio: "keeper of lighthouses" });
+    const messages = await server.call("GET", "/api/v1/search?type=messages&q=lighthouse");
+    expect(messages.body.data.map((r: { id: string }) => r.id)).toContain(m.id);
+    const servers = await server.call("GET", "/api/v1/search?q=lighthouse");
+    expect(servers.body.data[0].id).toBe(s.id);
+    const channels = await server.call("GET", "/api/v1/search?type=channels&q=foghorns");
+    expect(channels.body.data[0].name).toBe("foghorns");
+    const agents = await server.call("GET", `/api/v1/search?type=agents&q=${alice.username}`);
+    expect(agents.body.data[0].username).toBe(alice.username);
+    expect((await server.call("GET", "/api/v1/search?q=%25%25")).status).toBe(200);
+    expect((await server.call("GET", "/api/v1/search?q=")).status).toBe(400);
+    expect((await server.call("GET", "/api/v1/search?q=x&type=passwords")).status).toBe(400);
+  });
+});
