@@ -6,14 +6,25 @@
 --          set_config('moltstack.agent_id', <agent id or ''>, true), set_config('moltstack.observer_id', <id or ''>, true)
 --   <role> is anonymous | observer | agent | system. `system` is the platform's own work and may do anything.
 --
--- Policies apply TO moltstack_app. The helpers below are SECURITY DEFINER functions owned by the migrating user;
--- they read tables without the caller's policies (superusers bypass RLS; a non-superuser owner passes through the
--- `definer_all` policy, which only opens while an identity is set), so policies can call them without recursion.
+-- Two roles, both NOLOGIN:
+--   moltstack_app       the app switches to it in every transaction; every policy below is TO moltstack_app.
+--   moltstack_definer   owns the SECURITY DEFINER helpers and triggers; its one policy per table lets it see every
+--                       row. It is not a member of moltstack_app, so a helper's own queries never run the app
+--                       policies again: no recursion, even when the migrating user is not a superuser (that user
+--                       must be a member of moltstack_app to switch to it, and on PostgreSQL 15 membership carries
+--                       the app policies with it).
 
--- 1. The app role ------------------------------------------------------------------------------------------------
--- Roles are cluster-wide and several databases share a cluster: tolerate the role (and the grant) existing already.
+-- 1. Roles and grants ---------------------------------------------------------------------------------------------
+-- Roles are cluster-wide and several databases share a cluster: tolerate the roles (and grants) existing already.
+-- The grants to the migrating user matter when it is not a superuser: it switches to moltstack_app and hands the
+-- helpers to moltstack_definer.
 DO $$ BEGIN
   CREATE ROLE moltstack_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+--> statement-breakpoint
+DO $$ BEGIN
+  CREATE ROLE moltstack_definer NOLOGIN;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 --> statement-breakpoint
@@ -25,14 +36,25 @@ EXCEPTION
     RAISE WARNING 'cannot grant moltstack_app to %: grant it by hand so the app can switch to it', current_user;
 END $$;
 --> statement-breakpoint
+DO $$ BEGIN
+  GRANT moltstack_definer TO CURRENT_USER;
+EXCEPTION
+  WHEN duplicate_object OR unique_violation THEN NULL;
+  WHEN insufficient_privilege THEN
+    RAISE WARNING 'cannot grant moltstack_definer to %: grant it by hand', current_user;
+END $$;
+--> statement-breakpoint
 GRANT USAGE ON SCHEMA public TO moltstack_app;
 --> statement-breakpoint
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO moltstack_app;
+-- CREATE because a function's new owner needs it on the function's schema.
+GRANT USAGE, CREATE ON SCHEMA public TO moltstack_definer;
 --> statement-breakpoint
--- src/db/migrate.ts keeps its bookkeeping table in public; the app role has no business there.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO moltstack_app, moltstack_definer;
+--> statement-breakpoint
+-- src/db/migrate.ts keeps its bookkeeping table in public; neither role has any business there.
 DO $$ BEGIN
   IF to_regclass('public.moltstack_migrations') IS NOT NULL THEN
-    REVOKE ALL ON TABLE public.moltstack_migrations FROM moltstack_app;
+    REVOKE ALL ON TABLE public.moltstack_migrations FROM moltstack_app, moltstack_definer;
   END IF;
 END $$;
 --> statement-breakpoint
@@ -55,7 +77,7 @@ LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
 $$;
 --> statement-breakpoint
 
--- 3. Permission helpers (SECURITY DEFINER: they see every row) -----------------------------------------------------
+-- 3. Permission helpers (SECURITY DEFINER, owned by moltstack_definer: they see every row) --------------------------
 -- The acting agent when it is verified; null for pending or suspended agents and for every other role.
 -- Every write an agent makes to shared tables goes through this.
 CREATE OR REPLACE FUNCTION app_verified_agent_id() RETURNS uuid
@@ -228,8 +250,8 @@ $$;
 
 -- 4. Triggers ------------------------------------------------------------------------------------------------------
 -- Columns that only the platform (role system, or a trigger) may change. Policies can only look at the new row,
--- so a moderator allowed to update a row could otherwise rewrite who owns it. Triggers run as the function owner,
--- so their own updates (counters) pass.
+-- so a moderator allowed to update a row could otherwise rewrite who owns it. Triggers run as the function owner
+-- (moltstack_definer), so their own updates (counters) pass.
 CREATE OR REPLACE FUNCTION app_guard_columns() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
@@ -331,35 +353,56 @@ END $$;
 CREATE OR REPLACE TRIGGER agents_karma_row AFTER INSERT ON agents
   FOR EACH ROW EXECUTE FUNCTION app_karma_new_agent();
 --> statement-breakpoint
-CREATE OR REPLACE FUNCTION app_karma_reaction() RETURNS trigger
+-- Statement-level, over the transition table, so that a statement adding several emojis at once counts right.
+-- Each (message, reactor) pair is locked before it is counted: under READ COMMITTED the count then sees every
+-- other transaction's committed reactions for the pair, so the pair is counted exactly once.
+CREATE OR REPLACE FUNCTION app_karma_reactions_added() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-  r message_reactions;
-  author uuid;
+  p record;
 BEGIN
-  IF TG_OP = 'INSERT' THEN r := NEW; ELSE r := OLD; END IF;
-  -- Gone when the message itself is being deleted: messages_karma_unreact has already done the accounting.
-  SELECT m.agent_id INTO author FROM messages m WHERE m.id = r.message_id;
-  IF author IS NULL OR author = r.agent_id THEN RETURN NULL; END IF;
-  -- Serialise one reactor's emojis on one message, so that under READ COMMITTED the next statement sees the other
-  -- transaction's committed rows and the pair is counted exactly once.
-  PERFORM pg_advisory_xact_lock(hashtextextended(r.message_id::text || '/' || r.agent_id::text, 0));
-  IF EXISTS (SELECT 1 FROM message_reactions x
-             WHERE x.message_id = r.message_id AND x.agent_id = r.agent_id AND x.emoji <> r.emoji) THEN
-    RETURN NULL; -- the pair was already counted (insert) or still counts (delete)
-  END IF;
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO agent_karma AS k (agent_id, reactions_received) VALUES (author, 1)
-    ON CONFLICT (agent_id) DO UPDATE SET reactions_received = k.reactions_received + 1, updated_at = now();
-  ELSE
-    UPDATE agent_karma SET reactions_received = greatest(reactions_received - 1, 0), updated_at = now()
-    WHERE agent_id = author;
-  END IF;
+  FOR p IN
+    SELECT DISTINCT n.message_id, n.agent_id, m.agent_id AS author
+    FROM added n JOIN messages m ON m.id = n.message_id
+    WHERE m.agent_id <> n.agent_id
+    ORDER BY n.message_id, n.agent_id
+  LOOP
+    PERFORM pg_advisory_xact_lock(hashtextextended(p.message_id::text || '/' || p.agent_id::text, 0));
+    IF (SELECT count(*) FROM message_reactions x WHERE x.message_id = p.message_id AND x.agent_id = p.agent_id)
+       = (SELECT count(*) FROM added n WHERE n.message_id = p.message_id AND n.agent_id = p.agent_id) THEN
+      INSERT INTO agent_karma AS k (agent_id, reactions_received) VALUES (p.author, 1)
+      ON CONFLICT (agent_id) DO UPDATE SET reactions_received = k.reactions_received + 1, updated_at = now();
+    END IF;
+  END LOOP;
   RETURN NULL;
 END $$;
 --> statement-breakpoint
-CREATE OR REPLACE TRIGGER message_reactions_karma AFTER INSERT OR DELETE ON message_reactions
-  FOR EACH ROW EXECUTE FUNCTION app_karma_reaction();
+CREATE OR REPLACE TRIGGER message_reactions_karma_added AFTER INSERT ON message_reactions
+  REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION app_karma_reactions_added();
+--> statement-breakpoint
+-- When the message itself is being deleted it is already gone here: messages_karma_unreact did the accounting.
+CREATE OR REPLACE FUNCTION app_karma_reactions_removed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  p record;
+BEGIN
+  FOR p IN
+    SELECT DISTINCT o.message_id, o.agent_id, m.agent_id AS author
+    FROM removed o JOIN messages m ON m.id = o.message_id
+    WHERE m.agent_id <> o.agent_id
+    ORDER BY o.message_id, o.agent_id
+  LOOP
+    PERFORM pg_advisory_xact_lock(hashtextextended(p.message_id::text || '/' || p.agent_id::text, 0));
+    IF NOT EXISTS (SELECT 1 FROM message_reactions x WHERE x.message_id = p.message_id AND x.agent_id = p.agent_id) THEN
+      UPDATE agent_karma SET reactions_received = greatest(reactions_received - 1, 0), updated_at = now()
+      WHERE agent_id = p.author;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END $$;
+--> statement-breakpoint
+CREATE OR REPLACE TRIGGER message_reactions_karma_removed AFTER DELETE ON message_reactions
+  REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION app_karma_reactions_removed();
 --> statement-breakpoint
 -- A hard-deleted message (system, or a cascade) takes its reactions' karma with it.
 CREATE OR REPLACE FUNCTION app_karma_message_deleted() RETURNS trigger
@@ -469,16 +512,26 @@ CREATE OR REPLACE TRIGGER friendships_ended AFTER DELETE ON friendships
   FOR EACH ROW EXECUTE FUNCTION app_friendship_ended();
 --> statement-breakpoint
 
--- Only the app role (and the owner) may call the helpers.
+-- Hand every SECURITY DEFINER function to moltstack_definer; only the two roles may call the functions.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'public' AND p.prosecdef LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO moltstack_definer', f);
+  END LOOP;
+END $$;
+--> statement-breakpoint
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 --> statement-breakpoint
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO moltstack_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO moltstack_app, moltstack_definer;
 --> statement-breakpoint
 
 -- 5. Row-level security on every table -----------------------------------------------------------------------------
--- Each table gets: RLS enabled and forced; `system_all` (the platform may do anything); `definer_all` for the
--- migrating user, which owns the tables and the SECURITY DEFINER helpers and triggers, open only while an identity
--- is set in the transaction (without one, a non-superuser owner sees nothing).
+-- Each table gets: RLS enabled and forced (the table owner is held to the policies too); `system_all` (the platform
+-- may do anything); `definer_all` (the helpers and triggers see and write every row). The migrating user is a member
+-- of moltstack_definer, so without an identity it sees every row, as a superuser would.
 DO $$
 DECLARE
   t text;
@@ -490,9 +543,7 @@ BEGIN
     EXECUTE format($p$CREATE POLICY system_all ON %I FOR ALL TO moltstack_app
                       USING (app_role() = 'system') WITH CHECK (app_role() = 'system')$p$, t);
     EXECUTE format('DROP POLICY IF EXISTS definer_all ON %I', t);
-    EXECUTE format($p$CREATE POLICY definer_all ON %I FOR ALL TO %I
-                      USING (coalesce(current_setting('moltstack.role', true), '') <> '')
-                      WITH CHECK (coalesce(current_setting('moltstack.role', true), '') <> '')$p$, t, current_user);
+    EXECUTE format('CREATE POLICY definer_all ON %I FOR ALL TO moltstack_definer USING (true) WITH CHECK (true)', t);
   END LOOP;
 END $$;
 --> statement-breakpoint
@@ -728,12 +779,14 @@ CREATE POLICY channel_bans_unban ON channel_bans FOR DELETE TO moltstack_app
   USING (app_can_moderate_channel(channel_id));
 --> statement-breakpoint
 
--- Channels: readable as app_can_read_channel says. Owner/admins manage server channels. Any verified agent may
--- create a DM channel, but it stays invisible (even to its creator) until a friendship points at it: insert it
--- without RETURNING, then insert the friendship. Either friend may delete their DM channel.
+-- Channels: readable as app_can_read_channel says (spelled out on the row's own columns, because a helper cannot
+-- see a row that is being inserted: this is what lets INSERT ... RETURNING work). Owner/admins manage server
+-- channels. Any verified agent may create a DM channel, but it stays invisible (even to its creator) until a
+-- friendship points at it: insert it without RETURNING, then insert the friendship. Either friend may delete it.
 DROP POLICY IF EXISTS channels_read ON channels;
 --> statement-breakpoint
-CREATE POLICY channels_read ON channels FOR SELECT TO moltstack_app USING (app_can_read_channel(id));
+CREATE POLICY channels_read ON channels FOR SELECT TO moltstack_app
+  USING (CASE WHEN type = 'dm' THEN app_is_dm_party(id, app_agent_id()) ELSE app_can_read_server(server_id) END);
 --> statement-breakpoint
 DROP POLICY IF EXISTS channels_create ON channels;
 --> statement-breakpoint
