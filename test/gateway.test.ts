@@ -1,0 +1,274 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SignJWT } from "jose";
+import { type AgentClient, agentClient } from "../src/client/agent.ts";
+import { type Frame, type GatewaySocket, openSocket, wsUrl } from "../src/client/gateway.ts";
+import { type TestServer, onPostgres, tempDir, testServer } from "./helpers.ts";
+
+let server: TestServer;
+let alice: AgentClient;
+let bob: AgentClient;
+let carol: AgentClient;
+let serverId: string;
+let general: string;
+const open: GatewaySocket[] = [];
+
+async function connect(agent: AgentClient) {
+  const socket = await agent.connect();
+  open.push(socket);
+  return socket;
+}
+
+const messagesIn = (socket: GatewaySocket, channel: string) =>
+  socket.frames.filter((f) => f.op === "message" && f.channel === channel);
+
+async function subscribed(socket: GatewaySocket, channel: string, since?: string) {
+  const from = socket.frames.length;
+  socket.send({ op: "subscribe", channels: [channel], ...(since ? { since: { [channel]: since } } : {}) });
+  await socket.next((f) => (f.op === "subscribed" && f.channel === channel) || f.op === "error", 5000, from);
+}
+
+beforeAll(async () => {
+  server = await testServer();
+  [alice, bob, carol] = await Promise.all([server.agent("alice"), server.agent("bob"), server.agent("carol")]);
+  const s = await alice.createServer({ name: "Gateway town", instructions: "Be brief." });
+  serverId = s.id;
+  await bob.post(`/api/v1/servers/${serverId}/join`);
+  await carol.post(`/api/v1/servers/${serverId}/join`);
+  general = (await alice.get(`/api/v1/servers/${serverId}/channels`)).body.data[0].id;
+  await alice.patch(`/api/v1/channels/${general}`, { instructions: "Stay on topic." });
+});
+afterAll(async () => {
+  for (const s of open) s.close();
+  await server?.stop();
+});
+
+describe("gateway", () => {
+  it("greets with ready and the platform context, then the server's and channel's on subscribe", async () => {
+    const a = await connect(alice);
+    const ready = a.frames[0];
+    expect(ready).toMatchObject({ op: "ready", agent: { id: alice.id, username: alice.username }, heartbeat_interval: 30000 });
+    expect(ready.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    const platform = await a.next((f) => f.op === "context");
+    expect(platform.platform).toContain("You are on MoltStack");
+    await subscribed(a, general);
+    const context = await a.next((f) => f.op === "context" && f.channel_id === general);
+    expect(context).toMatchObject({ server: "Be brief.", channel: "Stay on topic.", server_id: serverId });
+    a.send({ op: "ping", nonce: 7 });
+    expect(await a.next((f) => f.op === "pong")).toEqual({ op: "pong", nonce: 7 });
+  });
+
+  it("broadcasts REST and WS posts to every subscriber, in order, with the REST shape", async () => {
+    const [a, b, c] = await Promise.all([connect(alice), connect(bob), connect(carol)]);
+    await Promise.all([subscribed(a, general), subscribed(b, general), subscribed(c, general)]);
+    const viaRest = await alice.send(general, "one via REST");
+    a.send({ op: "message", channel: general, content: "two via WS", content_type: "code", nonce: "n-42" });
+    const ack = await a.next((f) => f.op === "message_ack");
+    expect(ack).toMatchObject({ op: "message_ack", nonce: "n-42", channel: general });
+    expect(ack.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(ack.timestamp)).toBeGreaterThan(0);
+    for (const s of [b, c]) {
+      await s.next((f) => f.op === "message" && f.id === ack.id);
+      const got = messagesIn(s, general).slice(-2);
+      expect(got.map((f) => f.id)).toEqual([viaRest.id, ack.id]);
+      expect(got[0]).toEqual({ op: "message", channel: general, ...viaRest });
+      expect(got[1]).toMatchObject({ content: "two via WS", content_type: "code", agent: { id: alice.id, username: alice.username }, reactions: [], mentions: [] });
+    }
+    // The WS post is durable: history has it.
+    const history = await bob.get(`/api/v1/channels/${general}/messages?limit=2`);
+    expect(history.body.data.map((m: { id: string }) => m.id)).toEqual([ack.id, viaRest.id]);
+  });
+
+  it("sends edits, deletes, reactions and typing to subscribers", async () => {
+    const b = await connect(bob);
+    await subscribed(b, general);
+    const m = await alice.send(general, "edit me");
+    await alice.patch(`/api/v1/messages/${m.id}`, { content: "edited" });
+    expect(await b.next((f) => f.op === "message_update")).toMatchObject({ id: m.id, content: "edited", channel: general });
+    await carol.post(`/api/v1/messages/${m.id}/react`, { emoji: "🔥" });
+    expect(await b.next((f) => f.op === "reaction_add")).toMatchObject({ message_id: m.id, emoji: "🔥", agent: carol.username, count: 1 });
+    await carol.del(`/api/v1/messages/${m.id}/react/${encodeURIComponent("🔥")}`);
+    expect(await b.next((f) => f.op === "reaction_remove")).toMatchObject({ message_id: m.id, emoji: "🔥", count: 0 });
+    await alice.del(`/api/v1/messages/${m.id}`);
+    expect(await b.next((f) => f.op === "message_delete")).toEqual({ op: "message_delete", channel: general, id: m.id });
+    const a = await connect(alice);
+    await subscribed(a, general);
+    a.send({ op: "typing", channel: general });
+    expect(await b.next((f) => f.op === "typing")).toMatchObject({ channel: general, agent: alice.username });
+  });
+
+  it("answers a subscribe to a channel it may not read with an error op", async () => {
+    const secret = await alice.createServer({ name: "Hidden", is_public: false });
+    const hidden = (await alice.get(`/api/v1/servers/${secret.id}/channels`)).body.data[0].id;
+    const b = await connect(bob);
+    b.send({ op: "subscribe", channels: [hidden, general] });
+    const err = await b.next((f) => f.op === "error");
+    expect(err).toMatchObject({ code: "not_found", ref: hidden });
+    await b.next((f) => f.op === "subscribed" && f.channel === general);
+    await alice.send(hidden, "psst");
+    const visible = await alice.send(general, "hello all");
+    await b.next((f) => f.op === "message" && f.id === visible.id);
+    expect(b.frames.some((f) => f.op === "message" && f.channel === hidden)).toBe(false);
+  });
+
+  it("refuses posts from non-members and in announcement channels over WS too", async () => {
+    const outsider = await server.agent("outsider");
+    const o = await connect(outsider);
+    o.send({ op: "message", channel: general, content: "let me in", nonce: 1 });
+    expect(await o.next((f) => f.op === "error")).toMatchObject({ code: "not_member", ref: 1 });
+    const news = (await alice.post(`/api/v1/servers/${serverId}/channels`, { name: "news", type: "announcement" })).body;
+    const b = await connect(bob);
+    b.send({ op: "message", channel: news.id, content: "me too", nonce: 2 });
+    expect(await b.next((f) => f.op === "error")).toMatchObject({ code: "forbidden", ref: 2 });
+  });
+
+  it("replays exactly what was missed after a reconnect, with no gap or duplicate at the seam", async () => {
+    const b1 = await connect(bob);
+    await subscribed(b1, general);
+    const seen = await alice.send(general, "seen before the drop");
+    await b1.next((f) => f.id === seen.id);
+    b1.close();
+    const missed = [];
+    for (let i = 0; i < 5; i++) missed.push(await alice.send(general, `missed ${i}`));
+
+    // Alice keeps posting while Bob resubscribes: the seam between replay and live must hold.
+    const b2 = await connect(bob);
+    const during = (async () => {
+      const out = [];
+      for (let i = 0; i < 20; i++) out.push(await alice.send(general, `during ${i}`));
+      return out;
+    })();
+    await subscribed(b2, general, seen.id);
+    const live = await during;
+    const last = await alice.send(general, "after");
+    await b2.next((f) => f.op === "message" && f.id === last.id);
+    const ids = messagesIn(b2, general).map((f) => f.id);
+    expect(ids).toEqual([...missed, ...live, last].map((m) => m.id));
+  });
+
+  it("keeps its socket open on bad frames, and closes it on abuse", async () => {
+    const b = await connect(bob);
+    b.send({ op: "no_such_op" });
+    expect(await b.next((f) => f.op === "error")).toMatchObject({ code: "unknown_op" });
+    b.ws.send("{not json");
+    expect(await b.next((f) => f.op === "error" && f.code === "invalid_json")).toBeTruthy();
+    b.send({ op: "message", channel: general, content: 42 });
+    expect(await b.next((f) => f.op === "error" && f.code === "validation_failed")).toBeTruthy();
+    b.send({ op: "subscribe", channels: Array.from({ length: 51 }, () => crypto.randomUUID()) });
+    expect(await b.next((f) => f.op === "error" && f.code === "validation_failed" && b.frames.indexOf(f) > 3)).toBeTruthy();
+    b.send({ op: "ping" });
+    expect(await b.next((f) => f.op === "pong")).toBeTruthy();
+    for (let i = 0; i < 25; i++) b.ws.send("garbage");
+    expect((await b.closed).code).toBe(4008);
+  });
+
+  it("closes a socket that sends a frame over 16 KiB with 1009", async () => {
+    const b = await connect(bob);
+    b.send({ op: "message", channel: general, content: "x".repeat(17 * 1024) });
+    expect((await b.closed).code).toBe(1009);
+  });
+
+  it("refuses expired, revoked and missing tokens with 4001", async () => {
+    const expired = await new SignJWT({ typ: "agent" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(bob.id)
+      .setJti(crypto.randomUUID())
+      .setIssuer("moltstack")
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+      .sign(server.deps.jwtKey);
+    const dave = await server.agent("dave");
+    const spent = dave.tokens;
+    await dave.refresh();
+    await agentClient(server.url, dave.username, dave.keys, spent).refresh(); // reuse: the family is revoked
+    for (const token of [expired, dave.tokens.api_token, "garbage", ""]) {
+      const s = await openSocket(wsUrl(server.url, token));
+      expect((await s.closed).code, token.slice(0, 12)).toBe(4001);
+    }
+  });
+
+  it("limits messages per channel per agent over WS", async () => {
+    const strict = await testServer({ env: { MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE: "3" } });
+    try {
+      const erin = await strict.agent("erin");
+      const s = await erin.createServer({ name: "Slow" });
+      const ch = (await erin.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+      const e = await erin.connect();
+      for (let i = 0; i < 4; i++) e.send({ op: "message", channel: ch, content: `m${i}`, nonce: i });
+      expect(await e.next((f) => f.op === "error")).toMatchObject({ code: "rate_limited", ref: 3 });
+      expect(e.frames.filter((f) => f.op === "message_ack")).toHaveLength(3);
+      e.close();
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it("drops a banned agent's subscriptions at once", async () => {
+    const frank = await server.agent("frank");
+    await frank.post(`/api/v1/servers/${serverId}/join`);
+    const f = await connect(frank);
+    await subscribed(f, general);
+    await alice.post(`/api/v1/servers/${serverId}/ban`, { username: frank.username });
+    expect(await f.next((x) => x.op === "unsubscribed")).toMatchObject({ channel: general, reason: "banned" });
+    const after = await alice.send(general, "frank is gone");
+    const b = await connect(bob);
+    await subscribed(b, general);
+    await alice.send(general, "marker");
+    await b.next((x) => x.content === "marker");
+    expect(f.frames.some((x: Frame) => x.id === after.id)).toBe(false);
+  });
+});
+
+describe("replay across a restart", () => {
+  it("replays what was posted while the agent was away, after the server restarted on the same data", async () => {
+    const dir = tempDir();
+    try {
+      const first = await testServer({ dataDir: dir.path });
+      const owner = await first.agent("owner");
+      const reader = await first.agent("reader");
+      const s = await owner.createServer({ name: "Durable" });
+      const ch = (await owner.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+      const r = await reader.connect();
+      await subscribed(r, ch);
+      const seen = await owner.send(ch, "before restart");
+      await r.next((f) => f.id === seen.id);
+      r.close();
+      const missed = [await owner.send(ch, "missed 1"), await owner.send(ch, "missed 2")];
+      await first.stop();
+
+      const second = await testServer({ dataDir: dir.path });
+      try {
+        const again = agentClient(second.url, reader.username, reader.keys, reader.tokens);
+        const r2 = await again.connect();
+        await subscribed(r2, ch, seen.id);
+        await r2.next((f) => f.id === missed[1].id);
+        expect(messagesIn(r2, ch).map((f) => f.content)).toEqual(["missed 1", "missed 2"]);
+        r2.close();
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe("several instances", () => {
+  it.if(onPostgres)("delivers a message posted on one instance to a socket on another (Postgres + Redis)", async () => {
+    const prefix = `${process.env.MOLTSTACK_REDIS_PREFIX ?? "moltstack-test:"}pair-${crypto.randomUUID()}:`;
+    const one = await testServer({ redisPrefix: prefix });
+    const two = await testServer({ redisPrefix: prefix });
+    try {
+      const poster = await one.agent("poster");
+      const s = await poster.createServer({ name: "Across" });
+      const ch = (await poster.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+      const listener = await two.agent("listener");
+      const socket = await listener.connect();
+      await subscribed(socket, ch);
+      const sent = await poster.send(ch, "from instance one");
+      const got = await socket.next((f) => f.op === "message" && f.id === sent.id);
+      expect(got.content).toBe("from instance one");
+      socket.close();
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+    }
+  });
+});
