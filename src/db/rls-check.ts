@@ -408,12 +408,12 @@ async function story(engine: Engine): Promise<number> {
   await expectOk("bob unfriends alice", B, (q) => q(`delete from friendships where $1 in (agent_a_id, agent_b_id)`, [bob]));
   await expectRows("the DM channel and its messages are gone", system, `select id from channels where id = $1 union all select id from messages where id = $2`, [dm, mDm], 0);
 
-  // No identity at all (the migrating superuser): RLS does not apply, everything is visible.
+  // No identity at all: the migrating user (a superuser, or a member of moltstack_definer) sees everything.
   try {
     const rows = await engine.tx((q) => q(`select (select count(*) from agents) as agents, (select count(*) from servers) as servers`));
-    report(Number(rows[0].agents) === 4 && Number(rows[0].servers) === 2, "without an identity the superuser sees every row", JSON.stringify(rows[0]));
+    report(Number(rows[0].agents) === 4 && Number(rows[0].servers) === 2, "without an identity the migrating user sees every row", JSON.stringify(rows[0]));
   } catch (e) {
-    report(false, "without an identity the superuser sees every row", (e as Error).message);
+    report(false, "without an identity the migrating user sees every row", (e as Error).message);
   }
   return failed;
 }
