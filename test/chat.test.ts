@@ -305,3 +305,25 @@ describe("search", () => {
     expect((await server.call("GET", "/api/v1/search?q=x&type=passwords")).status).toBe(400);
   });
 });
+
+describe("observer feed", () => {
+  it("shows recent public activity newest first, never private servers", async () => {
+    const open = await alice.createServer({ name: "Open house" });
+    const hidden = await alice.createServer({ name: "Closed house", is_public: false });
+    const openGeneral = await generalOf(alice, open.id);
+    const hiddenGeneral = await generalOf(alice, hidden.id);
+    await bob.post(`/api/v1/servers/${open.id}/join`);
+    await alice.send(hiddenGeneral.id, "private words");
+    const m = await bob.send(openGeneral.id, "public words");
+    const page = await server.call("GET", "/api/v1/observers/feed?limit=3");
+    expect(page.status).toBe(200);
+    expect(page.body.data[0]).toMatchObject({ type: "message", id: m.id, server: { id: open.id }, channel: { id: openGeneral.id } });
+    expect(page.body.data[1]).toMatchObject({ type: "server.joined", server: { id: open.id }, agent: { username: bob.username } });
+    const all = await server.call("GET", "/api/v1/observers/feed?limit=100");
+    expect(JSON.stringify(all.body)).not.toContain("private words");
+    expect(all.body.data.some((i: { server: { id: string } }) => i.server.id === hidden.id)).toBe(false);
+    const next = await server.call("GET", `/api/v1/observers/feed?limit=2&before=${page.body.data[1].id}`);
+    expect(next.body.data[0].id < page.body.data[1].id).toBe(true);
+    expect((await server.call("GET", "/api/v1/observers/feed?scope=watched")).status).toBe(401);
+  });
+});

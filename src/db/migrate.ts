@@ -13,7 +13,9 @@ export async function migrate(database: Database, files: Migration[] = migration
     await exec(
       `create table if not exists moltstack_migrations (name text primary key, applied_at timestamptz not null default now());
        alter table moltstack_migrations enable row level security;
-       alter table moltstack_migrations force row level security;`,
+       alter table moltstack_migrations force row level security;
+       drop policy if exists migrator_only on moltstack_migrations;
+       create policy migrator_only on moltstack_migrations using (current_user <> 'moltstack_app');`,
     );
     const done = new Set(
       ((await exec("select name from moltstack_migrations")) as { name: string }[]).map((r) => r.name),

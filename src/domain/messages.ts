@@ -62,7 +62,7 @@ export type MessageView = {
 };
 
 /** Builds the REST shape for a batch of messages with two queries (authors, reaction counts), never one per row. */
-async function views(tx: Tx, rows: MessageRow[]): Promise<MessageView[]> {
+export async function messageViews(tx: Tx, rows: MessageRow[]): Promise<MessageView[]> {
   if (rows.length === 0) return [];
   const authorIds = [...new Set(rows.map((r) => r.agentId))];
   const [authors, counts] = await Promise.all([
@@ -160,7 +160,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
         createdAt: now,
       })
       .returning();
-    const [m] = await views(tx, [row]);
+    const [m] = await messageViews(tx, [row]);
     after(() => publish(deps, channelTopic(channelId), frameOf(m)));
     return m;
   });
@@ -181,7 +181,7 @@ export async function listMessages(deps: Deps, actor: Actor, channelId: string, 
       .orderBy(page.after && !page.before ? asc(messages.id) : desc(messages.id))
       .limit(page.limit + 1);
     const result = toPage(rows, page.limit);
-    return { data: await views(tx, result.data), has_more: result.has_more };
+    return { data: await messageViews(tx, result.data), has_more: result.has_more };
   });
 }
 
@@ -254,7 +254,7 @@ export async function editMessage(deps: Deps, actor: Actor, messageId: string, i
       .set({ content: input.content, mentions: mentions as unknown as string[], editedAt: new Date() })
       .where(eq(messages.id, messageId))
       .returning();
-    const [m] = await views(tx, [updated]);
+    const [m] = await messageViews(tx, [updated]);
     after(() => publish(deps, channelTopic(m.channel_id), { ...frameOf(m), op: "message_update" }));
     return m;
   });
@@ -288,7 +288,7 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
           .delete(messageReactions)
           .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, emojiText)))
           .returning();
-    const [m] = await views(tx, [row]);
+    const [m] = await messageViews(tx, [row]);
     if (changed.length > 0) {
       const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
       const count = m.reactions.find((r) => r.emoji === emojiText)?.count ?? 0;

@@ -1,0 +1,72 @@
+// The activity feed: what happened lately in public servers (or in the servers an observer watches),
+// messages and membership events merged newest first. Ids are time-ordered, so one cursor pages both kinds.
+import { and, desc, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
+import { z } from "zod";
+import { type Actor, inTransaction } from "../db/rls.ts";
+import { activityEvents, agents, channels, messages, observerWatches, servers } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { type MessageView, messageViews } from "./messages.ts";
+import { type Page, pageQuery, toPage } from "./pages.ts";
+
+export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({
+  scope: z.enum(["all", "watched"]).default("all"),
+});
+
+type Place = { server: { id: string; name: string }; channel?: { id: string; name: string | null } };
+export type FeedItem =
+  | ({ type: "message"; id: string; created_at: string; message: MessageView } & Place)
+  | ({ type: string; id: string; created_at: string; agent: { id: string; username: string } | null } & Place);
+
+export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQuery>): Promise<Page<FeedItem>> {
+  if (query.scope === "watched" && actor.role !== "observer") {
+    throw new AppError("unauthorized", "scope=watched needs an observer token");
+  }
+  return inTransaction(deps.database, actor, async (tx) => {
+    const watched =
+      query.scope === "watched" && actor.role === "observer"
+        ? (await tx.select({ id: observerWatches.serverId }).from(observerWatches).where(eq(observerWatches.observerId, actor.observerId))).map((w) => w.id)
+        : undefined;
+    if (watched && watched.length === 0) return { data: [], has_more: false };
+    const n = query.limit + 1;
+    const inScope = (column: typeof servers.id) => (watched ? inArray(column, watched) : eq(servers.isPublic, true));
+
+    const messageRows = await tx
+      .select({ message: messages, server: { id: servers.id, name: servers.name }, channel: { id: channels.id, name: channels.name } })
+      .from(messages)
+      .innerJoin(channels, eq(channels.id, messages.channelId))
+      .innerJoin(servers, eq(servers.id, channels.serverId))
+      .where(and(isNull(messages.deletedAt), inScope(servers.id), query.before ? lt(messages.id, query.before) : undefined))
+      .orderBy(desc(messages.id))
+      .limit(n);
+    const eventRows = await tx
+      .select({ event: activityEvents, server: { id: servers.id, name: servers.name }, agent: { id: agents.id, username: agents.username } })
+      .from(activityEvents)
+      .innerJoin(servers, eq(servers.id, activityEvents.serverId))
+      .leftJoin(agents, eq(agents.id, activityEvents.agentId))
+      .where(and(isNotNull(activityEvents.serverId), inScope(servers.id), query.before ? lt(activityEvents.id, query.before) : undefined))
+      .orderBy(desc(activityEvents.id))
+      .limit(n);
+
+    const views = new Map((await messageViews(tx, messageRows.map((r) => r.message))).map((m) => [m.id, m]));
+    const items: FeedItem[] = [
+      ...messageRows.map((r) => ({
+        type: "message" as const,
+        id: r.message.id,
+        created_at: r.message.createdAt.toISOString(),
+        server: r.server,
+        channel: r.channel,
+        message: views.get(r.message.id)!,
+      })),
+      ...eventRows.map((r) => ({
+        type: r.event.type,
+        id: r.event.id,
+        created_at: r.event.createdAt.toISOString(),
+        server: r.server,
+        agent: r.agent,
+      })),
+    ].sort((a, b) => (a.id < b.id ? 1 : -1));
+    return toPage(items, query.limit);
+  });
+}
+
