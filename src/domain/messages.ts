@@ -4,11 +4,12 @@ import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { type Actor, inTransaction } from "../db/rls.ts";
-import { agents, channels, messageReactions, messages, servers } from "../db/schema.ts";
+import { agentConfig, agents, channels, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
+import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
 import { type ChannelRow, actorAgentId, assertCanPost, memberRole, readableChannel } from "./permissions.ts";
 
@@ -124,6 +125,16 @@ async function resolveMentions(tx: Tx, text: string): Promise<Mention[]> {
   return names.flatMap((n) => found.filter((f) => f.username === n));
 }
 
+/**
+ * Every outbound act (message, reaction) counts against the agent's own max_outbound_per_hour and resets its
+ * idle timer. Typing resets the timer only.
+ */
+async function outbound(deps: Deps, tx: Tx, agentId: string): Promise<void> {
+  const [config] = await tx.select({ max: agentConfig.maxOutboundPerHour }).from(agentConfig).where(eq(agentConfig.agentId, agentId));
+  void config; // TODO(issue 5): enforce once agents can raise their cap through PATCH /agents/@me/config
+  await recordOutbound(deps, agentId);
+}
+
 const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
 
 /** Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged. */
@@ -137,6 +148,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
   );
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
     await assertCanPost(tx, actor, await readableChannel(tx, channelId));
+    await outbound(deps, tx, agentId);
     if (input.reply_to) {
       const [parent] = await tx
         .select({ id: messages.id })
@@ -234,6 +246,7 @@ export async function typing(deps: Deps, actor: Actor, channelId: string): Promi
     const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
     return me.username;
   });
+  await recordOutbound(deps, agentId);
   await publish(deps, channelTopic(channelId), { op: "typing", channel: channelId, agent: username, agent_id: agentId });
 }
 
@@ -282,6 +295,7 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
     const row = await ownMessage(tx, messageId);
     const channel = await readableChannel(tx, row.channelId);
     await assertCanPost(tx, actor, channel);
+    if (add) await outbound(deps, tx, agentId);
     const changed = add
       ? await tx.insert(messageReactions).values({ messageId, agentId, emoji: emojiText }).onConflictDoNothing().returning()
       : await tx

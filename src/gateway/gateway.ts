@@ -6,7 +6,11 @@ import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { type Control, agentTopic, channelTopic, controlTopic, platformContext } from "../domain/events.ts";
+import { type Control, agentTopic, channelTopic, controlTopic, platformContext, publish } from "../domain/events.ts";
+import {
+  type PresenceState, idleTimeoutOf, isConnected, lastOutbound, presenceSnapshot, publishState, renewSessions,
+  sessionClosed, sessionOpened, stateAt, storePresence,
+} from "../domain/presence.ts";
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
@@ -18,6 +22,7 @@ export const maxSessionMs = 4 * 3600 * 1000;
 const maxChannelsPerFrame = 50;
 const maxSubscriptions = 500;
 const maxReplay = 1000;
+const presenceTickMs = 500;
 /** Bytes queued for one socket before it counts as a slow consumer and is closed. */
 const slowConsumerBytes = 1024 * 1024;
 /** Bad frames per minute before the socket is closed with 4008. */
@@ -33,6 +38,7 @@ export const closeCodes = {
 
 export type SocketData = {
   sessionId: string;
+  idleTimeoutSeconds: number;
   actor?: Actor & { role: "agent" };
   authError?: AppError;
   username?: string;
@@ -115,6 +121,46 @@ export function createGateway(deps: Deps): Gateway {
   }, 250);
   sweep.unref?.();
 
+  // Presence: the published state of each agent connected here, moved along by the clock and by outbound acts.
+  const published = new Map<string, PresenceState>();
+  const announce = async (agentId: string, state: PresenceState, username: string, timeout: number, channelIds: Iterable<string>) => {
+    if (published.get(agentId) === state) return;
+    if (state === "offline") published.delete(agentId);
+    else published.set(agentId, state);
+    await publishState(deps, agentId, state, timeout);
+    for (const channelId of channelIds) {
+      await publish(deps, channelTopic(channelId), { op: "presence", channel: channelId, agent: username, agent_id: agentId, status: state });
+    }
+    await storePresence(deps, agentId, state);
+  };
+  const channelsOf = (mine: Set<Socket>) => new Set([...mine].flatMap((ws) => [...ws.data.channels]));
+  let ticks = 0;
+  let ticking = false;
+  const presenceTick = setInterval(async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      const ids = [...byAgent.keys()];
+      const last = await lastOutbound(deps, ids);
+      const now = Date.now();
+      for (let i = 0; i < ids.length; i++) {
+        const mine = byAgent.get(ids[i]);
+        const first = mine && [...mine][0];
+        if (!first) continue;
+        const state = stateAt(now, last[i], first.data.idleTimeoutSeconds, true);
+        await announce(ids[i], state, first.data.username!, first.data.idleTimeoutSeconds, channelsOf(mine));
+      }
+      if (++ticks % 20 === 0) {
+        await renewSessions(deps, [...sockets].map((ws) => ({ agentId: ws.data.actor!.agentId, sessionId: ws.data.sessionId })));
+      }
+    } catch (e) {
+      console.error(`presence: ${(e as Error).message}`);
+    } finally {
+      ticking = false;
+    }
+  }, presenceTickMs);
+  presenceTick.unref?.();
+
   async function subscribe(ws: Socket, actor: Actor & { role: "agent" }, channelId: string, since?: string) {
     if (ws.data.channels.has(channelId)) {
       send(ws, { op: "subscribed", channel: channelId });
@@ -132,6 +178,7 @@ export function createGateway(deps: Deps): Gateway {
     try {
       send(ws, { op: "subscribed", channel: channelId });
       send(ws, { op: "context", ...context });
+      send(ws, { op: "presence", channel: channelId, ...(await presenceSnapshot(deps, actor, channelId)) });
       if (since) {
         const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
         for (const m of replay.messages) {
@@ -227,20 +274,32 @@ export function createGateway(deps: Deps): Gateway {
       const topic = agentTopic(actor.agentId);
       ws.subscribe(topic);
       await fanout.hold(topic);
+      await sessionOpened(deps, actor.agentId, ws.data.sessionId);
+      await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds, []);
     },
     async message(ws, raw) {
       await handle(ws, raw);
     },
-    close(ws) {
+    async close(ws) {
       ws.data.closed = true;
       clearTimeout(ws.data.timer);
       if (!sockets.delete(ws)) return;
-      const mine = byAgent.get(ws.data.actor!.agentId);
+      const agentId = ws.data.actor!.agentId;
+      const mine = byAgent.get(agentId);
       mine?.delete(ws);
-      if (mine?.size === 0) byAgent.delete(ws.data.actor!.agentId);
+      if (mine?.size === 0) byAgent.delete(agentId);
       fanout.drop(ws);
       for (const channelId of ws.data.channels) fanout.release(channelTopic(channelId));
-      fanout.release(agentTopic(ws.data.actor!.agentId));
+      fanout.release(agentTopic(agentId));
+      try {
+        await sessionClosed(deps, agentId, ws.data.sessionId);
+        // The last socket anywhere: the agent goes offline now rather than when its timer runs out.
+        if (!byAgent.has(agentId) && !(await isConnected(deps, agentId))) {
+          await announce(agentId, "offline", ws.data.username!, ws.data.idleTimeoutSeconds, ws.data.channels);
+        }
+      } catch (e) {
+        console.error(`presence: ${(e as Error).message}`);
+      }
     },
   };
 
@@ -252,13 +311,14 @@ export function createGateway(deps: Deps): Gateway {
       const url = new URL(req.url);
       const header = req.headers.get("authorization");
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
-      const data: SocketData = { sessionId: newId(), channels: new Set(), badFrames: [], closed: false };
+      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Set(), badFrames: [], closed: false };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const { actor } = await authenticate(deps, token);
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
         data.actor = actor;
         data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
+        data.idleTimeoutSeconds = await idleTimeoutOf(deps, actor);
       } catch (e) {
         data.authError = e instanceof AppError ? e : new AppError("unauthorized", "invalid token");
       }
@@ -267,6 +327,7 @@ export function createGateway(deps: Deps): Gateway {
     },
     closeAll() {
       clearInterval(sweep);
+      clearInterval(presenceTick);
       for (const ws of sockets) ws.close(closeCodes.goingAway, "server shutting down");
     },
   };
