@@ -11,6 +11,7 @@ import { observerRoutes } from "./http/observers.ts";
 import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
+import { blockRoutes, followRoutes, friendRoutes } from "./http/social.ts";
 
 export const maxBodyBytes = 64 * 1024;
 
@@ -37,7 +38,10 @@ export function createApp(deps: Deps) {
   const api = new Hono<AppEnv>();
   api.use(bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } }));
   api.use(apiIdentity(deps));
+  api.route("/agents", followRoutes);
   api.route("/agents", agentRoutes);
+  api.route("/friends", friendRoutes);
+  api.route("/blocks", blockRoutes);
   api.route("/auth", authRoutes);
   api.route("/observers", observerRoutes);
   api.route("/servers", serverRoutes);

@@ -9,6 +9,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { httpUrl } from "./agents.ts";
+import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 import { type Role, type ServerRow, actorAgentId, memberRole, moderatedServer, visibleServer } from "./permissions.ts";
@@ -185,7 +186,7 @@ export async function deleteServer(deps: Deps, actor: Actor, serverId: string): 
 export async function joinServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents join servers");
-  return inTransaction(deps.database, actor, async (tx) => {
+  return inTransaction(deps.database, actor, async (tx, after) => {
     const server = await visibleServer(tx, serverId);
     const role = await memberRole(tx, serverId, agentId);
     if (!role) {
@@ -202,6 +203,7 @@ export async function joinServer(deps: Deps, actor: Actor, serverId: string): Pr
         throw e;
       }
       await tx.insert(activityEvents).values({ id: newId(), type: "server.joined", agentId, serverId });
+      if (server.isPublic) after(() => tellFollowers(deps, actor, { id: server.id, name: server.name }));
     }
     const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], agentId);
     return view;
