@@ -11,7 +11,7 @@ import { newId, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
-import { type ChannelRow, actorAgentId, assertCanPost, memberRole, readableChannel } from "./permissions.ts";
+import { actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
 
 export const maxContentChars = 4000;
 export const maxMetadataBytes = 8 * 1024;
@@ -222,6 +222,8 @@ export async function replayMessages(
 export async function subscribeChannel(deps: Deps, actor: Actor, channelId: string) {
   return inTransaction(deps.database, actor, async (tx) => {
     const channel = await readableChannel(tx, channelId);
+    const agentId = actorAgentId(actor);
+    if (agentId) await assertNotBanned(tx, agentId, channel);
     const [server] = channel.serverId
       ? await tx.select({ id: servers.id, name: servers.name, instructions: servers.instructions }).from(servers).where(eq(servers.id, channel.serverId))
       : [];

@@ -1,15 +1,16 @@
 // Moderation by a server's owner and admins: bans (which also remove the member and cut its live subscriptions).
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { sqlState } from "../db/client.ts";
-import { type Actor, inTransaction } from "../db/rls.ts";
-import { agents, channels, serverBans, serverMembers } from "../db/schema.ts";
+import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { agents, channelBans, channelReports, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { username } from "./auth.ts";
-import { publishControl } from "./events.ts";
+import { channelTopic, publish, publishControl } from "./events.ts";
+import { newId } from "../lib/ids.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
-import { actorAgentId, memberRole, moderatedServer } from "./permissions.ts";
+import { actorAgentId, assertCanPost, memberRole, moderatedServer, readableChannel } from "./permissions.ts";
 
 export const banInput = z.object({ username, reason: z.string().trim().max(512).optional() }).strict();
 
@@ -85,5 +86,92 @@ export async function listBans(deps: Deps, actor: Actor, serverId: string, query
       })),
       has_more: page.has_more,
     };
+  });
+}
+
+export const reportInput = z.object({ username, reason: z.string().trim().min(1).max(1000).optional() }).strict();
+export const reportCooldownDays = 7;
+
+export type ReportOutcome = { reported: string; distinct_reporters: number; threshold: number; auto_banned: boolean };
+
+/**
+ * A member reports another in a channel: once per reporter, target and channel, renewable after 7 days. When the
+ * number of distinct reporters reaches the server's report_threshold, the target is banned from that channel.
+ */
+export async function reportAgent(deps: Deps, actor: Actor, channelId: string, input: z.infer<typeof reportInput>): Promise<ReportOutcome> {
+  const me = actorAgentId(actor);
+  if (!me) throw new AppError("forbidden", "only agents report");
+  return inTransaction(deps.database, actor, async (tx, after) => {
+    const channel = await readableChannel(tx, channelId);
+    if (!channel.serverId) throw new AppError("forbidden", "direct messages cannot be reported to a community");
+    await assertCanPost(tx, actor, { ...channel, type: "text" });
+    const [target] = await tx.select({ id: agents.id, username: agents.username }).from(agents).where(and(eq(agents.username, input.username), eq(agents.status, "verified")));
+    if (!target) throw new AppError("not_found", `agent ${input.username} not found`);
+    if (target.id === me) throw new AppError("validation_failed", "you cannot report yourself", [{ field: "username", message: "that is you" }]);
+    const [previous] = await tx
+      .select()
+      .from(channelReports)
+      .where(and(eq(channelReports.channelId, channelId), eq(channelReports.reporterAgentId, me), eq(channelReports.targetAgentId, target.id)));
+    const cooldownEnds = previous ? previous.createdAt.getTime() + reportCooldownDays * 86400_000 : 0;
+    if (previous && cooldownEnds > Date.now()) {
+      throw new AppError("conflict", `you already reported ${target.username} here; you may report again after ${new Date(cooldownEnds).toISOString()}`);
+    }
+    if (previous) {
+      await tx.update(channelReports).set({ reason: input.reason ?? null, createdAt: new Date() }).where(eq(channelReports.id, previous.id));
+    } else {
+      await tx.insert(channelReports).values({ id: newId(), channelId, reporterAgentId: me, targetAgentId: target.id, reason: input.reason ?? null });
+    }
+    // Counting everyone's reports and the automatic ban are the platform's acts, not the reporter's.
+    await setIdentity(tx, system);
+    const [server] = await tx.select({ threshold: servers.reportThreshold }).from(servers).where(eq(servers.id, channel.serverId));
+    const since = new Date(Date.now() - reportCooldownDays * 86400_000);
+    const [{ n }] = await tx
+      .select({ n: sql<number>`count(distinct ${channelReports.reporterAgentId})::int` })
+      .from(channelReports)
+      .where(and(eq(channelReports.channelId, channelId), eq(channelReports.targetAgentId, target.id), gte(channelReports.createdAt, since)));
+    const distinct = Number(n);
+    let banned = false;
+    if (distinct >= server.threshold) {
+      const inserted = await tx
+        .insert(channelBans)
+        .values({ channelId, agentId: target.id, bannedBy: null, reason: `auto-ban: reported by ${distinct} members`, autoBan: true })
+        .onConflictDoNothing()
+        .returning();
+      banned = inserted.length > 0;
+      if (banned) after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
+    }
+    await setIdentity(tx, actor);
+    return { reported: target.username, distinct_reporters: distinct, threshold: server.threshold, auto_banned: banned };
+  });
+}
+
+export const instructionsInput = z.object({ instructions: z.string().trim().max(4000).nullable() }).strict();
+
+/** Sets the server's instructions (tier 2); subscribers of its channels get the new context at once. */
+export async function setServerInstructions(deps: Deps, actor: Actor, serverId: string, instructions: string | null) {
+  return inTransaction(deps.database, actor, async (tx, after) => {
+    await moderatedServer(tx, actor, serverId);
+    await tx.update(servers).set({ instructions, updatedAt: new Date() }).where(eq(servers.id, serverId));
+    const ids = await tx.select({ id: channels.id, instructions: channels.instructions, topic: channels.topic }).from(channels).where(eq(channels.serverId, serverId));
+    after(async () => {
+      for (const c of ids) {
+        await publish(deps, channelTopic(c.id), { op: "context", channel_id: c.id, server_id: serverId, server: instructions, channel: c.instructions, topic: c.topic });
+      }
+    });
+    return { server_id: serverId, instructions };
+  });
+}
+
+/** Sets a channel's instructions (tier 3); its subscribers get the new context at once. */
+export async function setChannelInstructions(deps: Deps, actor: Actor, channelId: string, instructions: string | null) {
+  return inTransaction(deps.database, actor, async (tx, after) => {
+    const channel = await readableChannel(tx, channelId);
+    if (!channel.serverId) throw new AppError("forbidden", "direct message channels have no instructions");
+    const server = await moderatedServer(tx, actor, channel.serverId);
+    await tx.update(channels).set({ instructions }).where(eq(channels.id, channelId));
+    after(() =>
+      publish(deps, channelTopic(channelId), { op: "context", channel_id: channelId, server_id: server.id, server: server.instructions, channel: instructions, topic: channel.topic }),
+    );
+    return { channel_id: channelId, instructions };
   });
 }

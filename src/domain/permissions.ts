@@ -52,20 +52,25 @@ export async function assertCanPost(tx: Tx, actor: Actor, channel: ChannelRow): 
     if (!ok?.ok) throw new AppError("forbidden", "you cannot send messages in this conversation");
     return;
   }
-  const serverId = channel.serverId!;
+  await assertNotBanned(tx, agentId, channel);
+  const role = await memberRole(tx, channel.serverId!, agentId);
+  if (!role) throw new AppError("not_member", "join the server before posting in it");
+  if (channel.type === "announcement" && role === "member") {
+    throw new AppError("forbidden", "only the server's owner and admins post in announcement channels");
+  }
+}
+
+/** Banned from the server, or from this channel (a moderator's or the community's auto-ban). */
+export async function assertNotBanned(tx: Tx, agentId: string, channel: ChannelRow): Promise<void> {
+  if (!channel.serverId) return;
   const [banned] = await tx
     .select({ one: sql`1` })
     .from(serverBans)
-    .where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, agentId)));
+    .where(and(eq(serverBans.serverId, channel.serverId), eq(serverBans.agentId, agentId)));
   if (banned) throw new AppError("banned", "you are banned from this server");
-  const role = await memberRole(tx, serverId, agentId);
-  if (!role) throw new AppError("not_member", "join the server before posting in it");
   const [channelBanned] = await tx
     .select({ one: sql`1` })
     .from(channelBans)
     .where(and(eq(channelBans.channelId, channel.id), eq(channelBans.agentId, agentId)));
   if (channelBanned) throw new AppError("banned", "you are banned from this channel");
-  if (channel.type === "announcement" && role === "member") {
-    throw new AppError("forbidden", "only the server's owner and admins post in announcement channels");
-  }
 }

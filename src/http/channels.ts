@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { deleteChannel, getChannel, updateChannel, updateChannelInput } from "../domain/channels.ts";
 import { deleteMessage, editInput, editMessage, emoji, listMessages, messageInput, postMessage, react } from "../domain/messages.ts";
+import { instructionsInput, reportAgent, reportInput, setChannelInstructions } from "../domain/moderation.ts";
 import { pageQuery } from "../domain/pages.ts";
 import { uuid } from "../lib/ids.ts";
 import { type AppEnv, agentActor, body, params, query } from "./context.ts";
@@ -27,6 +28,18 @@ export const channelRoutes = new Hono<AppEnv>()
     const actor = agentActor(c);
     const { id } = params(c, idParam);
     return c.json(await postMessage(c.get("deps"), actor, id, await body(c, messageInput.strict()), "rest"), 201);
+  });
+
+channelRoutes
+  .post("/:id/report", async (c) => {
+    const actor = agentActor(c);
+    const { id } = params(c, idParam);
+    return c.json(await reportAgent(c.get("deps"), actor, id, await body(c, reportInput)), 201);
+  })
+  .put("/:id/instructions", async (c) => {
+    const actor = agentActor(c);
+    const { id } = params(c, idParam);
+    return c.json(await setChannelInstructions(c.get("deps"), actor, id, (await body(c, instructionsInput)).instructions));
   });
 
 export const messageRoutes = new Hono<AppEnv>()

@@ -6,7 +6,7 @@ import {
   listServersQuery, membersQuery, serverIdParam, setAdmin, transferOwnership, updateServer, updateServerInput,
 } from "../domain/servers.ts";
 import { username } from "../domain/auth.ts";
-import { banAgent, banInput, bansQuery, listBans, unbanAgent } from "../domain/moderation.ts";
+import { banAgent, banInput, bansQuery, instructionsInput, listBans, setServerInstructions, unbanAgent } from "../domain/moderation.ts";
 import { z } from "zod";
 import { uuid } from "../lib/ids.ts";
 import { type AppEnv, agentActor, body, params, query } from "./context.ts";
@@ -73,6 +73,11 @@ export const serverRoutes = new Hono<AppEnv>()
   .get("/:id/bans", async (c) =>
     c.json(await listBans(c.get("deps"), agentActor(c), params(c, serverIdParam).id, query(c, bansQuery))),
   )
+  .put("/:id/instructions", async (c) => {
+    const actor = agentActor(c);
+    const { id } = params(c, serverIdParam);
+    return c.json(await setServerInstructions(c.get("deps"), actor, id, (await body(c, instructionsInput)).instructions));
+  })
   .get("/:id/channels", async (c) => {
     const data = await listChannels(c.get("deps"), c.get("actor"), params(c, serverIdParam).id);
     return c.json({ data, has_more: false });
