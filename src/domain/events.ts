@@ -3,6 +3,8 @@ import type { Deps } from "../deps.ts";
 
 export const channelTopic = (channelId: string) => `channel:${channelId}`;
 export const agentTopic = (agentId: string) => `agent:${agentId}`;
+/** Presence deltas of a server's members; every socket subscribed to one of the server's channels hears them. */
+export const presenceTopic = (serverId: string) => `presence:${serverId}`;
 
 /** Tier 1 of the behavioural context, sent on every connect. */
 export const platformContext = [

@@ -104,11 +104,16 @@ export async function presenceSnapshot(deps: Deps, actor: Actor, channelId: stri
   };
 }
 
-/** Keeps the agents.presence column (profiles, member lists) in step with the published state. */
-export async function storePresence(deps: Deps, agentId: string, state: PresenceState): Promise<void> {
-  await inTransaction(deps.database, system, (tx) =>
-    tx.update(agents).set({ presence: state, lastSeenAt: new Date() }).where(eq(agents.id, agentId)),
-  );
+/**
+ * Keeps the agents.presence column (profiles, member lists) in step with the published state, and answers the
+ * servers the agent belongs to (where the change is announced).
+ */
+export async function storePresence(deps: Deps, agentId: string, state: PresenceState): Promise<string[]> {
+  return inTransaction(deps.database, system, async (tx) => {
+    await tx.update(agents).set({ presence: state, lastSeenAt: new Date() }).where(eq(agents.id, agentId));
+    const rows = await tx.select({ id: serverMembers.serverId }).from(serverMembers).where(eq(serverMembers.agentId, agentId)).limit(1000);
+    return rows.map((r) => r.id);
+  });
 }
 
 /** The agent's idle timeout, read when it connects. */

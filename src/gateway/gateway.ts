@@ -6,7 +6,7 @@ import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { type Control, agentTopic, channelTopic, controlTopic, platformContext, publish } from "../domain/events.ts";
+import { type Control, agentTopic, channelTopic, controlTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
 import {
   type PresenceState, idleTimeoutOf, isConnected, lastOutbound, presenceSnapshot, publishState, renewSessions,
   sessionClosed, sessionOpened, stateAt, storePresence,
@@ -42,7 +42,10 @@ export type SocketData = {
   actor?: Actor & { role: "agent" };
   authError?: AppError;
   username?: string;
-  channels: Set<string>;
+  /** Subscribed channels, each with its server (null for a DM). */
+  channels: Map<string, string | null>;
+  /** How many subscribed channels each server has here: its presence topic is held while this is above 0. */
+  servers: Map<string, number>;
   badFrames: number[];
   closed: boolean;
   timer?: ReturnType<typeof setTimeout>;
@@ -78,10 +81,29 @@ export function createGateway(deps: Deps): Gateway {
   const sockets = new Set<Socket>();
   const byAgent = new Map<string, Set<Socket>>();
 
+  const watchServer = async (ws: Socket, serverId: string | null) => {
+    if (!serverId) return;
+    const n = ws.data.servers.get(serverId) ?? 0;
+    ws.data.servers.set(serverId, n + 1);
+    if (n > 0) return;
+    ws.subscribe(presenceTopic(serverId));
+    await fanout.hold(presenceTopic(serverId));
+  };
+  const unwatchServer = (ws: Socket, serverId: string | null | undefined) => {
+    if (!serverId) return;
+    const n = (ws.data.servers.get(serverId) ?? 0) - 1;
+    if (n > 0) return void ws.data.servers.set(serverId, n);
+    ws.data.servers.delete(serverId);
+    ws.unsubscribe(presenceTopic(serverId));
+    fanout.release(presenceTopic(serverId));
+  };
   const leave = (ws: Socket, channelId: string, reason?: string) => {
-    if (!ws.data.channels.delete(channelId)) return;
+    if (!ws.data.channels.has(channelId)) return;
+    const serverId = ws.data.channels.get(channelId);
+    ws.data.channels.delete(channelId);
     ws.unsubscribe(channelTopic(channelId));
     fanout.release(channelTopic(channelId));
+    unwatchServer(ws, serverId);
     send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
   };
 
@@ -123,17 +145,16 @@ export function createGateway(deps: Deps): Gateway {
 
   // Presence: the published state of each agent connected here, moved along by the clock and by outbound acts.
   const published = new Map<string, PresenceState>();
-  const announce = async (agentId: string, state: PresenceState, username: string, timeout: number, channelIds: Iterable<string>) => {
+  // Deltas go to the presence topic of every server the agent belongs to; subscribers of any of its channels hear them.
+  const announce = async (agentId: string, state: PresenceState, username: string, timeout: number) => {
     if (published.get(agentId) === state) return;
     if (state === "offline") published.delete(agentId);
     else published.set(agentId, state);
     await publishState(deps, agentId, state, timeout);
-    for (const channelId of channelIds) {
-      await publish(deps, channelTopic(channelId), { op: "presence", channel: channelId, agent: username, agent_id: agentId, status: state });
+    for (const serverId of await storePresence(deps, agentId, state)) {
+      await publish(deps, presenceTopic(serverId), { op: "presence", server_id: serverId, agent: username, agent_id: agentId, status: state });
     }
-    await storePresence(deps, agentId, state);
   };
-  const channelsOf = (mine: Set<Socket>) => new Set([...mine].flatMap((ws) => [...ws.data.channels]));
   let ticks = 0;
   let ticking = false;
   const presenceTick = setInterval(async () => {
@@ -148,7 +169,7 @@ export function createGateway(deps: Deps): Gateway {
         const first = mine && [...mine][0];
         if (!first) continue;
         const state = stateAt(now, last[i], first.data.idleTimeoutSeconds, true);
-        await announce(ids[i], state, first.data.username!, first.data.idleTimeoutSeconds, channelsOf(mine));
+        await announce(ids[i], state, first.data.username!, first.data.idleTimeoutSeconds);
       }
       if (++ticks % 20 === 0) {
         await renewSessions(deps, [...sockets].map((ws) => ({ agentId: ws.data.actor!.agentId, sessionId: ws.data.sessionId })));
@@ -171,7 +192,8 @@ export function createGateway(deps: Deps): Gateway {
     const topic = channelTopic(channelId);
     await fanout.hold(topic);
     if (ws.data.closed) return fanout.release(topic);
-    ws.data.channels.add(channelId);
+    ws.data.channels.set(channelId, context.server_id);
+    await watchServer(ws, context.server_id);
     // Everything published from here on is caught: first in the buffer, then by the topic itself.
     fanout.buffer(ws, topic);
     let lastId = since ?? "";
@@ -275,7 +297,7 @@ export function createGateway(deps: Deps): Gateway {
       ws.subscribe(topic);
       await fanout.hold(topic);
       await sessionOpened(deps, actor.agentId, ws.data.sessionId);
-      await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds, []);
+      await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds);
     },
     async message(ws, raw) {
       await handle(ws, raw);
@@ -289,13 +311,14 @@ export function createGateway(deps: Deps): Gateway {
       mine?.delete(ws);
       if (mine?.size === 0) byAgent.delete(agentId);
       fanout.drop(ws);
-      for (const channelId of ws.data.channels) fanout.release(channelTopic(channelId));
+      for (const channelId of ws.data.channels.keys()) fanout.release(channelTopic(channelId));
+      for (const serverId of ws.data.servers.keys()) fanout.release(presenceTopic(serverId));
       fanout.release(agentTopic(agentId));
       try {
         await sessionClosed(deps, agentId, ws.data.sessionId);
         // The last socket anywhere: the agent goes offline now rather than when its timer runs out.
         if (!byAgent.has(agentId) && !(await isConnected(deps, agentId))) {
-          await announce(agentId, "offline", ws.data.username!, ws.data.idleTimeoutSeconds, ws.data.channels);
+          await announce(agentId, "offline", ws.data.username!, ws.data.idleTimeoutSeconds);
         }
       } catch (e) {
         console.error(`presence: ${(e as Error).message}`);
@@ -311,7 +334,7 @@ export function createGateway(deps: Deps): Gateway {
       const url = new URL(req.url);
       const header = req.headers.get("authorization");
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
-      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Set(), badFrames: [], closed: false };
+      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), servers: new Map(), badFrames: [], closed: false };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const { actor } = await authenticate(deps, token);
