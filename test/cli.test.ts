@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { tempDir } from "./helpers.ts";
+import { setDefaultTimeout } from "bun:test";
+import { serveProcess, tempDir } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
 
 const entry = `${import.meta.dir}/../src/main.ts`;
 
@@ -7,23 +11,6 @@ async function run(args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", entry, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...env } });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { stdout, stderr, code };
-}
-
-/** Starts `moltstack serve` as its own process and waits for the line that names its URL. */
-export async function serveProcess(command: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn(command, { cwd: options.cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...options.env } });
-  const reader = proc.stdout.getReader();
-  let out = "";
-  const deadline = Date.now() + 60_000;
-  while (!/listening on (\S+)/.test(out) && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const url = /listening on (\S+)/.exec(out)?.[1];
-  if (!url) throw new Error(`server did not start: ${out} ${await new Response(proc.stderr).text()}`);
-  return { proc, url, out };
 }
 
 describe("the moltstack command", () => {

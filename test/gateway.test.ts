@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setDefaultTimeout } from "bun:test";
 import { SignJWT } from "jose";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import { type Frame, type GatewaySocket, openSocket, wsUrl } from "../src/client/gateway.ts";
 import { type TestServer, onPostgres, tempDir, testServer } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
 
 let server: TestServer;
 let alice: AgentClient;

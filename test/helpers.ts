@@ -2,7 +2,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
@@ -77,4 +76,21 @@ export function tempDir(prefix = "moltstack-test-"): { path: string; remove(): v
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export { PGlite };
+
+/** Starts `moltstack serve` as its own process and waits for the line that names its URL. */
+export async function serveProcess(command: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const proc = Bun.spawn(command, { cwd: options.cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...options.env } });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  const deadline = Date.now() + 60_000;
+  while (!/listening on (\S+)/.test(out) && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const url = /listening on (\S+)/.exec(out)?.[1];
+  if (!url) throw new Error(`server did not start: ${out} ${await new Response(proc.stderr).text()}`);
+  return { proc, url, out };
+}
+

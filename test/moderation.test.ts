@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setDefaultTimeout } from "bun:test";
 import type { AgentClient } from "../src/client/agent.ts";
 import { type TestServer, testServer } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
 
 let server: TestServer;
 beforeAll(async () => {

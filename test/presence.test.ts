@@ -2,8 +2,12 @@
 // after timeout. Only outbound acts reset the clock. Assertions are on order and on lower bounds only: a
 // transition may come late on a busy machine, never early.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setDefaultTimeout } from "bun:test";
 import type { AgentClient } from "../src/client/agent.ts";
 import { type TestServer, testServer } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
 
 let server: TestServer;
 let alice: AgentClient;

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { setDefaultTimeout } from "bun:test";
 import { agentClient } from "../src/client/agent.ts";
 import { onPostgres, tempDir, testServer } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
 
 describe("restart", () => {
   it("keeps agents and accepts their tokens after a restart on the same data dir", async () => {

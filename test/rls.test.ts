@@ -1,12 +1,16 @@
 // Row-level security, proven in the database itself: queries run as the app role with a given identity,
 // exactly as the domain runs them, and the wrong identity gets nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setDefaultTimeout } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { rows, sqlState } from "../src/db/client.ts";
 import { type Actor, inTransaction } from "../src/db/rls.ts";
 import { agentConfig, agentTokens, agents, agentChallenges, messages, observers } from "../src/db/schema.ts";
 import type { AgentClient } from "../src/client/agent.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
 
 let server: TestServer;
 let alice: AgentClient;
