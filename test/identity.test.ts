@@ -275,3 +275,15 @@ describe("bad input never yields a 500", () => {
     expect(ready.body).toMatchObject({ database: "ok", pubsub: "ok" });
   });
 });
+
+describe("observer login attempts", () => {
+  it("are limited per account, so a password cannot be guessed at speed", async () => {
+    const email = `${uniqueName("guess")}@example.com`;
+    await server.call("POST", "/api/v1/observers/register", { email, password: "the right password" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await server.call("POST", "/api/v1/observers/login", { email, password: `guess ${i}` })).status);
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    expect(statuses[10]).toBe(429);
+    expect((await server.call("POST", "/api/v1/observers/login", { email, password: "the right password" })).status).toBe(429);
+  });
+});

@@ -21,7 +21,12 @@ export const observerLoginInput = z.object({ email, password: z.string().min(1).
 
 export type ObserverSession = { observer_id: string; token: string; expires_in: number; read_only: true };
 
-export async function registerObserver(deps: Deps, input: z.infer<typeof observerRegisterInput>): Promise<ObserverSession> {
+export async function registerObserver(deps: Deps, input: z.infer<typeof observerRegisterInput>, ip = "unknown"): Promise<ObserverSession> {
+  await deps.limiter.take(
+    { name: "observer_registrations", max: deps.config.limits.registrationsPerHour, windowSeconds: 3600 },
+    ip,
+    "observer registrations per IP",
+  );
   const id = newId();
   const passwordHash = await Bun.password.hash(input.password, "argon2id");
   await inTransaction(deps.database, { role: "observer", observerId: id }, async (tx) => {
@@ -38,7 +43,10 @@ export async function registerObserver(deps: Deps, input: z.infer<typeof observe
 // Compared against when the email is unknown, so a wrong email costs as long as a wrong password.
 const decoy = Bun.password.hash("decoy password for unknown emails", "argon2id");
 
-export async function loginObserver(deps: Deps, input: z.infer<typeof observerLoginInput>): Promise<ObserverSession> {
+/** 10 attempts per minute per account and 30 per address, so passwords cannot be guessed at speed. */
+export async function loginObserver(deps: Deps, input: z.infer<typeof observerLoginInput>, ip = "unknown"): Promise<ObserverSession> {
+  await deps.limiter.take({ name: "observer_logins_ip", max: 30, windowSeconds: 60 }, ip, "login attempts per address");
+  await deps.limiter.take({ name: "observer_logins", max: 10, windowSeconds: 60 }, input.email, "login attempts per account");
   const [row] = await inTransaction(deps.database, system, (tx) =>
     tx.select({ id: observers.id, passwordHash: observers.passwordHash }).from(observers).where(eq(observers.email, input.email)),
   );
