@@ -192,12 +192,12 @@ export function createGateway(deps: Deps): Gateway {
     const topic = channelTopic(channelId);
     await fanout.hold(topic);
     if (ws.data.closed) return fanout.release(topic);
-    ws.data.channels.set(channelId, context.server_id);
-    await watchServer(ws, context.server_id);
-    // Everything published from here on is caught: first in the buffer, then by the topic itself.
+    // From here on (no await in between) everything published is caught: first in the buffer, then by the topic.
     fanout.buffer(ws, topic);
-    let lastId = since ?? "";
+    ws.data.channels.set(channelId, context.server_id);
+    const replayed = new Set<string>();
     try {
+      await watchServer(ws, context.server_id);
       send(ws, { op: "subscribed", channel: channelId });
       send(ws, { op: "context", ...context });
       send(ws, { op: "presence", channel: channelId, ...(await presenceSnapshot(deps, actor, channelId)) });
@@ -205,14 +205,16 @@ export function createGateway(deps: Deps): Gateway {
         const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
         for (const m of replay.messages) {
           send(ws, { op: "message", channel: channelId, ...m });
-          lastId = m.id;
+          replayed.add(m.id);
         }
+        const lastId = replay.messages.at(-1)?.id ?? since;
         if (replay.has_more) send(ws, { op: "replay_truncated", channel: channelId, last_id: lastId });
       }
     } finally {
       if (ws.data.closed) fanout.drop(ws);
-      // Ids are time-ordered: anything buffered at or before the last replayed id was already sent.
-      else fanout.join(ws, topic, (payload) => !lastId || !isMessageAtOrBefore(payload, lastId));
+      // A message can be both replayed and buffered (committed before the replay was read, published after the
+      // buffer opened): send it once. Not "id <= last replayed id": ids follow insert order, commits need not.
+      else fanout.join(ws, topic, (payload) => replayed.size === 0 || !replayed.has(messageIdOf(payload) ?? ""));
     }
   }
 
@@ -356,9 +358,8 @@ export function createGateway(deps: Deps): Gateway {
   };
 }
 
-/** Message frames carry `"id":"<uuidv7>"`; other events (typing, reactions) are never skipped. */
-function isMessageAtOrBefore(payload: string, lastId: string): boolean {
-  if (!payload.startsWith('{"op":"message",')) return false;
-  const m = /"id":"([0-9a-f-]{36})"/.exec(payload);
-  return m !== null && m[1] <= lastId;
+/** The id of a serialized message frame (its first "id" field), or undefined for other events. */
+function messageIdOf(payload: string): string | undefined {
+  if (!payload.startsWith('{"op":"message",')) return undefined;
+  return /"id":"([0-9a-f-]{36})"/.exec(payload)?.[1];
 }
