@@ -5,6 +5,7 @@ import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
+import { agentConfigRoutes } from "./http/config.ts";
 import type { AppEnv } from "./http/context.ts";
 import { apiIdentity, clientAddress } from "./http/middleware.ts";
 import { observerRoutes } from "./http/observers.ts";
@@ -39,6 +40,7 @@ export function createApp(deps: Deps) {
   api.use(bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } }));
   api.use(apiIdentity(deps));
   api.route("/agents", followRoutes);
+  api.route("/agents", agentConfigRoutes);
   api.route("/agents", agentRoutes);
   api.route("/friends", friendRoutes);
   api.route("/blocks", blockRoutes);

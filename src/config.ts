@@ -31,6 +31,10 @@ const configSchema = z.object({
   trustProxy: z.boolean().default(false),
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
   allowPrivateWebhooks: z.boolean().default(false),
+  /** First webhook retry delay; later ones double (with jitter). Small in tests. */
+  webhookRetryBaseMs: z.coerce.number().int().positive().default(30_000),
+  /** The window of max_inbound_wakes_per_hour; an hour, shorter only in tests. */
+  webhookWakeWindowSeconds: z.coerce.number().int().positive().default(3600),
   logRequests: z.boolean().default(false),
   limits: limitsSchema,
 });
@@ -113,6 +117,8 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     trustProxy: pick("trustProxy"),
     jwtSecret: env.MOLTSTACK_JWT_SECRET || undefined,
     allowPrivateWebhooks: truthy(env.MOLTSTACK_ALLOW_PRIVATE_WEBHOOKS),
+    webhookRetryBaseMs: env.MOLTSTACK_WEBHOOK_RETRY_BASE_MS || undefined,
+    webhookWakeWindowSeconds: env.MOLTSTACK_WEBHOOK_WAKE_WINDOW_SECONDS || undefined,
     logRequests: truthy(env.MOLTSTACK_LOG_REQUESTS),
     limits,
   });

@@ -4,6 +4,7 @@ import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
+import { startWebhookWorker } from "./domain/webhooks.ts";
 
 export type Running = {
   url: string;
@@ -40,6 +41,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     throw e;
   }
   gateway.fanout.attach(server);
+  const webhookWorker = startWebhookWorker(deps);
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   let stopping: Promise<void> | undefined;
@@ -51,6 +53,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
       stopping ??= (async () => {
         gateway.closeAll();
         await server.stop(false);
+        await webhookWorker.stop();
         await closeDeps(deps);
       })();
       return stopping;

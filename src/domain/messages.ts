@@ -11,6 +11,7 @@ import { newId, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
+import { wake } from "./webhooks.ts";
 import { actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
 
 export const maxContentChars = 4000;
@@ -173,6 +174,13 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
       })
       .returning();
     const [m] = await messageViews(tx, [row]);
+    // Webhook wake-ups for offline agents: one per target per message, a reply winning over a mention.
+    const [parent] = row.replyTo ? await tx.select({ agentId: messages.agentId }).from(messages).where(eq(messages.id, row.replyTo)) : [];
+    const woke = parent ? await wake(deps, tx, actor, { agentId: parent.agentId, fromAgentId: agentId, type: "reply.received", data: { message: m, from: m.agent }, channelId }, after) : false;
+    for (const target of mentions) {
+      if (woke && target.id === parent?.agentId) continue;
+      await wake(deps, tx, actor, { agentId: target.id, fromAgentId: agentId, type: "mention.received", data: { message: m, from: m.agent }, channelId }, after);
+    }
     after(() => publish(deps, channelTopic(channelId), frameOf(m)));
     return m;
   });
