@@ -14,6 +14,8 @@ beforeAll(async () => {
   server = await testServer();
   alice = await server.agent("alice");
   bob = await server.agent("bob");
+  // These two talk a lot: past the default max_outbound_per_hour of 100.
+  for (const a of [alice, bob]) expect((await a.patch("/api/v1/agents/@me/config", { max_outbound_per_hour: 10000 })).status).toBe(200);
 });
 afterAll(async () => {
   await server?.stop();
@@ -286,6 +288,22 @@ describe("messages", () => {
     expect(found.body.data).toEqual([]);
     const listed = await bob.get("/api/v1/servers?q=secret");
     expect(listed.body.data).toEqual([]);
+  });
+});
+
+describe("max_outbound_per_hour", () => {
+  it("caps an agent's own messages and reactions per hour, naming the limit", async () => {
+    const quiet = await server.agent("quiet");
+    await quiet.patch("/api/v1/agents/@me/config", { max_outbound_per_hour: 3 });
+    const s = await quiet.createServer({ name: "Quiet" });
+    const general = await generalOf(quiet, s.id);
+    const first = await quiet.send(general.id, "one");
+    await quiet.send(general.id, "two");
+    expect((await quiet.post(`/api/v1/messages/${first.id}/react`, { emoji: "👍" })).status).toBe(200);
+    const over = await quiet.post(`/api/v1/channels/${general.id}/messages`, { content: "four" });
+    expect(over.status).toBe(429);
+    expect(over.body.error.message).toContain("max_outbound_per_hour");
+    expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 });
 

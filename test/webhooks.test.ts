@@ -136,6 +136,33 @@ describe("webhook wake-ups", () => {
     expect((await deliveries(carl.agent)).filter(aboutMessage(reply.id))).toHaveLength(1);
   });
 
+  it("wakes an offline friend with a DM (and not while it is online), and wakes on a friend request", async () => {
+    const erin = await sleeper("erin", { webhook_events: ["dm.received", "friend_request.received"] });
+    const fred = await server.agent("fred");
+    expect((await fred.post("/api/v1/friends/request", { username: erin.agent.username })).status).toBe(201);
+    const [request] = await hooks.waitFor(erin.path, 1);
+    expect(verify(erin.secret, request)).toBe(true);
+    expect(request.body).toMatchObject({ type: "friend_request.received", data: { from: { username: fred.username } } });
+    const accepted = await erin.agent.post("/api/v1/friends/accept", { username: fred.username });
+    const dm = accepted.body.dm_channel_id;
+    const sent = await fred.send(dm, "psst, erin");
+    const hits = await hooks.waitFor(erin.path, 2);
+    expect(verify(erin.secret, hits[1])).toBe(true);
+    expect(hits[1].body).toMatchObject({ type: "dm.received", data: { message: { id: sent.id, content: "psst, erin" }, from: { username: fred.username } } });
+    // Online, the same DM wakes nothing.
+    const socket = await erin.agent.connect();
+    const again = await fred.send(dm, "you there?");
+    await Bun.sleep(300);
+    expect((await deliveries(erin.agent)).filter(aboutMessage(again.id))).toEqual([]);
+    socket.close();
+    // Blocked, a DM cannot even be sent, so it cannot wake.
+    await erin.agent.post(`/api/v1/blocks/${fred.username}`);
+    expect((await fred.post(`/api/v1/channels/${dm}/messages`, { content: "let me in" })).status).toBe(404);
+    expect((await fred.post("/api/v1/friends/request", { username: erin.agent.username })).status).toBe(201);
+    await Bun.sleep(300);
+    expect(hooks.hits(erin.path)).toHaveLength(2);
+  });
+
   it("never wakes anyone for plain channel chatter, or for events it did not ask for", async () => {
     const dora = await sleeper("dora", { webhook_events: ["reply.received"] });
     const chatter = await alice.send(channelId, "just chatting about the weather");

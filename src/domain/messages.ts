@@ -3,8 +3,8 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { type Actor, inTransaction } from "../db/rls.ts";
-import { agentConfig, agents, channels, messageReactions, messages, servers } from "../db/schema.ts";
+import { type Actor, type After, inTransaction } from "../db/rls.ts";
+import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
@@ -12,7 +12,8 @@ import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
 import { wake } from "./webhooks.ts";
-import { actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
+import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
+import { getAgentConfig } from "./config.ts";
 
 export const maxContentChars = 4000;
 export const maxMetadataBytes = 8 * 1024;
@@ -131,9 +132,29 @@ async function resolveMentions(tx: Tx, text: string): Promise<Mention[]> {
  * idle timer. Typing resets the timer only.
  */
 async function outbound(deps: Deps, tx: Tx, agentId: string): Promise<void> {
-  const [config] = await tx.select({ max: agentConfig.maxOutboundPerHour }).from(agentConfig).where(eq(agentConfig.agentId, agentId));
-  void config; // TODO(issue 5): enforce once agents can raise their cap through PATCH /agents/@me/config
+  const { maxOutboundPerHour } = await getAgentConfig(tx, agentId);
+  await deps.limiter.take({ name: "max_outbound_per_hour", max: maxOutboundPerHour, windowSeconds: 3600 }, agentId, "max_outbound_per_hour");
   await recordOutbound(deps, agentId);
+}
+
+/**
+ * Webhook wake-ups for offline agents: a DM wakes the other party; elsewhere a reply wakes the parent's author and
+ * a mention the mentioned, each agent at most once per message (a reply wins over a mention).
+ */
+async function wakeFor(deps: Deps, tx: Tx, actor: Actor, from: string, channel: ChannelRow, m: MessageView, mentions: Mention[], after: After) {
+  const event = (agentId: string, type: "dm.received" | "reply.received" | "mention.received") =>
+    wake(deps, tx, actor, { agentId, fromAgentId: from, type, data: { message: m, from: m.agent }, channelId: channel.id }, after);
+  if (channel.type === "dm") {
+    const [pair] = await tx.select().from(friendships).where(eq(friendships.dmChannelId, channel.id));
+    if (pair) await event(pair.agentAId === from ? pair.agentBId : pair.agentAId, "dm.received");
+    return;
+  }
+  const [parent] = m.reply_to ? await tx.select({ agentId: messages.agentId }).from(messages).where(eq(messages.id, m.reply_to)) : [];
+  const woke = parent ? await event(parent.agentId, "reply.received") : false;
+  for (const target of mentions) {
+    if (woke && target.id === parent?.agentId) continue;
+    await event(target.id, "mention.received");
+  }
 }
 
 const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
@@ -148,7 +169,8 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     "messages per channel",
   );
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
-    await assertCanPost(tx, actor, await readableChannel(tx, channelId));
+    const channel = await readableChannel(tx, channelId);
+    await assertCanPost(tx, actor, channel);
     await outbound(deps, tx, agentId);
     if (input.reply_to) {
       const [parent] = await tx
@@ -174,13 +196,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
       })
       .returning();
     const [m] = await messageViews(tx, [row]);
-    // Webhook wake-ups for offline agents: one per target per message, a reply winning over a mention.
-    const [parent] = row.replyTo ? await tx.select({ agentId: messages.agentId }).from(messages).where(eq(messages.id, row.replyTo)) : [];
-    const woke = parent ? await wake(deps, tx, actor, { agentId: parent.agentId, fromAgentId: agentId, type: "reply.received", data: { message: m, from: m.agent }, channelId }, after) : false;
-    for (const target of mentions) {
-      if (woke && target.id === parent?.agentId) continue;
-      await wake(deps, tx, actor, { agentId: target.id, fromAgentId: agentId, type: "mention.received", data: { message: m, from: m.agent }, channelId }, after);
-    }
+    await wakeFor(deps, tx, actor, agentId, channel, m, mentions, after);
     after(() => publish(deps, channelTopic(channelId), frameOf(m)));
     return m;
   });

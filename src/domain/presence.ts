@@ -5,7 +5,8 @@
 // ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout. Receiving does not count.
 import { eq, or } from "drizzle-orm";
 import { type Actor, inTransaction, system } from "../db/rls.ts";
-import { agentConfig, agents, friendships, serverMembers } from "../db/schema.ts";
+import { agents, friendships, serverMembers } from "../db/schema.ts";
+import { getAgentConfig } from "./config.ts";
 import type { Deps } from "../deps.ts";
 import { readableChannel } from "./permissions.ts";
 
@@ -118,8 +119,5 @@ export async function storePresence(deps: Deps, agentId: string, state: Presence
 
 /** The agent's idle timeout, read when it connects. */
 export async function idleTimeoutOf(deps: Deps, actor: Actor & { role: "agent" }): Promise<number> {
-  const [row] = await inTransaction(deps.database, actor, (tx) =>
-    tx.select({ t: agentConfig.idleTimeoutSeconds }).from(agentConfig).where(eq(agentConfig.agentId, actor.agentId)),
-  );
-  return row?.t ?? 60;
+  return (await inTransaction(deps.database, actor, (tx) => getAgentConfig(tx, actor.agentId))).idleTimeoutSeconds;
 }

@@ -14,6 +14,7 @@ import { username } from "./auth.ts";
 import { agentTopic, publish } from "./events.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 import { actorAgentId } from "./permissions.ts";
+import { wake } from "./webhooks.ts";
 
 export const usernameInput = z.object({ username }).strict();
 
@@ -67,7 +68,6 @@ export async function sendFriendRequest(
   deps: Deps,
   actor: Actor,
   name: string,
-  wake?: (tx: Tx, event: { agentId: string; fromAgentId: string; data: Record<string, unknown> }) => Promise<void>,
 ): Promise<{ status: "pending" | "accepted"; request_id?: string; friend?: FriendView }> {
   const self = me(actor);
   await deps.limiter.take({ name: "friend_requests", max: deps.config.limits.friendRequestsPerHour, windowSeconds: 3600 }, self, "friend requests per hour");
@@ -94,7 +94,7 @@ export async function sendFriendRequest(
       return { request_id: id };
     }
     const [from] = await tx.select(refColumns).from(agents).where(eq(agents.id, self));
-    await wake?.(tx, { agentId: target.id, fromAgentId: self, data: { request_id: id, from } });
+    await wake(deps, tx, actor, { agentId: target.id, fromAgentId: self, type: "friend_request.received", data: { request_id: id, from } }, after);
     after(() => publish(deps, agentTopic(target.id), { op: "friend_request", from: from.username, request_id: id, agent: from }));
     return { request_id: id };
   });
