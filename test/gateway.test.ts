@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { SignJWT } from "jose";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
-import { type Frame, type GatewaySocket, openSocket, wsUrl } from "../src/client/gateway.ts";
+import { type Frame, type GatewaySocket, liveSession, openSocket, wsUrl } from "../src/client/gateway.ts";
 import { type TestServer, onPostgres, tempDir, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -278,3 +278,28 @@ describe("several instances", () => {
     }
   });
 });
+
+describe("the client's live session", () => {
+  it("reconnects after a dropped link and resumes with no gap and no duplicate", async () => {
+    const watcher = await server.agent("watcher");
+    const session = liveSession(() => watcher.connect(), [general]);
+    await until(() => session.socket()?.frames.some((f) => f.op === "subscribed"));
+    const before = [await alice.send(general, "live 1"), await alice.send(general, "live 2")];
+    await until(() => session.messages.length >= 2);
+    session.socket()!.close(); // the link drops
+    const during = [await alice.send(general, "while away 1"), await alice.send(general, "while away 2")];
+    await until(() => session.connections >= 2 && session.messages.length >= 4);
+    const after = await alice.send(general, "back again");
+    await until(() => session.messages.some((m) => m.id === after.id));
+    expect(session.messages.map((m) => m.id)).toEqual([...before, ...during, after].map((m) => m.id));
+    session.close();
+  });
+});
+
+async function until(ok: () => boolean | undefined, timeoutMs = 15_000) {
+  const stop = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > stop) throw new Error("timed out");
+    await Bun.sleep(20);
+  }
+}

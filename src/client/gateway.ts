@@ -83,3 +83,80 @@ export function openSocket(url: string): Promise<GatewaySocket> {
 export function backoff(n: number, baseMs = 500, capMs = 30_000): number {
   return Math.random() * Math.min(capMs, baseMs * 2 ** n);
 }
+
+export type LiveSession = {
+  /** Every message frame delivered, once each, in order per channel. */
+  messages: Frame[];
+  /** How many times the session has (re)connected. */
+  connections: number;
+  /** The socket currently open, if any. */
+  socket(): GatewaySocket | undefined;
+  close(): void;
+};
+
+/**
+ * A session that survives flaky links and restarts: it remembers the last message id seen in each channel,
+ * reconnects with exponential backoff and full jitter, and resubscribes with `since` so the server replays what was
+ * missed. Messages are deduplicated by id, so a replay can never deliver one twice.
+ */
+export function liveSession(
+  connect: () => Promise<GatewaySocket>,
+  channels: string[],
+  onFrame: (frame: Frame) => void = () => {},
+): LiveSession {
+  // Channels with nothing seen yet resume from when the session began, by this machine's clock (ids are UUID v7,
+  // ordered by time): on reconnect, `since` is the last id seen or that moment.
+  const start = uuidv7At(Date.now());
+  const last = new Map<string, string>(channels.map((c) => [c, start]));
+  const seen = new Set<string>();
+  let current: GatewaySocket | undefined;
+  let stopped = false;
+  const session: LiveSession = {
+    messages: [],
+    connections: 0,
+    socket: () => current,
+    close() {
+      stopped = true;
+      current?.close();
+    },
+  };
+  (async () => {
+    for (let failures = 0; !stopped; ) {
+      try {
+        const socket = await connect();
+        current = socket;
+        session.connections++;
+        failures = 0;
+        let handled = 0;
+        const drain = () => {
+          for (; handled < socket.frames.length; handled++) {
+            const f = socket.frames[handled];
+            if (f.op === "message" && typeof f.id === "string") {
+              if (seen.has(f.id) || f.id < start) continue;
+              seen.add(f.id);
+              last.set(f.channel, f.id);
+              session.messages.push(f);
+            }
+            onFrame(f);
+          }
+        };
+        socket.ws.addEventListener("message", drain);
+        socket.send({ op: "subscribe", channels, ...(session.connections > 1 ? { since: Object.fromEntries(last) } : {}) });
+        drain();
+        await socket.closed;
+        drain();
+      } catch {
+        failures++;
+      }
+      current = undefined;
+      if (!stopped) await Bun.sleep(backoff(failures));
+    }
+  })();
+  return session;
+}
+
+/** The smallest UUID v7 of a moment: a cursor that means "from then on". */
+export function uuidv7At(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
