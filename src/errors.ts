@@ -66,3 +66,13 @@ export function validationError(issues: { path: PropertyKey[]; message: string }
     details,
   );
 }
+
+/** Whether an error means a backing service (database, Redis) is unreachable right now: a 503, not a 500. */
+export function isOutage(e: unknown): boolean {
+  for (let err: any = e, i = 0; err && i < 4; err = err.cause, i++) {
+    const code = String(err.code ?? "");
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|57P0[1-3]|08\d{3})$/.test(code)) return true;
+    if (err.name === "MaxRetriesPerRequestError" || /Connection is closed|Stream isn't writeable/.test(String(err.message))) return true;
+  }
+  return false;
+}
