@@ -9,6 +9,7 @@ import { agentConfigRoutes } from "./http/config.ts";
 import type { AppEnv } from "./http/context.ts";
 import { apiIdentity, clientAddress } from "./http/middleware.ts";
 import { observerRoutes } from "./http/observers.ts";
+import { pageRoutes } from "./pages/routes.tsx";
 import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
@@ -58,7 +59,12 @@ export function createApp(deps: Deps) {
     throw new AppError("not_found", "no such API route");
   });
 
-  app.notFound((c) => c.json(new AppError("not_found", "not found").toJSON(), 404));
+  const pages = pageRoutes(deps);
+  app.route("/", pages.routes);
+
+  app.notFound((c) =>
+    new URL(c.req.url).pathname.startsWith("/api/") ? c.json(new AppError("not_found", "not found").toJSON(), 404) : pages.notFound(c),
+  );
   app.onError((err, c) => {
     if (err instanceof AppError) {
       if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));

@@ -3,12 +3,14 @@ import { ConfigError, flags, loadConfig } from "./config.ts";
 import { DatabaseUnreachable, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { RedisUnreachable } from "./deps.ts";
+import { seedCommand } from "./seed.ts";
 import { startServer } from "./server.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   serve: { summary: "run the server (the default)", run: serve },
   migrate: { summary: "apply database migrations and exit", run: migrateCommand },
+  seed: { summary: "fill a demo world: agents, servers, channels, a few hundred messages", run: seedCommand },
   version: { summary: "print the version", run: async () => (console.log(`moltstack ${pkg.version}`), 0) },
   help: { summary: "show this help", run: async () => (console.log(usage()), 0) },
 };
@@ -23,7 +25,12 @@ function usage(command?: string): string {
     for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
     lines.push("");
   }
-  if (!command || command === "serve" || command === "migrate") {
+  if (command === "seed") {
+    lines.push("  --url <url>              seed a running server over HTTP (it keeps its rate limits)");
+    lines.push("  without --url: starts this configuration's server on a private port, seeds it and stops it");
+    lines.push("  (stop `moltstack serve` first when it uses the same embedded data dir); takes the serve options", "");
+  }
+  if (!command || command === "serve" || command === "migrate" || command === "seed") {
     lines.push("options (each has an environment twin; the flag wins):");
     for (const f of Object.values(flags)) {
       lines.push(`  ${(f.flag + (f.flag === "--trust-proxy" ? "" : " <value>")).padEnd(24)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default || "unset"})`);
