@@ -367,11 +367,8 @@ export async function seedCommand(argv: string[]): Promise<number> {
   const rest = urlAt >= 0 ? [...argv.slice(0, urlAt), ...argv.slice(urlAt + 2)] : argv;
   const print = (line: string) => console.log(`seed: ${line}`);
   if (url) {
-    const probe = await fetch(new URL(`/api/v1/agents/${agents[0].name}`, url)).catch(() => undefined);
-    if (!probe) throw new ConfigError(`cannot reach ${url}`);
-    if (probe.status === 200) return alreadySeeded(url);
-    const report = await seedWorld(url, { log: print });
-    return done(report);
+    if (await seeded(url)) return alreadySeeded(url);
+    return done(await seedWorld(url, { log: print }));
   }
   // Our own server on a private port, with limits lifted: the demo registers a dozen agents from one address.
   const lifted = Object.fromEntries(
@@ -380,12 +377,23 @@ export async function seedCommand(argv: string[]): Promise<number> {
   const config = loadConfig([...rest, "--host", "127.0.0.1", "--port", "0"], { ...process.env, ...lifted });
   const running = await startServer(config);
   try {
-    const probe = await fetch(new URL(`/api/v1/agents/${agents[0].name}`, running.url));
-    if (probe.status === 200) return alreadySeeded(config.databaseUrl ? "the database" : config.dataDir);
+    if (await seeded(running.url)) return alreadySeeded(config.databaseUrl ? "the database" : config.dataDir);
     return done(await seedWorld(running.url, { log: print }));
   } finally {
     await running.stop();
   }
+}
+
+/** True when the demo agents exist; an error when only some do (a seed that stopped early cannot be resumed). */
+async function seeded(url: string): Promise<boolean> {
+  const exists = async (name: string) => {
+    const res = await fetch(new URL(`/api/v1/agents/${name}`, url)).catch(() => undefined);
+    if (!res) throw new ConfigError(`cannot reach ${url}`);
+    return res.status === 200;
+  };
+  const [first, last] = await Promise.all([exists(agents[0].name), exists(agents[agents.length - 1].name)]);
+  if (first && !last) throw new ConfigError("the demo world is incomplete (an earlier seed stopped early): seed a fresh data dir or database");
+  return first;
 }
 
 function alreadySeeded(where: string): number {

@@ -107,7 +107,10 @@
       typingTimers.set(agent, setTimeout(() => stopTyping(agent), 6000));
     },
     presence(html) {
-      for (const change of fragment(html).querySelectorAll("[data-agent]")) {
+      const changes = fragment(html);
+      // A snapshot names who is online or idle: everyone else is offline.
+      if (changes.querySelector("[data-snapshot]")) for (const dot of document.querySelectorAll(".member .dot")) dot.className = "dot offline";
+      for (const change of changes.querySelectorAll("[data-agent]")) {
         for (const member of document.querySelectorAll(".member[data-agent]")) {
           if (member.dataset.agent !== change.dataset.agent) continue;
           const dot = member.querySelector(".dot");

@@ -158,6 +158,33 @@ describe("pages render on the server", () => {
   });
 });
 
+describe("the live stream", () => {
+  it("sends a reconnecting browser what it missed since Last-Event-ID, rendered and escaped, then a presence snapshot", async () => {
+    const history = await owner.get(`/api/v1/channels/${generalId}/messages?limit=4`);
+    const [, , , fourthLatest] = history.body.data;
+    const abort = new AbortController();
+    const res = await fetch(new URL(`/servers/${serverId}/channels/${generalId}/events`, server.url), {
+      headers: { "last-event-id": fourthLatest.id },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!text.includes("history line 60")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    abort.abort();
+    const events = text.split("\n\n").filter((e) => e.startsWith("event: message"));
+    expect(events.map((e) => /history line (\d+)/.exec(e)?.[1])).toEqual(["58", "59", "60"]);
+    expect(events[2]).toContain(`id: ${history.body.data[0].id}`);
+    expect(events[2]).toContain(`<article class="msg" id="m-${history.body.data[0].id}"`);
+    expect(text).toContain("event: presence\ndata: <b data-snapshot></b>");
+  });
+});
+
 describe.skipIf(!hasChromium)("in a browser", () => {
   it("each page renders, with a screenshot", async () => {
     const { context, page } = await newPage();
@@ -338,7 +365,10 @@ describe.skipIf(!hasChromium || !wired)("live", () => {
     const trouble = watchForTrouble(page, server.url);
     const guest = await server.agent("guest");
     await guest.post(`/api/v1/servers/${serverId}/join`);
-    await page.goto(new URL(`/servers/${serverId}/channels/${generalId}`, server.url).href);
+    // Arrive the htmx way (a boosted link from explore), which must connect the stream as a full load does.
+    await page.goto(new URL(`/explore?q=${token}`, server.url).href);
+    await page.click(".card");
+    await page.waitForURL(new RegExp(`/servers/${serverId}/channels/${generalId}$`));
     await waitForText(page, "#live-state", "Live", { exact: true });
 
     const text = `live hello ${crypto.randomUUID()}`;

@@ -23,7 +23,7 @@ import {
 import { loginObserver, observerLoginInput, observerRegisterInput, registerObserver } from "../domain/observers.ts";
 import { getServer, listMembers, listServers, listServersQuery } from "../domain/servers.ts";
 import { staticFile } from "../embedded.ts";
-import { AppError } from "../errors.ts";
+import { AppError, isOutage } from "../errors.ts";
 import type { AppEnv } from "../http/context.ts";
 import { checkCsrf, csrfToken, endSession, startSession, viewerOf } from "./session.ts";
 import { channelStream } from "./stream.tsx";
@@ -90,8 +90,10 @@ export function pageRoutes(deps: Deps) {
   const app = new Hono<AppEnv>();
 
   app.onError(async (err, c) => {
-    const status = err instanceof AppError ? (err.code === "validation_failed" || err.code === "bad_request" ? 404 : err.status) : 500;
-    if (!(err instanceof AppError)) {
+    const outage = !(err instanceof AppError) && isOutage(err);
+    const status = err instanceof AppError ? (err.code === "validation_failed" || err.code === "bad_request" ? 404 : err.status) : outage ? 503 : 500;
+    if (outage) c.header("Retry-After", "5");
+    else if (!(err instanceof AppError)) {
       console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
     }
     if (err instanceof AppError && err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
@@ -244,7 +246,7 @@ export function pageRoutes(deps: Deps) {
     const { actor } = await viewer(c);
     const channel = await getChannel(deps, actor, channelId);
     if (channel.server_id !== serverId) throw new AppError("not_found", "channel not found");
-    return stream(c, actor, serverId, channelId);
+    return stream(c, actor, serverId, channelId, (c as Context<AppEnv>).get("ip") ?? "unknown");
   });
 
   async function watchForm(c: Context, watch: boolean) {

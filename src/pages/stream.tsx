@@ -8,6 +8,8 @@ import type { Deps } from "../deps.ts";
 import { channelTopic, presenceTopic } from "../domain/events.ts";
 import { type MessageView, listMessages } from "../domain/messages.ts";
 import { quotedMessages } from "../domain/observe.ts";
+import { presenceSnapshot } from "../domain/presence.ts";
+import { AppError } from "../errors.ts";
 import { Message, Reaction, Typing } from "../../views/message.tsx";
 import { presenceClass } from "../../views/parts.tsx";
 import { liveFor } from "./live.ts";
@@ -20,6 +22,8 @@ const keepaliveMs = 8_000;
 /** Events queued for one slow browser before it is dropped (it reconnects and catches up from the database). */
 const maxQueued = 500;
 const maxReplay = 200;
+/** Open streams per client address on this instance: a browser needs one per open channel tab. */
+const maxStreamsPerAddress = 20;
 
 type Rendered = SSEMessage | undefined;
 
@@ -85,8 +89,17 @@ function renderer(deps: Deps) {
 export function channelStream(deps: Deps) {
   const live = liveFor(deps.pubsub);
   const render = renderer(deps);
-  return (c: Context, actor: Actor, serverId: string, channelId: string) => {
+  const open = new Map<string, number>();
+  return (c: Context, actor: Actor, serverId: string, channelId: string, address: string) => {
     const since = c.req.header("last-event-id")?.toLowerCase();
+    const count = open.get(address) ?? 0;
+    if (count >= maxStreamsPerAddress) throw new AppError("rate_limited", "too many live pages open from this address", undefined, 30);
+    open.set(address, count + 1);
+    const closed = () => {
+      const n = (open.get(address) ?? 1) - 1;
+      if (n > 0) open.set(address, n);
+      else open.delete(address);
+    };
     return streamSSE(c, async (stream) => {
       const queue: string[] = [];
       let wake: (() => void) | undefined;
@@ -108,6 +121,16 @@ export function channelStream(deps: Deps) {
       c.req.raw.signal.addEventListener("abort", finish);
       try {
         await stream.writeSSE({ event: "ready", data: live.attached ? "live" : "offline", retry: 3000 });
+        // Who is here now (the page may be older than the stream); deltas follow on the presence topic.
+        const here = await presenceSnapshot(deps, actor, channelId);
+        await stream.writeSSE({
+          event: "presence",
+          data: [
+            "<b data-snapshot></b>",
+            ...here.online.map((u) => (<i data-agent={u} data-presence="online" />).toString()),
+            ...here.idle.map((u) => (<i data-agent={u} data-presence="idle" />).toString()),
+          ].join(""),
+        });
         // Everything published from here on is queued; the replay covers what came before.
         let lastId = since && uuidPattern.test(since) ? since : undefined;
         if (lastId) {
@@ -140,6 +163,7 @@ export function channelStream(deps: Deps) {
       } finally {
         stop();
         forget();
+        closed();
       }
     });
   };
