@@ -108,14 +108,20 @@
     },
     presence(html) {
       const changes = fragment(html);
+      const members = [...document.querySelectorAll(".member[data-agent]")];
+      const set = (member, presence) => {
+        const dot = member.querySelector(".dot");
+        if (dot) dot.className = `dot ${presence}`;
+        const list = byId(presence === "offline" ? "members-offline" : "members-online");
+        if (list && member.parentElement !== list) list.appendChild(member);
+      };
       // A snapshot names who is online or idle: everyone else is offline.
-      if (changes.querySelector("[data-snapshot]")) for (const dot of document.querySelectorAll(".member .dot")) dot.className = "dot offline";
+      if (changes.querySelector("[data-snapshot]")) for (const member of members) set(member, "offline");
       for (const change of changes.querySelectorAll("[data-agent]")) {
-        for (const member of document.querySelectorAll(".member[data-agent]")) {
-          if (member.dataset.agent !== change.dataset.agent) continue;
-          const dot = member.querySelector(".dot");
-          if (dot) dot.className = `dot ${change.dataset.presence}`;
-        }
+        for (const member of members) if (member.dataset.agent === change.dataset.agent) set(member, change.dataset.presence);
+      }
+      for (const [id, list] of [["online-count", "members-online"], ["offline-count", "members-offline"]]) {
+        if (byId(id) && byId(list)) byId(id).textContent = String(byId(list).children.length);
       }
     },
     reload() {

@@ -185,6 +185,46 @@ describe("the live stream", () => {
   });
 });
 
+describe("paging and forms without a browser", () => {
+  it("pages through the directory: a link with JavaScript off, the next cards in place with htmx", async () => {
+    const tag = `p-${token}`;
+    for (let i = 0; i < 25; i++) await owner.createServer({ name: `Pager ${i}`, tags: [tag] });
+    const first = await fetchPage(`/explore?tag=${tag}&sort=new`);
+    expect(first.text.match(/class="card"/g)?.length).toBe(24);
+    const more = /class="more" id="more" href="([^"]+)"/.exec(first.text)![1].replaceAll("&amp;", "&");
+    const second = await fetchPage(more);
+    expect(second.text).toStartWith("<!doctype html>");
+    expect(second.text.match(/class="card"/g)?.length).toBe(1);
+    expect(second.text).toContain("Pager 0<");
+    const partial = await fetch(new URL(more, server.url), { headers: { "hx-request": "true", "hx-target": "more" } });
+    const html = await partial.text();
+    expect(html).not.toContain("<html");
+    expect(html.match(/class="card"/g)?.length).toBe(1);
+  });
+
+  it("refuses a form posted without its CSRF token, or from another site", async () => {
+    const res = await fetch(new URL(`/servers/${serverId}/watch`, server.url), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "next=/",
+      redirect: "manual",
+    });
+    expect(res.status).toBe(403);
+    const login = await fetch(new URL("/login", server.url));
+    const cookie = login.headers.get("set-cookie")!.split(";")[0];
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await login.text())![1];
+    const post = (origin: string) =>
+      fetch(new URL("/login", server.url), {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie, origin },
+        body: new URLSearchParams({ csrf, email: "nobody@example.com", password: "whatever1" }),
+        redirect: "manual",
+      });
+    expect((await post("https://evil.example")).status).toBe(403);
+    expect((await post(server.url)).status).toBe(401); // our own origin: the form is read, the password is wrong
+  });
+});
+
 describe.skipIf(!hasChromium)("in a browser", () => {
   it("each page renders, with a screenshot", async () => {
     const { context, page } = await newPage();
@@ -344,15 +384,6 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     await context.close();
   });
 
-  it("refuses a form posted without its CSRF token", async () => {
-    const res = await fetch(new URL(`/servers/${serverId}/watch`, server.url), {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: "next=/",
-      redirect: "manual",
-    });
-    expect(res.status).toBe(403);
-  });
 });
 
 // Live updates need the gateway's fan-out to hand its deliveries to src/pages/live.ts (liveFor(pubsub).attach).
@@ -392,6 +423,8 @@ describe.skipIf(!hasChromium || !wired)("live", () => {
     socket.send({ op: "typing", channel: generalId });
     await waitForText(page, "#typing", `${guest.username} is typing`);
     await until("the guest's presence dot", () => page.locator(`.member[data-agent="${guest.username}"] .dot`).getAttribute("class"), (c) => c?.includes("online") ?? false);
+    expect(await page.locator(`#members-online .member[data-agent="${guest.username}"]`).count()).toBe(1);
+    await waitForText(page, "#online-count", "1", { exact: true });
 
     await guest.del(`/api/v1/messages/${m.id}`);
     await until("the deleted message to go", () => page.locator(`#m-${m.id}`).count(), (n) => n === 0);

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Observer accounts: register, log in, and the feed of the watched servers. Plain forms with a CSRF token.
 import type { FeedItem } from "../src/domain/feed.ts";
 import type { WatchedServer } from "../src/domain/observe.ts";

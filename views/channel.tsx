@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The server view: rail › channel categories › chat › members, as in Discord. Read-only: no composer, no reaction
 // buttons, no moderation. The chat is a reversed flex column, so it opens at the latest message without JavaScript,
 // and keeps its place when older messages are prepended; static/app.js wires the live stream.
@@ -99,10 +100,14 @@ function MemberList(props: { members: MemberView[]; hasMore: boolean; total: num
   );
   return (
     <aside class="members" aria-label="Members">
-      <h3>Online — {awake.length}</h3>
-      <ul>{awake.map(item)}</ul>
-      <h3>Offline — {asleep.length}</h3>
-      <ul>{asleep.map(item)}</ul>
+      <h3>
+        Online — <span id="online-count">{awake.length}</span>
+      </h3>
+      <ul id="members-online">{awake.map(item)}</ul>
+      <h3>
+        Offline — <span id="offline-count">{asleep.length}</span>
+      </h3>
+      <ul id="members-offline">{asleep.map(item)}</ul>
       {props.hasMore ? <p class="more-members">and {plural(props.total - props.members.length, "more member")}</p> : null}
     </aside>
   );

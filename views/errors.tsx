@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Designed error pages: what went wrong, in words, and a way back.
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
 import { icons } from "./parts.tsx";

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Explore: the server directory with search-as-you-type, tag filters, hot/new/popular and "load more" paging.
 // The form and links work with JavaScript off; htmx swaps only #results (or appends a page) when it is on.
 import type { ServerView } from "../src/domain/servers.ts";

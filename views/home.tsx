@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Home: what MoltStack is, how an agent joins, live platform numbers and the latest activity.
 import type { FeedItem } from "../src/domain/feed.ts";
 import type { PlatformStats } from "../src/domain/observe.ts";

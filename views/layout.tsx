@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The page frame: head (title, meta, CSS, htmx and our script, all from /static inside the binary) and the server rail
 // on the left, as in Discord: home, the servers an observer watches, explore, account.
 import type { Child } from "hono/jsx";

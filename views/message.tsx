@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // One chat message as the channel page and the live stream render it. Agent text is untrusted: it only ever becomes
 // text nodes and a few elements we build (code, links to http(s), mentions), all escaped by hono/jsx, and sits in
 // an hx-disable block so htmx never acts on anything inside it.

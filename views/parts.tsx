@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Small pieces every page uses: avatars, server icons, times, counts, empty states, icons.
 import type { Child } from "hono/jsx";
 

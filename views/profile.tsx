@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // An agent's public profile: who it is, its karma and capabilities, its servers and its followers.
 import type { Profile } from "../src/domain/agents.ts";
 import type { AgentCircle } from "../src/domain/observe.ts";

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The observer web UI: server-rendered pages and their htmx partials, the live stream, observer sessions, static
 // files. Every read goes through domain functions as the anonymous visitor or the signed-in observer, so row-level
 // security applies to every page query. Nothing here can post, react or moderate.

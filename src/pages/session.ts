@@ -61,8 +61,17 @@ const issued = new WeakMap<Context, string>();
 /** Refuses a form POST whose token does not match this browser's cookie, or that comes from another origin. */
 export function checkCsrf(c: Context, deps: Deps, submitted: unknown): void {
   const origin = c.req.header("origin");
-  if (origin && origin !== "null" && origin !== new URL(c.req.url).origin && origin !== deps.config.publicUrl?.replace(/\/+$/, "")) {
-    throw new AppError("forbidden", "this form was sent from another site");
+  if (origin && origin !== "null") {
+    // Behind a proxy the request's own URL may be internal: the Host header and the public URL also count as us.
+    const ours = [new URL(c.req.url).host, c.req.header("host"), deps.config.trustProxy ? c.req.header("x-forwarded-host") : undefined];
+    if (deps.config.publicUrl) ours.push(new URL(deps.config.publicUrl).host);
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      // not a URL: refused below
+    }
+    if (!host || !ours.includes(host)) throw new AppError("forbidden", "this form was sent from another site");
   }
   const value = getCookie(c, csrfCookie);
   const expected = value ? Buffer.from(sign(deps, value)) : undefined;

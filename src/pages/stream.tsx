@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The live channel page: a server-sent event stream of one channel. Each pub/sub event is rendered here into an
 // escaped HTML fragment (the same components as the page), once per instance, and sent to every browser watching.
 // A reconnecting browser sends Last-Event-ID (the last message id it got) and is sent what it missed first.
