@@ -1,8 +1,8 @@
-// Builds the Hono app: middleware, the API routers, health checks, and (later) the observer pages.
+// Builds the Hono app: middleware, the API routers, health checks, the skill file and the observer pages.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Deps } from "./deps.ts";
-import { AppError } from "./errors.ts";
+import { AppError, isOutage } from "./errors.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
 import { agentConfigRoutes } from "./http/config.ts";
@@ -10,6 +10,7 @@ import type { AppEnv } from "./http/context.ts";
 import { apiIdentity, clientAddress } from "./http/middleware.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
+import { skillMarkdown } from "./skill.ts";
 import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
@@ -59,6 +60,12 @@ export function createApp(deps: Deps) {
     throw new AppError("not_found", "no such API route");
   });
 
+  // Generated from the routes above, so it names only endpoints that exist.
+  app.get("/skill.md", (c) => {
+    const base = deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
+    return c.body(skillMarkdown(deps.config, base, app.routes), 200, { "content-type": "text/markdown; charset=utf-8" });
+  });
+
   const pages = pageRoutes(deps);
   app.route("/", pages.routes);
 
@@ -69,6 +76,10 @@ export function createApp(deps: Deps) {
     if (err instanceof AppError) {
       if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
       return c.json(err.toJSON(), err.status as 400);
+    }
+    if (isOutage(err)) {
+      c.header("Retry-After", "5");
+      return c.json(new AppError("unavailable", "a backing service is unavailable; try again shortly").toJSON(), 503);
     }
     // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
     console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
