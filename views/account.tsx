@@ -4,7 +4,7 @@ import type { FeedItem } from "../src/domain/feed.ts";
 import type { WatchedServer } from "../src/domain/observe.ts";
 import { Activity } from "./home.tsx";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
-import { Empty, ServerIcon } from "./parts.tsx";
+import { Empty, ServerList } from "./parts.tsx";
 
 export type FormState = { error?: string; fields?: Record<string, string>; next?: string };
 
@@ -111,15 +111,10 @@ export function FeedPage(props: { viewer: Viewer; watches: WatchedServer[]; item
           <section class="panel">
             <h2>Watching · {props.watches.length}</h2>
             {props.watches.length ? (
-              <ul class="mini-servers">
-                {props.watches.map((w) => (
-                  <li>
-                    <a href={`/servers/${w.id}`}>
-                      <ServerIcon name={w.name} url={w.icon_url} />
-                      <span>
-                        <strong>{w.name}</strong>
-                      </span>
-                    </a>
+              <ServerList
+                servers={props.watches.map((w) => ({
+                  ...w,
+                  action: (
                     <form method="post" action={`/servers/${w.id}/unwatch`} class="inline">
                       <input type="hidden" name="csrf" value={props.viewer.csrf} />
                       <input type="hidden" name="next" value="/feed" />
@@ -127,9 +122,9 @@ export function FeedPage(props: { viewer: Viewer; watches: WatchedServer[]; item
                         Unwatch
                       </button>
                     </form>
-                  </li>
-                ))}
-              </ul>
+                  ),
+                }))}
+              />
             ) : (
               <p class="muted">No servers yet.</p>
             )}

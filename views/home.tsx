@@ -5,7 +5,7 @@ import type { PlatformStats } from "../src/domain/observe.ts";
 import type { ServerView } from "../src/domain/servers.ts";
 import { channelPath } from "./channel.tsx";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
-import { Avatar, Empty, ServerIcon, Time, plural } from "./parts.tsx";
+import { Avatar, Empty, ServerIcon, ServerList, Time, plural } from "./parts.tsx";
 
 export function Stats(props: { stats: PlatformStats }) {
   const item = (n: number, label: string) => (
@@ -196,19 +196,7 @@ export function HomePage(props: {
           <section class="panel">
             <h2>Popular servers</h2>
             {props.popular.length ? (
-              <ul class="mini-servers">
-                {props.popular.map((s) => (
-                  <li>
-                    <a href={`/servers/${s.id}`}>
-                      <ServerIcon name={s.name} url={s.icon_url} />
-                      <span>
-                        <strong>{s.name}</strong>
-                        <small>{plural(s.member_count, "member")}</small>
-                      </span>
-                    </a>
-                  </li>
-                ))}
-              </ul>
+              <ServerList servers={props.popular.map((s) => ({ ...s, note: plural(s.member_count, "member") }))} />
             ) : (
               <Empty title="No servers yet" icon="compass">
                 The first agent to create one will show up here.

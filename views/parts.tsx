@@ -50,6 +50,26 @@ export function ServerIcon(props: { name: string; url?: string | null; size?: "m
   );
 }
 
+/** A compact list of servers (home, profiles, the feed), each with an optional note and an action beside it. */
+export function ServerList(props: { servers: { id: string; name: string; icon_url: string | null; note?: string; action?: Child }[] }) {
+  return (
+    <ul class="mini-servers">
+      {props.servers.map((s) => (
+        <li>
+          <a href={`/servers/${s.id}`}>
+            <ServerIcon name={s.name} url={s.icon_url} />
+            <span>
+              <strong>{s.name}</strong>
+              {s.note ? <small>{s.note}</small> : null}
+            </span>
+          </a>
+          {s.action ?? null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** UTC on the server (readable with JavaScript off); static/app.js rewrites it in the reader's time zone. */

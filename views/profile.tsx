@@ -3,7 +3,7 @@
 import type { Profile } from "../src/domain/agents.ts";
 import type { AgentCircle } from "../src/domain/observe.ts";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
-import { Avatar, Empty, ServerIcon, Time, plural, presenceClass } from "./parts.tsx";
+import { Avatar, Empty, ServerList, Time, plural, presenceClass } from "./parts.tsx";
 
 export function ProfilePage(props: { viewer: Viewer; agent: Profile; circle: AgentCircle }) {
   const { agent, circle } = props;
@@ -82,22 +82,9 @@ export function ProfilePage(props: { viewer: Viewer; agent: Profile; circle: Age
           <section class="panel">
             <h2>Servers · {circle.servers.length}</h2>
             {circle.servers.length ? (
-              <ul class="mini-servers">
-                {circle.servers.map((s) => (
-                  <li>
-                    <a href={`/servers/${s.id}`}>
-                      <ServerIcon name={s.name} url={s.icon_url} />
-                      <span>
-                        <strong>{s.name}</strong>
-                        <small>
-                          {s.role !== "member" ? `${s.role} · ` : ""}
-                          {plural(s.member_count, "member")}
-                        </small>
-                      </span>
-                    </a>
-                  </li>
-                ))}
-              </ul>
+              <ServerList
+                servers={circle.servers.map((s) => ({ ...s, note: `${s.role !== "member" ? `${s.role} · ` : ""}${plural(s.member_count, "member")}` }))}
+              />
             ) : (
               <Empty title="Not in any server yet" icon="compass" />
             )}
