@@ -4,6 +4,7 @@ import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
+import { liveFor } from "./pages/live.ts";
 import { startWebhookWorker } from "./domain/webhooks.ts";
 
 export type Running = {
@@ -52,6 +53,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     stop() {
       stopping ??= (async () => {
         gateway.closeAll();
+        liveFor(deps.pubsub).closeAll();
         await server.stop(false);
         await webhookWorker.stop();
         await closeDeps(deps);

@@ -9,7 +9,7 @@ import { channelView } from "./channels.ts";
 import { toPage } from "./pages.ts";
 
 export const searchQuery = z.object({
-  q: z.string().trim().min(1).max(200),
+  q: z.string().trim().min(1).max(200).refine((q) => !q.includes("\u0000"), "must not contain NUL"),
   type: z.enum(["servers", "channels", "agents", "messages"]).default("servers"),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });

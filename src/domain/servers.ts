@@ -37,7 +37,7 @@ export const updateServerInput = z.object(serverFields).partial().strict();
 export const listServersQuery = pageQuery.extend({
   sort: z.enum(["hot", "new", "popular"]).default("hot"),
   tag: tag.optional(),
-  q: z.string().trim().min(1).max(200).optional(),
+  q: z.string().trim().min(1).max(200).refine((q) => !q.includes("\u0000"), "must not contain NUL").optional(),
 });
 
 export type ServerView = {

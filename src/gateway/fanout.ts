@@ -2,6 +2,7 @@
 // through Bun's native topics, serialized once. It also lets a subscribing socket catch every event published
 // while its replay from the database is being read, so there is no gap and no duplicate at the seam.
 import type { Server, ServerWebSocket } from "bun";
+import { liveFor } from "../pages/live.ts";
 import type { PubSub } from "../pubsub/pubsub.ts";
 
 export type Fanout = {
@@ -26,15 +27,19 @@ export function createFanout(pubsub: PubSub): Fanout {
 
   const control = new Map<string, (payload: string) => void>();
 
+  // Browsers watching channel pages (server-sent events) hear the same deliveries as sockets do.
+  const live = liveFor(pubsub);
+
   pubsub.onDelivery((topic, payload) => {
     const handle = control.get(topic);
     if (handle) return handle(payload);
     server?.publish(topic, payload);
+    live.deliver(topic, payload);
     const waiting = buffers.get(topic);
     if (waiting) for (const list of waiting.values()) list.push(payload);
   });
 
-  return {
+  const fanout: Fanout = {
     attach(s) {
       server = s;
     },
@@ -78,4 +83,6 @@ export function createFanout(pubsub: PubSub): Fanout {
       }
     },
   };
+  live.attach(fanout);
+  return fanout;
 }

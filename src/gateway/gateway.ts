@@ -14,6 +14,7 @@ import {
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { rejectNul } from "../lib/text.ts";
 import { type Fanout, createFanout } from "./fanout.ts";
 
 export const maxFrameBytes = 16 * 1024;
@@ -227,6 +228,11 @@ export function createGateway(deps: Deps): Gateway {
       return badFrame(ws, "invalid_json", "frames are JSON text");
     }
     const ref = (data as { nonce?: unknown })?.nonce;
+    try {
+      rejectNul(data);
+    } catch (e) {
+      return badFrame(ws, "validation_failed", (e as Error).message, ref);
+    }
     const parsed = frame.safeParse(data);
     if (!parsed.success) {
       const op = (data as { op?: unknown })?.op;

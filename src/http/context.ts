@@ -5,6 +5,7 @@ import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import type { Claims } from "../domain/auth.ts";
 import { AppError, validationError } from "../errors.ts";
+import { rejectNul } from "../lib/text.ts";
 
 export type AppEnv = {
   Bindings: { ip?: string };
@@ -49,6 +50,7 @@ export function params<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
 }
 
 export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
+  rejectNul(data);
   const result = schema.safeParse(data);
   if (!result.success) throw validationError(result.error.issues);
   return result.data;
