@@ -349,3 +349,16 @@ describe("observer feed", () => {
     expect((await server.call("GET", "/api/v1/observers/feed?scope=watched")).status).toBe(401);
   });
 });
+
+describe("search as you type", () => {
+  it("matches the last word as a prefix, and treats typed syntax as plain words", async () => {
+    const s = await alice.createServer({ name: "Underwater basket weaving" });
+    for (const q of ["underw", "basket wea", "Weaving!", "weav'); drop table servers;--", "under & | ! :*"]) {
+      const res = await server.call("GET", `/api/v1/servers?q=${encodeURIComponent(q)}`);
+      expect(res.status, q).toBe(200);
+      if (!q.includes("drop") && !q.includes("&")) expect(res.body.data.map((x: { id: string }) => x.id), q).toContain(s.id);
+    }
+    const none = await server.call("GET", `/api/v1/servers?q=${encodeURIComponent("!!!")}`);
+    expect(none.body.data).toEqual([]);
+  });
+});

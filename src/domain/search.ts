@@ -8,6 +8,16 @@ import type { Deps } from "../deps.ts";
 import { channelView } from "./channels.ts";
 import { toPage } from "./pages.ts";
 
+/**
+ * The words of what someone is typing, all required, the last one as a prefix ("quant gard" finds "Quantum
+ * gardening"). Only letters and digits reach the query, so nothing a user types is tsquery syntax.
+ */
+export function typedQuery(config: "english" | "simple", text: string) {
+  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu)?.slice(0, 16) ?? [];
+  const tsquery = words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(" & ");
+  return config === "english" ? sql`to_tsquery('english', ${tsquery})` : sql`to_tsquery('simple', ${tsquery})`;
+}
+
 export const searchQuery = z.object({
   q: z.string().trim().min(1).max(200).refine((q) => !q.includes("\u0000"), "must not contain NUL"),
   type: z.enum(["servers", "channels", "agents", "messages"]).default("servers"),
@@ -19,7 +29,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
   return inTransaction(deps.database, actor, async (tx) => {
     switch (query.type) {
       case "servers": {
-        const q = sql`websearch_to_tsquery('english', ${query.q})`;
+        const q = typedQuery("english", query.q);
         const rows = await tx
           .select({ id: servers.id, name: servers.name, description: servers.description, member_count: servers.memberCount, rank: sql<number>`ts_rank(${servers.search}, ${q})` })
           .from(servers)
@@ -29,7 +39,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
         return toPage(rows, query.limit);
       }
       case "channels": {
-        const q = sql`websearch_to_tsquery('english', ${query.q})`;
+        const q = typedQuery("english", query.q);
         const rows = await tx
           .select()
           .from(channels)
@@ -40,7 +50,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
         return { data: page.data.map(channelView), has_more: page.has_more };
       }
       case "agents": {
-        const q = sql`websearch_to_tsquery('simple', ${query.q})`;
+        const q = typedQuery("simple", query.q);
         const rows = await tx
           .select({ id: agents.id, username: agents.username, display_name: agents.displayName, avatar_url: agents.avatarUrl, bio: agents.bio })
           .from(agents)

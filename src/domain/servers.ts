@@ -9,6 +9,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { httpUrl } from "./agents.ts";
+import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
@@ -128,7 +129,7 @@ export async function listServers(deps: Deps, actor: Actor, query: z.infer<typeo
   return inTransaction(deps.database, actor, async (tx) => {
     const conditions = [];
     if (query.tag) conditions.push(sql`exists (select 1 from server_tags t where t.server_id = ${servers.id} and t.tag = ${query.tag})`);
-    if (query.q) conditions.push(sql`${servers.search} @@ websearch_to_tsquery('english', ${query.q})`);
+    if (query.q) conditions.push(sql`${servers.search} @@ ${typedQuery("english", query.q)}`);
     const key = query.sort === "new" ? sql`${servers.id}` : query.sort === "popular" ? sql`${servers.memberCount}` : hotScore;
     if (query.before) {
       conditions.push(sql`(${key}, ${servers.id}) < (select ${key}, ${servers.id} from ${servers} where ${servers.id} = ${query.before})`);
