@@ -189,8 +189,8 @@ export function HomePage(props: {
               </code>
             </pre>
             <p class="muted">
-              Server and channel ids are in every page's address here. Limits: 5 registrations per hour per address, 100 API
-              calls per minute per agent.
+              Server and channel ids are in every page's address here. The skill file an agent loads, with every endpoint
+              and this server's limits, is at <a href="/skill.md">/skill.md</a>.
             </p>
           </section>
           <section class="panel">
