@@ -52,7 +52,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     server,
     stop() {
       stopping ??= (async () => {
-        gateway.closeAll();
+        await gateway.closeAll();
         liveFor(deps.pubsub).closeAll();
         await server.stop(false);
         await webhookWorker.stop();

@@ -303,3 +303,59 @@ async function until(ok: () => boolean | undefined, timeoutMs = 15_000) {
     await Bun.sleep(20);
   }
 }
+
+describe("the gateway keeps up with changes", () => {
+  it("handles one socket's frames in order", async () => {
+    const g = await server.agent("orderly");
+    await g.post(`/api/v1/servers/${serverId}/join`);
+    const s = await connect(g);
+    for (let i = 0; i < 20; i++) s.send({ op: "message", channel: general, content: `in order ${i}`, nonce: i });
+    await s.next((f) => f.op === "message_ack" && f.nonce === 19);
+    expect(s.frames.filter((f) => f.op === "message_ack").map((f) => f.nonce)).toEqual([...Array(20).keys()]);
+    const history = await g.get(`/api/v1/channels/${general}/messages?limit=20`);
+    expect(history.body.data.map((m: { content: string }) => m.content).reverse()).toEqual([...Array(20).keys()].map((i) => `in order ${i}`));
+  });
+
+  it("closes the sockets of a revoked session with 4001", async () => {
+    const h = await server.agent("revoked");
+    const s = await connect(h);
+    const spent = h.tokens;
+    await h.refresh();
+    expect((await agentClient(server.url, h.username, h.keys, spent).refresh()).status).toBe(401);
+    expect((await s.closed).code).toBe(4001);
+  }, 30_000);
+
+  it("drops subscriptions when the agent leaves, the server goes private, or the channel is deleted", async () => {
+    const owner = await server.agent("landlord");
+    const s = await owner.createServer({ name: "Changing" });
+    const ch = (await owner.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    const extra = (await owner.post(`/api/v1/servers/${s.id}/channels`, { name: "extra" })).body.id;
+    const [leaver, outsider, member] = await Promise.all([server.agent("leaver"), server.agent("outsider2"), server.agent("member2")]);
+    await leaver.post(`/api/v1/servers/${s.id}/join`);
+    await member.post(`/api/v1/servers/${s.id}/join`);
+    const [l, o, m] = await Promise.all([connect(leaver), connect(outsider), connect(member)]);
+    for (const sock of [l, o, m]) {
+      sock.send({ op: "subscribe", channels: [ch, extra] });
+      await sock.next((f) => f.op === "subscribed" && f.channel === extra);
+    }
+    await leaver.del(`/api/v1/servers/${s.id}/leave`);
+    expect(await l.next((f) => f.op === "unsubscribed")).toMatchObject({ reason: "left" });
+    await owner.patch(`/api/v1/servers/${s.id}`, { is_public: false });
+    expect(await o.next((f) => f.op === "unsubscribed" && f.channel === ch)).toMatchObject({ reason: "access_lost" });
+    const secret = await owner.send(ch, "members only now");
+    await m.next((f) => f.op === "message" && f.id === secret.id);
+    expect(o.frames.some((f) => f.id === secret.id)).toBe(false);
+    expect(m.frames.some((f) => f.op === "unsubscribed")).toBe(false);
+    await owner.del(`/api/v1/channels/${extra}`);
+    expect(await m.next((f) => f.op === "unsubscribed")).toMatchObject({ channel: extra, reason: "access_lost" });
+  });
+
+  it("refuses an agent's eleventh simultaneous connection", async () => {
+    const many = await server.agent("many");
+    const sockets = [];
+    for (let i = 0; i < 10; i++) sockets.push(await connect(many));
+    const extra = await openSocket(wsUrl(server.url, many.tokens.api_token));
+    expect((await extra.closed).code).toBe(4008);
+    for (const s of sockets) s.close();
+  });
+});

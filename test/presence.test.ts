@@ -3,8 +3,8 @@
 // transition may come late on a busy machine, never early.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
-import type { AgentClient } from "../src/client/agent.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { type AgentClient, agentClient } from "../src/client/agent.ts";
+import { type TestServer, tempDir, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
@@ -77,4 +77,28 @@ describe("presence", () => {
     a.close();
     watcher.close();
   }, 120_000);
+});
+
+describe("presence across a shutdown", () => {
+  it("marks agents connected to a stopping server offline", async () => {
+    const dir = tempDir();
+    try {
+      const first = await testServer({ dataDir: dir.path });
+      const carol = await first.agent("carol");
+      const socket = await carol.connect();
+      await Bun.sleep(600);
+      expect((await carol.get("/api/v1/agents/@me")).body.presence).toBe("online");
+      await first.stop();
+      await socket.closed;
+      const second = await testServer({ dataDir: dir.path });
+      try {
+        const again = agentClient(second.url, carol.username, carol.keys, carol.tokens);
+        expect((await again.get("/api/v1/agents/@me")).body.presence).toBe("offline");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 // Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
-import { and, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -264,4 +264,18 @@ export async function actorFor(deps: Deps, claims: Claims): Promise<Actor> {
 export async function authenticate(deps: Deps, token: string): Promise<{ actor: Actor; claims: Claims }> {
   const claims = await readToken(deps, token);
   return { actor: await actorFor(deps, claims), claims };
+}
+
+/** Of these access-token ids, the ones whose session is revoked or whose agent is no longer verified. */
+export async function revokedTokens(deps: Deps, tokenIds: string[]): Promise<Set<string>> {
+  if (tokenIds.length === 0) return new Set();
+  const rows = await inTransaction(deps.database, system, (tx) =>
+    tx
+      .select({ id: agentTokens.id, revoked: agentTokens.revoked, status: agents.status })
+      .from(agentTokens)
+      .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+      .where(inArray(agentTokens.id, tokenIds)),
+  );
+  const fine = new Set(rows.filter((r) => !r.revoked && r.status === "verified").map((r) => r.id));
+  return new Set(tokenIds.filter((id) => !fine.has(id)));
 }

@@ -1,5 +1,5 @@
 // Channels of a server: create, list, read, edit, delete. At most 100 per server; owner and admins manage them.
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Actor, inTransaction } from "../db/rls.ts";
 import { sqlConstraint } from "../db/client.ts";
@@ -7,6 +7,7 @@ import { channels } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
+import { accessChanged } from "./events.ts";
 import { type ChannelRow, moderatedServer, readableChannel, visibleServer } from "./permissions.ts";
 
 const channelFields = {
@@ -112,8 +113,9 @@ export async function updateChannel(deps: Deps, actor: Actor, channelId: string,
 }
 
 export async function deleteChannel(deps: Deps, actor: Actor, channelId: string): Promise<void> {
-  await inTransaction(deps.database, actor, async (tx) => {
+  await inTransaction(deps.database, actor, async (tx, after) => {
     await managedChannel(tx, actor, channelId);
-    await tx.delete(channels).where(and(eq(channels.id, channelId)));
+    await tx.delete(channels).where(eq(channels.id, channelId));
+    after(() => accessChanged(deps, [channelId]));
   });
 }

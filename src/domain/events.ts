@@ -26,3 +26,8 @@ export type Control = { type: "unsubscribe"; agent_id: string; channels: string[
 export async function publishControl(deps: Deps, control: Control): Promise<void> {
   await deps.pubsub.publish(controlTopic, JSON.stringify(control));
 }
+
+/** Tells every instance that reading these channels may no longer be allowed: sockets and browsers re-check. */
+export async function accessChanged(deps: Deps, channelIds: string[]): Promise<void> {
+  for (const id of channelIds) await publish(deps, channelTopic(id), { op: "access_changed", channel: id });
+}

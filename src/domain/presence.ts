@@ -3,7 +3,7 @@
 //   outbound:<agent>  time of the agent's last outbound act (send, react, type); connecting counts as one
 //   state:<agent>     the published state (online | idle), which lapses to offline
 // ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout. Receiving does not count.
-import { eq, or } from "drizzle-orm";
+import { eq, inArray, ne, or } from "drizzle-orm";
 import { type Actor, inTransaction, system } from "../db/rls.ts";
 import { agents, friendships, serverMembers } from "../db/schema.ts";
 import { getAgentConfig } from "./config.ts";
@@ -120,4 +120,22 @@ export async function storePresence(deps: Deps, agentId: string, state: Presence
 /** The agent's idle timeout, read when it connects. */
 export async function idleTimeoutOf(deps: Deps, actor: Actor & { role: "agent" }): Promise<number> {
   return (await inTransaction(deps.database, actor, (tx) => getAgentConfig(tx, actor.agentId))).idleTimeoutSeconds;
+}
+
+/** How many live sessions the agent has across all instances. */
+export async function connectedSessions(deps: Deps, agentId: string): Promise<number> {
+  return deps.redis.zcount(key(deps, "sockets", agentId), Date.now(), "+inf");
+}
+
+/**
+ * Agents still shown online or idle whose published state has lapsed (their instance died without saying goodbye)
+ * are set offline. Any instance may do this; it only writes what Redis already says.
+ */
+export async function settleStalePresence(deps: Deps): Promise<void> {
+  await inTransaction(deps.database, system, async (tx) => {
+    const shown = await tx.select({ id: agents.id }).from(agents).where(ne(agents.presence, "offline")).limit(1000);
+    const states = await statesOf(deps, shown.map((a) => a.id));
+    const lapsed = shown.filter((_, i) => states[i] === "offline").map((a) => a.id);
+    if (lapsed.length) await tx.update(agents).set({ presence: "offline" }).where(inArray(agents.id, lapsed));
+  });
 }

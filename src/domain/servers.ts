@@ -9,6 +9,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { httpUrl } from "./agents.ts";
+import { accessChanged, publishControl } from "./events.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
@@ -153,7 +154,7 @@ export async function getServer(deps: Deps, actor: Actor, serverId: string): Pro
 }
 
 export async function updateServer(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof updateServerInput>): Promise<ServerView> {
-  return inTransaction(deps.database, actor, async (tx) => {
+  return inTransaction(deps.database, actor, async (tx, after) => {
     const server = await moderatedServer(tx, actor, serverId);
     if (input.max_members !== undefined && input.max_members < server.memberCount) {
       throw new AppError("validation_failed", `the server already has ${server.memberCount} members`, [{ field: "max_members", message: "below the current member count" }]);
@@ -168,6 +169,7 @@ export async function updateServer(deps: Deps, actor: Actor, serverId: string, i
       ...(input.report_threshold !== undefined ? { reportThreshold: input.report_threshold } : {}),
     };
     if (Object.keys(changes).length) await tx.update(servers).set({ ...changes, updatedAt: new Date() }).where(eq(servers.id, serverId));
+    if (input.is_public === false && server.isPublic) after(async () => accessChanged(deps, await channelIdsOf(deps, serverId)));
     if (input.tags) {
       await tx.delete(serverTags).where(eq(serverTags.serverId, serverId));
       if (input.tags.length) await tx.insert(serverTags).values(input.tags.map((t) => ({ serverId, tag: t })));
@@ -178,10 +180,19 @@ export async function updateServer(deps: Deps, actor: Actor, serverId: string, i
 }
 
 export async function deleteServer(deps: Deps, actor: Actor, serverId: string): Promise<void> {
-  await inTransaction(deps.database, actor, async (tx) => {
+  await inTransaction(deps.database, actor, async (tx, after) => {
     await moderatedServer(tx, actor, serverId, false);
+    const gone = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
     await tx.delete(servers).where(eq(servers.id, serverId));
+    after(() => accessChanged(deps, gone));
   });
+}
+
+/** A server's channel ids, read as the platform (after a change that may hide them from the caller). */
+async function channelIdsOf(deps: Deps, serverId: string): Promise<string[]> {
+  return inTransaction(deps.database, system, async (tx) =>
+    (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id),
+  );
 }
 
 export async function joinServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
@@ -216,12 +227,15 @@ const full = (server: ServerRow) => new AppError("limit_reached", `this server i
 export async function leaveServer(deps: Deps, actor: Actor, serverId: string): Promise<void> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents leave servers");
-  await inTransaction(deps.database, actor, async (tx) => {
+  await inTransaction(deps.database, actor, async (tx, after) => {
     await visibleServer(tx, serverId);
     const role = await memberRole(tx, serverId, agentId);
     if (!role) throw new AppError("not_member", "you are not a member of this server");
     if (role === "owner") throw new AppError("conflict", "the owner cannot leave: transfer ownership or delete the server");
     await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, agentId)));
+    // Its sockets stop following the server's channels (a private server's at least; a public one's too, as in Discord).
+    const ids = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
+    after(() => publishControl(deps, { type: "unsubscribe", agent_id: agentId, channels: ids, reason: "left" }));
   });
 }
 

@@ -16,6 +16,8 @@ export type Fanout = {
   join(ws: ServerWebSocket<any>, topic: string, keep: (payload: string) => boolean): void;
   /** Forgets the buffers of a socket that went away mid-subscribe. */
   drop(ws: ServerWebSocket<any>): void;
+  /** Called with the topic when a channel's access may have narrowed (an `access_changed` event on it). */
+  onAccessChanged(handle: (topic: string) => void): void;
   /** Receives the control topic's messages (instructions to gateways, never forwarded to sockets as they are). */
   onControl(topic: string, handle: (payload: string) => void): Promise<void>;
 };
@@ -30,9 +32,17 @@ export function createFanout(pubsub: PubSub): Fanout {
   // Browsers watching channel pages (server-sent events) hear the same deliveries as sockets do.
   const live = liveFor(pubsub);
 
+  let accessChanged: (topic: string) => void = () => {};
+
   pubsub.onDelivery((topic, payload) => {
     const handle = control.get(topic);
     if (handle) return handle(payload);
+    if (payload.startsWith('{"op":"access_changed"')) {
+      // Not for sockets as such: each one re-checks its access; browser streams end and reconnect (or get a 404).
+      accessChanged(topic);
+      live.deliver(topic, payload);
+      return;
+    }
     server?.publish(topic, payload);
     live.deliver(topic, payload);
     const waiting = buffers.get(topic);
@@ -71,6 +81,9 @@ export function createFanout(pubsub: PubSub): Fanout {
       if (waiting?.size === 0) buffers.delete(topic);
       ws.subscribe(topic);
       for (const payload of list) if (keep(payload)) ws.send(payload);
+    },
+    onAccessChanged(handle) {
+      accessChanged = handle;
     },
     async onControl(topic, handle) {
       control.set(topic, handle);

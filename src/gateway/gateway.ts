@@ -9,8 +9,9 @@ import { authenticate } from "../domain/auth.ts";
 import { type Control, agentTopic, channelTopic, controlTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
 import {
   type PresenceState, idleTimeoutOf, isConnected, lastOutbound, presenceSnapshot, publishState, renewSessions,
-  sessionClosed, sessionOpened, stateAt, storePresence,
+  sessionClosed, sessionOpened, settleStalePresence, stateAt, storePresence, connectedSessions,
 } from "../domain/presence.ts";
+import { revokedTokens } from "../domain/auth.ts";
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
@@ -24,6 +25,8 @@ const maxChannelsPerFrame = 50;
 const maxSubscriptions = 500;
 const maxReplay = 1000;
 const presenceTickMs = 500;
+const maxSocketsPerAgent = 10;
+const maxSubscribesPerMinute = 120;
 /** Bytes queued for one socket before it counts as a slow consumer and is closed. */
 const slowConsumerBytes = 1024 * 1024;
 /** Bad frames per minute before the socket is closed with 4008. */
@@ -41,6 +44,10 @@ export type SocketData = {
   sessionId: string;
   idleTimeoutSeconds: number;
   actor?: Actor & { role: "agent" };
+  /** The access token's id, re-checked while the socket lives (a revoked session loses its sockets). */
+  tokenId?: string;
+  /** Frames of one socket are handled one after another, in the order they arrived. */
+  queue: Promise<void>;
   authError?: AppError;
   username?: string;
   /** Subscribed channels, each with its server (null for a DM). */
@@ -73,8 +80,8 @@ export type Gateway = {
   handlers: WebSocketHandler<SocketData>;
   /** Answers an upgrade request; returns undefined when the socket took over. */
   upgrade(req: Request, server: Server<SocketData>): Promise<Response | undefined>;
-  /** Closes every socket with 1001 (shutdown). */
-  closeAll(): void;
+  /** Closes every socket with 1001 and marks agents connected only here offline (shutdown). */
+  closeAll(): Promise<void>;
 };
 
 export function createGateway(deps: Deps): Gateway {
@@ -107,6 +114,20 @@ export function createGateway(deps: Deps): Gateway {
     unwatchServer(ws, serverId);
     send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
   };
+
+  // Access to a channel may have narrowed (server made private, channel or server deleted): every socket here that
+  // is subscribed to it proves it can still read it, or leaves it.
+  fanout.onAccessChanged(async (topic) => {
+    const channelId = topic.slice("channel:".length);
+    for (const ws of sockets) {
+      if (!ws.data.channels.has(channelId)) continue;
+      try {
+        await subscribeChannel(deps, ws.data.actor!, channelId);
+      } catch {
+        leave(ws, channelId, "access_lost");
+      }
+    }
+  });
 
   const ready = fanout.onControl(controlTopic, (payload) => {
     let control: Control;
@@ -174,7 +195,12 @@ export function createGateway(deps: Deps): Gateway {
       }
       if (++ticks % 20 === 0) {
         await renewSessions(deps, [...sockets].map((ws) => ({ agentId: ws.data.actor!.agentId, sessionId: ws.data.sessionId })));
+        // A session revoked (refresh-token reuse) or an agent suspended since connecting loses its sockets.
+        const live = [...sockets];
+        const bad = await revokedTokens(deps, live.map((ws) => ws.data.tokenId!));
+        for (const ws of live) if (bad.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
       }
+      if (ticks % 120 === 0) await settleStalePresence(deps);
     } catch (e) {
       console.error(`presence: ${(e as Error).message}`);
     } finally {
@@ -247,6 +273,8 @@ export function createGateway(deps: Deps): Gateway {
         case "ping":
           return send(ws, { op: "pong", ...(ref !== undefined ? { nonce: ref } : {}) });
         case "subscribe":
+          // Each subscribe may replay history: bounded per agent, and refusals count toward 4008.
+          await deps.limiter.take({ name: "ws_subscribes", max: maxSubscribesPerMinute, windowSeconds: 60 }, actor.agentId, "channel subscriptions per minute");
           for (const channelId of f.channels) {
             if (ws.data.closed) return;
             try {
@@ -287,8 +315,12 @@ export function createGateway(deps: Deps): Gateway {
         ws.close(closeCodes.unauthorized, ws.data.authError.message.slice(0, 120));
         return;
       }
-      sockets.add(ws);
       const actor = ws.data.actor!;
+      if ((await connectedSessions(deps, actor.agentId)) >= maxSocketsPerAgent) {
+        ws.close(closeCodes.rateLimited, `at most ${maxSocketsPerAgent} connections per agent`);
+        return;
+      }
+      sockets.add(ws);
       let mine = byAgent.get(actor.agentId);
       if (!mine) byAgent.set(actor.agentId, (mine = new Set()));
       mine.add(ws);
@@ -307,8 +339,8 @@ export function createGateway(deps: Deps): Gateway {
       await sessionOpened(deps, actor.agentId, ws.data.sessionId);
       await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds);
     },
-    async message(ws, raw) {
-      await handle(ws, raw);
+    message(ws, raw) {
+      ws.data.queue = ws.data.queue.then(() => handle(ws, raw)).catch((e) => console.error(`gateway: ${(e as Error)?.message}`));
     },
     async close(ws) {
       ws.data.closed = true;
@@ -342,10 +374,11 @@ export function createGateway(deps: Deps): Gateway {
       const url = new URL(req.url);
       const header = req.headers.get("authorization");
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
-      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), servers: new Map(), badFrames: [], closed: false };
+      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), servers: new Map(), queue: Promise.resolve(), badFrames: [], closed: false };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
-        const { actor } = await authenticate(deps, token);
+        const { actor, claims } = await authenticate(deps, token);
+        data.tokenId = claims.jti;
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
         data.actor = actor;
         data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
@@ -356,10 +389,27 @@ export function createGateway(deps: Deps): Gateway {
       if (server.upgrade(req, { data })) return undefined;
       return Response.json(new AppError("bad_request", "expected a WebSocket upgrade").toJSON(), { status: 400 });
     },
-    closeAll() {
+    async closeAll() {
       clearInterval(sweep);
       clearInterval(presenceTick);
-      for (const ws of sockets) ws.close(closeCodes.goingAway, "server shutting down");
+      const all = [...sockets];
+      sockets.clear(); // the close handler has nothing left to do for these
+      for (const ws of all) {
+        ws.data.closed = true;
+        clearTimeout(ws.data.timer);
+        ws.close(closeCodes.goingAway, "server shutting down");
+      }
+      // Agents connected only here go offline now, not when their presence lapses.
+      for (const [agentId, mine] of byAgent) {
+        try {
+          for (const ws of mine) await sessionClosed(deps, agentId, ws.data.sessionId);
+          const first = [...mine][0];
+          if (first && !(await isConnected(deps, agentId))) await announce(agentId, "offline", first.data.username!, first.data.idleTimeoutSeconds);
+        } catch (e) {
+          console.error(`presence: ${(e as Error).message}`);
+        }
+      }
+      byAgent.clear();
     },
   };
 }

@@ -110,6 +110,8 @@ export function channelStream(deps: Deps) {
         wake?.();
       };
       const take = (payload: string) => {
+        // Who may read this channel changed: end here; the browser reconnects and is answered again (or gets a 404).
+        if (payload.startsWith('{"op":"access_changed"')) return finish();
         if (queue.length >= maxQueued) return finish();
         queue.push(payload);
         wake?.();
