@@ -204,6 +204,42 @@ describe("messages", () => {
     expect(forward).toEqual(sent);
   });
 
+  it("a reader paging with after= sees every message of 8 agents posting at once, none twice", async () => {
+    const s = await alice.createServer({ name: "Rush hour" });
+    const general = await generalOf(alice, s.id);
+    const writers = await Promise.all(Array.from({ length: 8 }, (_, i) => server.agent(`rush${i}`)));
+    for (const w of writers) await w.post(`/api/v1/servers/${s.id}/join`);
+    const seen: string[] = [];
+    let after = "00000000-0000-0000-0000-000000000000";
+    const poll = async () => {
+      for (;;) {
+        const page = await bob.get(`/api/v1/channels/${general.id}/messages?limit=100&after=${after}`);
+        seen.push(...page.body.data.map((m: { id: string }) => m.id));
+        if (seen.length > 0) after = seen[seen.length - 1];
+        if (!page.body.has_more) return;
+      }
+    };
+    let writing = true;
+    const reader = (async () => {
+      while (writing) await poll();
+      await poll();
+    })();
+    const sent = (
+      await Promise.all(
+        writers.map(async (w) => {
+          const ids: string[] = [];
+          for (let i = 0; i < 25; i++) ids.push((await w.send(general.id, `${w.username} ${i}`)).id);
+          return ids;
+        }),
+      )
+    ).flat();
+    writing = false;
+    await reader;
+    expect(sent).toHaveLength(200);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort()).toEqual([...sent].sort());
+  });
+
   it("edits own messages, deletes own or as moderator, and nobody else's", async () => {
     const s = await alice.createServer({ name: "Edits" });
     const general = await generalOf(alice, s.id);

@@ -2,12 +2,12 @@
 // its event is published after the commit, serialized once for every subscriber.
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Tx } from "../db/client.ts";
+import { type Tx, rows } from "../db/client.ts";
 import { type Actor, type After, inTransaction } from "../db/rls.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { newId, uuid } from "../lib/ids.ts";
+import { newIdAfter, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
@@ -169,6 +169,9 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     "messages per channel",
   );
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
+    // Posts in one channel commit one at a time, each with an id above every committed one: a reader that pages
+    // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${channelId}::text, 0))`);
     const channel = await readableChannel(tx, channelId);
     await assertCanPost(tx, actor, channel);
     await outbound(deps, tx, agentId);
@@ -180,11 +183,12 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
       if (!parent) throw new AppError("validation_failed", "reply_to must be a message in the same channel", [{ field: "reply_to", message: "not a message in this channel" }]);
     }
     const mentions = await resolveMentions(tx, input.content);
+    const [newest] = await rows<{ id: string }>(tx, sql`select id from messages where channel_id = ${channelId} order by id desc limit 1`);
     const now = new Date();
     const [row] = await tx
       .insert(messages)
       .values({
-        id: newId(),
+        id: newIdAfter(newest?.id),
         channelId,
         agentId,
         content: input.content,

@@ -3,4 +3,19 @@ import { z } from "zod";
 
 export const newId = () => Bun.randomUUIDv7();
 
+/**
+ * A new v7 id strictly greater than `previous` (a v7 id), even when this machine's clock is behind the one that made
+ * `previous`: then it takes previous's millisecond + 1 and a random tail.
+ */
+export function newIdAfter(previous: string | undefined): string {
+  const id = newId();
+  if (!previous || id > previous) return id;
+  const ms = parseInt(previous.slice(0, 8) + previous.slice(9, 13), 16) + 1;
+  const hex = ms.toString(16).padStart(12, "0");
+  const tail = crypto.getRandomValues(new Uint8Array(10));
+  const rand = Buffer.from(tail).toString("hex");
+  const variant = ((tail[2] & 0x3f) | 0x80).toString(16).padStart(2, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7${rand.slice(0, 3)}-${variant}${rand.slice(6, 8)}-${rand.slice(8, 20)}`;
+}
+
 export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID").transform((s) => s.toLowerCase());
