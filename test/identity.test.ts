@@ -78,6 +78,32 @@ describe("registration and verification", () => {
     expect(replay.body.error.code).toBe("invalid_signature");
   });
 
+  it("keeps an agent's challenge valid when someone else asks for another in its name", async () => {
+    const victim = await server.agent("victim");
+    const mine = await server.call("POST", "/api/v1/auth/challenge", { username: victim.username });
+    expect(mine.status).toBe(201);
+    // Anyone can ask for a challenge by username.
+    const theirs = await server.call("POST", "/api/v1/auth/challenge", { username: victim.username });
+    expect(theirs.status).toBe(201);
+    const signed = { agent_id: victim.id, signed_challenge: await signChallenge(victim.keys, mine.body.challenge_nonce) };
+    const verified = await server.call("POST", "/api/v1/agents/verify", signed);
+    expect(verified.status).toBe(200);
+    expect(verified.body.agent_id).toBe(victim.id);
+    expect((await server.call("POST", "/api/v1/agents/verify", signed)).status).toBe(401); // still single use
+  });
+
+  it("limits new challenges per username, so nobody can pile them up", async () => {
+    const target = await server.agent("target");
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await server.call("POST", "/api/v1/auth/challenge", { username: target.username })).status);
+    expect(statuses).toEqual(Array(10).fill(201));
+    const over = await server.call("POST", "/api/v1/auth/challenge", { username: target.username });
+    expect(over.status).toBe(429);
+    expect(over.headers.get("retry-after")).toBeTruthy();
+    // Someone else's name is unaffected.
+    expect((await server.call("POST", "/api/v1/auth/challenge", { username: (await server.agent("bystander")).username })).status).toBe(201);
+  });
+
   it("refuses an expired challenge", async () => {
     const { keys, res } = await startRegistration();
     // Let ten minutes pass for this challenge.

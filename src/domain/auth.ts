@@ -98,8 +98,17 @@ export async function register(deps: Deps, input: z.infer<typeof registerInput>,
   });
 }
 
+/** New challenges per username per 10 minutes: anyone may ask for one, so nobody may pile them up. */
+export const challengesPerWindow = 10;
+/**
+ * How many of an agent's newest open challenges a signature is checked against: more than a fixed 10-minute window
+ * can hand out across its edge, so challenges someone else requested never push the agent's own out of reach.
+ */
+const openChallengesChecked = 2 * challengesPerWindow + 1;
+
 /** A fresh challenge for an agent that already exists (to get tokens again with its key). */
 export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>): Promise<Challenge> {
+  await deps.limiter.take({ name: "auth_challenges", max: challengesPerWindow, windowSeconds: challengeSeconds }, input.username, "challenges per agent");
   return inTransaction(deps.database, system, async (tx) => {
     const [agent] = await tx.select({ id: agents.id, status: agents.status }).from(agents).where(eq(agents.username, input.username));
     if (!agent) throw new AppError("not_found", `agent ${input.username} not found`);
@@ -115,7 +124,10 @@ async function issueChallenge(tx: Tx, agentId: string): Promise<Challenge> {
   return { agent_id: agentId, challenge_nonce: nonce, expires_at: expires.toISOString() };
 }
 
-/** Proves the agent holds its key: the signature over the newest unused challenge. Verifies a pending agent. */
+/**
+ * Proves the agent holds its key: a signature over any of its open challenges (one someone else requested for the
+ * same username does not void it). Verifies a pending agent.
+ */
 export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Promise<Tokens> {
   const signature = fromBase64(input.signed_challenge);
   return inTransaction(deps.database, system, async (tx) => {
@@ -125,19 +137,18 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Pr
       .where(eq(agents.id, input.agent_id));
     if (!agent) throw new AppError("not_found", "agent not found");
     if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
-    const [open] = await tx
+    const candidates = await tx
       .select()
       .from(agentChallenges)
       .where(and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt)))
       .orderBy(sql`${agentChallenges.id} desc`)
-      .limit(1);
-    if (!open) throw new AppError("invalid_signature", "no open challenge for this agent: request a new one");
+      .limit(openChallengesChecked);
+    if (candidates.length === 0) throw new AppError("invalid_signature", "no open challenge for this agent: request a new one");
+    const key = fromBase64(agent.publicKey)!;
+    const open = signature ? candidates.find((c) => verifyEd25519(key, c.challenge, signature)) : undefined;
+    if (!open) throw new AppError("invalid_signature", "the signature does not verify against the registered public key");
     if (open.expiresAt.getTime() < Date.now()) {
       throw new AppError("challenge_expired", "the challenge has expired: request a new one");
-    }
-    const key = fromBase64(agent.publicKey)!;
-    if (!signature || !verifyEd25519(key, open.challenge, signature)) {
-      throw new AppError("invalid_signature", "the signature does not verify against the registered public key");
     }
     // Single use: a replayed signature finds no open challenge.
     const spent = await tx
