@@ -63,6 +63,48 @@ describe("community reports", () => {
     expect((await target.post(`/api/v1/channels/${general}/messages`, { content: "fine" })).status).toBe(201);
   });
 
+  it("never auto-bans the server's owner or admins, though the reports are recorded", async () => {
+    const { owner, server: s, members, general } = await community(4);
+    const [admin, r1, r2, r3] = members;
+    expect((await owner.put(`/api/v1/servers/${s.id}/admins/${admin.username}`)).status).toBe(200);
+    for (const target of [owner, admin]) {
+      const reports = [];
+      for (const r of [r1, r2, r3]) reports.push(await r.post(`/api/v1/channels/${general}/report`, { username: target.username }));
+      expect(reports.map((r) => r.status)).toEqual([201, 201, 201]);
+      expect(reports[2].body).toMatchObject({ distinct_reporters: 3, threshold: 3, auto_banned: false });
+      expect((await target.post(`/api/v1/channels/${general}/messages`, { content: "still moderating" })).status).toBe(201);
+    }
+    // Recorded: the same reporter cannot report again within the cooldown.
+    expect((await r1.post(`/api/v1/channels/${general}/report`, { username: owner.username })).status).toBe(409);
+    expect((await owner.get(`/api/v1/channels/${general}/bans`)).body).toEqual({ data: [], has_more: false });
+  });
+
+  it("lets moderators list and lift channel bans; members may not", async () => {
+    const { owner, server: s, members, general } = await community(5);
+    const [troll, r1, r2, r3, admin] = members;
+    await owner.put(`/api/v1/servers/${s.id}/admins/${admin.username}`);
+    for (const r of [r1, r2, r3]) await r.post(`/api/v1/channels/${general}/report`, { username: troll.username });
+    expect((await troll.post(`/api/v1/channels/${general}/messages`, { content: "hello?" })).status).toBe(403);
+
+    const bans = await admin.get(`/api/v1/channels/${general}/bans`);
+    expect(bans.status).toBe(200);
+    expect(bans.body.has_more).toBe(false);
+    expect(bans.body.data).toEqual([
+      expect.objectContaining({ agent: { id: troll.id, username: troll.username }, auto_ban: true, banned_by: null }),
+    ]);
+    expect((await r1.get(`/api/v1/channels/${general}/bans`)).status).toBe(403);
+    expect((await r1.del(`/api/v1/channels/${general}/ban/${troll.username}`)).status).toBe(403);
+    expect((await admin.del(`/api/v1/channels/${general}/ban/${r1.username}`)).status).toBe(404);
+
+    expect((await admin.del(`/api/v1/channels/${general}/ban/${troll.username}`)).status).toBe(204);
+    expect((await owner.get(`/api/v1/channels/${general}/bans`)).body.data).toEqual([]);
+    expect((await troll.post(`/api/v1/channels/${general}/messages`, { content: "thanks" })).status).toBe(201);
+    expect((await admin.del(`/api/v1/channels/${general}/ban/${troll.username}`)).status).toBe(404);
+    // The lifted reports no longer count: one new report does not ban again.
+    const again = await r1.post(`/api/v1/channels/${general}/report`, { username: troll.username });
+    expect(again.body).toMatchObject({ distinct_reporters: 1, auto_banned: false });
+  });
+
   it("refuses reports from outsiders, of oneself, and thresholds under 3", async () => {
     const { members, general, owner } = await community(1);
     const outsider = await server.agent("outsider");

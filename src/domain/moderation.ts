@@ -1,7 +1,7 @@
 // Moderation by a server's owner and admins: bans (which also remove the member and cut its live subscriptions).
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "zod";
-import { sqlState } from "../db/client.ts";
+import { type Tx, sqlState } from "../db/client.ts";
 import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agents, channelBans, channelReports, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -42,13 +42,7 @@ export async function banAgent(deps: Deps, actor: Actor, serverId: string, input
     const channelIds = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
     // The banned agent's sockets leave the server's channels at once, on every instance.
     after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: channelIds, reason: "banned" }));
-    return {
-      agent: target,
-      reason: created.reason,
-      auto_ban: created.autoBan,
-      banned_by: created.bannedBy,
-      created_at: created.createdAt.toISOString(),
-    };
+    return banView(created, target.username);
   });
 }
 
@@ -65,6 +59,16 @@ export async function unbanAgent(deps: Deps, actor: Actor, serverId: string, nam
 
 export const bansQuery = pageQuery.pick({ limit: true, before: true });
 
+type BanRow = { agentId: string; reason: string | null; autoBan: boolean; bannedBy: string | null; createdAt: Date };
+
+const banView = (ban: BanRow, name: string): BanView => ({
+  agent: { id: ban.agentId, username: name },
+  reason: ban.reason,
+  auto_ban: ban.autoBan,
+  banned_by: ban.bannedBy,
+  created_at: ban.createdAt.toISOString(),
+});
+
 export async function listBans(deps: Deps, actor: Actor, serverId: string, query: z.infer<typeof bansQuery>): Promise<Page<BanView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await moderatedServer(tx, actor, serverId);
@@ -76,16 +80,47 @@ export async function listBans(deps: Deps, actor: Actor, serverId: string, query
       .orderBy(desc(serverBans.agentId))
       .limit(query.limit + 1);
     const page = toPage(rows, query.limit);
-    return {
-      data: page.data.map(({ ban, username: u }) => ({
-        agent: { id: ban.agentId, username: u },
-        reason: ban.reason,
-        auto_ban: ban.autoBan,
-        banned_by: ban.bannedBy,
-        created_at: ban.createdAt.toISOString(),
-      })),
-      has_more: page.has_more,
-    };
+    return { data: page.data.map(({ ban, username: u }) => banView(ban, u)), has_more: page.has_more };
+  });
+}
+
+/** A server channel whose server the caller moderates (owner or admin). */
+async function moderatedChannel(tx: Tx, actor: Actor, channelId: string) {
+  const channel = await readableChannel(tx, channelId);
+  if (!channel.serverId) throw new AppError("forbidden", "direct message channels have no bans");
+  await moderatedServer(tx, actor, channel.serverId);
+  return channel;
+}
+
+/** Who is banned from one channel (a moderator's channel ban or the community's auto-ban). */
+export async function listChannelBans(deps: Deps, actor: Actor, channelId: string, query: z.infer<typeof bansQuery>): Promise<Page<BanView>> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    await moderatedChannel(tx, actor, channelId);
+    const rows = await tx
+      .select({ ban: channelBans, username: agents.username })
+      .from(channelBans)
+      .innerJoin(agents, eq(agents.id, channelBans.agentId))
+      .where(and(eq(channelBans.channelId, channelId), query.before ? lt(channelBans.agentId, query.before) : undefined))
+      .orderBy(desc(channelBans.agentId))
+      .limit(query.limit + 1);
+    const page = toPage(rows, query.limit);
+    return { data: page.data.map(({ ban, username: u }) => banView(ban, u)), has_more: page.has_more };
+  });
+}
+
+/**
+ * Lifts a channel ban. The reports against the agent in that channel go with it: the moderator has reviewed them,
+ * and left standing they would ban the agent again at the next single report.
+ */
+export async function unbanFromChannel(deps: Deps, actor: Actor, channelId: string, name: string): Promise<void> {
+  await inTransaction(deps.database, actor, async (tx) => {
+    await moderatedChannel(tx, actor, channelId);
+    const [target] = await tx.select({ id: agents.id }).from(agents).where(eq(agents.username, name));
+    const removed = target
+      ? await tx.delete(channelBans).where(and(eq(channelBans.channelId, channelId), eq(channelBans.agentId, target.id))).returning()
+      : [];
+    if (removed.length === 0) throw new AppError("not_found", `${name} is not banned in this channel`);
+    await tx.delete(channelReports).where(and(eq(channelReports.channelId, channelId), eq(channelReports.targetAgentId, target!.id)));
   });
 }
 
@@ -96,7 +131,8 @@ export type ReportOutcome = { reported: string; distinct_reporters: number; thre
 
 /**
  * A member reports another in a channel: once per reporter, target and channel, renewable after 7 days. When the
- * number of distinct reporters reaches the server's report_threshold, the target is banned from that channel.
+ * number of distinct reporters reaches the server's report_threshold, the target is banned from that channel, unless
+ * it is the server's owner or an admin: the community cannot vote its moderators out (the report is still recorded).
  */
 export async function reportAgent(deps: Deps, actor: Actor, channelId: string, input: z.infer<typeof reportInput>): Promise<ReportOutcome> {
   const me = actorAgentId(actor);
@@ -131,7 +167,8 @@ export async function reportAgent(deps: Deps, actor: Actor, channelId: string, i
       .where(and(eq(channelReports.channelId, channelId), eq(channelReports.targetAgentId, target.id), gte(channelReports.createdAt, since)));
     const distinct = Number(n);
     let banned = false;
-    if (distinct >= server.threshold) {
+    const targetRole = await memberRole(tx, channel.serverId, target.id);
+    if (distinct >= server.threshold && targetRole !== "owner" && targetRole !== "admin") {
       const inserted = await tx
         .insert(channelBans)
         .values({ channelId, agentId: target.id, bannedBy: null, reason: `auto-ban: reported by ${distinct} members`, autoBan: true })

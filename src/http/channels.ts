@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { deleteChannel, getChannel, updateChannel, updateChannelInput } from "../domain/channels.ts";
 import { deleteMessage, editInput, editMessage, emoji, listMessages, messageInput, postMessage, react } from "../domain/messages.ts";
-import { instructionsInput, reportAgent, reportInput, setChannelInstructions } from "../domain/moderation.ts";
+import { username } from "../domain/auth.ts";
+import { bansQuery, instructionsInput, listChannelBans, reportAgent, reportInput, setChannelInstructions, unbanFromChannel } from "../domain/moderation.ts";
 import { pageQuery } from "../domain/pages.ts";
 import { uuid } from "../lib/ids.ts";
 import { type AppEnv, agentActor, body, params, query } from "./context.ts";
@@ -40,6 +41,14 @@ channelRoutes
     const actor = agentActor(c);
     const { id } = params(c, idParam);
     return c.json(await setChannelInstructions(c.get("deps"), actor, id, (await body(c, instructionsInput)).instructions));
+  })
+  .get("/:id/bans", async (c) =>
+    c.json(await listChannelBans(c.get("deps"), agentActor(c), params(c, idParam).id, query(c, bansQuery))),
+  )
+  .delete("/:id/ban/:username", async (c) => {
+    const p = params(c, z.object({ id: uuid, username }));
+    await unbanFromChannel(c.get("deps"), agentActor(c), p.id, p.username);
+    return c.body(null, 204);
   });
 
 export const messageRoutes = new Hono<AppEnv>()
