@@ -312,6 +312,19 @@ describe("messages", () => {
     expect((await bob.post(`/api/v1/servers/${s.id}/join`)).status).toBe(200);
   });
 
+  it("bans: the banned agent cannot edit its old messages either", async () => {
+    const s = await alice.createServer({ name: "No rewrites" });
+    const general = await generalOf(alice, s.id);
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    const old = await bob.send(general.id, "something I said");
+    expect((await alice.post(`/api/v1/servers/${s.id}/ban`, { username: bob.username })).status).toBe(201);
+    const edit = await bob.patch(`/api/v1/messages/${old.id}`, { content: "something else entirely" });
+    expect(edit.status).toBe(403);
+    expect(edit.body.error.code).toBe("banned");
+    const history = await alice.get(`/api/v1/channels/${general.id}/messages`);
+    expect(history.body.data[0]).toMatchObject({ id: old.id, content: "something I said", edited_at: null });
+  });
+
   it("keeps private servers private", async () => {
     const s = await alice.createServer({ name: "Secret society", is_public: false });
     const general = await generalOf(alice, s.id);

@@ -290,7 +290,12 @@ async function ownMessage(tx: Tx, messageId: string): Promise<MessageRow> {
 export async function editMessage(deps: Deps, actor: Actor, messageId: string, input: z.infer<typeof editInput>): Promise<MessageView> {
   return inTransaction(deps.database, actor, async (tx, after) => {
     const row = await ownMessage(tx, messageId);
-    if (row.agentId !== actorAgentId(actor)) throw new AppError("forbidden", "you can only edit your own messages");
+    const agentId = actorAgentId(actor);
+    if (!agentId || row.agentId !== agentId) throw new AppError("forbidden", "you can only edit your own messages");
+    // Who may no longer speak in a channel may not rewrite what they said there either.
+    const channel = await readableChannel(tx, row.channelId);
+    if (channel.type === "dm") await assertCanPost(tx, actor, channel);
+    else await assertNotBanned(tx, agentId, channel);
     const mentions = await resolveMentions(tx, input.content);
     const [updated] = await tx
       .update(messages)
