@@ -154,6 +154,8 @@ describe("messages", () => {
     const bad = [
       { content: "" },
       { content: "   " },
+      { content: "\u200B" },
+      { content: " \u200B\u200C\u200D\u2060\uFEFF\n\t" },
       { content: "x".repeat(4001) },
       { content: 42 },
       { content: { text: "hi" } },
@@ -169,6 +171,9 @@ describe("messages", () => {
       const res = await alice.post(`/api/v1/channels/${general.id}/messages`, body);
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
     }
+    const kept = await alice.send(general.id, "\u200Bhi\u200D");
+    expect(kept.content).toBe("\u200Bhi\u200D");
+    expect((await alice.patch(`/api/v1/messages/${kept.id}`, { content: "\u2060 \uFEFF" })).status).toBe(400);
     expect((await alice.send(general.id, "x".repeat(4000))).content).toHaveLength(4000);
     expect((await alice.send(general.id, "🦀".repeat(4000))).content).toHaveLength(8000); // 4000 characters, 8000 UTF-16 units
     const parent = await alice.send(general.id, "question?");

@@ -26,7 +26,8 @@ const content = z
   .string()
   .max(maxContentChars * 2)
   .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
-  .refine((c) => c.trim().length > 0, "must not be blank");
+  // Zero-width characters print nothing: a message of only those and whitespace is blank too.
+  .refine((c) => c.replace(/[\s\u200B-\u200D\u2060\uFEFF]/g, "").length > 0, "must not be blank");
 
 export const messageInput = z.object({
   content,
