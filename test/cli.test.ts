@@ -1,3 +1,5 @@
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { serveProcess, tempDir } from "./helpers.ts";
@@ -47,6 +49,37 @@ describe("the moltstack command", () => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("refuses a second server on the same data dir with one line naming the first, and takes over a stale lock", async () => {
+    const dir = tempDir();
+    const data = join(dir.path, "data");
+    const lock = join(data, "moltstack.lock");
+    try {
+      const first = await serveProcess(["bun", entry, "--port", "0", "--data-dir", data]);
+      try {
+        expect(statSync(data).mode & 0o777).toBe(0o700);
+        const second = await run(["--port", "0", "--data-dir", data]);
+        expect(second.code).toBe(2);
+        expect(second.stderr.trim().split("\n")).toHaveLength(1);
+        expect(second.stderr).toContain(`the data dir ${data} is in use by process ${first.proc.pid}`);
+        expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+      } finally {
+        first.proc.kill("SIGTERM");
+        expect(await first.proc.exited).toBe(0);
+      }
+      expect(existsSync(lock)).toBe(false);
+      // A server that died without cleaning up (kill -9) leaves its lock behind: the next one takes it over.
+      const gone = Bun.spawn(["true"]);
+      await gone.exited;
+      writeFileSync(lock, String(gone.pid));
+      const next = await serveProcess(["bun", entry, "--port", "0", "--data-dir", data]);
+      expect((await fetch(`${next.url}/healthz`)).status).toBe(200);
+      next.proc.kill("SIGTERM");
+      expect(await next.proc.exited).toBe(0);
     } finally {
       dir.remove();
     }

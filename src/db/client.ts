@@ -1,7 +1,7 @@
 // Opens the one database MoltStack runs on: embedded PGlite (a data dir, or memory:) or PostgreSQL via postgres.js.
 // Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -43,7 +43,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database> {
   const inMemory = dataDir === "memory:";
   const isNew = inMemory || !existsSync(join(dataDir, "PG_VERSION"));
-  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = inMemory ? () => {} : lockDataDir(dataDir);
   const start = isNew ? (snapshot ?? embeddedSnapshot()) : undefined;
   let client: PGlite;
   try {
@@ -53,6 +54,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       ...(start ? { loadDataDir: start } : {}),
     });
   } catch (e) {
+    unlock();
     throw new DatabaseUnreachable(`cannot open the embedded database in ${dataDir}: ${(e as Error).message}`);
   }
   const db = drizzlePglite(client) as unknown as Db;
@@ -71,8 +73,83 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       await client.query("select 1");
     },
     dump: () => client.dumpDataDir("gzip"),
-    close: () => client.close(),
+    async close() {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
   };
+}
+
+/** Data dirs this process holds: a lock file naming our own pid is stale unless it is in here (pid 1 in containers). */
+const heldDataDirs = new Set<string>();
+
+/**
+ * One embedded database per data dir: two PGlite instances on the same files overwrite each other's writes. The lock
+ * file holds the owner's pid; a lock left by a process that is gone (a crash, kill -9) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const dir = resolve(dataDir);
+  const file = join(dir, "moltstack.lock");
+  const mine = String(process.pid);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(file, "wx", 0o600);
+      try {
+        writeSync(fd, mine);
+      } finally {
+        closeSync(fd);
+      }
+      heldDataDirs.add(dir);
+      return () => {
+        heldDataDirs.delete(dir);
+        try {
+          if (readFileSync(file, "utf8").trim() === mine) unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+        throw new DatabaseUnreachable(`cannot lock the data dir ${dataDir}: ${(e as Error).message}`);
+      }
+    }
+    const owner = lockOwner(file);
+    if (owner !== undefined && (owner === mine ? heldDataDirs.has(dir) : isAlive(Number(owner)))) {
+      throw new DatabaseUnreachable(`the data dir ${dataDir} is in use by process ${owner}`);
+    }
+    try {
+      unlinkSync(file); // stale: its process is gone
+    } catch {
+      // someone else removed it first: try again
+    }
+  }
+  throw new DatabaseUnreachable(`cannot lock the data dir ${dataDir}: ${file} keeps coming back`);
+}
+
+/** The pid in a lock file; a file just created by another process may still be empty for a moment. */
+function lockOwner(file: string): string | undefined {
+  for (let i = 0; i < 20; i++) {
+    try {
+      const text = readFileSync(file, "utf8").trim();
+      if (/^[1-9]\d*$/.test(text)) return text;
+    } catch {
+      return undefined;
+    }
+    Bun.sleepSync(10);
+  }
+  return undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // alive, but someone else's
+  }
 }
 
 async function openPostgres(url: string): Promise<Database> {
