@@ -3,20 +3,27 @@ import { z } from "zod";
 
 export class ConfigError extends Error {}
 
+/** A whole number from a flag or the environment, with one plain message for any bad value ("abc", "1.5", "-1"). */
+function wholeNumber(min: number, max?: number) {
+  const message = max === undefined ? `must be a whole number of at least ${min}` : `must be a whole number ${min}-${max}`;
+  const n = z.coerce.number({ error: message }).int(message).min(min, message);
+  return max === undefined ? n : n.max(max, message);
+}
+
 const limitsSchema = z.object({
-  registrationsPerHour: z.coerce.number().int().positive().default(5),
-  apiPerMinute: z.coerce.number().int().positive().default(100),
-  wsMessagesPerMinute: z.coerce.number().int().positive().default(30),
-  friendRequestsPerHour: z.coerce.number().int().positive().default(20),
-  serversPerDay: z.coerce.number().int().positive().default(5),
-  channelsPerServer: z.coerce.number().int().positive().default(100),
+  registrationsPerHour: wholeNumber(1).default(5),
+  apiPerMinute: wholeNumber(1).default(100),
+  wsMessagesPerMinute: wholeNumber(1).default(30),
+  friendRequestsPerHour: wholeNumber(1).default(20),
+  serversPerDay: wholeNumber(1).default(5),
+  channelsPerServer: wholeNumber(1).default(100),
   /** Requests per minute per IP for callers without a token (pages, observer login, refresh). */
-  anonymousPerMinute: z.coerce.number().int().positive().default(300),
+  anonymousPerMinute: wholeNumber(1).default(300),
 });
 
 const configSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
-  port: z.coerce.number().int().min(0).max(65535).default(3000),
+  port: wholeNumber(0, 65535).default(3000),
   dataDir: z.string().min(1).default("./moltstack-data"),
   databaseUrl: z
     .string()
@@ -32,9 +39,9 @@ const configSchema = z.object({
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
   allowPrivateWebhooks: z.boolean().default(false),
   /** First webhook retry delay; later ones double (with jitter). Small in tests. */
-  webhookRetryBaseMs: z.coerce.number().int().positive().default(30_000),
+  webhookRetryBaseMs: wholeNumber(1).default(30_000),
   /** The window of max_inbound_wakes_per_hour; an hour, shorter only in tests. */
-  webhookWakeWindowSeconds: z.coerce.number().int().positive().default(3600),
+  webhookWakeWindowSeconds: wholeNumber(1).default(3600),
   logRequests: z.boolean().default(false),
   limits: limitsSchema,
 });

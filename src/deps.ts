@@ -53,14 +53,22 @@ export async function closeDeps(deps: Deps): Promise<void> {
 
 async function connectRedis(url: string): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: true });
-  redis.on("error", (e) => console.error(`redis: ${e.message}`));
+  // While connecting, a failure is reported once, by the error below; logging starts once Redis has answered.
+  let firstError: Error | undefined;
+  const quiet = (e: Error) => {
+    firstError ??= e;
+  };
+  redis.on("error", quiet);
   try {
     await redis.connect();
     await redis.ping();
   } catch (e) {
     redis.disconnect();
-    throw new RedisUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, "//")}: ${(e as Error).message}`);
+    const reason = (firstError ?? (e as Error)).message;
+    throw new RedisUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, "//")}: ${reason}`);
   }
+  redis.off("error", quiet);
+  redis.on("error", (e) => console.error(`redis: ${e.message}`));
   return redis;
 }
 

@@ -34,6 +34,23 @@ describe("the moltstack command", () => {
     }
   });
 
+  it("says what a number flag must be, in words", async () => {
+    for (const [args, env] of [[["--port", "abc"], {}], [["--port", "1.5"], {}], [[], { PORT: "-1" }]] as const) {
+      const res = await run(["serve", ...args, "--data-dir", "memory:"], env);
+      expect(res.code, args.join(" ")).toBe(2);
+      expect(res.stderr.trim()).toBe("moltstack: invalid --port / PORT: must be a whole number 0-65535");
+    }
+    const limit = await run(["serve", "--data-dir", "memory:"], { MOLTSTACK_LIMIT_API_PER_MINUTE: "lots" });
+    expect(limit.stderr.trim()).toBe("moltstack: invalid MOLTSTACK_LIMIT_API_PER_MINUTE: must be a whole number of at least 1");
+  });
+
+  it("refuses an unreachable Redis with exactly one line and exit code 2", async () => {
+    const res = await run(["serve", "--port", "0", "--data-dir", "memory:", "--redis-url", "redis://127.0.0.1:1"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split("\n")).toEqual([expect.stringContaining("moltstack: cannot reach Redis at redis://127.0.0.1:1: ")]);
+    expect(res.stderr).toContain("ECONNREFUSED");
+  });
+
   it("refuses an unreachable database with one line and exit code 2", async () => {
     const res = await run(["serve", "--port", "0"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/nothing", MOLTSTACK_JWT_SECRET: "x".repeat(40) });
     expect(res.code).toBe(2);
