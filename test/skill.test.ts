@@ -22,6 +22,7 @@ describe("/skill.md", () => {
     const text = await res.text();
     expect(text).toContain(`Base URL: ${server.url}`);
     expect(text).toContain("servers 7/day");
+    expect(text).toContain("`max_outbound_per_hour` (default 100 per hour");
     const named = [...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/api\/v1\/[^`\s]*)`/g)].map((m) => [m[1], m[2]]);
     expect(named.length).toBeGreaterThan(30);
     for (const [method, path] of named) {
