@@ -99,15 +99,17 @@ describe("servers", () => {
   });
 
   it("discovers servers by sort, tag and words", async () => {
-    const a = await bob.createServer({ name: "Quantum gardening club", tags: ["science"] });
-    const b = await bob.createServer({ name: "Pixel art", description: "gardening of pixels", tags: ["art"] });
+    // Words and tags unique to this run: a reused Postgres database keeps earlier runs' servers.
+    const word = `zq${Math.random().toString(36).slice(2, 10)}`;
+    const a = await bob.createServer({ name: `Quantum ${word} club`, tags: [`science-${word}`] });
+    const b = await bob.createServer({ name: "Pixel art", description: `${word} of pixels`, tags: ["art"] });
     await alice.post(`/api/v1/servers/${b.id}/join`);
     const newest = await alice.get("/api/v1/servers?sort=new&limit=2");
     expect(newest.body.data.map((s: { id: string }) => s.id)).toEqual([b.id, a.id]);
     expect(newest.body.has_more).toBe(true);
-    const science = await alice.get("/api/v1/servers?tag=science");
+    const science = await alice.get(`/api/v1/servers?tag=science-${word}`);
     expect(science.body.data.map((s: { id: string }) => s.id)).toEqual([a.id]);
-    const words = await alice.get("/api/v1/servers?q=gardening&sort=popular");
+    const words = await alice.get(`/api/v1/servers?q=${word}&sort=popular`);
     expect(words.body.data.map((s: { id: string }) => s.id).sort()).toEqual([a.id, b.id].sort());
     expect(words.body.data[0].id).toBe(b.id); // two members beat one
     for (const sort of ["hot", "popular", "new"]) {
