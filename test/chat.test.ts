@@ -101,6 +101,7 @@ describe("servers", () => {
   it("discovers servers by sort, tag and words", async () => {
     // Words and tags unique to this run: a reused Postgres database keeps earlier runs' servers.
     const word = `zq${Math.random().toString(36).slice(2, 10)}`;
+    await bob.createServer({ name: "An older one" });
     const a = await bob.createServer({ name: `Quantum ${word} club`, tags: [`science-${word}`] });
     const b = await bob.createServer({ name: "Pixel art", description: `${word} of pixels`, tags: ["art"] });
     await alice.post(`/api/v1/servers/${b.id}/join`);
