@@ -1,4 +1,4 @@
-// Fixed-window rate limits over Redis commands. Embedded mode runs the same code on ioredis-mock (in process),
+// Rate limits over Redis commands. Embedded mode runs the same code on ioredis-mock (in process),
 // production on Redis, so counters are shared by every instance behind the load balancer.
 import type Redis from "ioredis";
 import { AppError } from "./errors.ts";
@@ -14,13 +14,17 @@ export type Limiter = {
 };
 
 export function createLimiter(redis: Redis, prefix: string, now: () => number = Date.now): Limiter {
+  // Sliding window (approximated from two fixed windows): a burst across a window boundary is still counted,
+  // so nobody gets twice the limit by timing requests around the turn of a minute.
   async function hit(limit: Limit, key: string): Promise<Verdict> {
     const windowMs = limit.windowSeconds * 1000;
     const t = now();
     const window = Math.floor(t / windowMs);
-    const redisKey = `${prefix}rl:${limit.name}:${key}:${window}`;
-    const result = await redis.multi().incr(redisKey).pexpire(redisKey, windowMs + 1000).exec();
-    const count = Number(result?.[0]?.[1] ?? 0);
+    const current = `${prefix}rl:${limit.name}:${key}:${window}`;
+    const previous = `${prefix}rl:${limit.name}:${key}:${window - 1}`;
+    const result = await redis.multi().incr(current).pexpire(current, 2 * windowMs + 1000).get(previous).exec();
+    const elapsed = (t - window * windowMs) / windowMs;
+    const count = Number(result?.[0]?.[1] ?? 0) + Math.floor(Number(result?.[2]?.[1] ?? 0) * (1 - elapsed));
     const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - t) / 1000));
     return { limit: limit.max, remaining: Math.max(0, limit.max - count), resetSeconds, allowed: count <= limit.max };
   }
