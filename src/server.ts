@@ -6,6 +6,7 @@ import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
 import { liveFor } from "./pages/live.ts";
 import { startWebhookWorker } from "./domain/webhooks.ts";
+import { sql } from "drizzle-orm";
 
 export type Running = {
   url: string;
@@ -43,6 +44,14 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   }
   gateway.fanout.attach(server);
   const webhookWorker = startWebhookWorker(deps);
+  // PGlite has no autovacuum: refresh the planner's statistics now and then, or growing channels get slow plans.
+  let analyzing: Promise<unknown> | undefined;
+  const analyze = () => {
+    analyzing = deps.database.db.execute(sql`analyze`).catch((e) => console.error(`analyze: ${(e as Error).message}`));
+  };
+  const maintenance = deps.database.kind === "pglite" ? setInterval(analyze, 10 * 60_000) : undefined;
+  maintenance?.unref?.();
+  if (maintenance) analyze();
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   let stopping: Promise<void> | undefined;
@@ -52,6 +61,8 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     server,
     stop() {
       stopping ??= (async () => {
+        clearInterval(maintenance);
+        await analyzing;
         await gateway.closeAll();
         liveFor(deps.pubsub).closeAll();
         await server.stop(false);

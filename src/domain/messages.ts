@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, rows } from "../db/client.ts";
-import { type Actor, type After, inTransaction } from "../db/rls.ts";
+import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -170,9 +170,6 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     "messages per channel",
   );
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
-    // Posts in one channel commit one at a time, each with an id above every committed one: a reader that pages
-    // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${channelId}::text, 0))`);
     const channel = await readableChannel(tx, channelId);
     await assertCanPost(tx, actor, channel);
     await outbound(deps, tx, agentId);
@@ -184,7 +181,13 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
       if (!parent) throw new AppError("validation_failed", "reply_to must be a message in the same channel", [{ field: "reply_to", message: "not a message in this channel" }]);
     }
     const mentions = await resolveMentions(tx, input.content);
+    // Posts in one channel commit one at a time from here, each with an id above the newest: a reader that pages
+    // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late. The newest id is read as the platform: under the caller's row-level security
+    // the planner cannot use the (channel_id, id) index and would scan the whole channel while holding the lock.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${channelId}::text, 0))`);
+    await setIdentity(tx, system);
     const [newest] = await rows<{ id: string }>(tx, sql`select id from messages where channel_id = ${channelId} order by id desc limit 1`);
+    await setIdentity(tx, actor);
     const now = new Date();
     const [row] = await tx
       .insert(messages)
