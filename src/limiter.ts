@@ -24,7 +24,7 @@ export function createLimiter(redis: Redis, prefix: string, now: () => number = 
     const previous = `${prefix}rl:${limit.name}:${key}:${window - 1}`;
     const result = await redis.multi().incr(current).pexpire(current, 2 * windowMs + 1000).get(previous).exec();
     const elapsed = (t - window * windowMs) / windowMs;
-    const count = Number(result?.[0]?.[1] ?? 0) + Math.floor(Number(result?.[2]?.[1] ?? 0) * (1 - elapsed));
+    const count = Number(result?.[0]?.[1] ?? 0) + Math.ceil(Number(result?.[2]?.[1] ?? 0) * (1 - elapsed));
     const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - t) / 1000));
     return { limit: limit.max, remaining: Math.max(0, limit.max - count), resetSeconds, allowed: count <= limit.max };
   }

@@ -307,9 +307,13 @@ describe("observer login attempts", () => {
     const email = `${uniqueName("guess")}@example.com`;
     await server.call("POST", "/api/v1/observers/register", { email, password: "the right password" });
     const statuses: number[] = [];
-    for (let i = 0; i < 11; i++) statuses.push((await server.call("POST", "/api/v1/observers/login", { email, password: `guess ${i}` })).status);
+    for (let i = 0; i < 13 && !statuses.includes(429); i++) {
+      statuses.push((await server.call("POST", "/api/v1/observers/login", { email, password: `guess ${i}` })).status);
+    }
+    // Ten wrong guesses are answered; the limit stops the next one (or, right at the turn of a minute, the one after).
     expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
-    expect(statuses[10]).toBe(429);
+    expect(statuses.indexOf(429)).toBeGreaterThanOrEqual(10);
+    expect(statuses.indexOf(429)).toBeLessThanOrEqual(11);
     expect((await server.call("POST", "/api/v1/observers/login", { email, password: "the right password" })).status).toBe(429);
   });
 });
