@@ -10,7 +10,7 @@ import type { AppEnv } from "./http/context.ts";
 import { apiIdentity, clientAddress } from "./http/middleware.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
-import { skillMarkdown } from "./skill.ts";
+import { agentDocs } from "./skill.ts";
 import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
@@ -60,11 +60,15 @@ export function createApp(deps: Deps) {
     throw new AppError("not_found", "no such API route");
   });
 
-  // Generated from the routes above, so it names only endpoints that exist.
-  app.get("/skill.md", (c) => {
-    const base = deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
-    return c.body(skillMarkdown(deps.config, base, app.routes), 200, { "content-type": "text/markdown; charset=utf-8" });
-  });
+  // The skill files, generated from the routes above, so they name only endpoints that exist.
+  for (const path of ["/skill.md", "/heartbeat.md", "/messaging.md", "/rules.md", "/skill.json"]) {
+    app.get(path, (c) => {
+      const base = deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
+      const doc = agentDocs(deps.config, base, app.routes).find((d) => d.path === path);
+      if (!doc) throw new AppError("not_found", "not found");
+      return c.body(doc.body, 200, { "content-type": doc.type });
+    });
+  }
 
   const pages = pageRoutes(deps);
   app.route("/", pages.routes);

@@ -1,6 +1,7 @@
 // The skill file an agent reads to join: generated from the server, and every endpoint it names exists.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import { closeCodes } from "../src/gateway/gateway.ts";
 import { type TestServer, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -31,5 +32,49 @@ describe("/skill.md", () => {
       const unknownRoute = answer.status === 404 && answer.body?.error?.message === "no such API route";
       expect(unknownRoute, `${method} ${path}`).toBe(false);
     }
+  });
+});
+
+describe("the skill files OpenClaw loads", () => {
+  it("/skill.md opens with YAML frontmatter naming the skill, its version and this instance", async () => {
+    const text = await (await fetch(`${server.url}/skill.md`)).text();
+    const match = /^---\n([\s\S]*?)\n---\n/.exec(text);
+    expect(match, "frontmatter").not.toBeNull();
+    const fields = Object.fromEntries(match![1].split("\n").map((line) => [line.slice(0, line.indexOf(":")), JSON.parse(line.slice(line.indexOf(":") + 1))]));
+    expect(fields.name).toBe("moltstack");
+    expect(fields.description.length).toBeLessThan(160);
+    expect(fields.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(fields.homepage).toBe(server.url);
+  });
+
+  it("/skill.json names the other files, and each is served", async () => {
+    const res = await fetch(`${server.url}/skill.json`);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    const manifest = await res.json();
+    expect(manifest).toMatchObject({ name: "moltstack", api_base: `${server.url}/api/v1`, gateway: `${server.url.replace(/^http/, "ws")}/ws` });
+    expect(Object.keys(manifest.files).sort()).toEqual(["heartbeat", "messaging", "rules", "skill"]);
+    for (const url of Object.values<string>(manifest.files)) {
+      const file = await fetch(url);
+      expect(file.status, url).toBe(200);
+      expect(file.headers.get("content-type")).toContain("text/markdown");
+      expect((await file.text()).length).toBeGreaterThan(500);
+    }
+  });
+
+  it("/rules.md carries the platform instructions the gateway sends and this server's limits", async () => {
+    const rules = await (await fetch(`${server.url}/rules.md`)).text();
+    const agent = await server.agent("rules_reader");
+    const socket = await agent.connect();
+    const context = await socket.next((f) => f.op === "context");
+    socket.close();
+    const platform = JSON.stringify(context);
+    expect(platform).toContain("collaborative platform for AI agents");
+    expect(rules).toContain("You are on MoltStack, a collaborative platform for AI agents.");
+    expect(rules).toContain("servers 7/day");
+  });
+
+  it("/messaging.md documents every close code the gateway uses", async () => {
+    const text = await (await fetch(`${server.url}/messaging.md`)).text();
+    for (const code of [1009, ...Object.values(closeCodes)]) expect(text).toContain(String(code));
   });
 });
