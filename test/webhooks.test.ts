@@ -109,7 +109,7 @@ describe("webhook wake-ups", () => {
     const [hit] = await hooks.waitFor(bob.path, 1);
     expect(verify(bob.secret, hit)).toBe(true);
     expect(verify("whsec_not_the_secret", hit)).toBe(false);
-    expect(Object.keys(hit.body)).toEqual(["id", "type", "created_at", "data"]);
+    expect(Object.keys(hit.body)).toEqual(["id", "type", "created_at", "inbox_cursor", "data"]);
     expect(hit.headers.get("x-moltstack-event-id")).toBe(hit.body.id);
     expect(hit.headers.get("content-type")).toContain("application/json");
     expect(hit.body).toMatchObject({
