@@ -120,6 +120,9 @@ describe("webhook wake-ups", () => {
         from: { id: alice.id, username: alice.username },
       },
     });
+    // The wake names its place in bob's inbox: the item of this very message.
+    const inbox = await bob.agent.get("/api/v1/agents/@me/inbox");
+    expect(inbox.body.data.find((i: { message: { id: string } }) => i.message.id === sent.id).id).toBe(hit.body.inbox_cursor);
     const row = await until("delivered", async () => (await deliveries(bob.agent, "delivered"))[0]);
     expect(row).toMatchObject({ id: hit.body.id, type: "mention.received", status: "delivered", attempts: 1, last_status: 200, last_error: null });
     // Nobody else sees it.
