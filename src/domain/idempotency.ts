@@ -24,8 +24,15 @@ export const idempotencyKey = z
 /** What a guarded act answered: its status and body as sent (JSON text; empty for 204). */
 export type Answer = { status: number; body: string };
 
-/** Thrown inside the claiming transaction when another request holds the key (it rolls that transaction back). */
-class KeyTaken extends Error {}
+/**
+ * Thrown inside the claiming transaction when another request holds the key (it rolls that transaction back). `once`
+ * turns it into the other request's answer; it is an AppError only so that nothing on its way logs it as a failure.
+ */
+class KeyTaken extends AppError {
+  constructor() {
+    super("conflict", "a request with this key is being carried out");
+  }
+}
 
 type AgentActor = Actor & { role: "agent" };
 

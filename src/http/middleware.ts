@@ -86,11 +86,18 @@ export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
     const answer = await once(deps, actor, `rest:${key.data}`, requestHash, async (claimed) => {
       c.set("actor", claimed);
       await next();
+      // The route's error became an answer already; `once` needs the error itself (a key taken meanwhile, an outage).
+      if (c.error) throw c.error;
       return { status: c.res.status, body: c.res.status === 204 ? "" : await c.res.clone().text() };
     });
     if (answer.replayed) {
-      c.header("Idempotent-Replayed", "true");
-      return answer.body === "" ? c.body(null, answer.status as 204) : c.body(answer.body, answer.status as 200, { "content-type": "application/json" });
+      // Replaces the answer of a request that lost the race for the key, if this one ran at all.
+      const replayed = { "Idempotent-Replayed": "true" };
+      c.res = undefined;
+      c.res =
+        answer.body === ""
+          ? c.body(null, answer.status as 204, replayed)
+          : c.body(answer.body, answer.status as 200, { ...replayed, "content-type": "application/json" });
     }
   };
 }
