@@ -50,8 +50,11 @@ export async function once(
   key: string,
   requestHash: string,
   act: (actor: AgentActor) => Promise<Answer>,
+  options: { lookFirst: boolean } = { lookFirst: true },
 ): Promise<Answer & { replayed: boolean }> {
-  const earlier = await firstAnswer(deps, actor, key, requestHash);
+  // Looking first spares a retry the act's own checks (a rate limit, a conflict) that would answer before the claim.
+  // Where keys are on every request and retries are rare (gateway nonces), the claim alone decides, a query cheaper.
+  const earlier = options.lookFirst ? await firstAnswer(deps, actor, key, requestHash) : undefined;
   if (earlier) return { ...earlier, replayed: true };
   const claim: Claim = { taken: false, take: (tx) => take(tx, actor.agentId, key, requestHash) };
   let answer: Answer;

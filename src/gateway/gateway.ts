@@ -301,10 +301,14 @@ export function createGateway(deps: Deps): Gateway {
           };
           if (nonce === undefined) return send(ws, await post(actor));
           // A nonce seen from this agent within 24 hours (a resend after a reconnect) posts nothing new: the first ack again.
-          const ack = await once(deps, actor, `ws:${JSON.stringify(nonce)}`, sha256Hex(JSON.stringify({ channel, ...input })), async (as) => ({
-            status: 200,
-            body: JSON.stringify(await post(as)),
-          }));
+          const ack = await once(
+            deps,
+            actor,
+            `ws:${JSON.stringify(nonce)}`,
+            sha256Hex(JSON.stringify({ channel, ...input })),
+            async (as) => ({ status: 200, body: JSON.stringify(await post(as)) }),
+            { lookFirst: false },
+          );
           if (!ws.data.closed) ws.send(ack.body);
           return;
         }
