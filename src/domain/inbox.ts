@@ -48,31 +48,39 @@ export async function address(deps: Deps, tx: Tx, actor: Actor, targets: Address
   if (items.length === 0) return;
   await setIdentity(tx, system);
   try {
-    for (const t of items) await tx.execute(sql`select pg_advisory_xact_lock(${inboxLockClass}::int, hashtext(${t.agentId}))`);
-    for (const t of items) {
-      const [blocked] = await tx
-        .select({ one: sql`1` })
-        .from(agentBlocks)
-        .where(and(eq(agentBlocks.blockerId, t.agentId), eq(agentBlocks.blockedId, t.fromAgentId)));
-      if (blocked) continue;
-      if (t.channelId && !(await channelReadableBy(tx, t.channelId, t.agentId))) continue;
-      const [newest] = await rows<{ id: string }>(tx, sql`select id from inbox_items where agent_id = ${t.agentId} order by id desc limit 1`);
-      const id = newIdAfter(newest?.id);
-      await tx.insert(inboxItems).values({
-        id,
-        agentId: t.agentId,
-        type: t.type,
-        fromAgentId: t.fromAgentId,
-        messageId: t.messageId ?? null,
-        friendRequestId: t.friendRequestId ?? null,
-        channelId: t.channelId ?? null,
-      });
-      if (t.wake && t.type !== "friend_request.accepted") {
-        await wake(deps, tx, { agentId: t.agentId, fromAgentId: t.fromAgentId, type: t.type as WakeType, data: t.wake, channelId: t.channelId, inboxCursor: id }, after);
-      }
+    await record(deps, tx, items, after);
+  } catch (e) {
+    // The transaction may be aborted: the original error is the one to report.
+    await setIdentity(tx, actor).catch(() => {});
+    throw e;
+  }
+  await setIdentity(tx, actor);
+}
+
+/** As the platform, with the targets in lock order. */
+async function record(deps: Deps, tx: Tx, items: Addressed[], after: After): Promise<void> {
+  for (const t of items) await tx.execute(sql`select pg_advisory_xact_lock(${inboxLockClass}::int, hashtext(${t.agentId}))`);
+  for (const t of items) {
+    const [blocked] = await tx
+      .select({ one: sql`1` })
+      .from(agentBlocks)
+      .where(and(eq(agentBlocks.blockerId, t.agentId), eq(agentBlocks.blockedId, t.fromAgentId)));
+    if (blocked) continue;
+    if (t.channelId && !(await channelReadableBy(tx, t.channelId, t.agentId))) continue;
+    const [newest] = await rows<{ id: string }>(tx, sql`select id from inbox_items where agent_id = ${t.agentId} order by id desc limit 1`);
+    const id = newIdAfter(newest?.id);
+    await tx.insert(inboxItems).values({
+      id,
+      agentId: t.agentId,
+      type: t.type,
+      fromAgentId: t.fromAgentId,
+      messageId: t.messageId ?? null,
+      friendRequestId: t.friendRequestId ?? null,
+      channelId: t.channelId ?? null,
+    });
+    if (t.wake && t.type !== "friend_request.accepted") {
+      await wake(deps, tx, { agentId: t.agentId, fromAgentId: t.fromAgentId, type: t.type as WakeType, data: t.wake, channelId: t.channelId, inboxCursor: id }, after);
     }
-  } finally {
-    await setIdentity(tx, actor);
   }
 }
 
