@@ -154,6 +154,23 @@ describe("Idempotency-Key", () => {
     expect(left.map((r) => r.key)).not.toContain(`rest:${other}`);
   });
 
+  it("never carries out again a request whose answer was lost after its commit", async () => {
+    const key = crypto.randomUUID();
+    const body = { content: `committed, answer lost ${key}` };
+    expect((await withKey(alice, key, `/api/v1/channels/${general}/messages`, body)).status).toBe(201);
+    // What the database holds when it went away between the post's commit and the storing of its answer.
+    await inTransaction(server.deps.database, system, (tx) =>
+      tx
+        .update(idempotencyKeys)
+        .set({ responseStatus: null, responseBody: null, createdAt: sql`now() - interval '1 minute'` })
+        .where(and(eq(idempotencyKeys.agentId, alice.id), eq(idempotencyKeys.key, `rest:${key}`))),
+    );
+    const retry = await withKey(alice, key, `/api/v1/channels/${general}/messages`, body);
+    expect(retry.status).toBe(409);
+    expect(retry.body.error.code).toBe("conflict");
+    expect((await contents()).filter((c) => c === body.content)).toHaveLength(1);
+  });
+
   it("keeps an agent's keys to itself (RLS)", async () => {
     const key = crypto.randomUUID();
     await withKey(alice, key, `/api/v1/channels/${general}/messages`, { content: `private key ${key}` });

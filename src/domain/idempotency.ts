@@ -103,7 +103,13 @@ async function firstAnswer(deps: Deps, actor: AgentActor, key: string, requestHa
   for (;;) {
     const [row] = await inTransaction(deps.database, actor, (tx) =>
       tx
-        .select()
+        .select({
+          requestHash: idempotencyKeys.requestHash,
+          responseStatus: idempotencyKeys.responseStatus,
+          responseBody: idempotencyKeys.responseBody,
+          // Claimed moments ago: its request is still running. Older and unanswered: the answer was lost.
+          running: sql<boolean>`${idempotencyKeys.createdAt} > now() - ${sql.raw(`interval '${answerWaitMs} milliseconds'`)}`,
+        })
         .from(idempotencyKeys)
         .where(
           and(
@@ -118,8 +124,8 @@ async function firstAnswer(deps: Deps, actor: AgentActor, key: string, requestHa
       throw new AppError("idempotency_mismatch", "this key was already used for a different request: use a new key for a new request");
     }
     if (row.responseStatus !== null) return { status: row.responseStatus, body: row.responseBody ?? "" };
-    if (Date.now() > deadline) {
-      throw new AppError("conflict", "a request with this key is still running, or its answer was lost; it is not carried out again");
+    if (!row.running || Date.now() > deadline) {
+      throw new AppError("conflict", "a request with this key is still running, or was carried out and its answer lost; it is not carried out again");
     }
     await Bun.sleep(50);
   }
