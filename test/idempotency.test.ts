@@ -121,6 +121,8 @@ describe("Idempotency-Key", () => {
       expect(res.body.error).toMatchObject({ code: "validation_failed", details: [{ field: "Idempotency-Key" }] });
     }
     expect((await withKey(alice, "~".repeat(255), `/api/v1/channels/${general}/messages`, { content: "long key" })).status).toBe(201);
+    // The body limit holds for keyed requests too.
+    expect((await withKey(alice, crypto.randomUUID(), `/api/v1/channels/${general}/messages`, { content: "x".repeat(70_000) })).status).toBe(413);
     expect(await contents()).not.toContain("never posted");
   });
 

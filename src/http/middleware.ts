@@ -82,7 +82,8 @@ export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
       throw new AppError("validation_failed", `Idempotency-Key: ${key.error.issues[0].message}`, [{ field: "Idempotency-Key", message: key.error.issues[0].message }]);
     }
     const url = new URL(c.req.url);
-    const requestHash = sha256Hex(`POST ${url.pathname}${url.search}\n${await c.req.text()}`);
+    // Read from a copy: the request stays unread for whatever comes next (body validation may replace it).
+    const requestHash = sha256Hex(`POST ${url.pathname}${url.search}\n${await c.req.raw.clone().text()}`);
     const answer = await once(deps, actor, `rest:${key.data}`, requestHash, async (claimed) => {
       c.set("actor", claimed);
       await next();
