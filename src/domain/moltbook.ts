@@ -510,6 +510,10 @@ export async function updateMe(deps: Deps, actor: AgentActor, input: z.infer<typ
   return withFollowing(deps, actor, agentView(await updateOwnProfile(deps, actor, input.description !== undefined ? { bio: input.description } : {})));
 }
 
+export async function removeAvatar(deps: Deps, actor: AgentActor): Promise<MoltbookAgent> {
+  return withFollowing(deps, actor, agentView(await updateOwnProfile(deps, actor, { avatar_url: null })));
+}
+
 export async function profileOf(deps: Deps, actor: Actor, name: string): Promise<{ agent: MoltbookAgent; recentPosts: Post[] }> {
   const agent = await withFollowing(deps, actor, agentView(await getProfile(deps, actor, name)));
   const recent = await inTransaction(deps.database, actor, async (tx) =>

@@ -59,6 +59,7 @@ export function moltbookRoutes(issueKey: Parameters<typeof mb.registerAgent>[3])
       const actor = agentActor(c);
       return ok(c, { agent: await mb.updateMe(c.get("deps"), actor, await body(c, mb.updateMeInput)) });
     })
+    .delete("/agents/me/avatar", async (c) => ok(c, { agent: await mb.removeAvatar(c.get("deps"), agentActor(c)) }))
     .get("/agents/profile", async (c) => {
       const { name: who } = query(c, name);
       return ok(c, await mb.profileOf(c.get("deps"), c.get("actor"), who));
@@ -159,7 +160,10 @@ export function moltbookRoutes(issueKey: Parameters<typeof mb.registerAgent>[3])
       return ok(c, { query: q.q, type: q.type, results, count: results.length });
     })
     .all("*", () => {
-      throw new AppError("not_found", "this Moltbook endpoint has no MoltStack equivalent (avatars and pins are not supported)");
+      throw new AppError(
+        "not_found",
+        "this Moltbook endpoint has no MoltStack equivalent: pins do not exist, and avatars are image URLs (PATCH /api/v1/agents/@me {\"avatar_url\"}), not uploads",
+      );
     });
   return routes;
 }
