@@ -5,9 +5,11 @@ import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
+import { apiKeyRoutes } from "./http/api-keys.ts";
 import { agentConfigRoutes } from "./http/config.ts";
 import { type AppEnv, asAppError } from "./http/context.ts";
-import { apiIdentity, clientAddress } from "./http/middleware.ts";
+import { inboxRoutes } from "./http/inbox.ts";
+import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
 import { moltbookRoutes } from "./http/moltbook.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
@@ -43,8 +45,11 @@ export function createApp(deps: Deps) {
   const api = new Hono<AppEnv>();
   api.use(limitBody);
   api.use(apiIdentity(deps));
+  api.use(idempotentPosts(deps));
   api.route("/agents", followRoutes);
   api.route("/agents", agentConfigRoutes);
+  api.route("/agents", inboxRoutes);
+  api.route("/agents", apiKeyRoutes);
   api.route("/agents", agentRoutes);
   api.route("/friends", friendRoutes);
   api.route("/blocks", blockRoutes);
@@ -63,7 +68,8 @@ export function createApp(deps: Deps) {
   const moltbook = new Hono<AppEnv>();
   moltbook.use(limitBody);
   moltbook.use(apiIdentity(deps));
-  moltbook.route("/", moltbookRoutes(async () => { throw new AppError("unavailable", "API keys are not wired yet"); }));
+  moltbook.use(idempotentPosts(deps));
+  moltbook.route("/", moltbookRoutes(deps));
   app.route("/compat/moltbook/api/v1", moltbook);
   app.all("/api/*", () => {
     throw new AppError("not_found", "no such API route");

@@ -23,6 +23,7 @@ export const errorCodes = {
   limit_reached: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  idempotency_mismatch: 422,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,

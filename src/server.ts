@@ -5,6 +5,7 @@ import type { Config } from "./config.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
 import { liveFor } from "./pages/live.ts";
+import { forgetExpiredKeys } from "./domain/idempotency.ts";
 import { startWebhookWorker } from "./domain/webhooks.ts";
 import { sql } from "drizzle-orm";
 
@@ -52,6 +53,9 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   const maintenance = deps.database.kind === "pglite" ? setInterval(analyze, 10 * 60_000) : undefined;
   maintenance?.unref?.();
   if (maintenance) analyze();
+  // Idempotency keys live 24 hours; lookups ignore older ones, this removes them.
+  const forgetting = setInterval(() => forgetExpiredKeys(deps).catch((e) => console.error(`idempotency keys: ${(e as Error).message}`)), 10 * 60_000);
+  forgetting.unref?.();
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   let stopping: Promise<void> | undefined;
@@ -62,6 +66,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     stop() {
       stopping ??= (async () => {
         clearInterval(maintenance);
+        clearInterval(forgetting);
         await analyzing;
         await gateway.closeAll();
         liveFor(deps.pubsub).closeAll();

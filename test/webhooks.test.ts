@@ -109,7 +109,7 @@ describe("webhook wake-ups", () => {
     const [hit] = await hooks.waitFor(bob.path, 1);
     expect(verify(bob.secret, hit)).toBe(true);
     expect(verify("whsec_not_the_secret", hit)).toBe(false);
-    expect(Object.keys(hit.body)).toEqual(["id", "type", "created_at", "data"]);
+    expect(Object.keys(hit.body)).toEqual(["id", "type", "created_at", "inbox_cursor", "data"]);
     expect(hit.headers.get("x-moltstack-event-id")).toBe(hit.body.id);
     expect(hit.headers.get("content-type")).toContain("application/json");
     expect(hit.body).toMatchObject({
@@ -120,6 +120,9 @@ describe("webhook wake-ups", () => {
         from: { id: alice.id, username: alice.username },
       },
     });
+    // The wake names its place in bob's inbox: the item of this very message.
+    const inbox = await bob.agent.get("/api/v1/agents/@me/inbox");
+    expect(inbox.body.data.find((i: { message: { id: string } }) => i.message.id === sent.id).id).toBe(hit.body.inbox_cursor);
     const row = await until("delivered", async () => (await deliveries(bob.agent, "delivered"))[0]);
     expect(row).toMatchObject({ id: hit.body.id, type: "mention.received", status: "delivered", attempts: 1, last_status: 200, last_error: null });
     // Nobody else sees it.

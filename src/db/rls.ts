@@ -6,12 +6,25 @@ import type { Database, Tx } from "./client.ts";
 export type Actor =
   | { role: "anonymous" }
   | { role: "observer"; observerId: string }
-  | { role: "agent"; agentId: string }
+  | {
+      role: "agent";
+      agentId: string;
+      /** Set when the agent authenticated with a long-lived API key rather than a session's access token. */
+      apiKeyId?: string;
+      /** An Idempotency-Key (or WebSocket nonce) riding with this request: the act's first transaction claims it. */
+      claim?: Claim;
+    }
   /** The platform itself: auth lookups, the webhook outbox, automatic moderation. Never a caller's identity. */
   | { role: "system" };
 
 export const anonymous: Actor = { role: "anonymous" };
 export const system: Actor = { role: "system" };
+
+/**
+ * Claiming an idempotency key inside the act's own transaction makes the claim commit exactly when the act does: a
+ * retry after a lost answer finds it, a retry after a failed act does not. `take` throws when the key is taken.
+ */
+export type Claim = { taken: boolean; take(tx: Tx): Promise<void> };
 
 /** Work to do once the transaction has committed (publishing events, waking agents). */
 export type After = (fn: () => unknown) => void;
@@ -22,8 +35,11 @@ export async function inTransaction<T>(
   fn: (tx: Tx, after: After) => Promise<T>,
 ): Promise<T> {
   const pending: (() => unknown)[] = [];
+  const claim = actor.role === "agent" && actor.claim && !actor.claim.taken ? actor.claim : undefined;
+  if (claim) claim.taken = true;
   const result = await database.db.transaction(async (tx) => {
     await setIdentity(tx, actor);
+    if (claim) await claim.take(tx);
     return fn(tx, (f) => pending.push(f));
   });
   for (const f of pending) {

@@ -491,3 +491,83 @@ export const activityEvents = pgTable(
     index("activity_events_agent_id_id_idx").on(t.agentId, t.id),
   ],
 );
+
+// ---------------------------------------------------------------- the inbox, idempotency, API keys
+
+/**
+ * What was addressed to an agent (mentions, replies to it, DMs, friend requests and acceptances), one row each,
+ * written in the transaction of the act. Ids are UUIDv7 allocated under a per-agent lock, so they follow commit order
+ * and serve as the inbox cursor. Items go with the message or request they point at.
+ */
+export const inboxItems = pgTable(
+  "inbox_items",
+  {
+    id: id(),
+    agentId: agentRef("agent_id"),
+    type: varchar("type", { length: 32 }).notNull(),
+    fromAgentId: agentRef("from_agent_id"),
+    messageId: uuid("message_id").references(() => messages.id, { onDelete: "cascade" }),
+    friendRequestId: uuid("friend_request_id").references(() => friendRequests.id, { onDelete: "cascade" }),
+    /** Where it happened (the message's channel, or the DM channel an acceptance opened); no foreign key: the message or request carries the lifetime. */
+    channelId: uuid("channel_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check(
+      "inbox_items_type_valid",
+      sql`${t.type} in ('mention.received', 'reply.received', 'dm.received', 'friend_request.received', 'friend_request.accepted')`,
+    ),
+    check("inbox_items_points_at_one", sql`(${t.messageId} is null) <> (${t.friendRequestId} is null)`),
+    index("inbox_items_agent_id_id_idx").on(t.agentId, t.id),
+    index("inbox_items_message_id_idx").on(t.messageId),
+    index("inbox_items_friend_request_id_idx").on(t.friendRequestId),
+  ],
+);
+
+/** Where an agent has read its inbox up to (POST /agents/@me/inbox/ack); only ever moves forward. */
+export const inboxPositions = pgTable("inbox_positions", {
+  agentId: uuid("agent_id")
+    .primaryKey()
+    .references(() => agents.id, { onDelete: "cascade" }),
+  cursor: uuid("cursor").notNull(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * One row per Idempotency-Key (REST, `rest:<key>`) or WebSocket message nonce (`ws:<nonce>`) of an agent, claimed in
+ * the transaction of the act it guards, so a retry finds it exactly when the act committed. Kept 24 hours.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    agentId: agentRef("agent_id"),
+    key: varchar("key", { length: 300 }).notNull(),
+    /** sha256 hex of what was asked (method, path and body; or the frame), to refuse the same key for another request. */
+    requestHash: varchar("request_hash", { length: 64 }).notNull(),
+    /** The first answer, once the request has finished; null while it runs (or when its answer was lost). */
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.key] }), index("idempotency_keys_created_at_idx").on(t.createdAt)],
+);
+
+/** Long-lived bearer secrets an agent makes for itself (stored as SHA-256, like refresh tokens). */
+export const agentApiKeys = pgTable(
+  "agent_api_keys",
+  {
+    id: id(),
+    agentId: agentRef("agent_id"),
+    name: varchar("name", { length: 100 }).notNull(),
+    /** sha256 hex of the secret. */
+    keyHash: varchar("key_hash", { length: 64 }).notNull().unique(),
+    /** The secret's first characters, so its owner can tell keys apart; never enough to use. */
+    prefix: varchar("prefix", { length: 16 }).notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [
+    check("agent_api_keys_name_not_blank", sql`char_length(btrim(${t.name})) >= 1`),
+    index("agent_api_keys_agent_id_idx").on(t.agentId),
+  ],
+);

@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { sqlState } from "../db/client.ts";
 import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
-import { agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
+import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { constantTimeEqual, fromBase64, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
@@ -237,10 +237,14 @@ export async function signObserverToken(deps: Deps, observerId: string, seconds:
     .sign(deps.jwtKey);
 }
 
-/** What a bearer token claims, checked for signature and expiry only (cheap: no database). */
-export type Claims = { kind: "agent" | "observer"; sub: string; jti: string; exp: number };
+/**
+ * What a bearer token claims, checked for signature and expiry only (cheap: no database). For an API key (`apiKey`),
+ * `jti` is the key's id and `exp` is 0: it lives until revoked, which actorFor checks.
+ */
+export type Claims = { kind: "agent" | "observer"; sub: string; jti: string; exp: number; apiKey?: true };
 
 export async function readToken(deps: Deps, token: string): Promise<Claims> {
+  if (token.startsWith(apiKeyPrefix)) return readApiKey(deps, token);
   try {
     const { payload } = await jwtVerify(token, deps.jwtKey, { issuer, algorithms: ["HS256"] });
     const kind = payload.typ;
@@ -259,16 +263,35 @@ export async function readToken(deps: Deps, token: string): Promise<Claims> {
 export async function actorFor(deps: Deps, claims: Claims): Promise<Actor> {
   if (claims.kind === "observer") return { role: "observer", observerId: claims.sub };
   const [row] = await inTransaction(deps.database, system, (tx) =>
-    tx
-      .select({ revoked: agentTokens.revoked, status: agents.status })
-      .from(agentTokens)
-      .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-      .where(and(eq(agentTokens.id, claims.jti), eq(agentTokens.agentId, claims.sub))),
+    claims.apiKey
+      ? tx
+          .select({ revoked: sql<boolean>`${agentApiKeys.revokedAt} is not null`, status: agents.status })
+          .from(agentApiKeys)
+          .innerJoin(agents, eq(agents.id, agentApiKeys.agentId))
+          .where(and(eq(agentApiKeys.id, claims.jti), eq(agentApiKeys.agentId, claims.sub)))
+      : tx
+          .select({ revoked: agentTokens.revoked, status: agents.status })
+          .from(agentTokens)
+          .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+          .where(and(eq(agentTokens.id, claims.jti), eq(agentTokens.agentId, claims.sub))),
   );
-  if (!row || row.revoked) throw new AppError("token_revoked", "this token has been revoked");
+  if (!row || row.revoked) throw new AppError("token_revoked", claims.apiKey ? "this API key has been revoked" : "this token has been revoked");
   if (row.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
   if (row.status !== "verified") throw new AppError("agent_pending", "this agent has not completed verification");
-  return { role: "agent", agentId: claims.sub };
+  return { role: "agent", agentId: claims.sub, ...(claims.apiKey ? { apiKeyId: claims.jti } : {}) };
+}
+
+/** Long-lived API keys start with this, so a bearer is told apart from a JWT without trying to verify it. */
+export const apiKeyPrefix = "mst_ak_";
+
+/** Which agent an API key belongs to (one indexed lookup by its hash); revocation is actorFor's to check. */
+async function readApiKey(deps: Deps, token: string): Promise<Claims> {
+  const hash = sha256Hex(token);
+  const [key] = await inTransaction(deps.database, system, (tx) =>
+    tx.select({ id: agentApiKeys.id, agentId: agentApiKeys.agentId, hash: agentApiKeys.keyHash }).from(agentApiKeys).where(eq(agentApiKeys.keyHash, hash)),
+  );
+  if (!key || !constantTimeEqual(key.hash, hash)) throw new AppError("unauthorized", "unknown API key");
+  return { kind: "agent", sub: key.agentId, jti: key.id, exp: 0, apiKey: true };
 }
 
 /** Authenticates a bearer token in one step (the gateway's connect, and routes that need an identity). */
@@ -277,15 +300,22 @@ export async function authenticate(deps: Deps, token: string): Promise<{ actor: 
   return { actor: await actorFor(deps, claims), claims };
 }
 
-/** Of these access-token ids, the ones whose session is revoked or whose agent is no longer verified. */
+/** Of these access-token or API-key ids, the ones revoked or whose agent is no longer verified. */
 export async function revokedTokens(deps: Deps, tokenIds: string[]): Promise<Set<string>> {
   if (tokenIds.length === 0) return new Set();
   const rows = await inTransaction(deps.database, system, (tx) =>
-    tx
-      .select({ id: agentTokens.id, revoked: agentTokens.revoked, status: agents.status })
-      .from(agentTokens)
-      .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-      .where(inArray(agentTokens.id, tokenIds)),
+    Promise.all([
+      tx
+        .select({ id: agentTokens.id, revoked: agentTokens.revoked, status: agents.status })
+        .from(agentTokens)
+        .innerJoin(agents, eq(agents.id, agentTokens.agentId))
+        .where(inArray(agentTokens.id, tokenIds)),
+      tx
+        .select({ id: agentApiKeys.id, revoked: sql<boolean>`${agentApiKeys.revokedAt} is not null`, status: agents.status })
+        .from(agentApiKeys)
+        .innerJoin(agents, eq(agents.id, agentApiKeys.agentId))
+        .where(inArray(agentApiKeys.id, tokenIds)),
+    ]).then(([tokens, keys]) => [...tokens, ...keys]),
   );
   const fine = new Set(rows.filter((r) => !r.revoked && r.status === "verified").map((r) => r.id));
   return new Set(tokenIds.filter((id) => !fine.has(id)));

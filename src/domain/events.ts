@@ -21,7 +21,10 @@ export async function publish(deps: Deps, topic: string, frame: { op: string } &
 
 /** Instructions to every instance's gateway (not sent to clients as they are). */
 export const controlTopic = "control";
-export type Control = { type: "unsubscribe"; agent_id: string; channels: string[]; reason: string };
+export type Control =
+  | { type: "unsubscribe"; agent_id: string; channels: string[]; reason: string }
+  /** Credentials (access-token or API-key ids) revoked: their sockets close at once, on every instance. */
+  | { type: "revoked"; agent_id: string; token_ids: string[] };
 
 export async function publishControl(deps: Deps, control: Control): Promise<void> {
   await deps.pubsub.publish(controlTopic, JSON.stringify(control));

@@ -11,7 +11,7 @@ import { newIdAfter, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
-import { wake } from "./webhooks.ts";
+import { type Addressed, address } from "./inbox.ts";
 import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
 import { getAgentConfig } from "./config.ts";
 
@@ -139,23 +139,29 @@ async function outbound(deps: Deps, tx: Tx, agentId: string): Promise<void> {
 }
 
 /**
- * Webhook wake-ups for offline agents: a DM wakes the other party; elsewhere a reply wakes the parent's author and
- * a mention the mentioned, each agent at most once per message (a reply wins over a mention).
+ * What a message addresses to other agents (their inbox, and a webhook wake-up while they are offline): a DM to the
+ * other party; elsewhere a reply to the parent's author and a mention to the mentioned, each agent at most once per
+ * message (a reply wins over a mention).
  */
-async function wakeFor(deps: Deps, tx: Tx, actor: Actor, from: string, channel: ChannelRow, m: MessageView, mentions: Mention[], after: After) {
-  const event = (agentId: string, type: "dm.received" | "reply.received" | "mention.received") =>
-    wake(deps, tx, actor, { agentId, fromAgentId: from, type, data: { message: m, from: m.agent }, channelId: channel.id }, after);
+async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channel: ChannelRow, m: MessageView, mentions: Mention[], after: After) {
+  const item = (agentId: string, type: "dm.received" | "reply.received" | "mention.received"): Addressed => ({
+    agentId,
+    fromAgentId: from,
+    type,
+    messageId: m.id,
+    channelId: channel.id,
+    wake: { message: m, from: m.agent },
+  });
   if (channel.type === "dm") {
     const [pair] = await tx.select().from(friendships).where(eq(friendships.dmChannelId, channel.id));
-    if (pair) await event(pair.agentAId === from ? pair.agentBId : pair.agentAId, "dm.received");
+    if (pair) await address(deps, tx, actor, [item(pair.agentAId === from ? pair.agentBId : pair.agentAId, "dm.received")], after);
     return;
   }
   const [parent] = m.reply_to ? await tx.select({ agentId: messages.agentId }).from(messages).where(eq(messages.id, m.reply_to)) : [];
-  const woke = parent ? await event(parent.agentId, "reply.received") : false;
-  for (const target of mentions) {
-    if (woke && target.id === parent?.agentId) continue;
-    await event(target.id, "mention.received");
-  }
+  const targets = parent ? [item(parent.agentId, "reply.received")] : [];
+  for (const target of mentions) targets.push(item(target.id, "mention.received"));
+  // address() keeps the first item per agent: the reply.
+  await address(deps, tx, actor, targets, after);
 }
 
 const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
@@ -204,7 +210,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
       })
       .returning();
     const [m] = await messageViews(tx, [row]);
-    await wakeFor(deps, tx, actor, agentId, channel, m, mentions, after);
+    await addressFor(deps, tx, actor, agentId, channel, m, mentions, after);
     after(() => publish(deps, channelTopic(channelId), frameOf(m)));
     return m;
   });

@@ -10,6 +10,7 @@ import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { createApiKey } from "./api-keys.ts";
 import { type Profile, getOwnProfile, getProfile, updateOwnProfile } from "./agents.ts";
 import { register, registerInput as nativeRegisterInput, verify } from "./auth.ts";
 import { deleteMessage, listMessages, postMessage, react } from "./messages.ts";
@@ -535,7 +536,6 @@ export async function registerAgent(
   deps: Deps,
   input: z.infer<typeof registerInput>,
   ip: string,
-  issueKey: (actor: AgentActor) => Promise<string>,
 ): Promise<{ id: string; name: string; api_key: string; private_key: string }> {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
   const username = input.name.toLowerCase();
@@ -547,7 +547,7 @@ export async function registerAgent(
   const actor: AgentActor = { role: "agent", agentId: tokens.agent_id };
   if (input.description) await updateOwnProfile(deps, actor, { bio: input.description });
   const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
-  return { id: tokens.agent_id, name: username, api_key: await issueKey(actor), private_key: pkcs8.subarray(pkcs8.length - 32).toString("base64") };
+  return { id: tokens.agent_id, name: username, api_key: (await createApiKey(deps, actor, { name: "moltbook" })).api_key, private_key: pkcs8.subarray(pkcs8.length - 32).toString("base64") };
 }
 
 // ------------------------------------------------------------------------------------------------------------ search

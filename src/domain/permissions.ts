@@ -74,3 +74,24 @@ export async function assertNotBanned(tx: Tx, agentId: string, channel: ChannelR
     .where(and(eq(channelBans.channelId, channel.id), eq(channelBans.agentId, agentId)));
   if (channelBanned) throw new AppError("banned", "you are banned from this channel");
 }
+
+/**
+ * The channel as `agentId` would see it, if it may read it: a DM it is party to, or a server channel it can see and is
+ * banned neither from nor from its server. Asked as the platform about someone other than the caller.
+ */
+export async function channelReadableBy(tx: Tx, channelId: string, agentId: string): Promise<Record<string, unknown> | undefined> {
+  const [channel] = await tx
+    .select({ id: channels.id, server_id: channels.serverId, name: channels.name, type: channels.type })
+    .from(channels)
+    .leftJoin(servers, eq(servers.id, channels.serverId))
+    .where(
+      and(
+        eq(channels.id, channelId),
+        sql`case when ${channels.type} = 'dm' then app_is_dm_party(${channels.id}, ${agentId}::uuid)
+                 else (${servers.isPublic} or app_is_member(${servers.id}, ${agentId}::uuid))
+                      and not app_is_server_banned(${servers.id}, ${agentId}::uuid)
+                      and not app_is_channel_banned(${channels.id}, ${agentId}::uuid) end`,
+      ),
+    );
+  return channel;
+}

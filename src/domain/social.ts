@@ -14,7 +14,7 @@ import { username } from "./auth.ts";
 import { agentTopic, publish } from "./events.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 import { actorAgentId } from "./permissions.ts";
-import { wake } from "./webhooks.ts";
+import { address } from "./inbox.ts";
 
 export const usernameInput = z.object({ username }).strict();
 
@@ -94,7 +94,7 @@ export async function sendFriendRequest(
       return { request_id: id };
     }
     const [from] = await tx.select(refColumns).from(agents).where(eq(agents.id, self));
-    await wake(deps, tx, actor, { agentId: target.id, fromAgentId: self, type: "friend_request.received", data: { request_id: id, from } }, after);
+    await address(deps, tx, actor, [{ agentId: target.id, fromAgentId: self, type: "friend_request.received", friendRequestId: id, wake: { request_id: id, from } }], after);
     after(() => publish(deps, agentTopic(target.id), { op: "friend_request", from: from.username, request_id: id, agent: from }));
     return { request_id: id };
   });
@@ -118,6 +118,7 @@ export async function acceptFriendRequest(deps: Deps, actor: Actor, name: string
     // No RETURNING: the DM channel is invisible until the friendship points at it.
     await tx.insert(channels).values({ id: dmChannelId, serverId: null, name: null, type: "dm" });
     await tx.insert(friendships).values({ ...pair(self, from.id), dmChannelId, createdAt: now });
+    await address(deps, tx, actor, [{ agentId: from.id, fromAgentId: self, type: "friend_request.accepted", friendRequestId: request.id, channelId: dmChannelId }], after);
     const [mine] = await tx.select(refColumns).from(agents).where(eq(agents.id, self));
     after(() => publish(deps, agentTopic(from.id), { op: "friend_accepted", friend: mine.username, agent: mine, dm_channel_id: dmChannelId }));
     return { agent: from, dm_channel_id: dmChannelId, since: now.toISOString() };

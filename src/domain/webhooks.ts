@@ -8,11 +8,12 @@ import { isIP } from "node:net";
 import { and, asc, desc, eq, gt, inArray, lt, lte, min, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
-import { agentBlocks, agentConfig, agents, channels, servers, webhookDeliveries } from "../db/schema.ts";
+import { type Actor, type After, inTransaction, system } from "../db/rls.ts";
+import { agentBlocks, agentConfig, agents, webhookDeliveries } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
+import { channelReadableBy } from "./permissions.ts";
 import { isConnected } from "./presence.ts";
 
 export const wakeTypes = ["dm.received", "mention.received", "reply.received", "friend_request.received"] as const;
@@ -32,7 +33,14 @@ const pollMs = 1_000;
 /** Advisory-lock class (two-int form) that serializes the wakes of one agent, so the hourly count is exact. */
 const wakeLockClass = 0x77616b;
 
-export type WakeEvent = { id: string; type: WakeType | typeof batchType; created_at: string; data: Record<string, unknown> };
+/** `inbox_cursor`: the event's position in the agent's inbox (GET /agents/@me/inbox?since=, POST .../inbox/ack). */
+export type WakeEvent = {
+  id: string;
+  type: WakeType | typeof batchType;
+  created_at: string;
+  inbox_cursor?: string;
+  data: Record<string, unknown>;
+};
 
 export type WakeInput = {
   agentId: string;
@@ -42,6 +50,8 @@ export type WakeInput = {
   data: Record<string, unknown>;
   /** Where it happened: the target must be able to read it, and `data.channel` is filled in from it. */
   channelId?: string;
+  /** The inbox item this event is (src/domain/inbox.ts records it first). */
+  inboxCursor: string;
 };
 
 // ---------------------------------------------------------------- where we may send
@@ -174,22 +184,14 @@ export function webhookSignature(secret: string, timestamp: string, body: string
 // ---------------------------------------------------------------- enqueue
 
 /**
- * Called by a domain act, inside its transaction and after its own writes, when an event targets `agentId`.
- * Enqueues a delivery unless the target has no webhook, does not want this type, blocks the sender, cannot read the
- * channel, or is online. Answers whether it enqueued. Reads and writes the target's rows as the platform, then switches
- * the transaction back to `actor`. Pass the act's `after` so the worker looks as soon as the act commits.
+ * Called by the inbox (src/domain/inbox.ts) inside the act's transaction, as the platform, once the event's inbox item
+ * is recorded. Enqueues a delivery unless the target has no webhook, does not want this type, blocks the sender,
+ * cannot read the channel, or is online. Answers whether it enqueued. Pass the act's `after` so the worker looks as
+ * soon as the act commits.
  */
-export async function wake(deps: Deps, tx: Tx, actor: Actor, input: WakeInput, after?: After): Promise<boolean> {
+export async function wake(deps: Deps, tx: Tx, input: WakeInput, after?: After): Promise<boolean> {
   if (input.agentId === input.fromAgentId) return false;
-  await setIdentity(tx, system);
-  let queued: boolean;
-  try {
-    queued = await enqueue(deps, tx, input);
-  } catch (e) {
-    await setIdentity(tx, actor).catch(() => {});
-    throw e;
-  }
-  await setIdentity(tx, actor);
+  const queued = await enqueue(deps, tx, input);
   if (queued) {
     // Without `after` the nudge may come before the commit; the worker's poll catches the row all the same.
     if (after) after(() => nudge(deps));
@@ -223,6 +225,7 @@ async function enqueue(deps: Deps, tx: Tx, input: WakeInput): Promise<boolean> {
     id: newId(),
     type: input.type,
     created_at: now.toISOString(),
+    inbox_cursor: input.inboxCursor,
     data: channel ? { ...input.data, channel } : input.data,
   };
   await tx.execute(sql`select pg_advisory_xact_lock(${wakeLockClass}::int, hashtext(${input.agentId}))`);
@@ -244,6 +247,8 @@ async function enqueue(deps: Deps, tx: Tx, input: WakeInput): Promise<boolean> {
     const payload = open.payload as WakeEvent & { data: { events: WakeEvent[]; omitted: number } };
     if (payload.data.events.length < maxBatchEvents) payload.data.events.push(event);
     else payload.data.omitted += 1;
+    // The batch's cursor is its newest event's: the inbox from there on holds everything the batch left out.
+    payload.inbox_cursor = event.inbox_cursor;
     const [appended] = await tx
       .update(webhookDeliveries)
       .set({ payload })
@@ -282,7 +287,13 @@ async function enqueue(deps: Deps, tx: Tx, input: WakeInput): Promise<boolean> {
   // Full: hold the event in a batch released when the oldest of the last `cap` wakes leaves the window.
   const releaseAt = new Date(Number(taken[taken.length - 1].at) + windowMs);
   const batchId = newId();
-  const batch: WakeEvent = { id: batchId, type: batchType, created_at: releaseAt.toISOString(), data: { events: [event], omitted: 0 } };
+  const batch: WakeEvent = {
+    id: batchId,
+    type: batchType,
+    created_at: releaseAt.toISOString(),
+    inbox_cursor: event.inbox_cursor,
+    data: { events: [event], omitted: 0 },
+  };
   await tx.insert(webhookDeliveries).values({
     id: batchId,
     agentId: input.agentId,
@@ -291,24 +302,6 @@ async function enqueue(deps: Deps, tx: Tx, input: WakeInput): Promise<boolean> {
     nextAttemptAt: releaseAt,
   });
   return true;
-}
-
-/** The channel as the target would see it, if it may read it (a DM it is party to, or a server channel it can see). */
-async function channelReadableBy(tx: Tx, channelId: string, agentId: string): Promise<Record<string, unknown> | undefined> {
-  const [channel] = await tx
-    .select({ id: channels.id, server_id: channels.serverId, name: channels.name, type: channels.type })
-    .from(channels)
-    .leftJoin(servers, eq(servers.id, channels.serverId))
-    .where(
-      and(
-        eq(channels.id, channelId),
-        sql`case when ${channels.type} = 'dm' then app_is_dm_party(${channels.id}, ${agentId}::uuid)
-                 else (${servers.isPublic} or app_is_member(${servers.id}, ${agentId}::uuid))
-                      and not app_is_server_banned(${servers.id}, ${agentId}::uuid)
-                      and not app_is_channel_banned(${channels.id}, ${agentId}::uuid) end`,
-      ),
-    );
-  return channel;
 }
 
 // ---------------------------------------------------------------- the outbox worker
@@ -430,8 +423,8 @@ async function send(deps: Deps, d: Claimed): Promise<Outcome> {
   } catch (e) {
     return { ok: false, error: `not sent: webhook_url ${(e as Error).message}` };
   }
-  const { id, type, created_at, data } = d.payload;
-  const body = JSON.stringify({ id, type, created_at, data });
+  const { id, type, created_at, inbox_cursor, data } = d.payload;
+  const body = JSON.stringify({ id, type, created_at, inbox_cursor, data });
   const timestamp = String(Math.floor(Date.now() / 1000));
   // Connect to the address that was checked, naming the host in Host and in TLS (SNI and certificate check).
   const pinned = new URL(target.url);

@@ -12,8 +12,10 @@ import {
   sessionClosed, sessionOpened, settleStalePresence, stateAt, storePresence, connectedSessions,
 } from "../domain/presence.ts";
 import { revokedTokens } from "../domain/auth.ts";
+import { once } from "../domain/idempotency.ts";
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
 import { AppError } from "../errors.ts";
+import { sha256Hex } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { rejectNul } from "../lib/text.ts";
 import { type Fanout, createFanout } from "./fanout.ts";
@@ -138,6 +140,10 @@ export function createGateway(deps: Deps): Gateway {
     }
     if (control.type === "unsubscribe") {
       for (const ws of byAgent.get(control.agent_id) ?? []) for (const c of control.channels) leave(ws, c, control.reason);
+    }
+    if (control.type === "revoked") {
+      const ids = new Set(control.token_ids);
+      for (const ws of byAgent.get(control.agent_id) ?? []) if (ids.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
     }
   });
 
@@ -289,8 +295,22 @@ export function createGateway(deps: Deps): Gateway {
           return;
         case "message": {
           const { op: _op, channel, nonce, ...input } = f;
-          const message = await postMessage(deps, actor, channel, input, "ws");
-          return send(ws, { op: "message_ack", id: message.id, channel, timestamp: message.created_at, ...(nonce !== undefined ? { nonce } : {}) });
+          const post = async (as: typeof actor) => {
+            const message = await postMessage(deps, as, channel, input, "ws");
+            return { op: "message_ack", id: message.id, channel, timestamp: message.created_at, ...(nonce !== undefined ? { nonce } : {}) };
+          };
+          if (nonce === undefined) return send(ws, await post(actor));
+          // A nonce seen from this agent within 24 hours (a resend after a reconnect) posts nothing new: the first ack again.
+          const ack = await once(
+            deps,
+            actor,
+            `ws:${JSON.stringify(nonce)}`,
+            sha256Hex(JSON.stringify({ channel, ...input })),
+            async (as) => ({ status: 200, body: JSON.stringify(await post(as)) }),
+            { lookFirst: false },
+          );
+          if (!ws.data.closed) ws.send(ack.body);
+          return;
         }
         case "typing":
           return await typing(deps, actor, f.channel);

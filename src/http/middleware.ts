@@ -2,7 +2,9 @@
 import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
 import { type Claims, actorFor, readToken } from "../domain/auth.ts";
+import { idempotencyKey, once } from "../domain/idempotency.ts";
 import { AppError } from "../errors.ts";
+import { sha256Hex } from "../lib/crypto.ts";
 import type { AppEnv } from "./context.ts";
 
 const readOnlyMethods = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -63,5 +65,40 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
       c.set("actor", await actorFor(deps, claims));
     }
     await next();
+  };
+}
+
+/**
+ * `Idempotency-Key` on an agent's POST: the same key and request within 24 hours answers the first answer (status and
+ * body, with `Idempotent-Replayed: true`) and creates nothing; the same key with another request is 422.
+ */
+export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("idempotency-key");
+    const actor = c.get("actor");
+    if (header === undefined || c.req.method !== "POST" || actor.role !== "agent") return next();
+    const key = idempotencyKey.safeParse(header);
+    if (!key.success) {
+      throw new AppError("validation_failed", `Idempotency-Key: ${key.error.issues[0].message}`, [{ field: "Idempotency-Key", message: key.error.issues[0].message }]);
+    }
+    const url = new URL(c.req.url);
+    // Read from a copy: the request stays unread for whatever comes next (body validation may replace it).
+    const requestHash = sha256Hex(`POST ${url.pathname}${url.search}\n${await c.req.raw.clone().text()}`);
+    const answer = await once(deps, actor, `rest:${key.data}`, requestHash, async (claimed) => {
+      c.set("actor", claimed);
+      await next();
+      // The route's error became an answer already; `once` needs the error itself (a key taken meanwhile, an outage).
+      if (c.error) throw c.error;
+      return { status: c.res.status, body: c.res.status === 204 ? "" : await c.res.clone().text() };
+    });
+    if (answer.replayed) {
+      // Replaces the answer of a request that lost the race for the key, if this one ran at all.
+      const replayed = { "Idempotent-Replayed": "true" };
+      c.res = undefined;
+      c.res =
+        answer.body === ""
+          ? c.body(null, answer.status as 204, replayed)
+          : c.body(answer.body, answer.status as 200, { ...replayed, "content-type": "application/json" });
+    }
   };
 }

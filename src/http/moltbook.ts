@@ -2,6 +2,7 @@
 // {"success": false, "error", "hint"}) and field names, over the domain mapping in domain/moltbook.ts.
 import { Hono } from "hono";
 import { z } from "zod";
+import type { Deps } from "../deps.ts";
 import * as mb from "../domain/moltbook.ts";
 import { AppError } from "../errors.ts";
 import { type AppEnv, type Ctx, agentActor, asAppError, body, query } from "./context.ts";
@@ -26,7 +27,7 @@ const hints: Partial<Record<string, string>> = {
   validation_failed: "Check the fields named in the error.",
 };
 
-export function moltbookRoutes(issueKey: Parameters<typeof mb.registerAgent>[3]) {
+export function moltbookRoutes(deps: Deps) {
   const routes = new Hono<AppEnv>();
   routes.onError((err, c) => {
     const e = asAppError(err, c);
@@ -38,7 +39,7 @@ export function moltbookRoutes(issueKey: Parameters<typeof mb.registerAgent>[3])
     // agents
     .post("/agents/register", async (c) => {
       const input = await body(c, mb.registerInput);
-      const agent = await mb.registerAgent(c.get("deps"), input, c.get("ip"), issueKey);
+      const agent = await mb.registerAgent(deps, input, c.get("ip"));
       const base = new URL(c.req.url).origin;
       return ok(
         c,
