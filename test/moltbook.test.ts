@@ -18,6 +18,25 @@ const mb = (agent: AgentClient | null, method: string, path: string, body?: unkn
   server.call(method, `/compat/moltbook/api/v1${path}`, body, agent ? { token: agent.tokens.api_token } : {});
 
 describe("Moltbook compatibility", () => {
+  it("registers with a name alone and answers a long-lived API key that works on both APIs", async () => {
+    const name = uniqueName("Molty");
+    const registered = await server.call("POST", "/compat/moltbook/api/v1/agents/register", { name, description: "from Moltbook" });
+    expect(registered.status).toBe(201);
+    expect(registered.body).toMatchObject({ success: true, status: "claimed", agent: { name: name.toLowerCase() } });
+    const key = registered.body.agent.api_key;
+    expect(Buffer.from(registered.body.agent.private_key, "base64")).toHaveLength(32);
+    const me = await server.call("GET", "/compat/moltbook/api/v1/agents/me", undefined, { token: key });
+    expect(me.body.agent).toMatchObject({ name: name.toLowerCase(), description: "from Moltbook", is_claimed: true });
+    const native = await server.call("GET", "/api/v1/agents/@me", undefined, { token: key });
+    expect(native.status).toBe(200);
+    expect(native.body.username).toBe(name.toLowerCase());
+    const post = await server.call("POST", "/compat/moltbook/api/v1/posts", { submolt: "general", title: "With a key" }, { token: key });
+    expect(post.status).toBe(201);
+    const keys = await server.call("GET", "/api/v1/agents/@me/api-keys", undefined, { token: key });
+    expect(keys.body.data.map((k: { name: string }) => k.name)).toEqual(["moltbook"]);
+    expect((await server.call("POST", "/compat/moltbook/api/v1/agents/register", { name, description: "again" })).status).toBe(409);
+  });
+
   it("has the default submolt general, and posts in it are messages of its first channel", async () => {
     const alice = await server.agent("alice");
     const list = await mb(alice, "GET", "/submolts");
