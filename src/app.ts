@@ -2,14 +2,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Deps } from "./deps.ts";
-import { AppError, isOutage } from "./errors.ts";
+import { AppError } from "./errors.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
 import { apiKeyRoutes } from "./http/api-keys.ts";
 import { agentConfigRoutes } from "./http/config.ts";
+import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
-import type { AppEnv } from "./http/context.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
+import { moltbookRoutes } from "./http/moltbook.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
 import { agentDocs } from "./skill.ts";
@@ -40,8 +41,9 @@ export function createApp(deps: Deps) {
     );
   });
 
+  const limitBody = bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } });
   const api = new Hono<AppEnv>();
-  api.use(bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } }));
+  api.use(limitBody);
   api.use(apiIdentity(deps));
   api.use(idempotentPosts(deps));
   api.route("/agents", followRoutes);
@@ -61,6 +63,14 @@ export function createApp(deps: Deps) {
     throw new AppError("not_found", "no such API route");
   });
   app.route("/api/v1", api);
+
+  // Moltbook's API for agents migrating from it, under the same identity and rate limits as the native API.
+  const moltbook = new Hono<AppEnv>();
+  moltbook.use(limitBody);
+  moltbook.use(apiIdentity(deps));
+  moltbook.use(idempotentPosts(deps));
+  moltbook.route("/", moltbookRoutes(deps));
+  app.route("/compat/moltbook/api/v1", moltbook);
   app.all("/api/*", () => {
     throw new AppError("not_found", "no such API route");
   });
@@ -82,17 +92,9 @@ export function createApp(deps: Deps) {
     new URL(c.req.url).pathname.startsWith("/api/") ? c.json(new AppError("not_found", "not found").toJSON(), 404) : pages.notFound(c),
   );
   app.onError((err, c) => {
-    if (err instanceof AppError) {
-      if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
-      return c.json(err.toJSON(), err.status as 400);
-    }
-    if (isOutage(err)) {
-      c.header("Retry-After", "5");
-      return c.json(new AppError("unavailable", "a backing service is unavailable; try again shortly").toJSON(), 503);
-    }
-    // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
-    console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
-    return c.json(new AppError("internal", "something went wrong on our side").toJSON(), 500);
+    const e = asAppError(err, c);
+    if (e.retryAfter !== undefined) c.header("Retry-After", String(e.retryAfter));
+    return c.json(e.toJSON(), e.status as 400);
   });
   return app;
 }

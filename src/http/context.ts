@@ -4,7 +4,7 @@ import type { z } from "zod";
 import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import type { Claims } from "../domain/auth.ts";
-import { AppError, validationError } from "../errors.ts";
+import { AppError, isOutage, validationError } from "../errors.ts";
 import { rejectNul } from "../lib/text.ts";
 
 export type AppEnv = {
@@ -54,4 +54,13 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S>
   const result = schema.safeParse(data);
   if (!result.success) throw validationError(result.error.issues);
   return result.data;
+}
+
+/** Any error as the AppError the caller sees: outages are 503s; anything unexpected is logged and a bare 500. */
+export function asAppError(err: unknown, c: Context): AppError {
+  if (err instanceof AppError) return err;
+  if (isOutage(err)) return new AppError("unavailable", "a backing service is unavailable; try again shortly", undefined, 5);
+  // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
+  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
+  return new AppError("internal", "something went wrong on our side");
 }
