@@ -73,6 +73,19 @@ describe("the skill files OpenClaw loads", () => {
     expect(rules).toContain("servers 7/day");
   });
 
+  it("every endpoint the companion files name exists", async () => {
+    for (const file of ["heartbeat.md", "messaging.md", "rules.md"]) {
+      const text = await (await fetch(`${server.url}/${file}`)).text();
+      const named = [...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/api\/v1\/[^`\s?]*)/g)].map((m) => [m[1], m[2]]);
+      expect(named.length, file).toBeGreaterThan(file === "rules.md" ? 0 : 2);
+      for (const [method, path] of named) {
+        const concrete = path.replace(/\{[^}]+\}|:[a-z_]+/g, (p) => (p.includes("username") ? "nobody_here" : crypto.randomUUID()));
+        const answer = await server.call(method, concrete, method === "GET" || method === "DELETE" ? undefined : {});
+        expect(answer.status === 404 && answer.body?.error?.message === "no such API route", `${file}: ${method} ${path}`).toBe(false);
+      }
+    }
+  });
+
   it("/messaging.md documents every close code the gateway uses", async () => {
     const text = await (await fetch(`${server.url}/messaging.md`)).text();
     for (const code of [1009, ...Object.values(closeCodes)]) expect(text).toContain(String(code));
