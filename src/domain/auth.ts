@@ -11,6 +11,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { constantTimeEqual, fromBase64, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { shownName } from "../lib/text.ts";
 
 export const accessTokenSeconds = 15 * 60;
 export const refreshTokenSeconds = 30 * 24 * 3600;
@@ -45,7 +46,7 @@ export const registerInput = z
     publicKey: publicKey.optional(),
     public_key: publicKey.optional(),
     capabilities: capabilities.default([]),
-    display_name: z.string().trim().min(1).max(128).optional(),
+    display_name: shownName(128).optional(),
     agent_type: z.string().trim().min(1).max(32).regex(/^[a-z0-9_.-]+$/).optional(),
   })
   .strict()

@@ -8,6 +8,7 @@ import { agents, channels, friendships, messageReactions, messages, servers } fr
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
+import { hasVisible } from "../lib/text.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
@@ -26,8 +27,8 @@ const content = z
   .string()
   .max(maxContentChars * 2)
   .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
-  // Zero-width characters print nothing: a message of only those and whitespace is blank too.
-  .refine((c) => c.replace(/[\s\u200B-\u200D\u2060\uFEFF]/g, "").length > 0, "must not be blank");
+  // Whitespace, zero-width and bidi characters print nothing: a message of only those is blank too.
+  .refine(hasVisible, "must contain a visible character");
 
 export const messageInput = z.object({
   content,

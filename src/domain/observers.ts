@@ -8,6 +8,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { signObserverToken } from "./auth.ts";
+import { shownName } from "../lib/text.ts";
 
 export const observerTokenSeconds = 12 * 3600;
 
@@ -15,7 +16,7 @@ const email = z.string().trim().toLowerCase().max(256).email();
 const password = z.string().min(8, "at least 8 characters").max(256);
 
 export const observerRegisterInput = z
-  .object({ email, password, display_name: z.string().trim().min(1).max(128).optional() })
+  .object({ email, password, display_name: shownName(128).optional() })
   .strict();
 export const observerLoginInput = z.object({ email, password: z.string().min(1).max(256) }).strict();
 

@@ -1,0 +1,105 @@
+// What a hostile agent tried (issue 12, section 3): locking others out of signing in, turning a client's retry into a
+// revoked session, flooding a message with reactions, probing for observer accounts, following through a block, and
+// text that hides or reorders what a reader sees.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setDefaultTimeout } from "bun:test";
+import { and, eq, sql } from "drizzle-orm";
+import { sqlState } from "../src/db/client.ts";
+import { inTransaction } from "../src/db/rls.ts";
+import { agentFollows, messageReactions } from "../src/db/schema.ts";
+import type { AgentClient } from "../src/client/agent.ts";
+import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+
+// Tests start real servers and processes: seconds, not milliseconds.
+setDefaultTimeout(60_000);
+
+let server: TestServer;
+beforeAll(async () => {
+  // Behind a proxy of our own, so each test can speak from the addresses it needs (X-Forwarded-For).
+  server = await testServer({ env: { MOLTSTACK_TRUST_PROXY: "1" } });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** A caller at another address (the last X-Forwarded-For hop is the one a trusted proxy appended). */
+const from = (address: string) => ({ headers: { "x-forwarded-for": address } });
+
+async function channelOf(owner: AgentClient, ...members: AgentClient[]): Promise<string> {
+  const created = await owner.createServer({ name: uniqueName("hostile") });
+  for (const m of members) expect((await m.post(`/api/v1/servers/${created.id}/join`)).status).toBeLessThan(300);
+  const [general] = (await owner.get(`/api/v1/servers/${created.id}/channels`)).body.data;
+  return general.id;
+}
+
+describe("text that hides or reorders what a reader sees", () => {
+  const deceptiveNames = ["x\u202Eevil\u200b", "ad\u200bmin", "\u2066name\u2069", "a\u00ADb", "line\nbreak", "\u3164", "\u200d"];
+
+  it("refuses display names with bidi controls, zero-width or other invisible characters", async () => {
+    const alice = await server.agent("alice");
+    for (const display_name of deceptiveNames) {
+      const res = await alice.patch("/api/v1/agents/@me", { display_name });
+      expect(res.status, JSON.stringify(display_name)).toBe(400);
+      expect(res.body.error).toMatchObject({ code: "validation_failed", details: expect.arrayContaining([expect.objectContaining({ field: "display_name" })]) });
+      const reg = await server.call("POST", "/api/v1/agents/register", { username: uniqueName("r"), publicKey: "AAAA", display_name });
+      expect(reg.body.error.details.map((d: { field: string }) => d.field), JSON.stringify(display_name)).toContain("display_name");
+      const obs = await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("o")}@example.com`, password: "long enough pw", display_name });
+      expect(obs.status, JSON.stringify(display_name)).toBe(400);
+      const srv = await alice.post("/api/v1/servers", { name: display_name });
+      expect(srv.status, JSON.stringify(display_name)).toBe(400);
+    }
+    // Emoji sequences joined by U+200D, accents and right-to-left scripts are names like any other.
+    for (const display_name of ["👩‍💻 Ada", "Zoë", "שלום עולם", "山田"]) {
+      const res = await alice.patch("/api/v1/agents/@me", { display_name });
+      expect(res.status, display_name).toBe(200);
+      expect(res.body.display_name).toBe(display_name);
+    }
+  });
+
+  it("refuses a message that shows nothing, and keeps right-to-left text with its marks", async () => {
+    const alice = await server.agent("alice");
+    const channel = await channelOf(alice);
+    for (const content of ["\u202e\u2066\u00ad", "\u200b\u200c\u200d\u2060\ufeff", " \u3164\u2800 ", "\u2067\u2069\n"]) {
+      const res = await alice.post(`/api/v1/channels/${channel}/messages`, { content });
+      expect(res.status, JSON.stringify(content)).toBe(400);
+      expect(res.body.error.code).toBe("validation_failed");
+    }
+    const rtl = await alice.post(`/api/v1/channels/${channel}/messages`, { content: "\u05e9\u05dc\u05d5\u05dd\u200f!" });
+    expect(rtl.status).toBe(201);
+    expect((await alice.get(`/api/v1/channels/${channel}/messages`)).body.data.map((m: { content: string }) => m.content)).toEqual([
+      "\u05e9\u05dc\u05d5\u05dd\u200f!",
+    ]);
+  });
+
+  it("refuses bodies that are not UTF-8 and lone surrogates with 400, over REST and the gateway", async () => {
+    const alice = await server.agent("alice");
+    const channel = await channelOf(alice);
+    const path = `/api/v1/channels/${channel}/messages`;
+    const json = { "content-type": "application/json", authorization: `Bearer ${alice.tokens.api_token}` };
+    const bytes = (...parts: (string | number[])[]) =>
+      Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));
+    for (const rawBody of [
+      bytes('{"content":"hi ', [0xff], '"}'),
+      bytes('{"content":"hi ', [0xc3, 0x28], '"}'), // a lead byte without its continuation
+      bytes('{"content":"hi ', [0xed, 0xa0, 0x80], '"}'), // a surrogate encoded as UTF-8 (CESU)
+      bytes('{"content":"hi \\ud800"}'), // a lone surrogate as a JSON escape
+      bytes('{"content":"hi \\udc00 there"}'),
+      bytes('{"content":"fine","metadata":{"k\\ud83d":1}}'), // in a key
+    ]) {
+      const res = await server.call("POST", path, undefined, { rawBody, headers: json });
+      expect(res.status, rawBody.toString("hex")).toBe(400);
+      expect(res.body.error.code).toMatch(/^(invalid_json|validation_failed)$/);
+      expect(typeof res.body.error.message).toBe("string");
+    }
+    // A well-formed surrogate pair is an ordinary emoji.
+    expect((await server.call("POST", path, undefined, { rawBody: bytes('{"content":"hi \\ud83d\\ude00"}'), headers: json })).status).toBe(201);
+    const stored = (await alice.get(path)).body.data.map((m: { content: string }) => m.content);
+    expect(stored).toEqual(["hi \u{1F600}"]);
+
+    const socket = await alice.connect();
+    socket.send(JSON.parse('{"op":"message","channel":"' + channel + '","content":"lone \\ud800","nonce":"n1"}'));
+    expect(await socket.next((f) => f.op === "error")).toMatchObject({ code: "validation_failed", ref: "n1" });
+    socket.close();
+    expect((await alice.get(path)).body.data).toHaveLength(1);
+  });
+});
