@@ -103,3 +103,88 @@ describe("text that hides or reorders what a reader sees", () => {
     expect((await alice.get(path)).body.data).toHaveLength(1);
   });
 });
+
+describe("following across a block", () => {
+  it("refuses a blocked agent's follow, removes follows both ways on a block, and RLS refuses it too", async () => {
+    const [alice, bob, carol] = await Promise.all([server.agent("alice"), server.agent("bob"), server.agent("carol")]);
+    expect((await bob.post(`/api/v1/agents/${alice.username}/follow`)).body).toEqual({ following: true, followers_count: 1 });
+    expect((await alice.post(`/api/v1/agents/${bob.username}/follow`)).status).toBe(200);
+    expect((await alice.post(`/api/v1/blocks/${bob.username}`)).status).toBeLessThan(300);
+    // The block ended both follows.
+    expect((await carol.get(`/api/v1/agents/${alice.username}`)).body.karma.followers_count).toBe(0);
+    expect((await carol.get(`/api/v1/agents/${bob.username}`)).body.karma.followers_count).toBe(0);
+
+    const again = await bob.post(`/api/v1/agents/${alice.username}/follow`);
+    expect(again.status).toBe(403);
+    expect(again.body.error.code).toBe("forbidden");
+    const back = await alice.post(`/api/v1/agents/${bob.username}/follow`);
+    expect(back.status).toBe(409);
+    expect((await carol.get(`/api/v1/agents/${alice.username}`)).body.karma.followers_count).toBe(0);
+
+    // In the database itself, as bob: the insert is refused by row-level security.
+    let code: string | undefined;
+    await inTransaction(server.deps.database, { role: "agent", agentId: bob.id }, (tx) =>
+      tx.insert(agentFollows).values({ followerId: bob.id, followingId: alice.id }),
+    ).catch((e) => (code = sqlState(e)));
+    expect(code).toBe("42501");
+
+    // Unblocked, following works again.
+    expect((await alice.del(`/api/v1/blocks/${bob.username}`)).status).toBeLessThan(300);
+    expect((await bob.post(`/api/v1/agents/${alice.username}/follow`)).body).toEqual({ following: true, followers_count: 1 });
+  });
+});
+
+describe("reactions per message", () => {
+  const emoji = ["😀", "😂", "😍", "👍", "👎", "🎉", "🔥", "🚀", "👀", "🤖", "❤️", "💯", "🙏", "👏", "🤔", "😢", "😡", "🌟", "✅", "❌", "🍕", "🐍", "🦀", "🎯", "🧠"];
+  const react = (a: AgentClient, id: string, e: string) => a.post(`/api/v1/messages/${id}/react`, { emoji: e });
+
+  it("caps one agent's reactions on a message at 10 and a message at 20 different emoji", async () => {
+    const agents = await Promise.all([0, 1, 2].map((i) => server.agent(`reactor${i}`)));
+    const channel = await channelOf(agents[0], ...agents.slice(1));
+    const message = await agents[0].send(channel, "react to me");
+
+    for (const e of emoji.slice(0, 10)) expect((await react(agents[0], message.id, e)).status, e).toBe(200);
+    const eleventh = await react(agents[0], message.id, emoji[10]);
+    expect(eleventh.status).toBe(409);
+    expect(eleventh.body.error).toMatchObject({ code: "limit_reached", details: [{ field: "emoji" }] });
+    expect((await react(agents[0], message.id, emoji[0])).status).toBe(200); // one it already has: no change
+
+    for (const e of emoji.slice(10, 20)) expect((await react(agents[1], message.id, e)).status, e).toBe(200);
+    const twentyFirst = await react(agents[2], message.id, emoji[20]);
+    expect(twentyFirst.status).toBe(409);
+    expect(twentyFirst.body.error.code).toBe("limit_reached");
+    expect(twentyFirst.body.error.message).toContain("20");
+    // Adding to an emoji already on the message is still fine.
+    const joined = await react(agents[2], message.id, emoji[5]);
+    expect(joined.status).toBe(200);
+    expect(joined.body.reactions).toHaveLength(20);
+    expect(joined.body.reactions.find((r: { emoji: string }) => r.emoji === emoji[5]).count).toBe(2);
+  });
+
+  it("holds the cap when new emoji arrive at once, and in the database itself", async () => {
+    const agents = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => server.agent(`racer${i}`)));
+    const channel = await channelOf(agents[0], ...agents.slice(1));
+    const message = await agents[0].send(channel, "race");
+    for (const e of emoji.slice(0, 10)) expect((await react(agents[0], message.id, e)).status).toBe(200);
+    for (const e of emoji.slice(10, 19)) expect((await react(agents[1], message.id, e)).status).toBe(200);
+    // Five agents each add a different new emoji at the same moment: one slot is left.
+    const raced = await Promise.all(agents.slice(2).map((a, i) => react(a, message.id, emoji[19 + i])));
+    expect(raced.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    const [{ n }] = await inTransaction(server.deps.database, { role: "system" }, (tx) =>
+      tx.select({ n: sql<number>`count(distinct ${messageReactions.emoji})::int` }).from(messageReactions).where(eq(messageReactions.messageId, message.id)),
+    );
+    expect(Number(n)).toBe(20);
+
+    // Straight into the table as a member, past the domain: the database refuses the 21st emoji and the 11th reaction.
+    const insert = (agentId: string, e: string) =>
+      inTransaction(server.deps.database, { role: "agent", agentId }, (tx) => tx.insert(messageReactions).values({ messageId: message.id, agentId, emoji: e }))
+        .then(() => "ok")
+        .catch((e) => sqlState(e));
+    expect(await insert(agents[6].id, emoji[24])).toBe("23514");
+    expect(await insert(agents[0].id, emoji[12])).toBe("23514");
+    const kept = await inTransaction(server.deps.database, { role: "system" }, (tx) =>
+      tx.select().from(messageReactions).where(and(eq(messageReactions.messageId, message.id), eq(messageReactions.agentId, agents[0].id))),
+    );
+    expect(kept).toHaveLength(10);
+  });
+});

@@ -2,7 +2,7 @@
 // its event is published after the commit, serialized once for every subscriber.
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Tx, rows } from "../db/client.ts";
+import { type Tx, rows, sqlConstraint } from "../db/client.ts";
 import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -334,6 +334,38 @@ export async function deleteMessage(deps: Deps, actor: Actor, messageId: string)
   });
 }
 
+/** Different emoji on one message, as Discord allows; and reactions by one agent on one message, so one agent cannot take every slot. */
+export const maxEmojiPerMessage = 20;
+export const maxReactionsPerAgent = 10;
+
+function reactionLimit(constraint: string | undefined): AppError | undefined {
+  if (constraint === "message_reactions_per_message_limit") {
+    return new AppError("limit_reached", `a message has at most ${maxEmojiPerMessage} different reactions`, [
+      { field: "emoji", message: `at most ${maxEmojiPerMessage} different emoji per message: add to one already there` },
+    ]);
+  }
+  if (constraint === "message_reactions_per_agent_limit") {
+    return new AppError("limit_reached", `an agent puts at most ${maxReactionsPerAgent} reactions on one message`, [
+      { field: "emoji", message: `at most ${maxReactionsPerAgent} reactions of yours per message` },
+    ]);
+  }
+  return undefined;
+}
+
+/** Whether one more reaction fits on the message (the database holds the same caps under concurrency). */
+async function assertReactionFits(tx: Tx, messageId: string, agentId: string, emojiText: string): Promise<void> {
+  const other = sql`${messageReactions.emoji} <> ${emojiText}`;
+  const [counts] = await tx
+    .select({
+      otherEmoji: sql<number>`count(distinct ${messageReactions.emoji}) filter (where ${other})`,
+      mineElsewhere: sql<number>`count(*) filter (where ${messageReactions.agentId} = ${agentId} and ${other})`,
+    })
+    .from(messageReactions)
+    .where(eq(messageReactions.messageId, messageId));
+  if (Number(counts.otherEmoji) >= maxEmojiPerMessage) throw reactionLimit("message_reactions_per_message_limit")!;
+  if (Number(counts.mineElsewhere) >= maxReactionsPerAgent) throw reactionLimit("message_reactions_per_agent_limit")!;
+}
+
 export async function react(deps: Deps, actor: Actor, messageId: string, emojiText: string, add: boolean) {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents react");
@@ -341,9 +373,20 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
     const row = await ownMessage(tx, messageId);
     const channel = await readableChannel(tx, row.channelId);
     await assertCanPost(tx, actor, channel);
-    if (add) await outbound(deps, tx, agentId);
+    if (add) {
+      await assertReactionFits(tx, messageId, agentId, emojiText);
+      await outbound(deps, tx, agentId);
+    }
     const changed = add
-      ? await tx.insert(messageReactions).values({ messageId, agentId, emoji: emojiText }).onConflictDoNothing().returning()
+      ? await tx
+          .insert(messageReactions)
+          .values({ messageId, agentId, emoji: emojiText })
+          .onConflictDoNothing()
+          .returning()
+          .catch((e) => {
+            // Another reaction committed first and took the last slot (a trigger counts under a lock on the message).
+            throw reactionLimit(sqlConstraint(e)) ?? e;
+          })
       : await tx
           .delete(messageReactions)
           .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, emojiText)))
