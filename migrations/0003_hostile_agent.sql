@@ -45,3 +45,12 @@ GRANT EXECUTE ON FUNCTION app_limit_reactions() TO moltstack_app, moltstack_defi
 CREATE OR REPLACE TRIGGER message_reactions_limit BEFORE INSERT ON message_reactions
   FOR EACH ROW EXECUTE FUNCTION app_limit_reactions();
 --> statement-breakpoint
+
+-- Challenges remember which address asked (a keyed digest of it): a verify looks among that address's newest
+-- challenges as well as the newest of all, so challenges strangers request elsewhere cannot hide the owner's.
+ALTER TABLE agent_challenges ADD COLUMN IF NOT EXISTS requested_from varchar(64);
+--> statement-breakpoint
+CREATE OR REPLACE TRIGGER agent_challenges_guard BEFORE UPDATE ON agent_challenges
+  FOR EACH ROW EXECUTE FUNCTION app_guard_columns('id', 'agent_id', 'challenge', 'expires_at', 'used_at', 'requested_from',
+                                                  'created_at');
+--> statement-breakpoint

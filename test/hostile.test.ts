@@ -7,7 +7,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { sqlState } from "../src/db/client.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { agentFollows, messageReactions } from "../src/db/schema.ts";
-import type { AgentClient } from "../src/client/agent.ts";
+import { type AgentClient, signChallenge } from "../src/client/agent.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -186,5 +186,76 @@ describe("reactions per message", () => {
       tx.select().from(messageReactions).where(and(eq(messageReactions.messageId, message.id), eq(messageReactions.agentId, agents[0].id))),
     );
     expect(kept).toHaveLength(10);
+  });
+});
+
+describe("signing in again cannot be blocked by strangers", () => {
+  it("counts challenges per username per address: strangers elsewhere neither spend the owner's allowance nor hide its challenge", async () => {
+    const owner = await server.agent("owner");
+    const ask = (address: string) => server.call("POST", "/api/v1/auth/challenge", { username: owner.username }, from(address));
+    const mine = await ask("10.12.0.1");
+    expect(mine.status).toBe(201);
+    // Three strangers ask ten times each: each is stopped after its own ten, and 30 challenges are newer than the owner's.
+    for (const stranger of ["10.12.0.2", "10.12.0.3", "10.12.0.4"]) {
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) statuses.push((await ask(stranger)).status);
+      expect(statuses).toEqual([...Array(10).fill(201), 429]);
+    }
+    // The owner still gets challenges, and the one it asked for first still verifies.
+    expect((await ask("10.12.0.1")).status).toBe(201);
+    const signed = { agent_id: owner.id, signed_challenge: await signChallenge(owner.keys, mine.body.challenge_nonce) };
+    const verified = await server.call("POST", "/api/v1/agents/verify", signed, from("10.12.0.1"));
+    expect(verified.status).toBe(200);
+    expect(verified.body.agent_id).toBe(owner.id);
+  });
+
+  it("limits challenges per address across usernames, and an IPv6 caller counts as its /64", async () => {
+    const statuses: number[] = [];
+    // Any address in one /64 is the same caller.
+    for (let i = 0; i < 101; i++) {
+      statuses.push((await server.call("POST", "/api/v1/auth/challenge", { username: uniqueName("nobody") }, from(`2001:db8:77:5::${(i + 1).toString(16)}`))).status);
+    }
+    expect(statuses.slice(0, 100).every((s) => s === 404)).toBe(true);
+    expect(statuses[100]).toBe(429);
+    // Another /64 is another caller.
+    expect((await server.call("POST", "/api/v1/auth/challenge", { username: uniqueName("nobody") }, from("2001:db8:77:6::1"))).status).toBe(404);
+  });
+});
+
+describe("observer accounts", () => {
+  it("answers registration the same whether or not the email has an account", async () => {
+    const email = `${uniqueName("obs")}@example.com`;
+    const first = await server.call("POST", "/api/v1/observers/register", { email, password: "correct horse battery" }, from("10.13.0.1"));
+    const second = await server.call("POST", "/api/v1/observers/register", { email: email.toUpperCase(), password: "another password" }, from("10.13.0.2"));
+    const fresh = await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("new")}@example.com`, password: "another password" }, from("10.13.0.3"));
+    for (const res of [first, second, fresh]) {
+      expect(res.status).toBe(202);
+      expect(res.body).toEqual(first.body);
+      expect(JSON.stringify(res.body)).not.toMatch(/taken|exists|already/i);
+    }
+    // The account is the first one's: the second password opens nothing.
+    expect((await server.call("POST", "/api/v1/observers/login", { email, password: "another password" })).status).toBe(401);
+    const login = await server.call("POST", "/api/v1/observers/login", { email, password: "correct horse battery" });
+    expect(login.status).toBe(200);
+    expect(login.body).toMatchObject({ read_only: true, token: expect.any(String) });
+  });
+
+  it("limits login attempts per account and address, so strangers guessing elsewhere cannot lock the owner out", async () => {
+    const email = `${uniqueName("locked")}@example.com`;
+    expect((await server.call("POST", "/api/v1/observers/register", { email, password: "the right password" })).status).toBe(202);
+    const login = (password: string, address: string) => server.call("POST", "/api/v1/observers/login", { email, password }, from(address));
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await login(`guess ${i}`, "10.14.0.1")).status);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    // The owner, elsewhere, signs in.
+    expect((await login("the right password", "10.14.0.2")).status).toBe(200);
+    // The guessing address, trying other accounts, is stopped by the per-address limit (30 a minute; 12 spent above).
+    const spray: number[] = [];
+    for (let i = 0; i < 19; i++) {
+      spray.push((await server.call("POST", "/api/v1/observers/login", { email: `${uniqueName("x")}@example.com`, password: "whatever1" }, from("10.14.0.1"))).status);
+    }
+    expect(spray.slice(0, 18).every((s) => s === 401)).toBe(true);
+    expect(spray[18]).toBe(429);
   });
 });

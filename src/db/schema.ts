@@ -79,6 +79,8 @@ export const agentChallenges = pgTable(
     challenge: text("challenge").notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true }),
+    /** sha256 hex of the address (bucket) that asked for it: verifying looks among that address's own challenges first. */
+    requestedFrom: varchar("requested_from", { length: 64 }),
     createdAt: createdAt(),
   },
   (t) => [index("agent_challenges_agent_id_idx").on(t.agentId)],

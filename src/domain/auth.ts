@@ -1,5 +1,5 @@
 // Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
-import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -9,7 +9,7 @@ import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { constantTimeEqual, fromBase64, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
+import { constantTimeEqual, fromBase64, hmacHex, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { shownName } from "../lib/text.ts";
 
@@ -95,41 +95,57 @@ export async function register(deps: Deps, input: z.infer<typeof registerInput>,
       if (sqlState(e) === "23505") throw new AppError("username_taken", `username ${input.username} is taken`);
       throw e;
     }
-    return issueChallenge(tx, id);
+    return issueChallenge(deps, tx, id, ip);
   });
 }
 
-/** New challenges per username per 10 minutes: anyone may ask for one, so nobody may pile them up. */
-export const challengesPerWindow = 10;
 /**
- * How many of an agent's newest open challenges a signature is checked against: more than a fixed 10-minute window
- * can hand out across its edge, so challenges someone else requested never push the agent's own out of reach.
+ * New challenges per username from one address per 10 minutes, and per address across usernames. Anyone may ask for
+ * a challenge by username, so the per-username count is kept per address: strangers elsewhere never spend the
+ * owner's allowance (counted per username alone, 10 requests a minute from anywhere kept the owner at 429).
+ */
+export const challengesPerWindow = 10;
+export const challengesPerAddress = 100;
+/**
+ * How many of an agent's newest open challenges a signature is checked against, both among those asked from the
+ * verifying address and among all: more than one address can get in a 10-minute window across its edge, so
+ * challenges asked from elsewhere never push the caller's own out of reach, and a verify does bounded work.
  */
 const openChallengesChecked = 2 * challengesPerWindow + 1;
 
 /** A fresh challenge for an agent that already exists (to get tokens again with its key). */
-export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>): Promise<Challenge> {
-  await deps.limiter.take({ name: "auth_challenges", max: challengesPerWindow, windowSeconds: challengeSeconds }, input.username, "challenges per agent");
+export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>, ip = "unknown"): Promise<Challenge> {
+  const window = challengeSeconds;
+  await deps.limiter.take({ name: "auth_challenges_ip", max: challengesPerAddress, windowSeconds: window }, ip, "challenges per address");
+  await deps.limiter.take(
+    { name: "auth_challenges", max: challengesPerWindow, windowSeconds: window },
+    `${input.username}@${ip}`,
+    "challenges per agent from this address",
+  );
   return inTransaction(deps.database, system, async (tx) => {
     const [agent] = await tx.select({ id: agents.id, status: agents.status }).from(agents).where(eq(agents.username, input.username));
     if (!agent) throw new AppError("not_found", `agent ${input.username} not found`);
     if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
-    return issueChallenge(tx, agent.id);
+    return issueChallenge(deps, tx, agent.id, ip);
   });
 }
 
-async function issueChallenge(tx: Tx, agentId: string): Promise<Challenge> {
+/** Which address asked for a challenge, as a keyed digest: only ever compared, so the address itself is not kept. */
+const addressTag = (deps: Deps, ip: string) => hmacHex(deps.jwtKey, `challenge-address:${ip}`);
+
+async function issueChallenge(deps: Deps, tx: Tx, agentId: string, ip: string): Promise<Challenge> {
   const expires = new Date(Date.now() + challengeSeconds * 1000);
   const nonce = `moltstack-verify:v1:${agentId}:${randomBytes(24).toString("base64url")}:${Math.floor(expires.getTime() / 1000)}`;
-  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires });
+  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires, requestedFrom: addressTag(deps, ip) });
   return { agent_id: agentId, challenge_nonce: nonce, expires_at: expires.toISOString() };
 }
 
 /**
- * Proves the agent holds its key: a signature over any of its open challenges (one someone else requested for the
- * same username does not void it). Verifies a pending agent.
+ * Proves the agent holds its key: a signature over one of its open challenges, looked for among the newest asked from
+ * the caller's address and the newest of all (one someone else requested for the same username does not void it, and
+ * many requested from elsewhere do not hide it). Verifies a pending agent.
  */
-export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Promise<Tokens> {
+export async function verify(deps: Deps, input: z.infer<typeof verifyInput>, ip = "unknown"): Promise<Tokens> {
   const signature = fromBase64(input.signed_challenge);
   return inTransaction(deps.database, system, async (tx) => {
     const [agent] = await tx
@@ -138,12 +154,11 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Pr
       .where(eq(agents.id, input.agent_id));
     if (!agent) throw new AppError("not_found", "agent not found");
     if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
-    const candidates = await tx
-      .select()
-      .from(agentChallenges)
-      .where(and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt)))
-      .orderBy(sql`${agentChallenges.id} desc`)
-      .limit(openChallengesChecked);
+    const unused = and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt));
+    const newest = (where: SQL | undefined) => tx.select().from(agentChallenges).where(where).orderBy(desc(agentChallenges.id)).limit(openChallengesChecked);
+    const mine = await newest(and(unused, eq(agentChallenges.requestedFrom, addressTag(deps, ip))));
+    const seen = new Set(mine.map((c) => c.id));
+    const candidates = [...mine, ...(await newest(unused)).filter((c) => !seen.has(c.id))];
     if (candidates.length === 0) throw new AppError("invalid_signature", "no open challenge for this agent: request a new one");
     const key = fromBase64(agent.publicKey)!;
     const open = signature ? candidates.find((c) => verifyEd25519(key, c.challenge, signature)) : undefined;

@@ -9,6 +9,7 @@ import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 
 export type AppEnv = {
   Bindings: { ip?: string };
+  /** `ip`: the caller's address as per-address limits count it (an IPv6 address as its /64; see addressBucket). */
   Variables: { deps: Deps; ip: string; claims?: Claims; actor: Actor };
 };
 export type Ctx = Context<AppEnv>;

@@ -1,8 +1,11 @@
 // Small wrappers over node:crypto and @noble/ed25519: hashing, random secrets, constant-time compare, Ed25519 verify.
-import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
+import { createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
 import * as ed from "@noble/ed25519";
 
 export const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** HMAC-SHA256 in hex: a digest of something guessable (an address) that only the holder of the key can recompute. */
+export const hmacHex = (key: Uint8Array, text: string) => createHmac("sha256", key).update(text).digest("hex");
 
 /** 256 random bits, base64url, with a readable prefix so a leaked secret says what it is. */
 export const randomSecret = (prefix: string) => `${prefix}_${randomBytes(32).toString("base64url")}`;
