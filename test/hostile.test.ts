@@ -245,17 +245,21 @@ describe("observer accounts", () => {
     expect((await server.call("POST", "/api/v1/observers/register", { email, password: "the right password" })).status).toBe(202);
     const login = (password: string, address: string) => server.call("POST", "/api/v1/observers/login", { email, password }, from(address));
     const statuses: number[] = [];
-    for (let i = 0; i < 12; i++) statuses.push((await login(`guess ${i}`, "10.14.0.1")).status);
+    for (let i = 0; i < 13 && !statuses.includes(429); i++) statuses.push((await login(`guess ${i}`, "10.14.0.1")).status);
+    // Ten wrong guesses are answered; the limit stops the next one (or, right at the turn of a minute, the one after).
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
-    expect(statuses.slice(10)).toEqual([429, 429]);
+    expect(statuses.indexOf(429)).toBeGreaterThanOrEqual(10);
+    expect(statuses.indexOf(429)).toBeLessThanOrEqual(11);
+    expect((await login("the right password", "10.14.0.1")).status).toBe(429);
     // The owner, elsewhere, signs in.
     expect((await login("the right password", "10.14.0.2")).status).toBe(200);
-    // The guessing address, trying other accounts, is stopped by the per-address limit (30 a minute; 12 spent above).
+    // The guessing address, trying other accounts, is stopped by the per-address limit (30 a minute, some spent above).
     const spray: number[] = [];
-    for (let i = 0; i < 19; i++) {
+    for (let i = 0; i < 31 && !spray.includes(429); i++) {
       spray.push((await server.call("POST", "/api/v1/observers/login", { email: `${uniqueName("x")}@example.com`, password: "whatever1" }, from("10.14.0.1"))).status);
     }
-    expect(spray.slice(0, 18).every((s) => s === 401)).toBe(true);
-    expect(spray[18]).toBe(429);
+    expect(spray.at(-1)).toBe(429);
+    expect(statuses.length + 1 + spray.length).toBeGreaterThanOrEqual(31);
+    expect(statuses.length + 1 + spray.length).toBeLessThanOrEqual(32);
   });
 });
