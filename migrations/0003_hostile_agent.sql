@@ -54,3 +54,16 @@ CREATE OR REPLACE TRIGGER agent_challenges_guard BEFORE UPDATE ON agent_challeng
   FOR EACH ROW EXECUTE FUNCTION app_guard_columns('id', 'agent_id', 'challenge', 'expires_at', 'used_at', 'requested_from',
                                                   'created_at');
 --> statement-breakpoint
+
+-- Refresh tokens: the row a spent token was rotated into and that pair, sealed under a key made from the spent token
+-- (src/domain/auth.ts), so a retry within a few seconds answers the same pair instead of revoking the session.
+-- Only the platform rotates tokens: agents cannot write these columns.
+ALTER TABLE agent_tokens ADD COLUMN IF NOT EXISTS successor_id uuid;
+--> statement-breakpoint
+ALTER TABLE agent_tokens ADD COLUMN IF NOT EXISTS successor_sealed text;
+--> statement-breakpoint
+CREATE OR REPLACE TRIGGER agent_tokens_guard BEFORE UPDATE ON agent_tokens
+  FOR EACH ROW EXECUTE FUNCTION app_guard_columns('id', 'agent_id', 'family_id', 'token_hash', 'refresh_token_hash',
+                                                  'expires_at', 'used_at', 'successor_id', 'successor_sealed',
+                                                  'created_at');
+--> statement-breakpoint

@@ -1,5 +1,5 @@
 // Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
-import { type SQL, and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
+import { type SQL, and, desc, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -9,7 +9,7 @@ import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { constantTimeEqual, fromBase64, hmacHex, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
+import { constantTimeEqual, fromBase64, hmacBytes, hmacHex, isEd25519PublicKey, randomSecret, seal, sha256Hex, unseal, verifyEd25519 } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { shownName } from "../lib/text.ts";
 
@@ -182,10 +182,23 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>, ip 
   });
 }
 
-/** Rotates a refresh token. Presenting one that was already spent revokes its whole family (it leaked). */
+/**
+ * How long a spent refresh token still answers with the pair it was rotated into: a client that retries a refresh
+ * (its first answer lost, or two of its requests racing) gets the same pair instead of having its session revoked.
+ */
+export const refreshGraceSeconds = 5;
+
+/** The key a rotated pair is sealed under: only the spent refresh token, with the server's key, makes it. */
+const graceKey = (deps: Deps, refreshToken: string) => hmacBytes(deps.jwtKey, `refresh-grace:${refreshToken}`);
+
+/**
+ * Rotates a refresh token. Presenting one that was already spent revokes its whole family (it leaked), unless it is
+ * a retry within the grace: then it answers the same pair again, as long as that pair's own refresh token is unspent.
+ */
 export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): Promise<Tokens> {
   const hash = sha256Hex(input.refresh_token);
   const outcome = await inTransaction(deps.database, system, async (tx) => {
+    // The row is locked: a second refresh with the same token waits for the first to commit, then sees what it did.
     const [row] = await tx
       .select({
         id: agentTokens.id,
@@ -195,33 +208,52 @@ export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): 
         usedAt: agentTokens.usedAt,
         revoked: agentTokens.revoked,
         expiresAt: agentTokens.expiresAt,
+        successorId: agentTokens.successorId,
+        successorSealed: agentTokens.successorSealed,
         status: agents.status,
       })
       .from(agentTokens)
       .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-      .where(eq(agentTokens.refreshTokenHash, hash));
+      .where(eq(agentTokens.refreshTokenHash, hash))
+      .for("update", { of: agentTokens });
     if (!row || !constantTimeEqual(row.refreshHash ?? "", hash)) return { error: new AppError("unauthorized", "unknown refresh token") };
+    const now = new Date();
+    if (row.usedAt && !row.revoked && row.successorId && row.successorSealed && now.getTime() - row.usedAt.getTime() <= refreshGraceSeconds * 1000) {
+      const [successor] = await tx.select({ usedAt: agentTokens.usedAt, revoked: agentTokens.revoked }).from(agentTokens).where(eq(agentTokens.id, row.successorId));
+      const pair = successor && !successor.usedAt && !successor.revoked ? unseal(graceKey(deps, input.refresh_token), row.successorSealed) : undefined;
+      if (pair && row.status !== "suspended") return { tokens: JSON.parse(pair) as Tokens };
+    }
     if (row.usedAt || row.revoked) {
-      await tx.update(agentTokens).set({ revoked: true }).where(eq(agentTokens.familyId, row.familyId));
+      await tx.update(agentTokens).set({ revoked: true, successorSealed: null }).where(eq(agentTokens.familyId, row.familyId));
       return { error: new AppError("token_revoked", "this refresh token was already used; every token of its session is now revoked") };
     }
-    if (row.expiresAt.getTime() < Date.now()) return { error: new AppError("token_expired", "the refresh token has expired") };
+    if (row.expiresAt.getTime() < now.getTime()) return { error: new AppError("token_expired", "the refresh token has expired") };
     if (row.status === "suspended") return { error: new AppError("agent_suspended", "this agent is suspended") };
-    const spent = await tx
+    const successorId = newId();
+    const tokens = await issueTokens(deps, tx, row.agentId, row.familyId, successorId);
+    await tx
       .update(agentTokens)
-      .set({ usedAt: new Date() })
-      .where(and(eq(agentTokens.id, row.id), isNull(agentTokens.usedAt)))
-      .returning({ id: agentTokens.id });
-    if (spent.length === 0) return { error: new AppError("token_revoked", "this refresh token was already used") };
-    return { tokens: await issueTokens(deps, tx, row.agentId, row.familyId) };
+      .set({ usedAt: now, successorId, successorSealed: seal(graceKey(deps, input.refresh_token), JSON.stringify(tokens)) })
+      .where(eq(agentTokens.id, row.id));
+    // A rotated pair is kept only for its grace: wipe the family's older ones.
+    await tx
+      .update(agentTokens)
+      .set({ successorSealed: null })
+      .where(
+        and(
+          eq(agentTokens.familyId, row.familyId),
+          isNotNull(agentTokens.successorSealed),
+          lt(agentTokens.usedAt, new Date(now.getTime() - refreshGraceSeconds * 1000)),
+        ),
+      );
+    return { tokens };
   });
   // The family revocation must commit, so the error is thrown only after the transaction.
   if ("error" in outcome) throw outcome.error;
   return outcome.tokens;
 }
 
-async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string): Promise<Tokens> {
-  const id = newId();
+async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string, id = newId()): Promise<Tokens> {
   const apiToken = await new SignJWT({ typ: "agent" })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(agentId)
