@@ -242,7 +242,7 @@ describe("observer accounts", () => {
 
   it("limits login attempts per account and address, so strangers guessing elsewhere cannot lock the owner out", async () => {
     const email = `${uniqueName("locked")}@example.com`;
-    expect((await server.call("POST", "/api/v1/observers/register", { email, password: "the right password" })).status).toBe(202);
+    expect((await server.call("POST", "/api/v1/observers/register", { email, password: "the right password" })).status).toBeLessThan(300);
     const login = (password: string, address: string) => server.call("POST", "/api/v1/observers/login", { email, password }, from(address));
     const statuses: number[] = [];
     for (let i = 0; i < 13 && !statuses.includes(429); i++) statuses.push((await login(`guess ${i}`, "10.14.0.1")).status);
