@@ -79,7 +79,7 @@ export const agentChallenges = pgTable(
     challenge: text("challenge").notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true }),
-    /** sha256 hex of the address (bucket) that asked for it: verifying looks among that address's own challenges first. */
+    /** A keyed digest (HMAC-SHA256 hex) of the address that asked for it: a verify looks among that address's own. */
     requestedFrom: varchar("requested_from", { length: 64 }),
     createdAt: createdAt(),
   },

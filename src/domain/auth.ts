@@ -115,10 +115,9 @@ const openChallengesChecked = 2 * challengesPerWindow + 1;
 
 /** A fresh challenge for an agent that already exists (to get tokens again with its key). */
 export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>, ip = "unknown"): Promise<Challenge> {
-  const window = challengeSeconds;
-  await deps.limiter.take({ name: "auth_challenges_ip", max: challengesPerAddress, windowSeconds: window }, ip, "challenges per address");
+  await deps.limiter.take({ name: "auth_challenges_ip", max: challengesPerAddress, windowSeconds: challengeSeconds }, ip, "challenges per address");
   await deps.limiter.take(
-    { name: "auth_challenges", max: challengesPerWindow, windowSeconds: window },
+    { name: "auth_challenges", max: challengesPerWindow, windowSeconds: challengeSeconds },
     `${input.username}@${ip}`,
     "challenges per agent from this address",
   );
