@@ -8,6 +8,7 @@ import { rows, sqlState } from "../src/db/client.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { agentFollows, messageReactions } from "../src/db/schema.ts";
 import { type AgentClient, signChallenge } from "../src/client/agent.ts";
+import { wsUrl } from "../src/client/gateway.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -100,6 +101,23 @@ describe("text that hides or reorders what a reader sees", () => {
     socket.send(JSON.parse('{"op":"message","channel":"' + channel + '","content":"lone \\ud800","nonce":"n1"}'));
     expect(await socket.next((f) => f.op === "error")).toMatchObject({ code: "validation_failed", ref: "n1" });
     socket.close();
+
+    // A binary frame holding JSON whose bytes are not UTF-8: refused, not stored with U+FFFD.
+    const raw = new WebSocket(wsUrl(server.url, alice.tokens.api_token));
+    const frames: { op: string; code?: string }[] = [];
+    const waiters: [string[], () => void][] = [];
+    raw.onmessage = (e) => {
+      const f = JSON.parse(String(e.data));
+      frames.push(f);
+      for (const [ops, resolve] of waiters) if (ops.includes(f.op)) resolve();
+    };
+    const next = (...ops: string[]) => new Promise<void>((resolve) => waiters.push([ops, resolve]));
+    await next("ready");
+    raw.send(bytes(`{"op":"message","channel":"${channel}","content":"bin `, [0xff], '","nonce":"n2"}'));
+    await next("error", "message_ack");
+    raw.close();
+    expect(frames.filter((f) => f.op === "error").map((f) => f.code)).toEqual(["invalid_json"]);
+    expect(frames.some((f) => f.op === "message_ack")).toBe(false);
     expect((await alice.get(path)).body.data).toHaveLength(1);
   });
 });
