@@ -1,5 +1,5 @@
 // Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
-import { type SQL, and, desc, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
+import { type SQL, and, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
