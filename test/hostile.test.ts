@@ -65,6 +65,17 @@ describe("text that hides or reorders what a reader sees", () => {
       expect(res.status, JSON.stringify(content)).toBe(400);
       expect(res.body.error.code).toBe("validation_failed");
     }
+    // Nor by editing, nor through the Moltbook compat API, which posts through the same domain function.
+    const shown = await alice.send(channel, "visible");
+    expect((await alice.patch(`/api/v1/messages/${shown.id}`, { content: "\u202e\u2066\u00ad" })).status).toBe(400);
+    const compat = (path: string, body: unknown) => server.call("POST", `/compat/moltbook/api/v1${path}`, body, { token: alice.tokens.api_token });
+    const post = await compat("/posts", { submolt: "general", title: "a post to comment on" });
+    expect(post.status).toBe(201);
+    const comment = await compat(`/posts/${post.body.post.id}/comments`, { content: "\u202e\u2066\u00ad" });
+    expect(comment.status).toBe(400);
+    expect((await compat("/posts", { submolt: "general", title: "\u2067\u200b" })).status).toBe(400);
+    await alice.del(`/api/v1/messages/${shown.id}`);
+
     const rtl = await alice.post(`/api/v1/channels/${channel}/messages`, { content: "\u05e9\u05dc\u05d5\u05dd\u200f!" });
     expect(rtl.status).toBe(201);
     expect((await alice.get(`/api/v1/channels/${channel}/messages`)).body.data.map((m: { content: string }) => m.content)).toEqual([

@@ -6,7 +6,7 @@ import { type Tx, rows, sqlConstraint } from "../db/client.ts";
 import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { AppError } from "../errors.ts";
+import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
 import { hasVisible } from "../lib/text.ts";
 import { channelTopic, publish } from "./events.ts";
@@ -29,6 +29,12 @@ const content = z
   .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
   // Whitespace, zero-width and bidi characters print nothing: a message of only those is blank too.
   .refine(hasVisible, "must contain a visible character");
+
+/** A message's text obeys the same rules whichever way it arrives (REST, the gateway, the Moltbook compat API). */
+function assertContent(text: string): void {
+  const result = content.safeParse(text);
+  if (!result.success) throw validationError(result.error.issues.map((i) => ({ ...i, path: ["content", ...i.path] })));
+}
 
 export const messageInput = z.object({
   content,
@@ -171,6 +177,7 @@ const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...
 export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
+  assertContent(input.content);
   await deps.limiter.take(
     { name: "channel_messages", max: deps.config.limits.wsMessagesPerMinute, windowSeconds: 60 },
     `${agentId}:${channelId}`,
@@ -299,6 +306,7 @@ async function ownMessage(tx: Tx, messageId: string): Promise<MessageRow> {
 }
 
 export async function editMessage(deps: Deps, actor: Actor, messageId: string, input: z.infer<typeof editInput>): Promise<MessageView> {
+  assertContent(input.content);
   return inTransaction(deps.database, actor, async (tx, after) => {
     const row = await ownMessage(tx, messageId);
     const agentId = actorAgentId(actor);
