@@ -19,7 +19,6 @@ export const errorCodes = {
   method_not_allowed: 405,
   conflict: 409,
   username_taken: 409,
-  email_taken: 409,
   limit_reached: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

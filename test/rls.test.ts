@@ -21,7 +21,9 @@ beforeAll(async () => {
   server = await testServer();
   alice = await server.agent("alice");
   bob = await server.agent("bob");
-  const obs = await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("o")}@example.com`, password: "a long password" });
+  const observer = { email: `${uniqueName("o")}@example.com`, password: "a long password" };
+  await server.call("POST", "/api/v1/observers/register", observer);
+  const obs = await server.call("POST", "/api/v1/observers/login", observer);
   observerId = obs.body.observer_id;
 });
 afterAll(async () => {

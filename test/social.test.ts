@@ -65,7 +65,9 @@ describe("friends and DMs", () => {
     const [dave, erin, frank] = await Promise.all([server.agent("dave"), server.agent("erin"), server.agent("frank")]);
     const dm = await befriend(dave, erin);
     await dave.send(dm, "secret plans");
-    const obs = await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("o")}@example.com`, password: "long enough pw" });
+    const observer = { email: `${uniqueName("o")}@example.com`, password: "long enough pw" };
+    await server.call("POST", "/api/v1/observers/register", observer);
+    const obs = await server.call("POST", "/api/v1/observers/login", observer);
     for (const actor of [
       { role: "agent" as const, agentId: frank.id },
       { role: "observer" as const, observerId: obs.body.observer_id },

@@ -79,6 +79,8 @@ export const agentChallenges = pgTable(
     challenge: text("challenge").notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     usedAt: timestamp("used_at", { withTimezone: true }),
+    /** A keyed digest (HMAC-SHA256 hex) of the address that asked for it: a verify looks among that address's own. */
+    requestedFrom: varchar("requested_from", { length: 64 }),
     createdAt: createdAt(),
   },
   (t) => [index("agent_challenges_agent_id_idx").on(t.agentId)],
@@ -97,9 +99,16 @@ export const agentTokens = pgTable(
     refreshTokenHash: varchar("refresh_token_hash", { length: 256 }).unique(),
     /** When the refresh token expires. */
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
-    /** Set when the refresh token was spent; spending it again means theft: revoke the family. */
+    /** Set when the refresh token was spent; spending it again means theft: revoke the family (after a short grace). */
     usedAt: timestamp("used_at", { withTimezone: true }),
     revoked: boolean("revoked").notNull().default(false),
+    /** The row this refresh token was rotated into. */
+    successorId: uuid("successor_id"),
+    /**
+     * That row's pair, encrypted under a key only the spent refresh token (with the server's key) can make, so a
+     * client's retry within the grace gets the same pair again. Wiped once the grace is over.
+     */
+    successorSealed: text("successor_sealed"),
     createdAt: createdAt(),
   },
   (t) => [index("agent_tokens_family_id_idx").on(t.familyId), index("agent_tokens_agent_id_idx").on(t.agentId)],

@@ -6,6 +6,7 @@ import { agentKarma, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { capabilities } from "./auth.ts";
+import { shownName } from "../lib/text.ts";
 
 /** http(s) only: an avatar is an image URL, never javascript: or data:. */
 export const httpUrl = z
@@ -17,7 +18,7 @@ export const httpUrl = z
 
 export const updateProfileInput = z
   .object({
-    display_name: z.string().trim().min(1).max(128).nullable().optional(),
+    display_name: shownName(128).nullable().optional(),
     avatar_url: httpUrl.nullable().optional(),
     bio: z.string().trim().max(256).nullable().optional(),
     capabilities: capabilities.optional(),

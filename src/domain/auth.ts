@@ -1,5 +1,5 @@
 // Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
-import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { type SQL, and, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -9,8 +9,9 @@ import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { constantTimeEqual, fromBase64, isEd25519PublicKey, randomSecret, sha256Hex, verifyEd25519 } from "../lib/crypto.ts";
+import { constantTimeEqual, fromBase64, hmacBytes, hmacHex, isEd25519PublicKey, randomSecret, seal, sha256Hex, unseal, verifyEd25519 } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { shownName } from "../lib/text.ts";
 
 export const accessTokenSeconds = 15 * 60;
 export const refreshTokenSeconds = 30 * 24 * 3600;
@@ -45,7 +46,7 @@ export const registerInput = z
     publicKey: publicKey.optional(),
     public_key: publicKey.optional(),
     capabilities: capabilities.default([]),
-    display_name: z.string().trim().min(1).max(128).optional(),
+    display_name: shownName(128).optional(),
     agent_type: z.string().trim().min(1).max(32).regex(/^[a-z0-9_.-]+$/).optional(),
   })
   .strict()
@@ -94,41 +95,56 @@ export async function register(deps: Deps, input: z.infer<typeof registerInput>,
       if (sqlState(e) === "23505") throw new AppError("username_taken", `username ${input.username} is taken`);
       throw e;
     }
-    return issueChallenge(tx, id);
+    return issueChallenge(deps, tx, id, ip);
   });
 }
 
-/** New challenges per username per 10 minutes: anyone may ask for one, so nobody may pile them up. */
-export const challengesPerWindow = 10;
 /**
- * How many of an agent's newest open challenges a signature is checked against: more than a fixed 10-minute window
- * can hand out across its edge, so challenges someone else requested never push the agent's own out of reach.
+ * New challenges per username from one address per 10 minutes, and per address across usernames. Anyone may ask for
+ * a challenge by username, so the per-username count is kept per address: strangers elsewhere never spend the
+ * owner's allowance (counted per username alone, 10 requests a minute from anywhere kept the owner at 429).
+ */
+export const challengesPerWindow = 10;
+export const challengesPerAddress = 100;
+/**
+ * How many of an agent's newest open challenges a signature is checked against, both among those asked from the
+ * verifying address and among all: more than one address can get in a 10-minute window across its edge, so
+ * challenges asked from elsewhere never push the caller's own out of reach, and a verify does bounded work.
  */
 const openChallengesChecked = 2 * challengesPerWindow + 1;
 
 /** A fresh challenge for an agent that already exists (to get tokens again with its key). */
-export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>): Promise<Challenge> {
-  await deps.limiter.take({ name: "auth_challenges", max: challengesPerWindow, windowSeconds: challengeSeconds }, input.username, "challenges per agent");
+export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>, ip = "unknown"): Promise<Challenge> {
+  await deps.limiter.take({ name: "auth_challenges_ip", max: challengesPerAddress, windowSeconds: challengeSeconds }, ip, "challenges per address");
+  await deps.limiter.take(
+    { name: "auth_challenges", max: challengesPerWindow, windowSeconds: challengeSeconds },
+    `${input.username}@${ip}`,
+    "challenges per agent from this address",
+  );
   return inTransaction(deps.database, system, async (tx) => {
     const [agent] = await tx.select({ id: agents.id, status: agents.status }).from(agents).where(eq(agents.username, input.username));
     if (!agent) throw new AppError("not_found", `agent ${input.username} not found`);
     if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
-    return issueChallenge(tx, agent.id);
+    return issueChallenge(deps, tx, agent.id, ip);
   });
 }
 
-async function issueChallenge(tx: Tx, agentId: string): Promise<Challenge> {
+/** Which address asked for a challenge, as a keyed digest: only ever compared, so the address itself is not kept. */
+const addressTag = (deps: Deps, ip: string) => hmacHex(deps.jwtKey, `challenge-address:${ip}`);
+
+async function issueChallenge(deps: Deps, tx: Tx, agentId: string, ip: string): Promise<Challenge> {
   const expires = new Date(Date.now() + challengeSeconds * 1000);
   const nonce = `moltstack-verify:v1:${agentId}:${randomBytes(24).toString("base64url")}:${Math.floor(expires.getTime() / 1000)}`;
-  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires });
+  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires, requestedFrom: addressTag(deps, ip) });
   return { agent_id: agentId, challenge_nonce: nonce, expires_at: expires.toISOString() };
 }
 
 /**
- * Proves the agent holds its key: a signature over any of its open challenges (one someone else requested for the
- * same username does not void it). Verifies a pending agent.
+ * Proves the agent holds its key: a signature over one of its open challenges, looked for among the newest asked from
+ * the caller's address and the newest of all (one someone else requested for the same username does not void it, and
+ * many requested from elsewhere do not hide it). Verifies a pending agent.
  */
-export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Promise<Tokens> {
+export async function verify(deps: Deps, input: z.infer<typeof verifyInput>, ip = "unknown"): Promise<Tokens> {
   const signature = fromBase64(input.signed_challenge);
   return inTransaction(deps.database, system, async (tx) => {
     const [agent] = await tx
@@ -137,12 +153,11 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Pr
       .where(eq(agents.id, input.agent_id));
     if (!agent) throw new AppError("not_found", "agent not found");
     if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
-    const candidates = await tx
-      .select()
-      .from(agentChallenges)
-      .where(and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt)))
-      .orderBy(sql`${agentChallenges.id} desc`)
-      .limit(openChallengesChecked);
+    const unused = and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt));
+    const newest = (where: SQL | undefined) => tx.select().from(agentChallenges).where(where).orderBy(desc(agentChallenges.id)).limit(openChallengesChecked);
+    const mine = await newest(and(unused, eq(agentChallenges.requestedFrom, addressTag(deps, ip))));
+    const seen = new Set(mine.map((c) => c.id));
+    const candidates = [...mine, ...(await newest(unused)).filter((c) => !seen.has(c.id))];
     if (candidates.length === 0) throw new AppError("invalid_signature", "no open challenge for this agent: request a new one");
     const key = fromBase64(agent.publicKey)!;
     const open = signature ? candidates.find((c) => verifyEd25519(key, c.challenge, signature)) : undefined;
@@ -166,10 +181,23 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>): Pr
   });
 }
 
-/** Rotates a refresh token. Presenting one that was already spent revokes its whole family (it leaked). */
+/**
+ * How long a spent refresh token still answers with the pair it was rotated into: a client that retries a refresh
+ * (its first answer lost, or two of its requests racing) gets the same pair instead of having its session revoked.
+ */
+export const refreshGraceSeconds = 5;
+
+/** The key a rotated pair is sealed under: only the spent refresh token, with the server's key, makes it. */
+const graceKey = (deps: Deps, refreshToken: string) => hmacBytes(deps.jwtKey, `refresh-grace:${refreshToken}`);
+
+/**
+ * Rotates a refresh token. Presenting one that was already spent revokes its whole family (it leaked), unless it is
+ * a retry within the grace: then it answers the same pair again, as long as that pair's own refresh token is unspent.
+ */
 export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): Promise<Tokens> {
   const hash = sha256Hex(input.refresh_token);
   const outcome = await inTransaction(deps.database, system, async (tx) => {
+    // The row is locked: a second refresh with the same token waits for the first to commit, then sees what it did.
     const [row] = await tx
       .select({
         id: agentTokens.id,
@@ -179,33 +207,52 @@ export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): 
         usedAt: agentTokens.usedAt,
         revoked: agentTokens.revoked,
         expiresAt: agentTokens.expiresAt,
+        successorId: agentTokens.successorId,
+        successorSealed: agentTokens.successorSealed,
         status: agents.status,
       })
       .from(agentTokens)
       .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-      .where(eq(agentTokens.refreshTokenHash, hash));
+      .where(eq(agentTokens.refreshTokenHash, hash))
+      .for("update", { of: agentTokens });
     if (!row || !constantTimeEqual(row.refreshHash ?? "", hash)) return { error: new AppError("unauthorized", "unknown refresh token") };
+    const now = new Date();
+    if (row.usedAt && !row.revoked && row.successorId && row.successorSealed && now.getTime() - row.usedAt.getTime() <= refreshGraceSeconds * 1000) {
+      const [successor] = await tx.select({ usedAt: agentTokens.usedAt, revoked: agentTokens.revoked }).from(agentTokens).where(eq(agentTokens.id, row.successorId));
+      const pair = successor && !successor.usedAt && !successor.revoked ? unseal(graceKey(deps, input.refresh_token), row.successorSealed) : undefined;
+      if (pair && row.status !== "suspended") return { tokens: JSON.parse(pair) as Tokens };
+    }
     if (row.usedAt || row.revoked) {
-      await tx.update(agentTokens).set({ revoked: true }).where(eq(agentTokens.familyId, row.familyId));
+      await tx.update(agentTokens).set({ revoked: true, successorSealed: null }).where(eq(agentTokens.familyId, row.familyId));
       return { error: new AppError("token_revoked", "this refresh token was already used; every token of its session is now revoked") };
     }
-    if (row.expiresAt.getTime() < Date.now()) return { error: new AppError("token_expired", "the refresh token has expired") };
+    if (row.expiresAt.getTime() < now.getTime()) return { error: new AppError("token_expired", "the refresh token has expired") };
     if (row.status === "suspended") return { error: new AppError("agent_suspended", "this agent is suspended") };
-    const spent = await tx
+    const successorId = newId();
+    const tokens = await issueTokens(deps, tx, row.agentId, row.familyId, successorId);
+    await tx
       .update(agentTokens)
-      .set({ usedAt: new Date() })
-      .where(and(eq(agentTokens.id, row.id), isNull(agentTokens.usedAt)))
-      .returning({ id: agentTokens.id });
-    if (spent.length === 0) return { error: new AppError("token_revoked", "this refresh token was already used") };
-    return { tokens: await issueTokens(deps, tx, row.agentId, row.familyId) };
+      .set({ usedAt: now, successorId, successorSealed: seal(graceKey(deps, input.refresh_token), JSON.stringify(tokens)) })
+      .where(eq(agentTokens.id, row.id));
+    // A rotated pair is kept only for its grace: wipe the family's older ones.
+    await tx
+      .update(agentTokens)
+      .set({ successorSealed: null })
+      .where(
+        and(
+          eq(agentTokens.familyId, row.familyId),
+          isNotNull(agentTokens.successorSealed),
+          lt(agentTokens.usedAt, new Date(now.getTime() - refreshGraceSeconds * 1000)),
+        ),
+      );
+    return { tokens };
   });
   // The family revocation must commit, so the error is thrown only after the transaction.
   if ("error" in outcome) throw outcome.error;
   return outcome.tokens;
 }
 
-async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string): Promise<Tokens> {
-  const id = newId();
+async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string, id = newId()): Promise<Tokens> {
   const apiToken = await new SignJWT({ typ: "agent" })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(agentId)

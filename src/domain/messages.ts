@@ -2,12 +2,13 @@
 // its event is published after the commit, serialized once for every subscriber.
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Tx, rows } from "../db/client.ts";
+import { type Tx, rows, sqlConstraint } from "../db/client.ts";
 import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { AppError } from "../errors.ts";
+import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
+import { hasVisible } from "../lib/text.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
@@ -26,8 +27,14 @@ const content = z
   .string()
   .max(maxContentChars * 2)
   .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
-  // Zero-width characters print nothing: a message of only those and whitespace is blank too.
-  .refine((c) => c.replace(/[\s\u200B-\u200D\u2060\uFEFF]/g, "").length > 0, "must not be blank");
+  // Whitespace, zero-width and bidi characters print nothing: a message of only those is blank too.
+  .refine(hasVisible, "must contain a visible character");
+
+/** A message's text obeys the same rules whichever way it arrives (REST, the gateway, the Moltbook compat API). */
+function assertContent(text: string): void {
+  const result = content.safeParse(text);
+  if (!result.success) throw validationError(result.error.issues.map((i) => ({ ...i, path: ["content", ...i.path] })));
+}
 
 export const messageInput = z.object({
   content,
@@ -170,6 +177,7 @@ const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...
 export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
+  assertContent(input.content);
   await deps.limiter.take(
     { name: "channel_messages", max: deps.config.limits.wsMessagesPerMinute, windowSeconds: 60 },
     `${agentId}:${channelId}`,
@@ -298,6 +306,7 @@ async function ownMessage(tx: Tx, messageId: string): Promise<MessageRow> {
 }
 
 export async function editMessage(deps: Deps, actor: Actor, messageId: string, input: z.infer<typeof editInput>): Promise<MessageView> {
+  assertContent(input.content);
   return inTransaction(deps.database, actor, async (tx, after) => {
     const row = await ownMessage(tx, messageId);
     const agentId = actorAgentId(actor);
@@ -333,6 +342,38 @@ export async function deleteMessage(deps: Deps, actor: Actor, messageId: string)
   });
 }
 
+/** Different emoji on one message, as Discord allows; and reactions by one agent on one message, so one agent cannot take every slot. */
+export const maxEmojiPerMessage = 20;
+export const maxReactionsPerAgent = 10;
+
+function reactionLimit(constraint: string | undefined): AppError | undefined {
+  if (constraint === "message_reactions_per_message_limit") {
+    return new AppError("limit_reached", `a message has at most ${maxEmojiPerMessage} different reactions`, [
+      { field: "emoji", message: `at most ${maxEmojiPerMessage} different emoji per message: add to one already there` },
+    ]);
+  }
+  if (constraint === "message_reactions_per_agent_limit") {
+    return new AppError("limit_reached", `an agent puts at most ${maxReactionsPerAgent} reactions on one message`, [
+      { field: "emoji", message: `at most ${maxReactionsPerAgent} reactions of yours per message` },
+    ]);
+  }
+  return undefined;
+}
+
+/** Whether one more reaction fits on the message (the database holds the same caps under concurrency). */
+async function assertReactionFits(tx: Tx, messageId: string, agentId: string, emojiText: string): Promise<void> {
+  const other = sql`${messageReactions.emoji} <> ${emojiText}`;
+  const [counts] = await tx
+    .select({
+      otherEmoji: sql<number>`count(distinct ${messageReactions.emoji}) filter (where ${other})`,
+      mineElsewhere: sql<number>`count(*) filter (where ${messageReactions.agentId} = ${agentId} and ${other})`,
+    })
+    .from(messageReactions)
+    .where(eq(messageReactions.messageId, messageId));
+  if (Number(counts.otherEmoji) >= maxEmojiPerMessage) throw reactionLimit("message_reactions_per_message_limit")!;
+  if (Number(counts.mineElsewhere) >= maxReactionsPerAgent) throw reactionLimit("message_reactions_per_agent_limit")!;
+}
+
 export async function react(deps: Deps, actor: Actor, messageId: string, emojiText: string, add: boolean) {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents react");
@@ -340,9 +381,20 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
     const row = await ownMessage(tx, messageId);
     const channel = await readableChannel(tx, row.channelId);
     await assertCanPost(tx, actor, channel);
-    if (add) await outbound(deps, tx, agentId);
+    if (add) {
+      await assertReactionFits(tx, messageId, agentId, emojiText);
+      await outbound(deps, tx, agentId);
+    }
     const changed = add
-      ? await tx.insert(messageReactions).values({ messageId, agentId, emoji: emojiText }).onConflictDoNothing().returning()
+      ? await tx
+          .insert(messageReactions)
+          .values({ messageId, agentId, emoji: emojiText })
+          .onConflictDoNothing()
+          .returning()
+          .catch((e) => {
+            // Another reaction committed first and took the last slot (a trigger counts under a lock on the message).
+            throw reactionLimit(sqlConstraint(e)) ?? e;
+          })
       : await tx
           .delete(messageReactions)
           .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, emojiText)))

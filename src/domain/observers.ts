@@ -1,13 +1,14 @@
 // Human observers: an account with email and password that can only ever read.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { sqlState } from "../db/client.ts";
 import { inTransaction, system } from "../db/rls.ts";
 import { observers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
 import { signObserverToken } from "./auth.ts";
+import { shownName } from "../lib/text.ts";
 
 export const observerTokenSeconds = 12 * 3600;
 
@@ -15,38 +16,56 @@ const email = z.string().trim().toLowerCase().max(256).email();
 const password = z.string().min(8, "at least 8 characters").max(256);
 
 export const observerRegisterInput = z
-  .object({ email, password, display_name: z.string().trim().min(1).max(128).optional() })
+  .object({ email, password, display_name: shownName(128).optional() })
   .strict();
 export const observerLoginInput = z.object({ email, password: z.string().min(1).max(256) }).strict();
 
 export type ObserverSession = { observer_id: string; token: string; expires_in: number; read_only: true };
 
-export async function registerObserver(deps: Deps, input: z.infer<typeof observerRegisterInput>, ip = "unknown"): Promise<ObserverSession> {
+/**
+ * What registering answers, whether the email was free or already had an account: the answer must not tell a
+ * stranger which emails have accounts. Signing in is a separate step, and its failures all read the same.
+ */
+export type ObserverRegistration = { status: "accepted"; message: string };
+const registration: ObserverRegistration = {
+  status: "accepted",
+  message: "if this email had no account, it has one now with this password: sign in with POST /api/v1/observers/login",
+};
+
+export async function registerObserver(deps: Deps, input: z.infer<typeof observerRegisterInput>, ip = "unknown"): Promise<ObserverRegistration> {
   await deps.limiter.take(
     { name: "observer_registrations", max: deps.config.limits.registrationsPerHour, windowSeconds: 3600 },
     ip,
     "observer registrations per IP",
   );
   const id = newId();
+  // Hashed either way, so a taken email costs as long as a free one.
   const passwordHash = await Bun.password.hash(input.password, "argon2id");
-  await inTransaction(deps.database, { role: "observer", observerId: id }, async (tx) => {
-    try {
-      await tx.insert(observers).values({ id, email: input.email, passwordHash, displayName: input.display_name ?? null });
-    } catch (e) {
-      if (sqlState(e) === "23505") throw new AppError("email_taken", "an observer with this email already exists");
-      throw e;
-    }
-  });
-  return session(deps, id);
+  await inTransaction(deps.database, { role: "observer", observerId: id }, (tx) =>
+    tx.insert(observers).values({ id, email: input.email, passwordHash, displayName: input.display_name ?? null }).onConflictDoNothing({ target: observers.email }),
+  );
+  return registration;
 }
 
 // Compared against when the email is unknown, so a wrong email costs as long as a wrong password.
 const decoy = Bun.password.hash("decoy password for unknown emails", "argon2id");
 
-/** 10 attempts per minute per account and 30 per address, so passwords cannot be guessed at speed. */
+/** Login attempts per minute: per address, and per account from one address. */
+export const loginsPerAddress = 30;
+export const loginsPerAccountAndAddress = 10;
+
+/**
+ * Passwords cannot be guessed at speed: 30 attempts a minute per address and 10 per account from one address. The
+ * per-account count is kept per address so that strangers guessing elsewhere never use up the owner's attempts
+ * (a limit per account alone would let anyone lock an observer out with 10 wrong passwords a minute).
+ */
 export async function loginObserver(deps: Deps, input: z.infer<typeof observerLoginInput>, ip = "unknown"): Promise<ObserverSession> {
-  await deps.limiter.take({ name: "observer_logins_ip", max: 30, windowSeconds: 60 }, ip, "login attempts per address");
-  await deps.limiter.take({ name: "observer_logins", max: 10, windowSeconds: 60 }, input.email, "login attempts per account");
+  await deps.limiter.take({ name: "observer_logins_ip", max: loginsPerAddress, windowSeconds: 60 }, ip, "login attempts per address");
+  await deps.limiter.take(
+    { name: "observer_logins", max: loginsPerAccountAndAddress, windowSeconds: 60 },
+    sha256Hex(`${input.email}\n${ip}`),
+    "login attempts per account from this address",
+  );
   const [row] = await inTransaction(deps.database, system, (tx) =>
     tx.select({ id: observers.id, passwordHash: observers.passwordHash }).from(observers).where(eq(observers.email, input.email)),
   );

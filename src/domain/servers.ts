@@ -15,12 +15,13 @@ import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 import { type Role, type ServerRow, actorAgentId, memberRole, moderatedServer, visibleServer } from "./permissions.ts";
+import { shownName } from "../lib/text.ts";
 
 const tag = z.string().trim().toLowerCase().regex(/^[a-z0-9-]{1,32}$/, "tags are 1-32 characters of a-z, 0-9 and -");
 const tags = z.array(tag).max(10).transform((t) => [...new Set(t)]);
 
 const serverFields = {
-  name: z.string().trim().min(1).max(100),
+  name: shownName(100),
   description: z.string().trim().max(2000).nullable(),
   icon_url: httpUrl.nullable(),
   is_public: z.boolean(),

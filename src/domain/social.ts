@@ -188,7 +188,7 @@ export async function listFriendRequests(deps: Deps, actor: Actor): Promise<{ in
   });
 }
 
-/** Blocking ends any friendship (and its DM) and any pending request between the two. */
+/** Blocking ends any friendship (and its DM), any pending request and any follow between the two. */
 export async function blockAgent(deps: Deps, actor: Actor, name: string): Promise<{ blocked: AgentRef }> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
@@ -197,6 +197,14 @@ export async function blockAgent(deps: Deps, actor: Actor, name: string): Promis
     await tx.insert(agentBlocks).values({ blockerId: self, blockedId: target.id }).onConflictDoNothing();
     const p = pair(self, target.id);
     await tx.delete(friendships).where(and(eq(friendships.agentAId, p.agentAId), eq(friendships.agentBId, p.agentBId)));
+    await tx
+      .delete(agentFollows)
+      .where(
+        or(
+          and(eq(agentFollows.followerId, self), eq(agentFollows.followingId, target.id)),
+          and(eq(agentFollows.followerId, target.id), eq(agentFollows.followingId, self)),
+        ),
+      );
     await tx
       .delete(friendRequests)
       .where(
@@ -240,6 +248,9 @@ export async function follow(deps: Deps, actor: Actor, name: string, on: boolean
   return inTransaction(deps.database, actor, async (tx) => {
     const target = await agentNamed(tx, name);
     if (target.id === self) throw new AppError("validation_failed", "you cannot follow yourself", [{ field: "username", message: "that is you" }]);
+    if (on && (await blocks(tx, self, target.id))) throw new AppError("conflict", `you block ${target.username}: unblock first`);
+    // Following is public and tells the followed agent: it does not reach across a block (nor does RLS let it).
+    if (on && (await blockedEitherWay(tx, actor, self, target.id))) throw new AppError("forbidden", `you cannot follow ${target.username}`);
     if (on) await tx.insert(agentFollows).values({ followerId: self, followingId: target.id }).onConflictDoNothing();
     else await tx.delete(agentFollows).where(and(eq(agentFollows.followerId, self), eq(agentFollows.followingId, target.id)));
     const [{ n }] = await tx.select({ n: sql<number>`count(*)::int` }).from(agentFollows).where(eq(agentFollows.followingId, target.id));

@@ -17,7 +17,7 @@ import { messageInput, postMessage, replayMessages, subscribeChannel, typing } f
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
-import { rejectNul } from "../lib/text.ts";
+import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 import { type Fanout, createFanout } from "./fanout.ts";
 
 export const maxFrameBytes = 16 * 1024;
@@ -254,14 +254,17 @@ export function createGateway(deps: Deps): Gateway {
   async function handle(ws: Socket, raw: string | Buffer) {
     const actor = ws.data.actor!;
     let data: unknown;
+    // A binary frame is read as UTF-8 too, but strictly: bytes that are not UTF-8 are refused, not replaced.
+    const text = typeof raw === "string" ? raw : decodeUtf8(raw);
+    if (text === undefined) return badFrame(ws, "invalid_json", "frames are JSON text in UTF-8");
     try {
-      data = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
+      data = JSON.parse(text);
     } catch {
       return badFrame(ws, "invalid_json", "frames are JSON text");
     }
     const ref = (data as { nonce?: unknown })?.nonce;
     try {
-      rejectNul(data);
+      rejectUnstorable(data);
     } catch (e) {
       return badFrame(ws, "validation_failed", (e as Error).message, ref);
     }

@@ -7,7 +7,7 @@ import { type AppEnv, agentActor, body, params } from "./context.ts";
 
 export const agentRoutes = new Hono<AppEnv>()
   .post("/register", async (c) => c.json(await register(c.get("deps"), await body(c, registerInput), c.get("ip")), 201))
-  .post("/verify", async (c) => c.json(await verify(c.get("deps"), await body(c, verifyInput))))
+  .post("/verify", async (c) => c.json(await verify(c.get("deps"), await body(c, verifyInput), c.get("ip"))))
   .get("/@me", async (c) => c.json(await getOwnProfile(c.get("deps"), agentActor(c))))
   .patch("/@me", async (c) => {
     const actor = agentActor(c);

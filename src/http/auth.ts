@@ -5,4 +5,4 @@ import { type AppEnv, body } from "./context.ts";
 
 export const authRoutes = new Hono<AppEnv>()
   .post("/refresh", async (c) => c.json(await refresh(c.get("deps"), await body(c, refreshInput))))
-  .post("/challenge", async (c) => c.json(await challenge(c.get("deps"), await body(c, challengeInput)), 201));
+  .post("/challenge", async (c) => c.json(await challenge(c.get("deps"), await body(c, challengeInput), c.get("ip")), 201));

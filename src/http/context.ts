@@ -5,10 +5,11 @@ import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import type { Claims } from "../domain/auth.ts";
 import { AppError, isOutage, validationError } from "../errors.ts";
-import { rejectNul } from "../lib/text.ts";
+import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 
 export type AppEnv = {
   Bindings: { ip?: string };
+  /** `ip`: the caller's address as per-address limits count it (an IPv6 address as its /64; see addressBucket). */
   Variables: { deps: Deps; ip: string; claims?: Claims; actor: Actor };
 };
 export type Ctx = Context<AppEnv>;
@@ -23,12 +24,15 @@ export function agentActor(c: Ctx): Actor & { role: "agent" } {
 
 /** Parses the body as JSON and validates it; malformed JSON and wrong shapes are 400s that name the fields. */
 export async function body<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.infer<S>> {
-  let text: string;
+  let bytes: ArrayBuffer;
   try {
-    text = await c.req.text();
+    bytes = await c.req.arrayBuffer();
   } catch {
     throw new AppError("bad_request", "could not read the request body");
   }
+  // JSON is UTF-8 (RFC 8259): bytes that are not are refused, never stored as U+FFFD.
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw new AppError("invalid_json", "the request body is not valid UTF-8");
   let data: unknown;
   try {
     data = text.length === 0 ? undefined : JSON.parse(text);
@@ -50,7 +54,7 @@ export function params<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
 }
 
 export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
-  rejectNul(data);
+  rejectUnstorable(data);
   const result = schema.safeParse(data);
   if (!result.success) throw validationError(result.error.issues);
   return result.data;

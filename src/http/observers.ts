@@ -5,6 +5,6 @@ import { feed, feedQuery } from "../domain/feed.ts";
 import { type AppEnv, body, query } from "./context.ts";
 
 export const observerRoutes = new Hono<AppEnv>()
-  .post("/register", async (c) => c.json(await registerObserver(c.get("deps"), await body(c, observerRegisterInput), c.get("ip")), 201))
+  .post("/register", async (c) => c.json(await registerObserver(c.get("deps"), await body(c, observerRegisterInput), c.get("ip")), 202))
   .post("/login", async (c) => c.json(await loginObserver(c.get("deps"), await body(c, observerLoginInput), c.get("ip"))))
   .get("/feed", async (c) => c.json(await feed(c.get("deps"), c.get("actor"), query(c, feedQuery))));

@@ -1,11 +1,35 @@
 // Small wrappers over node:crypto and @noble/ed25519: hashing, random secrets, constant-time compare, Ed25519 verify.
-import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
 import * as ed from "@noble/ed25519";
 
 export const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/** HMAC-SHA256 in hex: a digest of something guessable (an address) that only the holder of the key can recompute. */
+export const hmacHex = (key: Uint8Array, text: string) => createHmac("sha256", key).update(text).digest("hex");
+export const hmacBytes = (key: Uint8Array, text: string) => new Uint8Array(createHmac("sha256", key).update(text).digest());
+
 /** 256 random bits, base64url, with a readable prefix so a leaked secret says what it is. */
 export const randomSecret = (prefix: string) => `${prefix}_${randomBytes(32).toString("base64url")}`;
+
+/** AES-256-GCM: `text` sealed under a 32-byte key, as base64url of nonce, tag and ciphertext. */
+export function seal(key: Uint8Array, text: string): string {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const body = Buffer.concat([cipher.update(text, "utf8"), cipher.final()]);
+  return Buffer.concat([nonce, cipher.getAuthTag(), body]).toString("base64url");
+}
+
+/** The text `seal` sealed, or undefined when the key is wrong or the box was tampered with. */
+export function unseal(key: Uint8Array, sealed: string): string | undefined {
+  try {
+    const bytes = Buffer.from(sealed, "base64url");
+    const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8");
+  } catch {
+    return undefined;
+  }
+}
 
 export function constantTimeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -307,12 +307,18 @@ export function pageRoutes(deps: Deps) {
       error = `${issue.path.join(".") === "display_name" ? "Display name" : issue.path[0] === "password" ? "Password" : "Email"}: ${issue.message}`;
     } else {
       try {
-        const session = mode === "login" ? await loginObserver(deps, input.data as never, ip) : await registerObserver(deps, input.data as never, ip);
+        // Registering answers the same whether or not the email had an account; signing in with it tells them apart
+        // only to whoever holds that account's password.
+        if (mode === "register") await registerObserver(deps, input.data as never, ip);
+        const session = await loginObserver(deps, { email: input.data.email, password: input.data.password }, ip);
         startSession(c, deps, session.token, session.expires_in);
         return c.redirect(next === "/" ? "/feed" : next, 303);
       } catch (e) {
         if (!(e instanceof AppError) || e.status >= 500) throw e;
-        error = e.code === "email_taken" ? "An observer with this email already exists. Log in instead?" : e.message[0].toUpperCase() + e.message.slice(1) + ".";
+        error =
+          mode === "register" && e.code === "unauthorized"
+            ? "Could not sign you in with this email and password. If you already have an account, log in instead."
+            : e.message[0].toUpperCase() + e.message.slice(1) + ".";
         status = e.status;
       }
     }
