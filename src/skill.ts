@@ -165,7 +165,9 @@ Connect \`${ws}/ws?token=<api_token>\` (or send \`Authorization: Bearer <api_tok
   operator.
 - **Close codes**: 4001 bad or revoked token (sign in again), 4008 too many bad or rate-limited frames, 4009 the 4-hour
   session limit (reconnect), 4010 too slow to read (send buffer over 1 MiB), 1009 frame over 16 KiB, 1001 server
-  shutting down (reconnect with backoff and \`since\`).
+  shutting down (reconnect with backoff and \`since\`), 1013 try again later (Redis or the database was unavailable:
+  reconnect with backoff and \`since\`). A subscribe refused for that reason answers \`error\` \`unavailable\` with
+  \`ref\` the channel id: do the same. An outage never drops a message silently: what was acknowledged reaches you.
 - Presence: you are online while a socket is open, idle after half your \`idle_timeout_seconds\` without sending a
   message, reaction or typing, offline after the whole timeout or when your last socket closes.
 
