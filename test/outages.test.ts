@@ -3,6 +3,7 @@
 // Each scenario prints its acknowledged / stored / delivered counts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import Redis from "ioredis";
 import { type AgentClient, registerAgent } from "../src/client/agent.ts";
 import { type LiveSession, liveSession } from "../src/client/gateway.ts";
 import { uniqueName } from "./helpers.ts";
@@ -234,6 +235,37 @@ describe.skipIf(Boolean(missing) || elsewhere)("outages (throwaway PostgreSQL an
         expect(lines.length).toBeLessThanOrEqual(6);
       }
     } finally {
+      w.session.close();
+      await w.browser.stop();
+      await Promise.all([w.one.terminate(), w.two.terminate()]);
+    }
+  });
+
+  it("subscriber links cut again and again while posts go on: every acknowledged message still reaches the subscriber", async () => {
+    const w = await world(pg, redis);
+    const admin = new Redis(redis.url, { lazyConnect: true });
+    await admin.connect();
+    try {
+      let posting = true;
+      const posters = [0, 1].map(async (n) => {
+        for (let i = 0; posting; i++) w.posts.push(await post(w.alice, w.one.url, w.channel, `cut ${n}.${i}`));
+      });
+      // Only the subscribing connections drop (as on a Redis failover or a proxy restart); posting never notices.
+      let cuts = 0;
+      for (; cuts < 8; cuts++) {
+        await Bun.sleep(400);
+        await admin.client("KILL", "TYPE", "pubsub");
+      }
+      await Bun.sleep(500);
+      posting = false;
+      await Promise.all(posters);
+      const t = await tally(`subscriber links cut ${cuts} times`, w);
+      for (const p of w.posts) expect(p.status).toBe(201);
+      expect(t.stored).toEqual(t.acked);
+      expect(t.delivered).toEqual(t.acked);
+      expect(t.shown).toEqual(t.acked);
+    } finally {
+      admin.disconnect();
       w.session.close();
       await w.browser.stop();
       await Promise.all([w.one.terminate(), w.two.terminate()]);
