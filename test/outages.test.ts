@@ -272,6 +272,42 @@ describe.skipIf(Boolean(missing) || elsewhere)("outages (throwaway PostgreSQL an
     }
   });
 
+  it("Redis link back while PostgreSQL is still down: the subscriber is told (1013) and resumes with since", async () => {
+    const w = await world(pg, redis);
+    const admin = new Redis(redis.url, { lazyConnect: true });
+    await admin.connect();
+    try {
+      await pg.kill();
+      // The instances' subscriber links drop and come straight back; catching up needs the database, which is down.
+      await admin.client("KILL", "TYPE", "pubsub");
+      const told = await until(() => w.session.connections >= 2 || w.two.log().includes("could not catch up"), 10_000);
+      await Bun.sleep(2000);
+      await pg.start();
+      const back = w.posts.length;
+      let posting = true;
+      const poster = (async () => {
+        for (let i = 0; posting; i++) {
+          w.posts.push(await post(w.alice, w.one.url, w.channel, `after both ${i}`));
+          await Bun.sleep(100);
+        }
+      })();
+      await until(() => w.posts.slice(back).filter((p) => p.status === 201).length >= 5, 20_000);
+      posting = false;
+      await poster;
+      const t = await tally("redis back before postgres", w);
+      expect(told).toBe(true);
+      expect(w.two.log()).toContain("their sockets are closed with 1013");
+      expect(w.session.connections).toBeGreaterThanOrEqual(2);
+      expect(t.delivered).toEqual(t.acked);
+      expect(t.shown).toEqual(t.acked);
+    } finally {
+      admin.disconnect();
+      w.session.close();
+      await w.browser.stop();
+      await Promise.all([w.one.terminate(), w.two.terminate()]);
+    }
+  });
+
   it("PostgreSQL dies for 8 s: fast 503s, /readyz within 1 s, service back within 2 s of its return, prompt SIGTERM", async () => {
     const w = await world(pg, redis);
     const spare = await instance(pg, redis, `outage-${crypto.randomUUID()}:`);

@@ -35,6 +35,8 @@ export type Fanout = {
   drop(ws: ServerWebSocket<any>): void;
   /** Called with the topic when a channel's access may have narrowed (an `access_changed` event on it). */
   onAccessChanged(handle: (topic: string) => void): void;
+  /** Called with a channel topic whose events were lost in a pub/sub outage and could not be re-read: its sockets resume. */
+  onMissedEvents(handle: (topic: string) => void): void;
   /** Receives the control topic's messages (instructions to gateways, never forwarded to sockets as they are). */
   onControl(topic: string, handle: (payload: string) => void): Promise<void>;
 };
@@ -58,6 +60,7 @@ export function createFanout(deps: Deps): Fanout {
   const live = liveFor(pubsub);
 
   let accessChanged: (topic: string) => void = () => {};
+  let missedEvents: (topic: string) => void = () => {};
 
   const remember = (topic: string, id: string) => {
     let seen = recent.get(topic);
@@ -102,28 +105,42 @@ export function createFanout(deps: Deps): Fanout {
       return;
     }
     let missed = 0;
+    const behind: string[] = [];
+    let reason = "";
     try {
       for (const [topic, since] of heldSince) {
         if (!topic.startsWith("channel:") || since > lostAt) continue;
         const channelId = topic.slice("channel:".length);
         let after = firstIdAt(Math.max(since, lostAt - gapMarginMs));
         try {
-          for (let n = 0; n < maxMissedPerChannel; n += missedPage) {
+          let complete = false;
+          for (let n = 0; n < maxMissedPerChannel && !complete; n += missedPage) {
             const page = await missedMessages(deps, channelId, after, missedPage);
             for (const m of page.data) {
               if (!held.has(topic) || recent.get(topic)?.ids.has(m.id)) continue;
               deliver(topic, JSON.stringify(messageFrame(m)));
               missed++;
             }
-            if (!page.has_more || page.data.length === 0) break;
-            after = page.data.at(-1)!.id;
+            complete = !page.has_more || page.data.length === 0;
+            if (!complete) after = page.data.at(-1)!.id;
           }
+          if (!complete) (behind.push(topic), (reason ||= `over ${maxMissedPerChannel} messages missed`));
         } catch (e) {
-          // A channel deleted meanwhile has nothing to catch up; anything else is worth a line.
-          if ((e as { code?: string }).code !== "not_found") logFailure(`fan-out: could not catch up ${topic}`, e);
+          if ((e as { code?: string }).code === "not_found") continue; // deleted meanwhile: nothing to catch up
+          behind.push(topic);
+          reason ||= String((e as Error)?.message ?? e).split("\n")[0].slice(0, 200);
         }
       }
       if (missed) console.error(`fan-out: re-delivered ${missed} messages that were published while Redis was unreachable`);
+      if (behind.length) {
+        // Not caught up (the database is down too, or too much was missed): the clients resume on their own instead.
+        console.error(`fan-out: could not catch up ${behind.length} channels (${reason}); their sockets are closed with 1013 to resume with since`);
+        for (const topic of behind) {
+          missedEvents(topic);
+          // Browser streams end on this event and reconnect with Last-Event-ID, which replays from the database.
+          live.deliver(topic, JSON.stringify({ op: "access_changed", channel: topic.slice("channel:".length) }));
+        }
+      }
     } finally {
       // A publish that was held back by the outage may still arrive late: it is recognised for a while longer.
       setTimeout(() => keepRecent--, gapMarginMs).unref?.();
@@ -176,6 +193,9 @@ export function createFanout(deps: Deps): Fanout {
     },
     onAccessChanged(handle) {
       accessChanged = handle;
+    },
+    onMissedEvents(handle) {
+      missedEvents = handle;
     },
     async onControl(topic, handle) {
       control.set(topic, handle);

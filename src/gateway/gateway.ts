@@ -40,7 +40,10 @@ export const closeCodes = {
   rateLimited: 4008,
   sessionLimit: 4009,
   slowConsumer: 4010,
-  /** A backing service (Redis, the database) was unavailable while the socket opened: reconnect with backoff. */
+  /**
+   * A backing service (Redis, the database) was unavailable while the socket opened, or events of a subscribed
+   * channel were lost in an outage and could not be re-read: reconnect with backoff and subscribe with `since`.
+   */
   tryAgainLater: 1013,
 } as const;
 
@@ -130,6 +133,15 @@ export function createGateway(deps: Deps): Gateway {
       } catch {
         leave(ws, channelId, "access_lost");
       }
+    }
+  });
+
+  // This instance's pub/sub link was down and it could not re-read what its channel missed: the sockets on it
+  // reconnect and subscribe with `since` (the client library does), which replays from the database.
+  fanout.onMissedEvents((topic) => {
+    const channelId = topic.slice("channel:".length);
+    for (const ws of sockets) {
+      if (ws.data.channels.has(channelId)) ws.close(closeCodes.tryAgainLater, "events may have been missed: reconnect and subscribe with since");
     }
   });
 
@@ -337,7 +349,8 @@ export function createGateway(deps: Deps): Gateway {
   /** A socket has opened: count it toward the agent's limit, greet it, hold its agent topic, mark the agent online. */
   async function opened(ws: Socket) {
     if (ws.data.authError) {
-      ws.close(closeCodes.unauthorized, ws.data.authError.message.slice(0, 120));
+      const code = ws.data.authError.code === "unavailable" ? closeCodes.tryAgainLater : closeCodes.unauthorized;
+      ws.close(code, ws.data.authError.message.slice(0, 120));
       return;
     }
     const actor = ws.data.actor!;
@@ -425,7 +438,10 @@ export function createGateway(deps: Deps): Gateway {
         data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
         data.idleTimeoutSeconds = await idleTimeoutOf(deps, actor);
       } catch (e) {
-        data.authError = e instanceof AppError ? e : new AppError("unauthorized", "invalid token");
+        data.authError =
+          e instanceof AppError ? e
+          : isOutage(e) ? new AppError("unavailable", "a backing service is unavailable; reconnect shortly")
+          : new AppError("unauthorized", "invalid token");
       }
       if (server.upgrade(req, { data })) return undefined;
       return Response.json(new AppError("bad_request", "expected a WebSocket upgrade").toJSON(), { status: 400 });
