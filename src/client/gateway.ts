@@ -150,11 +150,11 @@ export function liveSession(
         await socket.closed;
         drain();
       } catch {
-        // could not connect (or was refused before `ready`): back off further
+        // could not connect (or was refused before `ready`)
       }
-      failures++;
       current = undefined;
       if (!stopped) await Bun.sleep(backoff(failures));
+      failures++; // back to 0 once a subscription succeeds
     }
   })();
   return session;

@@ -6,7 +6,6 @@
 import type { Server, ServerWebSocket } from "bun";
 import type { Deps } from "../deps.ts";
 import { messageFrame, missedMessages } from "../domain/messages.ts";
-import { logFailure } from "../errors.ts";
 import { firstIdAt } from "../lib/ids.ts";
 import { liveFor } from "../pages/live.ts";
 
