@@ -153,14 +153,20 @@ async function world(pg: Throwaway, redis: Throwaway) {
   const server = await alice.createServer({ name: "outage watch" });
   const channel = (await alice.get(`/api/v1/servers/${server.id}/channels`)).body.data[0].id as string;
   expect((await bob.post(`/api/v1/servers/${server.id}/join`)).status).toBeLessThan(300);
-  const session: LiveSession = liveSession(() => bob.connect(), [channel]);
+  const closes: string[] = [];
+  const connect = async () => {
+    const socket = await bob.connect();
+    void socket.closed.then(({ code, reason }) => closes.push(`${code} ${reason}`));
+    return socket;
+  };
+  const session: LiveSession = liveSession(connect, [channel]);
   expect(await until(() => session.socket()?.frames.some((f) => f.op === "subscribed") ?? false, 10_000)).toBe(true);
   const browser = browserStream(`${two.url}/servers/${server.id}/channels/${channel}/events`);
   // The stream is live once its first event (ready) has gone out; a message proves it end to end.
   const first = await post(alice, one.url, channel, "before the outage");
   expect(first.status).toBe(201);
   expect(await until(() => browser.ids.includes(first.id!) && session.messages.some((m) => m.id === first.id), 10_000)).toBe(true);
-  return { one, two, alice, bob, channel, session, browser, posts: [first] as Post[] };
+  return { one, two, alice, bob, channel, session, closes, browser, posts: [first] as Post[] };
 }
 
 /** What was acknowledged, what the database holds and what the subscriber and the browser got, printed for the note. */
@@ -188,7 +194,7 @@ async function tally(name: string, w: Awaited<ReturnType<typeof world>>) {
   console.log(
     `${name}: ${w.posts.length} posts (${Object.entries(statuses).map(([k, v]) => `${v} × ${k}`).join(", ")}; slowest answer ${Math.round(slowest)} ms, ${overOne} over 1 s); ` +
       `acknowledged ${acked.length}, stored ${stored.length}, delivered live ${delivered().length}, shown in the browser ${shown().length}; ` +
-      `subscriber reconnects ${w.session.connections - 1}`,
+      `subscriber reconnects ${w.session.connections - 1}${w.closes.length ? ` (closed: ${w.closes.join("; ")})` : ""}`,
   );
   return { acked, stored, delivered: delivered(), shown: shown(), slowest };
 }
@@ -260,6 +266,7 @@ describe.skipIf(Boolean(missing) || elsewhere)("outages (throwaway PostgreSQL an
       posting = false;
       await Promise.all(posters);
       const t = await tally(`subscriber links cut ${cuts} times`, w);
+      for (const inst of [w.one, w.two]) console.log(`links cut: instance log:\n  ${inst.log().trim().split("\n").join("\n  ")}`);
       for (const p of w.posts) expect(p.status).toBe(201);
       expect(t.stored).toEqual(t.acked);
       expect(t.delivered).toEqual(t.acked);
@@ -363,7 +370,8 @@ describe.skipIf(Boolean(missing) || elsewhere)("outages (throwaway PostgreSQL an
         const log = inst.log();
         console.log(`postgres outage: instance log:\n  ${log.trim().split("\n").join("\n  ")}`);
         expect(log).not.toMatch(/TypeError|uncaught|Unhandled/i);
-        expect(log.split("\n").filter(Boolean).length).toBeLessThanOrEqual(8);
+        // Entries, not stack lines: a once-per-state-change log has a handful of them, not one per request or retry.
+        expect(log.split("\n").filter((l) => /^\S/.test(l)).length).toBeLessThanOrEqual(8);
       }
     } finally {
       w.session.close();

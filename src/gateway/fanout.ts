@@ -73,7 +73,19 @@ export function createFanout(deps: Deps): Fanout {
     if (seen.head > 1024 && seen.head * 2 > order.length) seen.order = order.slice(seen.head), (seen.head = 0);
   };
 
+  /**
+   * Channels being caught up after a pub/sub outage, with the live events that arrived meanwhile: those go out after
+   * the missed messages, so a client sees ids in order and its `since` never passes a message still to come.
+   */
+  let heldBack: Map<string, string[]> | undefined;
+
   const deliver = (topic: string, payload: string) => {
+    const waitingTurn = heldBack?.get(topic);
+    if (waitingTurn) return void waitingTurn.push(payload);
+    deliverNow(topic, payload);
+  };
+
+  const deliverNow = (topic: string, payload: string) => {
     const handle = control.get(topic);
     if (handle) return handle(payload);
     if (payload.startsWith('{"op":"access_changed"')) {
@@ -106,9 +118,16 @@ export function createFanout(deps: Deps): Fanout {
     let missed = 0;
     const behind: string[] = [];
     let reason = "";
+    const due = [...heldSince].filter(([topic, since]) => topic.startsWith("channel:") && since <= lostAt);
+    const backlog = (heldBack = new Map(due.map(([topic]) => [topic, [] as string[]])));
+    // The channel's turn is over: what arrived live meanwhile goes out now (minus what the database already gave).
+    const takeTurn = (topic: string) => {
+      const queued = backlog.get(topic) ?? [];
+      backlog.delete(topic);
+      for (const payload of queued) deliverNow(topic, payload);
+    };
     try {
-      for (const [topic, since] of heldSince) {
-        if (!topic.startsWith("channel:") || since > lostAt) continue;
+      for (const [topic, since] of due) {
         const channelId = topic.slice("channel:".length);
         let after = firstIdAt(Math.max(since, lostAt - gapMarginMs));
         try {
@@ -117,7 +136,7 @@ export function createFanout(deps: Deps): Fanout {
             const page = await missedMessages(deps, channelId, after, missedPage);
             for (const m of page.data) {
               if (!held.has(topic) || recent.get(topic)?.ids.has(m.id)) continue;
-              deliver(topic, JSON.stringify(messageFrame(m)));
+              deliverNow(topic, JSON.stringify(messageFrame(m)));
               missed++;
             }
             complete = !page.has_more || page.data.length === 0;
@@ -125,9 +144,13 @@ export function createFanout(deps: Deps): Fanout {
           }
           if (!complete) (behind.push(topic), (reason ||= `over ${maxMissedPerChannel} messages missed`));
         } catch (e) {
-          if ((e as { code?: string }).code === "not_found") continue; // deleted meanwhile: nothing to catch up
-          behind.push(topic);
-          reason ||= String((e as Error)?.message ?? e).split("\n")[0].slice(0, 200);
+          // A channel deleted meanwhile has nothing to catch up.
+          if ((e as { code?: string }).code !== "not_found") {
+            behind.push(topic);
+            reason ||= String((e as Error)?.message ?? e).split("\n")[0].slice(0, 200);
+          }
+        } finally {
+          takeTurn(topic);
         }
       }
       if (missed) console.error(`fan-out: re-delivered ${missed} messages that were published while Redis was unreachable`);
@@ -141,6 +164,8 @@ export function createFanout(deps: Deps): Fanout {
         }
       }
     } finally {
+      for (const topic of [...backlog.keys()]) takeTurn(topic);
+      if (heldBack === backlog) heldBack = undefined;
       // A publish that was held back by the outage may still arrive late: it is recognised for a while longer.
       setTimeout(() => keepRecent--, gapMarginMs).unref?.();
     }
