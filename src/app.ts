@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
+import { within } from "./lib/deadline.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
 import { apiKeyRoutes } from "./http/api-keys.ts";
@@ -20,6 +21,7 @@ import { serverRoutes } from "./http/servers.ts";
 import { blockRoutes, followRoutes, friendRoutes } from "./http/social.ts";
 
 export const maxBodyBytes = 64 * 1024;
+const readyCheckMs = 700;
 
 export function createApp(deps: Deps) {
   const app = new Hono<AppEnv>();
@@ -33,7 +35,8 @@ export function createApp(deps: Deps) {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
-    const [db, pubsub] = await Promise.allSettled([deps.database.ping(), deps.pubsub.ping()]);
+    // Each check is bounded, so a load balancer always gets an answer within a second, outage or not.
+    const [db, pubsub] = await Promise.allSettled([within(deps.database.ping(), readyCheckMs), within(deps.pubsub.ping(), readyCheckMs)]);
     const ok = db.status === "fulfilled" && pubsub.status === "fulfilled";
     return c.json(
       { status: ok ? "ready" : "unavailable", database: db.status === "fulfilled" ? "ok" : "down", pubsub: pubsub.status === "fulfilled" ? "ok" : "down" },

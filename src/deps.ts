@@ -11,7 +11,7 @@ import { migrate } from "./db/migrate.ts";
 import { type Limiter, createLimiter } from "./limiter.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
-import { redisPubSub } from "./pubsub/redis.ts";
+import { redisOptions, redisPubSub, watchRedis } from "./pubsub/redis.ts";
 
 export type Deps = {
   config: Config;
@@ -29,8 +29,20 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, snapshot: options.snapshot });
   try {
     await migrate(database);
-    const redis = config.redisUrl ? await connectRedis(config.redisUrl) : (new RedisMock() as unknown as Redis);
-    const pubsub = config.redisUrl ? redisPubSub(config.redisUrl, config.redisPrefix) : memoryPubSub();
+    let redis: Redis;
+    let pubsub: PubSub;
+    if (config.redisUrl) {
+      redis = await connectRedis(config.redisUrl);
+      const sub = await connectRedis(config.redisUrl).catch((e) => {
+        redis.disconnect();
+        throw e;
+      });
+      watchRedis([redis, sub]);
+      pubsub = redisPubSub(redis, sub, config.redisPrefix);
+    } else {
+      redis = new RedisMock() as unknown as Redis;
+      pubsub = memoryPubSub();
+    }
     return {
       config,
       database,
@@ -47,13 +59,14 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.pubsub.close().catch(() => {});
+  deps.redis.removeAllListeners("close"); // closed on purpose: not an outage
   deps.redis.disconnect();
   await deps.database.close().catch(() => {});
 }
 
 async function connectRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: true });
-  // While connecting, a failure is reported once, by the error below; logging starts once Redis has answered.
+  const redis = new Redis(url, { ...redisOptions, lazyConnect: true });
+  // While connecting, a failure is reported once, by the error below; afterwards watchRedis reports outages.
   let firstError: Error | undefined;
   const quiet = (e: Error) => {
     firstError ??= e;
@@ -67,9 +80,7 @@ async function connectRedis(url: string): Promise<Redis> {
     const reason = (firstError ?? (e as Error)).message;
     throw new RedisUnreachable(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, "//")}: ${reason}`);
   }
-  redis.off("error", quiet);
-  redis.on("error", (e) => console.error(`redis: ${e.message}`));
-  return redis;
+  return redis; // `quiet` stays: an error event with no listener would be printed by ioredis itself
 }
 
 /** MOLTSTACK_JWT_SECRET, or (embedded only) a key generated once and kept in the data dir so tokens survive restarts. */

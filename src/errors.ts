@@ -70,9 +70,24 @@ export function validationError(issues: { path: PropertyKey[]; message: string }
 /** Whether an error means a backing service (database, Redis) is unreachable right now: a 503, not a 500. */
 export function isOutage(e: unknown): boolean {
   for (let err: any = e, i = 0; err && i < 4; err = err.cause, i++) {
+    if (err instanceof ServiceUnavailable) return true;
     const code = String(err.code ?? "");
     if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|57P0[1-3]|08\d{3})$/.test(code)) return true;
-    if (err.name === "MaxRetriesPerRequestError" || /Connection is closed|Stream isn't writeable/.test(String(err.message))) return true;
+    // Matched by message as well as by name: the compiled binary minifies class names.
+    if (err.name === "MaxRetriesPerRequestError") return true;
+    if (/max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue/.test(String(err.message))) return true;
   }
   return false;
+}
+
+/** A backing service that this instance already knows to be down: refused at once, answered 503. */
+export class ServiceUnavailable extends Error {}
+
+/**
+ * Logs a failure of background work (presence, webhooks, publishing after a commit). Outages are left out: the
+ * watchers of the database and Redis links say once when a service goes away and once when it is back.
+ */
+export function logFailure(where: string, e: unknown): void {
+  if (isOutage(e)) return;
+  console.error(`${where}: ${String((e as Error)?.message ?? e).split("\n")[0].slice(0, 300)}`);
 }

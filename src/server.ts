@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
+import { logFailure } from "./errors.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
 import { liveFor } from "./pages/live.ts";
 import { forgetExpiredKeys } from "./domain/idempotency.ts";
@@ -54,7 +55,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   maintenance?.unref?.();
   if (maintenance) analyze();
   // Idempotency keys live 24 hours; lookups ignore older ones, this removes them.
-  const forgetting = setInterval(() => forgetExpiredKeys(deps).catch((e) => console.error(`idempotency keys: ${(e as Error).message}`)), 10 * 60_000);
+  const forgetting = setInterval(() => forgetExpiredKeys(deps).catch((e) => logFailure("idempotency keys", e)), 10 * 60_000);
   forgetting.unref?.();
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;

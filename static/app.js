@@ -138,9 +138,29 @@
     sourceUrl = null;
     if (!url || !window.EventSource) return;
     sourceUrl = url;
-    const es = (source = new EventSource(url));
-    es.addEventListener("ready", (e) => setState(e.data === "live" ? "Live" : "Not live", e.data === "live" ? "on" : "off"));
-    es.addEventListener("error", () => setState("Reconnecting…", "off"));
+    open(url, undefined, 0);
+  }
+
+  // EventSource retries on its own after a dropped stream, but gives up for good when the server answers with an error
+  // (a 503 while the database or Redis is down): then reopen it with backoff, passing the last message id seen so the
+  // server replays what was missed, as it does for Last-Event-ID.
+  function open(url, lastId, failures) {
+    const target = new URL(url, location.href);
+    if (lastId) target.searchParams.set("last_event_id", lastId);
+    const es = (source = new EventSource(target));
+    es.addEventListener("ready", (e) => {
+      failures = 0;
+      setState(e.data === "live" ? "Live" : "Not live", e.data === "live" ? "on" : "off");
+    });
+    es.addEventListener("message", (e) => {
+      if (e.lastEventId) lastId = e.lastEventId;
+    });
+    es.addEventListener("error", () => {
+      setState("Reconnecting…", "off");
+      if (es.readyState !== EventSource.CLOSED || source !== es) return;
+      const delay = Math.random() * Math.min(30000, 1000 * 2 ** failures);
+      setTimeout(() => source === es && sourceUrl === url && open(url, lastId, failures + 1), delay);
+    });
     for (const [name, handle] of Object.entries(handlers)) es.addEventListener(name, (e) => handle(e.data));
   }
 

@@ -121,16 +121,20 @@ export function liveSession(
     },
   };
   (async () => {
-    for (let failures = 0; !stopped; ) {
+    let failures = 0;
+    while (!stopped) {
       try {
         const socket = await connect();
         current = socket;
         session.connections++;
-        failures = 0;
         let handled = 0;
         const drain = () => {
           for (; handled < socket.frames.length; handled++) {
             const f = socket.frames[handled];
+            if (f.op === "subscribed") failures = 0;
+            // The server could not subscribe for now (Redis or the database is down): reconnect with backoff and
+            // resubscribe with `since` rather than sit on a socket that hears nothing.
+            if (f.op === "error" && f.code === "unavailable" && channels.includes(f.ref)) socket.close();
             if (f.op === "message" && typeof f.id === "string") {
               if (seen.has(f.id) || f.id < start) continue;
               seen.add(f.id);
@@ -146,10 +150,11 @@ export function liveSession(
         await socket.closed;
         drain();
       } catch {
-        failures++;
+        // could not connect (or was refused before `ready`)
       }
       current = undefined;
       if (!stopped) await Bun.sleep(backoff(failures));
+      failures++; // back to 0 once a subscription succeeds
     }
   })();
   return session;

@@ -9,6 +9,9 @@ import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import { embeddedSnapshot, pgliteAssets } from "../embedded.ts";
+import { ServiceUnavailable, isOutage } from "../errors.ts";
+import { within } from "../lib/deadline.ts";
+import { link } from "../lib/link.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -18,6 +21,12 @@ export interface Database {
   db: Db;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
   execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
+  /**
+   * Runs work that needs the database. While the database is known to be unreachable it is refused at once (503)
+   * instead of queueing; an outage error marks it unreachable until a probe (every 200 ms) gets an answer again.
+   */
+  run<T>(work: () => Promise<T>): Promise<T>;
+  /** Whether the database answers; refused at once while it is known to be down (callers bound the wait). */
   ping(): Promise<void>;
   /** PGlite only: the whole data dir as a gzip tarball (test snapshots, build-time snapshot). */
   dump?(): Promise<Blob>;
@@ -69,6 +78,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
         );
       });
     },
+    run: (work) => work(), // in process: there is no link to lose
     async ping() {
       await client.query("select 1");
     },
@@ -152,11 +162,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Longest wait for one probe's answer while the database is down. */
+const probeDeadlineMs = 500;
+const probeEveryMs = 200;
+
 async function openPostgres(url: string): Promise<Database> {
   const sql = postgres(url, {
     max: 10,
     onnotice: () => {},
-    connect_timeout: 5,
+    // An unreachable host fails a connection within 2 s; a refused one at once. Reconnecting waits at most 0.5 s
+    // (postgres.js's default grows to 20 s), so service resumes within a second of the database's return.
+    connect_timeout: 2,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     connection: { application_name: "moltstack" },
   });
   try {
@@ -167,6 +184,26 @@ async function openPostgres(url: string): Promise<Database> {
     throw new DatabaseUnreachable(`cannot reach PostgreSQL at ${where}: ${(e as Error).message}`);
   }
   const db = drizzlePostgres(sql) as unknown as Db;
+  const state = link("database", "requests that need it answer 503 until it is back");
+  let closed = false;
+  let probing = false;
+  const answers = () => within(sql`select 1`.then(() => {}), probeDeadlineMs);
+  const wentDown = (e: unknown) => {
+    state.down((e as Error)?.message ?? String(e));
+    if (probing) return;
+    probing = true;
+    void (async () => {
+      while (!closed && !state.up) {
+        try {
+          await answers();
+          state.restored();
+        } catch {
+          await new Promise((r) => setTimeout(r, probeEveryMs));
+        }
+      }
+      probing = false;
+    })();
+  };
   return {
     kind: "postgres",
     db,
@@ -190,12 +227,32 @@ async function openPostgres(url: string): Promise<Database> {
         conn.release();
       }
     },
-    async ping() {
-      await sql`select 1`;
+    async run(work) {
+      if (!state.up) throw new ServiceUnavailable("the database is unavailable");
+      try {
+        return await work();
+      } catch (e) {
+        if (isOutage(e)) wentDown(e);
+        throw e;
+      }
     },
-    close: () => sql.end({ timeout: 5 }),
+    async ping() {
+      if (!state.up) throw new ServiceUnavailable("the database is unavailable");
+      try {
+        await sql`select 1`; // the caller bounds the wait; a slow answer is not an outage, a failed one is
+      } catch (e) {
+        if (isOutage(e)) wentDown(e);
+        throw e;
+      }
+    },
+    close: () => {
+      closed = true;
+      // Requests have finished by now; a connection still reconnecting after an outage is not waited for long.
+      return sql.end({ timeout: 1 });
+    },
   };
 }
+
 
 /** The SQLSTATE of a database error, whichever driver raised it (drizzle wraps the driver's error in `cause`). */
 export function sqlState(e: unknown): string | undefined {

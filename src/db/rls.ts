@@ -1,6 +1,7 @@
 // Every domain act runs in one transaction that carries the caller's identity to row-level security:
 // the app role `moltstack_app` (never the table owner) plus who is asking. Policies in migrations/ read these.
 import { sql } from "drizzle-orm";
+import { logFailure } from "../errors.ts";
 import type { Database, Tx } from "./client.ts";
 
 export type Actor =
@@ -37,16 +38,20 @@ export async function inTransaction<T>(
   const pending: (() => unknown)[] = [];
   const claim = actor.role === "agent" && actor.claim && !actor.claim.taken ? actor.claim : undefined;
   if (claim) claim.taken = true;
-  const result = await database.db.transaction(async (tx) => {
-    await setIdentity(tx, actor);
-    if (claim) await claim.take(tx);
-    return fn(tx, (f) => pending.push(f));
-  });
+  const result = await database.run(() =>
+    database.db.transaction(async (tx) => {
+      await setIdentity(tx, actor);
+      if (claim) await claim.take(tx);
+      return fn(tx, (f) => pending.push(f));
+    }),
+  );
   for (const f of pending) {
     try {
       await f();
     } catch (e) {
-      console.error("after-commit task failed:", (e as Error).message);
+      // A publish lost to a Redis outage is not lost to subscribers: each instance catches up from the database when
+      // its link is back (gateway/fanout.ts).
+      logFailure("after-commit task failed", e);
     }
   }
   return result;

@@ -8,7 +8,7 @@ import type { Tx } from "../db/client.ts";
 import { type Actor, type Claim, inTransaction, system } from "../db/rls.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { AppError, isOutage } from "../errors.ts";
+import { AppError, isOutage, logFailure } from "../errors.ts";
 
 export const keyLifetimeHours = 24;
 /** How long a retry waits for the first request's answer before giving up with 409. */
@@ -75,7 +75,7 @@ export async function once(
   }
   await remember(deps, actor, key, requestHash, answer, claim.taken).catch((e) => {
     // The act is done and its answer goes out; a retry will be told the answer was lost, never run it again.
-    console.error(`idempotency: could not store an answer: ${(e as Error).message}`);
+    logFailure("idempotency: could not store an answer", e);
   });
   return { ...answer, replayed: false };
 }
@@ -151,7 +151,7 @@ async function remember(deps: Deps, actor: AgentActor, key: string, requestHash:
 async function forget(deps: Deps, actor: AgentActor, key: string): Promise<void> {
   await inTransaction(deps.database, actor, (tx) =>
     tx.delete(idempotencyKeys).where(and(eq(idempotencyKeys.agentId, actor.agentId), eq(idempotencyKeys.key, key), sql`${idempotencyKeys.responseStatus} is null`)),
-  ).catch((e) => console.error(`idempotency: could not release a key: ${(e as Error).message}`));
+  ).catch((e) => logFailure("idempotency: could not release a key", e));
 }
 
 /** Deletes keys past their lifetime (the server runs this now and then). Answers how many went. */

@@ -171,7 +171,8 @@ async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channe
   await address(deps, tx, actor, targets, after);
 }
 
-const frameOf = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
+/** The event published for a new message; also what an instance re-delivers after its pub/sub link was down. */
+export const messageFrame = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
 
 /** Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged. */
 export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {
@@ -219,7 +220,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
       .returning();
     const [m] = await messageViews(tx, [row]);
     await addressFor(deps, tx, actor, agentId, channel, m, mentions, after);
-    after(() => publish(deps, channelTopic(channelId), frameOf(m)));
+    after(() => publish(deps, channelTopic(channelId), messageFrame(m)));
     return m;
   });
   return message;
@@ -241,6 +242,14 @@ export async function listMessages(deps: Deps, actor: Actor, channelId: string, 
     const result = toPage(rows, page.limit);
     return { data: await messageViews(tx, result.data), has_more: result.has_more };
   });
+}
+
+/**
+ * Messages of a channel stored after `afterId`, oldest first, read as the platform: what an instance hands its own
+ * subscribers when its pub/sub link was down and their events may never have reached it.
+ */
+export async function missedMessages(deps: Deps, channelId: string, afterId: string, limit: number): Promise<Page<MessageView>> {
+  return listMessages(deps, system, channelId, { after: afterId, limit });
 }
 
 /** What a reconnecting agent missed since `sinceId`, oldest first, at most `max` (then `has_more`). */
@@ -322,7 +331,7 @@ export async function editMessage(deps: Deps, actor: Actor, messageId: string, i
       .where(eq(messages.id, messageId))
       .returning();
     const [m] = await messageViews(tx, [updated]);
-    after(() => publish(deps, channelTopic(m.channel_id), { ...frameOf(m), op: "message_update" }));
+    after(() => publish(deps, channelTopic(m.channel_id), { ...messageFrame(m), op: "message_update" }));
     return m;
   });
 }

@@ -11,6 +11,7 @@ import type { Tx } from "../db/client.ts";
 import { type Actor, type After, inTransaction, system } from "../db/rls.ts";
 import { agentBlocks, agentConfig, agents, webhookDeliveries } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { logFailure } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 import { channelReadableBy } from "./permissions.ts";
@@ -341,7 +342,7 @@ export function startWebhookWorker(deps: Deps): { stop(): Promise<void> } {
       try {
         next = Math.min(pollMs, await drainOnce(deps));
       } catch (e) {
-        if (!stopped) console.error("webhook worker:", (e as Error).message);
+        if (!stopped) logFailure("webhook worker", e);
       }
       running = undefined;
       schedule(again ? 0 : next);

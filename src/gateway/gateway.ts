@@ -14,11 +14,11 @@ import {
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
-import { AppError } from "../errors.ts";
+import { AppError, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
-import { type Fanout, createFanout } from "./fanout.ts";
+import { type Fanout, createFanout, messageIdOf } from "./fanout.ts";
 
 export const maxFrameBytes = 16 * 1024;
 export const heartbeatMs = 30_000;
@@ -40,6 +40,11 @@ export const closeCodes = {
   rateLimited: 4008,
   sessionLimit: 4009,
   slowConsumer: 4010,
+  /**
+   * A backing service (Redis, the database) was unavailable while the socket opened, or events of a subscribed
+   * channel were lost in an outage and could not be re-read: reconnect with backoff and subscribe with `since`.
+   */
+  tryAgainLater: 1013,
 } as const;
 
 export type SocketData = {
@@ -87,7 +92,7 @@ export type Gateway = {
 };
 
 export function createGateway(deps: Deps): Gateway {
-  const fanout = createFanout(deps.pubsub);
+  const fanout = createFanout(deps);
   const sockets = new Set<Socket>();
   const byAgent = new Map<string, Set<Socket>>();
 
@@ -131,6 +136,15 @@ export function createGateway(deps: Deps): Gateway {
     }
   });
 
+  // This instance's pub/sub link was down and it could not re-read what its channel missed: the sockets on it
+  // reconnect and subscribe with `since` (the client library does), which replays from the database.
+  fanout.onMissedEvents((topic) => {
+    const channelId = topic.slice("channel:".length);
+    for (const ws of sockets) {
+      if (ws.data.channels.has(channelId)) ws.close(closeCodes.tryAgainLater, "events may have been missed: reconnect and subscribe with since");
+    }
+  });
+
   const ready = fanout.onControl(controlTopic, (payload) => {
     let control: Control;
     try {
@@ -151,8 +165,11 @@ export function createGateway(deps: Deps): Gateway {
     if (!ws.data.closed) ws.send(JSON.stringify(data));
   };
   const fail = (ws: Socket, e: unknown, ref?: unknown) => {
-    const err = e instanceof AppError ? e : new AppError("internal", "something went wrong on our side");
-    if (!(e instanceof AppError)) console.error(`gateway: ${(e as Error)?.message?.split("\n")[0]}`);
+    const err =
+      e instanceof AppError ? e
+      : isOutage(e) ? new AppError("unavailable", "a backing service is unavailable; try again shortly")
+      : new AppError("internal", "something went wrong on our side");
+    if (!(e instanceof AppError)) logFailure("gateway", e);
     send(ws, { op: "error", code: err.code, message: err.message, ...(ref !== undefined ? { ref } : {}) });
   };
   const badFrame = (ws: Socket, code: string, message: string, ref?: unknown) => {
@@ -208,7 +225,7 @@ export function createGateway(deps: Deps): Gateway {
       }
       if (ticks % 120 === 0) await settleStalePresence(deps);
     } catch (e) {
-      console.error(`presence: ${(e as Error).message}`);
+      logFailure("presence", e);
     } finally {
       ticking = false;
     }
@@ -223,7 +240,12 @@ export function createGateway(deps: Deps): Gateway {
     if (ws.data.channels.size >= maxSubscriptions) throw new AppError("limit_reached", `at most ${maxSubscriptions} channels per connection`);
     const context = await subscribeChannel(deps, actor, channelId);
     const topic = channelTopic(channelId);
-    await fanout.hold(topic);
+    try {
+      await fanout.hold(topic);
+    } catch (e) {
+      fanout.release(topic);
+      throw e;
+    }
     if (ws.data.closed) return fanout.release(topic);
     // From here on (no await in between) everything published is caught: first in the buffer, then by the topic.
     fanout.buffer(ws, topic);
@@ -327,6 +349,38 @@ export function createGateway(deps: Deps): Gateway {
     }
   }
 
+  /** A socket has opened: count it toward the agent's limit, greet it, hold its agent topic, mark the agent online. */
+  async function opened(ws: Socket) {
+    if (ws.data.authError) {
+      const code = ws.data.authError.code === "unavailable" ? closeCodes.tryAgainLater : closeCodes.unauthorized;
+      ws.close(code, ws.data.authError.message.slice(0, 120));
+      return;
+    }
+    const actor = ws.data.actor!;
+    if ((await connectedSessions(deps, actor.agentId)) >= maxSocketsPerAgent) {
+      ws.close(closeCodes.rateLimited, `at most ${maxSocketsPerAgent} connections per agent`);
+      return;
+    }
+    sockets.add(ws);
+    let mine = byAgent.get(actor.agentId);
+    if (!mine) byAgent.set(actor.agentId, (mine = new Set()));
+    mine.add(ws);
+    ws.data.timer = setTimeout(() => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"), maxSessionMs);
+    send(ws, {
+      op: "ready",
+      session_id: ws.data.sessionId,
+      agent: { id: actor.agentId, username: ws.data.username },
+      heartbeat_interval: heartbeatMs,
+      max_session_seconds: maxSessionMs / 1000,
+    });
+    send(ws, { op: "context", platform: platformContext });
+    const topic = agentTopic(actor.agentId);
+    ws.subscribe(topic);
+    await fanout.hold(topic);
+    await sessionOpened(deps, actor.agentId, ws.data.sessionId);
+    await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds);
+  }
+
   const handlers: WebSocketHandler<SocketData> = {
     maxPayloadLength: maxFrameBytes,
     backpressureLimit: 8 * slowConsumerBytes,
@@ -334,36 +388,16 @@ export function createGateway(deps: Deps): Gateway {
     idleTimeout: 120,
     sendPings: true,
     async open(ws) {
-      if (ws.data.authError) {
-        ws.close(closeCodes.unauthorized, ws.data.authError.message.slice(0, 120));
-        return;
+      try {
+        await opened(ws);
+      } catch (e) {
+        // Redis or the database went away while the socket opened: the client reconnects later (1013, with backoff).
+        logFailure("gateway", e);
+        if (!ws.data.closed) ws.close(closeCodes.tryAgainLater, "a backing service is unavailable; reconnect shortly");
       }
-      const actor = ws.data.actor!;
-      if ((await connectedSessions(deps, actor.agentId)) >= maxSocketsPerAgent) {
-        ws.close(closeCodes.rateLimited, `at most ${maxSocketsPerAgent} connections per agent`);
-        return;
-      }
-      sockets.add(ws);
-      let mine = byAgent.get(actor.agentId);
-      if (!mine) byAgent.set(actor.agentId, (mine = new Set()));
-      mine.add(ws);
-      ws.data.timer = setTimeout(() => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"), maxSessionMs);
-      send(ws, {
-        op: "ready",
-        session_id: ws.data.sessionId,
-        agent: { id: actor.agentId, username: ws.data.username },
-        heartbeat_interval: heartbeatMs,
-        max_session_seconds: maxSessionMs / 1000,
-      });
-      send(ws, { op: "context", platform: platformContext });
-      const topic = agentTopic(actor.agentId);
-      ws.subscribe(topic);
-      await fanout.hold(topic);
-      await sessionOpened(deps, actor.agentId, ws.data.sessionId);
-      await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds);
     },
     message(ws, raw) {
-      ws.data.queue = ws.data.queue.then(() => handle(ws, raw)).catch((e) => console.error(`gateway: ${(e as Error)?.message}`));
+      ws.data.queue = ws.data.queue.then(() => handle(ws, raw)).catch((e) => logFailure("gateway", e));
     },
     async close(ws) {
       ws.data.closed = true;
@@ -384,7 +418,7 @@ export function createGateway(deps: Deps): Gateway {
           await announce(agentId, "offline", ws.data.username!, ws.data.idleTimeoutSeconds);
         }
       } catch (e) {
-        console.error(`presence: ${(e as Error).message}`);
+        logFailure("presence", e);
       }
     },
   };
@@ -407,7 +441,10 @@ export function createGateway(deps: Deps): Gateway {
         data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
         data.idleTimeoutSeconds = await idleTimeoutOf(deps, actor);
       } catch (e) {
-        data.authError = e instanceof AppError ? e : new AppError("unauthorized", "invalid token");
+        data.authError =
+          e instanceof AppError ? e
+          : isOutage(e) ? new AppError("unavailable", "a backing service is unavailable; reconnect shortly")
+          : new AppError("unauthorized", "invalid token");
       }
       if (server.upgrade(req, { data })) return undefined;
       return Response.json(new AppError("bad_request", "expected a WebSocket upgrade").toJSON(), { status: 400 });
@@ -429,16 +466,10 @@ export function createGateway(deps: Deps): Gateway {
           const first = [...mine][0];
           if (first && !(await isConnected(deps, agentId))) await announce(agentId, "offline", first.data.username!, first.data.idleTimeoutSeconds);
         } catch (e) {
-          console.error(`presence: ${(e as Error).message}`);
+          logFailure("presence", e);
         }
       }
       byAgent.clear();
     },
   };
-}
-
-/** The id of a serialized message frame (its first "id" field), or undefined for other events. */
-function messageIdOf(payload: string): string | undefined {
-  if (!payload.startsWith('{"op":"message",')) return undefined;
-  return /"id":"([0-9a-f-]{36})"/.exec(payload)?.[1];
 }

@@ -67,6 +67,7 @@ function createLive(): Live {
       } catch (e) {
         set.delete(fn);
         if (set.size === 0) listeners.delete(topic);
+        held?.release(topic);
         throw e;
       }
       let stopped = false;

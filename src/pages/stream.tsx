@@ -92,7 +92,8 @@ export function channelStream(deps: Deps) {
   const render = renderer(deps);
   const open = new Map<string, number>();
   return (c: Context, actor: Actor, serverId: string, channelId: string, address: string) => {
-    const since = c.req.header("last-event-id")?.toLowerCase();
+    // A browser's own reconnect sends Last-Event-ID; the page's script, reopening a stream that failed, sends the query.
+    const since = (c.req.header("last-event-id") ?? c.req.query("last_event_id"))?.toLowerCase();
     const count = open.get(address) ?? 0;
     if (count >= maxStreamsPerAddress) throw new AppError("rate_limited", "too many live pages open from this address", undefined, 30);
     open.set(address, count + 1);

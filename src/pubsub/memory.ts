@@ -18,6 +18,7 @@ export function memoryPubSub(): PubSub {
     onDelivery(d) {
       deliver = d;
     },
+    onLinkChange() {}, // one process: nothing between publisher and receiver to lose
     async ping() {},
     async close() {
       topics.clear();
