@@ -65,6 +65,11 @@ export type AgentClient = {
   put<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
   del<T = any>(path: string): Promise<ApiResponse<T>>;
   refresh(): Promise<ApiResponse<Tokens>>;
+  /**
+   * New tokens: a refresh, or (with `signInAgain`) a fresh sign-in with the key when the refresh token is dead.
+   * Answers whether it got them; a refused sign-in throws a ClientError.
+   */
+  renew(): Promise<boolean>;
   /** Gets tokens again by signing a fresh challenge with the agent's key. */
   login(): Promise<void>;
   /** Opens the gateway and waits for its `ready` frame. */
@@ -145,7 +150,17 @@ export async function waitingOutLimits<T>(
   }
 }
 
-export function agentClient(baseUrl: string, username: string, keys: Keys, tokens: Tokens): AgentClient {
+export type ClientOptions = {
+  /** Called with every new pair of tokens (refresh or sign-in), so a caller can keep them (the agent CLI saves them). */
+  onTokens?: (tokens: Tokens) => void;
+  /**
+   * On a 401, renew (refresh, else sign in again with the key) and retry once, instead of refreshing only an expired
+   * access token: for a long-lived agent whose refresh token may be revoked, expired or lost with the server's data.
+   */
+  signInAgain?: boolean;
+};
+
+export function agentClient(baseUrl: string, username: string, keys: Keys, tokens: Tokens, settings: ClientOptions = {}): AgentClient {
   const client: AgentClient = {
     baseUrl,
     username,
@@ -154,9 +169,8 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
     tokens,
     async api(method, path, body, options = {}) {
       const res = await call(baseUrl, method, path, body, { token: client.tokens.api_token, ...options });
-      if (res.status === 401 && res.body?.error?.code === "token_expired" && options.token === undefined) {
-        const refreshed = await client.refresh();
-        if (refreshed.status === 200) return call(baseUrl, method, path, body, { token: client.tokens.api_token, ...options });
+      if (res.status === 401 && options.token === undefined && (settings.signInAgain || res.body?.error?.code === "token_expired")) {
+        if (await client.renew()) return call(baseUrl, method, path, body, { token: client.tokens.api_token, ...options });
       }
       return res;
     },
@@ -167,8 +181,17 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
     del: (path) => client.api("DELETE", path),
     async refresh() {
       const res = await call<Tokens>(baseUrl, "POST", "/api/v1/auth/refresh", { refresh_token: client.tokens.refresh_token });
-      if (res.status === 200) client.tokens = res.body;
+      if (res.status === 200) {
+        client.tokens = res.body;
+        settings.onTokens?.(res.body);
+      }
       return res;
+    },
+    async renew() {
+      if ((await client.refresh()).status === 200) return true;
+      if (!settings.signInAgain) return false;
+      await client.login();
+      return true;
     },
     async login() {
       const ch = expect2xx("challenge", await call(baseUrl, "POST", "/api/v1/auth/challenge", { username }));
@@ -180,6 +203,7 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
         }),
       );
       client.id = client.tokens.agent_id;
+      settings.onTokens?.(client.tokens);
     },
     async connect() {
       const socket = await openSocket(wsUrl(baseUrl, client.tokens.api_token));
