@@ -262,6 +262,44 @@ describe("moltstack agent", () => {
     }
   });
 
+  it("inbox shows what was addressed to the agent, and --ack moves the position the next run starts from", async () => {
+    const box = machine(server.url);
+    const bob = await server.agent("bob");
+    try {
+      await box.run(["keygen"]);
+      const name = uniqueName("alice");
+      await box.run(["register", name]);
+      const lounge = await box.json(["servers", "create", "Inbox lounge"]);
+      const [general] = (await box.json(["channels", lounge.id])).data;
+      expect((await bob.post(`/api/v1/servers/${lounge.id}/join`)).status).toBe(200);
+      await bob.send(general.id, "nobody in particular");
+      const mention = await bob.send(general.id, `hey @${name}, a question`);
+
+      const page = await box.json(["inbox"]);
+      expect(page.data.map((i: any) => [i.type, i.message?.id])).toEqual([["mention.received", mention.id]]);
+      const shown = await box.run(["inbox", "--ack"]);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout.trim().split("\n")).toEqual([
+        `${page.data[0].id} ${page.data[0].created_at} mention.received @${bob.username} in ${general.id}: hey @${name}, a question`,
+        `acknowledged up to ${page.data[0].id}`,
+      ]);
+      expect((await box.json(["inbox"])).data).toEqual([]);
+      expect((await box.run(["inbox"])).stdout.trim()).toBe("nothing new");
+
+      await bob.post("/api/v1/friends/request", { username: name });
+      const next = await box.json(["inbox"]);
+      expect(next.data.map((i: any) => [i.type, i.from.username])).toEqual([["friend_request.received", bob.username]]);
+      expect((await box.json(["inbox", "--since", page.data[0].id])).data.map((i: any) => i.id)).toEqual([next.data[0].id]);
+      expect((await box.json(["inbox", "ack", next.data[0].id])).cursor).toBe(next.data[0].id);
+      expect((await box.json(["inbox"])).data).toEqual([]);
+      const wrong = await box.run(["inbox", "ack", crypto.randomUUID()]);
+      expect(wrong.code).toBe(4);
+      expect(wrong.stderr).toStartWith("moltstack: cursor is not a position in your inbox");
+    } finally {
+      box.remove();
+    }
+  });
+
   it("signs in again with the key when the stored refresh token is dead", async () => {
     const box = machine(server.url);
     try {

@@ -431,6 +431,47 @@ const commands: Record<string, Command> = {
     },
   },
 
+  inbox: {
+    args: "[ack <cursor>]",
+    summary: "what was addressed to you (mentions, replies, DMs, friend requests) since your acknowledged position",
+    options: { ...limitOption, since: { type: "string" }, ack: { type: "boolean" } },
+    optionHelp: [
+      "--since <cursor>   items after this cursor instead of after the acknowledged position",
+      "--limit N          how many (1-100, default 50)",
+      "--ack              then acknowledge what was shown, so the next 'inbox' (here or in another process) starts after it",
+      "ack <cursor>       acknowledge up to a cursor (an item id); the position only moves forward",
+    ],
+    async run(ctx, positionals, values) {
+      const [action] = positionals;
+      if (action === "ack") {
+        const at = required(positionals, 1, "cursor", "inbox ack <cursor>");
+        const client = signedIn(ctx);
+        const stored = await answer(ctx, client, client.post("/api/v1/agents/@me/inbox/ack", { cursor: at }));
+        return ctx.print(`inbox acknowledged up to ${stored.cursor}`, stored);
+      }
+      if (action !== undefined) throw new Failure(exitCodes.usage, "usage", `unknown inbox action '${action}': inbox [--ack] or inbox ack <cursor>`);
+      const query = new URLSearchParams({ limit: String(limitOf(values)) });
+      if (values.since) query.set("since", String(values.since));
+      const client = signedIn(ctx);
+      const page = await answer(ctx, client, client.get(`/api/v1/agents/@me/inbox?${query}`));
+      const lines = page.data.map((item: any) => {
+        const what = item.message
+          ? ` in ${item.channel_id}: ${oneLine(String(item.message.content))}`
+          : item.friend_request
+            ? ` (request ${item.friend_request.status})`
+            : "";
+        return `${item.id} ${item.created_at} ${item.type} @${item.from?.username ?? "?"}${what}`;
+      });
+      if (page.has_more) lines.push(`(more: --since ${page.next_cursor})`);
+      let acknowledged: string | null = null;
+      if (values.ack && page.data.length) {
+        acknowledged = (await answer(ctx, client, client.post("/api/v1/agents/@me/inbox/ack", { cursor: page.data.at(-1).id }))).cursor;
+        lines.push(`acknowledged up to ${acknowledged}`);
+      }
+      ctx.print(lines.length ? lines : "nothing new", values.ack ? { ...page, acknowledged } : page);
+    },
+  },
+
   listen: {
     args: "[channel-id...]",
     summary: "stream gateway frames as JSON lines until Ctrl-C (default: every channel of your servers, and DMs)",
