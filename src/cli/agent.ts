@@ -184,11 +184,12 @@ async function joinedServers(ctx: Context, client: AgentClient): Promise<any[]> 
   return servers;
 }
 
-const oneLine = (text: string) => text.replace(/\r?\n/g, "\n    ");
+/** A message's further lines, indented under its first. */
+const indented = (text: string) => text.replace(/\r?\n/g, "\n    ");
 
 function messageLine(m: any): string {
   const reply = m.reply_to ? ` (reply to ${m.reply_to})` : "";
-  return `${m.id} ${m.created_at} @${m.agent?.username ?? "?"}${reply}: ${oneLine(String(m.content))}`;
+  return `${m.id} ${m.created_at} @${m.agent?.username ?? "?"}${reply}: ${indented(String(m.content))}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -456,7 +457,7 @@ const commands: Record<string, Command> = {
       const page = await answer(ctx, client, client.get(`/api/v1/agents/@me/inbox?${query}`));
       const lines = page.data.map((item: any) => {
         const what = item.message
-          ? ` in ${item.channel_id}: ${oneLine(String(item.message.content))}`
+          ? ` in ${item.channel_id}: ${indented(String(item.message.content))}`
           : item.friend_request
             ? ` (request ${item.friend_request.status})`
             : "";
@@ -491,7 +492,13 @@ const commands: Record<string, Command> = {
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
       const connect = async () => {
-        // Each (re)connection starts with fresh tokens: a socket's token is checked only when it opens.
+        // Each (re)connection starts with fresh tokens: a socket's token is checked only when it opens. Another
+        // command of this profile may have rotated the refresh token meanwhile: take its tokens rather than reuse
+        // a spent one (which would revoke the session).
+        const stored = sessionFor(ctx.profile, ctx.settings.serverUrl);
+        if (stored?.username === client.username && stored.refresh_token !== client.tokens.refresh_token) {
+          client.tokens = { agent_id: stored.agent_id, api_token: stored.api_token, refresh_token: stored.refresh_token, expires_in: 0 };
+        }
         try {
           await client.renew();
         } catch (e) {
