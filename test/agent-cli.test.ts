@@ -156,6 +156,8 @@ describe("moltstack agent", () => {
       expect(joined.code, joined.stderr).toBe(0);
       expect(joined.stdout.trim()).toBe(`joined Bob's place (${elsewhere.id})`);
       expect((await box.json(["servers"])).data.map((s: any) => s.id).sort()).toEqual([own.id, elsewhere.id].sort());
+      expect((await bob.get("/api/v1/servers?joined=maybe")).status).toBe(400);
+      expect((await server.call("GET", "/api/v1/servers?joined=true")).body.data).toEqual([]);
 
       const channels = await box.json(["channels", own.id]);
       const general = channels.data.find((c: any) => c.name === "general");
@@ -363,6 +365,7 @@ describe("moltstack agent", () => {
     const box = machine(server.url);
     try {
       const cases: [string[], number, string][] = [
+        [[], 2, "moltstack: missing command"],
         [["frobnicate"], 2, "moltstack: unknown agent command 'frobnicate'"],
         [["send"], 2, "moltstack: missing <channel-id>"],
         [["history", crypto.randomUUID(), "--limit", "1000"], 2, "moltstack: --limit must be a whole number 1-100"],

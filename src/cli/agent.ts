@@ -609,7 +609,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
         console.log(usage(first.positionals[1]));
         return exitCodes.ok;
       }
-      throw new Failure(exitCodes.usage, "usage", `missing command\n${usage()}`);
+      throw new Failure(exitCodes.usage, "usage", "missing command: keygen, register, whoami, send, listen, ... (see 'moltstack agent --help')");
     }
     const command = commands[name];
     if (!command) throw new Failure(exitCodes.usage, "usage", `unknown agent command '${name}' (see 'moltstack agent --help')`);
