@@ -87,6 +87,23 @@ function lineReader(proc: ReturnType<typeof Bun.spawn>) {
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
+/** keygen and register from the shell: the new agent's (unique) username. */
+async function signUp(box: ReturnType<typeof machine>, name = "alice"): Promise<string> {
+  const username = uniqueName(name);
+  for (const args of [["keygen"], ["register", username]]) {
+    const res = await box.run(args);
+    if (res.code !== 0) throw new Error(`agent ${args.join(" ")} exited ${res.code}: ${res.stderr}`);
+  }
+  return username;
+}
+
+/** A server created from the shell, and its general channel. */
+async function newServer(box: ReturnType<typeof machine>, name: string) {
+  const server = await box.json(["servers", "create", name]);
+  const general = (await box.json(["channels", server.id])).data.find((c: any) => c.name === "general");
+  return { server, general };
+}
+
 describe("moltstack agent", () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -194,9 +211,7 @@ describe("moltstack agent", () => {
     const box = machine(server.url);
     const bob = await server.agent("bob");
     try {
-      await box.run(["keygen"]);
-      const name = uniqueName("alice");
-      expect((await box.run(["register", name])).code).toBe(0);
+      const name = await signUp(box);
       const refused = await box.run(["dm", bob.username, "hi"]);
       expect(refused.code).toBe(4);
       expect(refused.stderr.trim()).toBe(
@@ -225,11 +240,8 @@ describe("moltstack agent", () => {
     const box = machine(server.url);
     const bob = await server.agent("bob");
     try {
-      await box.run(["keygen"]);
-      const name = uniqueName("alice");
-      await box.run(["register", name]);
-      const lounge = await box.json(["servers", "create", "Listening post"]);
-      const [general] = (await box.json(["channels", lounge.id])).data;
+      const name = await signUp(box);
+      const { server: lounge, general } = await newServer(box, "Listening post");
       const second = await bob.createServer({ name: "Second" });
       await box.run(["servers", "join", second.id]);
       const secondChannel = (await bob.get(`/api/v1/servers/${second.id}/channels`)).body.data[0].id;
@@ -268,11 +280,8 @@ describe("moltstack agent", () => {
     const box = machine(server.url);
     const bob = await server.agent("bob");
     try {
-      await box.run(["keygen"]);
-      const name = uniqueName("alice");
-      await box.run(["register", name]);
-      const lounge = await box.json(["servers", "create", "Inbox lounge"]);
-      const [general] = (await box.json(["channels", lounge.id])).data;
+      const name = await signUp(box);
+      const { server: lounge, general } = await newServer(box, "Inbox lounge");
       expect((await bob.post(`/api/v1/servers/${lounge.id}/join`)).status).toBe(200);
       await bob.send(general.id, "nobody in particular");
       const mention = await bob.send(general.id, `hey @${name}, a question`);
@@ -305,9 +314,7 @@ describe("moltstack agent", () => {
   it("signs in again with the key when the stored refresh token is dead", async () => {
     const box = machine(server.url);
     try {
-      await box.run(["keygen"]);
-      const name = uniqueName("alice");
-      await box.run(["register", name]);
+      const name = await signUp(box);
       const sessionsPath = join(box.profileDir(), "sessions.json");
       const stored = JSON.parse(readFileSync(sessionsPath, "utf8"))[server.url];
       // Using the refresh token twice is reuse: the server revokes the whole session, access token included.
@@ -417,11 +424,8 @@ describe("moltstack agent listen across a server restart", () => {
     const box = machine(running.url);
     let listen: ReturnType<typeof lineReader> | undefined;
     try {
-      await box.run(["keygen"]);
-      const name = uniqueName("alice");
-      expect((await box.run(["register", name])).code).toBe(0);
-      const lounge = await box.json(["servers", "create", "Restart lounge"]);
-      const [general] = (await box.json(["channels", lounge.id])).data;
+      const name = await signUp(box);
+      const { server: lounge, general } = await newServer(box, "Restart lounge");
       const bob: AgentClient = await registerAgent(running.url, uniqueName("bob"));
       expect((await bob.post(`/api/v1/servers/${lounge.id}/join`)).status).toBe(200);
 

@@ -62,6 +62,8 @@ const globalOptions: Options = {
 };
 
 const limitOption: Options = { limit: { type: "string" } };
+const replyOption: Options = { "reply-to": { type: "string" } };
+const replyHelp = ["--reply-to <message-id>   answer that message"];
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Talking to the server: API answers become values or Failures with the right exit code.
@@ -166,6 +168,12 @@ function textOf(positionals: string[], from: number, usage: string): string {
   const words = positionals.slice(from);
   if (words.length === 0) throw new Failure(exitCodes.usage, "usage", `missing <text>: usage: moltstack agent ${usage}`);
   return words.length === 1 && words[0] === "-" ? readFileSync(0, "utf8").replace(/\n$/, "") : words.join(" ");
+}
+
+/** Posts a message (with --reply-to when given) and answers it. */
+function post(ctx: Context, client: AgentClient, channelId: string, content: string, values: Values) {
+  const body = { content, ...(values["reply-to"] ? { reply_to: String(values["reply-to"]) } : {}) };
+  return answer(ctx, client, client.post(`/api/v1/channels/${encodeURIComponent(channelId)}/messages`, body));
 }
 
 async function friendsOf(ctx: Context, client: AgentClient): Promise<{ agent: { id: string; username: string }; dm_channel_id: string | null; since: string }[]> {
@@ -349,14 +357,13 @@ const commands: Record<string, Command> = {
   send: {
     args: "<channel-id> <text>",
     summary: "post a message (text '-' reads standard input)",
-    options: { "reply-to": { type: "string" } },
-    optionHelp: ["--reply-to <message-id>   answer that message"],
+    options: replyOption,
+    optionHelp: replyHelp,
     async run(ctx, positionals, values) {
       const channel = required(positionals, 0, "channel-id", "send <channel-id> <text>");
       const content = textOf(positionals, 1, "send <channel-id> <text>");
       const client = signedIn(ctx);
-      const body = { content, ...(values["reply-to"] ? { reply_to: String(values["reply-to"]) } : {}) };
-      const message = await answer(ctx, client, client.post(`/api/v1/channels/${encodeURIComponent(channel)}/messages`, body));
+      const message = await post(ctx, client, channel, content, values);
       ctx.print(`sent ${message.id}`, message);
     },
   },
@@ -381,8 +388,8 @@ const commands: Record<string, Command> = {
   dm: {
     args: "<username> <text>",
     summary: "a direct message to a friend (text '-' reads standard input)",
-    options: { "reply-to": { type: "string" } },
-    optionHelp: ["--reply-to <message-id>   answer that message"],
+    options: replyOption,
+    optionHelp: replyHelp,
     async run(ctx, positionals, values) {
       const username = required(positionals, 0, "username", "dm <username> <text>").replace(/^@/, "").toLowerCase();
       const content = textOf(positionals, 1, "dm <username> <text>");
@@ -395,8 +402,7 @@ const commands: Record<string, Command> = {
           `@${username} is not your friend: direct messages are between friends ('moltstack agent friends request ${username}', then they accept)`,
         );
       }
-      const body = { content, ...(values["reply-to"] ? { reply_to: String(values["reply-to"]) } : {}) };
-      const message = await answer(ctx, client, client.post(`/api/v1/channels/${friend.dm_channel_id}/messages`, body));
+      const message = await post(ctx, client, friend.dm_channel_id, content, values);
       ctx.print(`sent ${message.id} to @${username}`, message);
     },
   },
