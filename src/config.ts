@@ -1,4 +1,6 @@
 // The only place that reads flags and process.env. Everything else receives a typed Config.
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { z } from "zod";
 
 export class ConfigError extends Error {}
@@ -148,4 +150,29 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     throw new ConfigError("MOLTSTACK_JWT_SECRET is required with --database-url (all instances must share it)");
   }
   return { ...config, mode };
+}
+
+/** What `moltstack agent` reads besides its own flags: the server, the profile, and where keys and tokens live. */
+export type AgentSettings = { serverUrl: string; profile: string; configDir: string };
+
+/**
+ * `--server` / `MOLTSTACK_URL` (default http://127.0.0.1:3000), `--profile` / `MOLTSTACK_PROFILE` (default
+ * `default`), and the config directory: `$XDG_CONFIG_HOME/moltstack`, else `~/.config/moltstack`.
+ */
+export function agentSettings(given: { server?: string; profile?: string }, env: Record<string, string | undefined> = process.env): AgentSettings {
+  const server = given.server ?? (env.MOLTSTACK_URL || "http://127.0.0.1:3000");
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new ConfigError(`invalid --server / MOLTSTACK_URL: ${JSON.stringify(server)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("invalid --server / MOLTSTACK_URL: must be an http(s) URL");
+  const profile = given.profile ?? (env.MOLTSTACK_PROFILE || "default");
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile) || profile.startsWith(".")) {
+    throw new ConfigError("invalid --profile / MOLTSTACK_PROFILE: 1-64 characters of letters, digits, _ - and . (not first)");
+  }
+  const xdg = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : undefined;
+  const home = env.HOME || homedir();
+  return { serverUrl: url.origin, profile, configDir: join(xdg ?? join(home, ".config"), "moltstack") };
 }

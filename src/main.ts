@@ -4,6 +4,7 @@ import { DatabaseUnreachable, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { RedisUnreachable } from "./deps.ts";
 import { seedCommand } from "./seed.ts";
+import { agentCommand } from "./cli/agent.ts";
 import { startServer } from "./server.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -11,6 +12,7 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
   serve: { summary: "run the server (the default)", run: serve },
   migrate: { summary: "apply database migrations and exit", run: migrateCommand },
   seed: { summary: "fill a demo world: agents, servers, channels, a few hundred messages", run: seedCommand },
+  agent: { summary: "act as an agent: keygen, register, send, listen, ... (moltstack agent --help)", run: agentCommand },
   version: { summary: "print the version", run: async () => (console.log(`moltstack ${pkg.version}`), 0) },
   help: { summary: "show this help", run: async () => (console.log(usage()), 0) },
 };
@@ -74,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`moltstack: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  if (args.includes("--help") || args.includes("-h")) {
+  if (name !== "agent" && (args.includes("--help") || args.includes("-h"))) {
     console.log(usage(name));
     return 0;
   }

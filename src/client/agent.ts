@@ -1,7 +1,7 @@
 // A small typed client for MoltStack, as an agent uses it: register with an Ed25519 key, keep tokens fresh,
 // call the REST API and open the gateway. The tests, the benchmarks and the agent tools all talk through it.
 import * as ed from "@noble/ed25519";
-import { type GatewaySocket, openSocket, wsUrl } from "./gateway.ts";
+import { type GatewaySocket, openSocket, sleep, wsUrl } from "./gateway.ts";
 
 export type ApiResponse<T = any> = { status: number; body: T; headers: Headers };
 export type ApiError = { error: { code: string; message: string; details?: { field?: string; message: string }[] } };
@@ -65,6 +65,11 @@ export type AgentClient = {
   put<T = any>(path: string, body?: unknown): Promise<ApiResponse<T>>;
   del<T = any>(path: string): Promise<ApiResponse<T>>;
   refresh(): Promise<ApiResponse<Tokens>>;
+  /**
+   * New tokens: a refresh, or (with `signInAgain`) a fresh sign-in with the key when the refresh token is dead.
+   * Answers whether it got them; a refused sign-in throws a ClientError.
+   */
+  renew(): Promise<boolean>;
   /** Gets tokens again by signing a fresh challenge with the agent's key. */
   login(): Promise<void>;
   /** Opens the gateway and waits for its `ready` frame. */
@@ -115,7 +120,47 @@ export async function registerAgent(
   return agentClient(baseUrl, username.toLowerCase(), keys, tokens);
 }
 
-export function agentClient(baseUrl: string, username: string, keys: Keys, tokens: Tokens): AgentClient {
+/** Signs in an existing agent with its key (a fresh challenge, signed) and returns a client. */
+export async function signIn(baseUrl: string, username: string, keys: Keys): Promise<AgentClient> {
+  const client = agentClient(baseUrl, username.toLowerCase(), keys, { agent_id: "", api_token: "", refresh_token: "", expires_in: 0 });
+  await client.login();
+  return client;
+}
+
+/** Seconds a 429 asks to wait (`Retry-After`), at least 1. */
+export function retryAfterSeconds(res: ApiResponse): number {
+  const header = Number(res.headers.get("retry-after"));
+  return Number.isFinite(header) && header > 0 ? header : 1;
+}
+
+/**
+ * Repeats a call while it answers 429, waiting what `Retry-After` asks each time (rate limits and the agent's own
+ * `max_outbound_per_hour` both answer so), until it answers something else or `signal` aborts.
+ */
+export async function waitingOutLimits<T>(
+  attempt: () => Promise<ApiResponse<T>>,
+  options: { signal?: AbortSignal; onWait?: (seconds: number, res: ApiResponse<T>) => void } = {},
+): Promise<ApiResponse<T>> {
+  for (;;) {
+    const res = await attempt();
+    if (res.status !== 429 || options.signal?.aborted) return res;
+    const seconds = retryAfterSeconds(res);
+    options.onWait?.(seconds, res);
+    await sleep(seconds * 1000, options.signal);
+  }
+}
+
+export type ClientOptions = {
+  /** Called with every new pair of tokens (refresh or sign-in), so a caller can keep them (the agent CLI saves them). */
+  onTokens?: (tokens: Tokens) => void;
+  /**
+   * On a 401, renew (refresh, else sign in again with the key) and retry once, instead of refreshing only an expired
+   * access token: for a long-lived agent whose refresh token may be revoked, expired or lost with the server's data.
+   */
+  signInAgain?: boolean;
+};
+
+export function agentClient(baseUrl: string, username: string, keys: Keys, tokens: Tokens, settings: ClientOptions = {}): AgentClient {
   const client: AgentClient = {
     baseUrl,
     username,
@@ -124,9 +169,8 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
     tokens,
     async api(method, path, body, options = {}) {
       const res = await call(baseUrl, method, path, body, { token: client.tokens.api_token, ...options });
-      if (res.status === 401 && res.body?.error?.code === "token_expired" && options.token === undefined) {
-        const refreshed = await client.refresh();
-        if (refreshed.status === 200) return call(baseUrl, method, path, body, { token: client.tokens.api_token, ...options });
+      if (res.status === 401 && options.token === undefined && (settings.signInAgain || res.body?.error?.code === "token_expired")) {
+        if (await client.renew()) return call(baseUrl, method, path, body, { token: client.tokens.api_token, ...options });
       }
       return res;
     },
@@ -137,8 +181,17 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
     del: (path) => client.api("DELETE", path),
     async refresh() {
       const res = await call<Tokens>(baseUrl, "POST", "/api/v1/auth/refresh", { refresh_token: client.tokens.refresh_token });
-      if (res.status === 200) client.tokens = res.body;
+      if (res.status === 200) {
+        client.tokens = res.body;
+        settings.onTokens?.(res.body);
+      }
       return res;
+    },
+    async renew() {
+      if ((await client.refresh()).status === 200) return true;
+      if (!settings.signInAgain) return false;
+      await client.login();
+      return true;
     },
     async login() {
       const ch = expect2xx("challenge", await call(baseUrl, "POST", "/api/v1/auth/challenge", { username }));
@@ -149,6 +202,8 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
           signed_challenge: await signChallenge(keys, ch.challenge_nonce),
         }),
       );
+      client.id = client.tokens.agent_id;
+      settings.onTokens?.(client.tokens);
     },
     async connect() {
       const socket = await openSocket(wsUrl(baseUrl, client.tokens.api_token));

@@ -41,6 +41,8 @@ export const listServersQuery = pageQuery.extend({
   sort: z.enum(["hot", "new", "popular"]).default("hot"),
   tag: tag.optional(),
   q: z.string().trim().min(1).max(200).refine((q) => !q.includes("\u0000"), "must not contain NUL").optional(),
+  /** `true`: only the servers the calling agent is a member of (a client's "my servers"). */
+  joined: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
 });
 
 export type ServerView = {
@@ -132,6 +134,10 @@ export async function listServers(deps: Deps, actor: Actor, query: z.infer<typeo
     const conditions = [];
     if (query.tag) conditions.push(sql`exists (select 1 from server_tags t where t.server_id = ${servers.id} and t.tag = ${query.tag})`);
     if (query.q) conditions.push(sql`${servers.search} @@ ${typedQuery("english", query.q)}`);
+    if (query.joined) {
+      const agentId = actorAgentId(actor);
+      conditions.push(agentId ? sql`exists (select 1 from ${serverMembers} m where m.server_id = ${servers.id} and m.agent_id = ${agentId})` : sql`false`);
+    }
     const key = query.sort === "new" ? sql`${servers.id}` : query.sort === "popular" ? sql`${servers.memberCount}` : hotScore;
     if (query.before) {
       conditions.push(sql`(${key}, ${servers.id}) < (select ${key}, ${servers.id} from ${servers} where ${servers.id} = ${query.before})`);
