@@ -372,7 +372,7 @@ export async function seedCommand(argv: string[]): Promise<number> {
   }
   // Our own server on a private port, with limits lifted: the demo registers a dozen agents from one address.
   const lifted = Object.fromEntries(
-    ["REGISTRATIONS_PER_HOUR", "API_PER_MINUTE", "ANONYMOUS_PER_MINUTE", "WS_MESSAGES_PER_MINUTE", "SERVERS_PER_DAY"].map((k) => [`MOLTSTACK_LIMIT_${k}`, "1000000"]),
+    ["REGISTRATIONS_PER_HOUR", "API_PER_MINUTE", "ANONYMOUS_PER_MINUTE", "MESSAGES_PER_MINUTE", "SERVERS_PER_DAY"].map((k) => [`MOLTSTACK_LIMIT_${k}`, "1000000"]),
   );
   const config = loadConfig([...rest, "--host", "127.0.0.1", "--port", "0"], { ...process.env, ...lifted });
   const running = await startServer(config);

@@ -52,7 +52,13 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database> {
   const inMemory = dataDir === "memory:";
   const isNew = inMemory || !existsSync(join(dataDir, "PG_VERSION"));
-  if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!inMemory) {
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw dataDirProblem(dataDir, e);
+    }
+  }
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
   const start = isNew ? (snapshot ?? embeddedSnapshot()) : undefined;
   let client: PGlite;
@@ -122,9 +128,7 @@ function lockDataDir(dataDir: string): () => void {
         }
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new DatabaseUnreachable(`cannot lock the data dir ${dataDir}: ${(e as Error).message}`);
-      }
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw dataDirProblem(dataDir, e);
     }
     const owner = lockOwner(file);
     if (owner !== undefined && (owner === mine ? heldDataDirs.has(dir) : isAlive(Number(owner)))) {
@@ -137,6 +141,21 @@ function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new DatabaseUnreachable(`cannot lock the data dir ${dataDir}: ${file} keeps coming back`);
+}
+
+/** One line for a data dir MoltStack cannot use, in words rather than an errno. */
+export function dataDirProblem(dataDir: string, e: unknown): DatabaseUnreachable {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const why: Record<string, string> = {
+    EEXIST: "it is a file, not a directory",
+    ENOTDIR: "a part of its path is a file, not a directory",
+    EACCES: "permission denied (the user running moltstack cannot write there)",
+    EPERM: "permission denied (the user running moltstack cannot write there)",
+    EROFS: "it is on a read-only filesystem",
+    ENOSPC: "the disk is full",
+    EDQUOT: "the disk quota is used up",
+  };
+  return new DatabaseUnreachable(`cannot use the data dir ${dataDir}: ${(code && why[code]) || (e as Error)?.message || String(e)}`);
 }
 
 /** The pid in a lock file; a file just created by another process may still be empty for a moment. */
