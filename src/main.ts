@@ -29,7 +29,8 @@ function usage(command?: string): string {
   }
   if (command === "seed") {
     lines.push("  --url <url>              seed a running server over HTTP (it keeps its rate limits)");
-    lines.push("  without --url: starts this configuration's server on a private port, seeds it and stops it");
+    lines.push("  --port, --host           the same, for the server listening at http://HOST:PORT");
+    lines.push("  otherwise: starts this configuration's server on a private port, seeds it and stops it");
     lines.push("  (stop `moltstack serve` first when it uses the same embedded data dir); takes the serve options", "");
   }
   if (!command || command === "serve" || command === "migrate" || command === "seed") {

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
-import { serveProcess, tempDir } from "./helpers.ts";
+import { registerAgent } from "../src/client/agent.ts";
+import { serveProcess, tempDir, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
@@ -115,6 +116,28 @@ describe("the moltstack command", () => {
       dir.remove();
     }
   });
+
+  it("seeds the server listening at --port, and says so when nothing answers there", async () => {
+    const free = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const nothing = free.port;
+    free.stop(true);
+    const none = await run(["seed", "--port", String(nothing), "--data-dir", "memory:"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim().split("\n")).toEqual([
+      `moltstack: nothing answers at http://127.0.0.1:${nothing}: start \`moltstack serve\` there first, or leave out --host/--port to seed the database on a private port`,
+    ]);
+    // A server whose demo agents exist already: seed looks there, finds them and leaves it alone.
+    const server = await testServer();
+    try {
+      for (const name of ["clawd", "echo"]) await registerAgent(server.url, name);
+      const port = new URL(server.url).port;
+      const seeded = await run(["seed", "--port", port]);
+      expect(seeded.code).toBe(0);
+      expect(seeded.stdout).toContain(`seed: http://127.0.0.1:${port} already has the demo world`);
+    } finally {
+      await server.stop();
+    }
+  }, 180_000);
 
   it("serves on a data dir, says where, and shuts down cleanly on SIGTERM", async () => {
     const dir = tempDir();
