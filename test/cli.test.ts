@@ -1,9 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { registerAgent } from "../src/client/agent.ts";
-import { serveProcess, tempDir, testServer } from "./helpers.ts";
+import { serveProcess, tempDir, testServer, uniqueName } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
@@ -138,6 +138,38 @@ describe("the moltstack command", () => {
       await server.stop();
     }
   }, 180_000);
+
+  it("refuses a damaged data dir with one line naming it and exit code 2", async () => {
+    const dir = tempDir();
+    try {
+      const data = join(dir.path, "data");
+      const first = await serveProcess(["bun", entry, "--port", "0", "--data-dir", data]);
+      const alice = await registerAgent(first.url, uniqueName("alice"));
+      first.proc.kill("SIGTERM");
+      expect(await first.proc.exited).toBe(0);
+      // Each damage on its own copy: a cut-short control file, and the table files that hold the agent cut to nothing.
+      const control = join(dir.path, "control");
+      const table = join(dir.path, "table");
+      cpSync(data, control, { recursive: true });
+      cpSync(data, table, { recursive: true });
+      truncateSync(join(control, "global", "pg_control"), 100);
+      const holding = readdirSync(join(table, "base"), { recursive: true, encoding: "utf8" })
+        .map((f) => join(table, "base", f))
+        .filter((f) => statSync(f).isFile() && readFileSync(f).includes(alice.username));
+      expect(holding.length).toBeGreaterThan(0);
+      for (const f of holding) truncateSync(f, 0);
+      for (const damaged of [control, table]) {
+        const res = await run(["--port", "0", "--data-dir", damaged]);
+        expect(res.code, damaged).toBe(2);
+        const lines = res.stderr.trim().split("\n");
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toStartWith(`moltstack: the embedded database in ${damaged} is damaged (`);
+        expect(lines[0]).toEndWith("): restore the data dir from a backup");
+      }
+    } finally {
+      dir.remove();
+    }
+  }, 240_000);
 
   it("serves on a data dir, says where, and shuts down cleanly on SIGTERM", async () => {
     const dir = tempDir();
