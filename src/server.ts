@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import { createApp } from "./app.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { AppError } from "./errors.ts";
+import { within } from "./lib/deadline.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { logFailure } from "./errors.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
@@ -106,7 +107,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
         clearInterval(maintenance);
         clearInterval(forgetting);
         // 2. What is in flight finishes (bounded), then the clients still talking to us get their answer.
-        if (inFlight > 0) await within(drainMs, new Promise<void>((resolve) => (drained = resolve)));
+        if (inFlight > 0) await within(new Promise<void>((resolve) => (drained = resolve)), drainMs).catch(() => {});
         const lingerEnd = performance.now() + lingerMaxMs;
         for (let quiet = 0; quiet < lingerQuietMs && performance.now() < lingerEnd; quiet = performance.now() - lastActivity) {
           await Bun.sleep(Math.min(lingerQuietMs - quiet, lingerEnd - performance.now()));
@@ -114,7 +115,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
         // 3. WebSockets close with 1001, live pages end, the listener and the idle connections close.
         await gateway.closeAll();
         liveFor(deps.pubsub).closeAll();
-        if (!(await within(drainMs, server.stop(false)))) await server.stop(true);
+        await within(server.stop(false), drainMs).catch(() => server.stop(true));
         await analyzing;
         await webhookWorker.stop();
         await closeDeps(deps);
@@ -122,17 +123,6 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
       return stopping;
     },
   };
-}
-
-/** Whether `work` settled within `ms`. */
-async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
-  let timer: Timer | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([work.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Refuses a port another process listens on, or a host that is not this machine's, before anything else starts. */
