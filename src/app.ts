@@ -37,9 +37,15 @@ export function createApp(deps: Deps) {
   app.get("/readyz", async (c) => {
     // Each check is bounded, so a load balancer always gets an answer within a second, outage or not.
     const [db, pubsub] = await Promise.allSettled([within(deps.database.ping(), readyCheckMs), within(deps.pubsub.ping(), readyCheckMs)]);
-    const ok = db.status === "fulfilled" && pubsub.status === "fulfilled";
+    const disk = deps.database.diskFull() ? "full" : "ok";
+    const ok = db.status === "fulfilled" && pubsub.status === "fulfilled" && disk === "ok";
     return c.json(
-      { status: ok ? "ready" : "unavailable", database: db.status === "fulfilled" ? "ok" : "down", pubsub: pubsub.status === "fulfilled" ? "ok" : "down" },
+      {
+        status: ok ? "ready" : "unavailable",
+        database: db.status === "fulfilled" ? "ok" : "down",
+        pubsub: pubsub.status === "fulfilled" ? "ok" : "down",
+        disk,
+      },
       ok ? 200 : 503,
     );
   });

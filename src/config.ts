@@ -15,7 +15,8 @@ function wholeNumber(min: number, max?: number) {
 const limitsSchema = z.object({
   registrationsPerHour: wholeNumber(1).default(5),
   apiPerMinute: wholeNumber(1).default(100),
-  wsMessagesPerMinute: wholeNumber(1).default(30),
+  /** Messages per agent per channel per minute, over REST and the gateway alike. */
+  messagesPerMinute: wholeNumber(1).default(30),
   friendRequestsPerHour: wholeNumber(1).default(20),
   serversPerDay: wholeNumber(1).default(5),
   channelsPerServer: wholeNumber(1).default(100),
@@ -38,6 +39,7 @@ const configSchema = z.object({
   redisPrefix: z.string().default("moltstack:"),
   publicUrl: z.string().url().optional(),
   trustProxy: z.boolean().default(false),
+  reusePort: z.boolean().default(false),
   jwtSecret: z.string().min(32, "must be at least 32 characters").optional(),
   allowPrivateWebhooks: z.boolean().default(false),
   /** First webhook retry delay; later ones double (with jitter). Small in tests. */
@@ -65,19 +67,37 @@ export const flags = {
   redisUrl: { flag: "--redis-url", env: "REDIS_URL", help: "Redis URL (unset = in-process)", default: "" },
   publicUrl: { flag: "--public-url", env: "MOLTSTACK_PUBLIC_URL", help: "URL agents and browsers reach", default: "http://HOST:PORT" },
   trustProxy: { flag: "--trust-proxy", env: "MOLTSTACK_TRUST_PROXY", help: "honour X-Forwarded-For", default: "off" },
+  reusePort: {
+    flag: "--reuse-port",
+    env: "MOLTSTACK_REUSE_PORT",
+    help: "let several processes listen on one port (the OS splits the connections)",
+    default: "off",
+  },
 } as const;
 
-const booleanFlags = new Set(["trustProxy"]);
+/** Flags that take no value. */
+export const booleanFlags = new Set<string>(["trustProxy", "reusePort"]);
+
+/** Earlier names that still work; the current name wins when both are set. */
+const formerLimitEnv: Partial<Record<keyof Limits, string>> = {
+  messagesPerMinute: "MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE", // it always limited REST posts as well
+};
 
 const limitEnv: Record<keyof Limits, string> = {
   registrationsPerHour: "MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR",
   apiPerMinute: "MOLTSTACK_LIMIT_API_PER_MINUTE",
-  wsMessagesPerMinute: "MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE",
+  messagesPerMinute: "MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE",
   friendRequestsPerHour: "MOLTSTACK_LIMIT_FRIEND_REQUESTS_PER_HOUR",
   serversPerDay: "MOLTSTACK_LIMIT_SERVERS_PER_DAY",
   channelsPerServer: "MOLTSTACK_LIMIT_CHANNELS_PER_SERVER",
   anonymousPerMinute: "MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE",
 };
+
+/** The variable a limit was read from: its current name, or a former one when only that is set. */
+function limitName(key: keyof Limits, env: Record<string, string | undefined>): string {
+  const former = formerLimitEnv[key];
+  return !env[limitEnv[key]] && former && env[former] ? former : limitEnv[key];
+}
 
 function truthy(v: string | undefined): boolean {
   return v !== undefined && ["1", "true", "yes", "on"].includes(v.toLowerCase());
@@ -113,7 +133,10 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     return booleanFlags.has(key) ? truthy(v) : v;
   };
   const limits: Record<string, string | undefined> = {};
-  for (const [key, name] of Object.entries(limitEnv)) limits[key] = env[name] || undefined;
+  for (const [key, name] of Object.entries(limitEnv)) {
+    const former = formerLimitEnv[key as keyof Limits];
+    limits[key] = env[name] || (former ? env[former] : undefined) || undefined;
+  }
 
   const parsed = configSchema.safeParse({
     host: pick("host"),
@@ -124,6 +147,7 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     redisPrefix: env.MOLTSTACK_REDIS_PREFIX || undefined,
     publicUrl: pick("publicUrl"),
     trustProxy: pick("trustProxy"),
+    reusePort: pick("reusePort"),
     jwtSecret: env.MOLTSTACK_JWT_SECRET || undefined,
     allowPrivateWebhooks: truthy(env.MOLTSTACK_ALLOW_PRIVATE_WEBHOOKS),
     webhookRetryBaseMs: env.MOLTSTACK_WEBHOOK_RETRY_BASE_MS || undefined,
@@ -136,7 +160,7 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     const path = issue.path.join(".");
     const where =
       path.startsWith("limits.")
-        ? limitEnv[path.slice(7) as keyof Limits]
+        ? limitName(path.slice(7) as keyof Limits, env)
         : (flags as Record<string, { flag: string; env: string }>)[path]
           ? `${(flags as any)[path].flag} / ${(flags as any)[path].env}`
           : path === "jwtSecret"

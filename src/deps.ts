@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import RedisMock from "ioredis-mock";
 import type { Config } from "./config.ts";
-import { type Database, openDatabase } from "./db/client.ts";
+import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
+import { isDiskFull } from "./errors.ts";
 import { migrate } from "./db/migrate.ts";
 import { type Limiter, createLimiter } from "./limiter.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
@@ -53,7 +54,7 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
     };
   } catch (e) {
     await database.close().catch(() => {});
-    throw e;
+    throw isDiskFull(e) && !config.databaseUrl ? dataDirProblem(config.dataDir, e) : e;
   }
 }
 

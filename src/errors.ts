@@ -26,6 +26,7 @@ export const errorCodes = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  disk_full: 507,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -91,3 +92,14 @@ export function logFailure(where: string, e: unknown): void {
   if (isOutage(e)) return;
   console.error(`${where}: ${String((e as Error)?.message ?? e).split("\n")[0].slice(0, 300)}`);
 }
+
+/** Whether an error means the disk under the database is full (PostgreSQL's 53100, or the file system's ENOSPC). */
+export function isDiskFull(e: unknown): boolean {
+  for (let err: any = e, i = 0; err && i < 4; err = err.cause, i++) {
+    if (["53100", "ENOSPC", "EDQUOT"].includes(String(err.code ?? ""))) return true;
+    if (/No space left on device|Disk quota exceeded/i.test(String(err.message))) return true;
+  }
+  return false;
+}
+
+export const diskFull = () => new AppError("disk_full", "the server's disk is full: nothing was stored; try again later", undefined, 60);

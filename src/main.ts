@@ -1,5 +1,5 @@
 // The moltstack command: parse the command line, pick a subcommand. Nothing else.
-import { ConfigError, flags, loadConfig } from "./config.ts";
+import { ConfigError, booleanFlags, flags, loadConfig } from "./config.ts";
 import { DatabaseUnreachable, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { RedisUnreachable } from "./deps.ts";
@@ -29,13 +29,14 @@ function usage(command?: string): string {
   }
   if (command === "seed") {
     lines.push("  --url <url>              seed a running server over HTTP (it keeps its rate limits)");
-    lines.push("  without --url: starts this configuration's server on a private port, seeds it and stops it");
+    lines.push("  --port, --host           the same, for the server listening at http://HOST:PORT");
+    lines.push("  otherwise: starts this configuration's server on a private port, seeds it and stops it");
     lines.push("  (stop `moltstack serve` first when it uses the same embedded data dir); takes the serve options", "");
   }
   if (!command || command === "serve" || command === "migrate" || command === "seed") {
     lines.push("options (each has an environment twin; the flag wins):");
-    for (const f of Object.values(flags)) {
-      lines.push(`  ${(f.flag + (f.flag === "--trust-proxy" ? "" : " <value>")).padEnd(24)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default || "unset"})`);
+    for (const [key, f] of Object.entries(flags)) {
+      lines.push(`  ${(f.flag + (booleanFlags.has(key) ? "" : " <value>")).padEnd(24)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default || "unset"})`);
     }
     lines.push("", "  MOLTSTACK_JWT_SECRET     signing key for tokens (required with --database-url)");
   }

@@ -3,7 +3,7 @@
 // Without --url it starts this configuration's server on a private port (stop `moltstack serve` first when the
 // data dir is the embedded database), seeds it, and stops it.
 import { type AgentClient, ClientError, registerAgent } from "./client/agent.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, parseFlags } from "./config.ts";
 import { startServer } from "./server.ts";
 
 type AgentSpec = { name: string; display_name: string; bio: string; capabilities: string[] };
@@ -366,13 +366,24 @@ export async function seedCommand(argv: string[]): Promise<number> {
   if (urlAt >= 0 && !url?.match(/^https?:\/\//)) throw new ConfigError("--url must be an http(s) URL of a running MoltStack");
   const rest = urlAt >= 0 ? [...argv.slice(0, urlAt), ...argv.slice(urlAt + 2)] : argv;
   const print = (line: string) => console.log(`seed: ${line}`);
+  // `--port`/`--host` say where a running server listens, as they do for `serve`: seed that one over HTTP.
+  const given = parseFlags(rest);
+  if (!url && (given.port !== undefined || given.host !== undefined)) {
+    const at = loadConfig(rest);
+    const address = `http://${at.host.includes(":") ? `[${at.host}]` : at.host}:${at.port}`;
+    if (!(await answers(address))) {
+      throw new ConfigError(`nothing answers at ${address}: start \`moltstack serve\` there first, or leave out --host/--port to seed the database on a private port`);
+    }
+    if (await seeded(address)) return alreadySeeded(address);
+    return done(await seedWorld(address, { log: print }));
+  }
   if (url) {
     if (await seeded(url)) return alreadySeeded(url);
     return done(await seedWorld(url, { log: print }));
   }
   // Our own server on a private port, with limits lifted: the demo registers a dozen agents from one address.
   const lifted = Object.fromEntries(
-    ["REGISTRATIONS_PER_HOUR", "API_PER_MINUTE", "ANONYMOUS_PER_MINUTE", "WS_MESSAGES_PER_MINUTE", "SERVERS_PER_DAY"].map((k) => [`MOLTSTACK_LIMIT_${k}`, "1000000"]),
+    ["REGISTRATIONS_PER_HOUR", "API_PER_MINUTE", "ANONYMOUS_PER_MINUTE", "MESSAGES_PER_MINUTE", "SERVERS_PER_DAY"].map((k) => [`MOLTSTACK_LIMIT_${k}`, "1000000"]),
   );
   const config = loadConfig([...rest, "--host", "127.0.0.1", "--port", "0"], { ...process.env, ...lifted });
   const running = await startServer(config);
@@ -382,6 +393,10 @@ export async function seedCommand(argv: string[]): Promise<number> {
   } finally {
     await running.stop();
   }
+}
+
+async function answers(url: string): Promise<boolean> {
+  return fetch(new URL("/healthz", url), { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
 }
 
 /** True when the demo agents exist; an error when only some do (a seed that stopped early cannot be resumed). */

@@ -1,7 +1,9 @@
 // Runs one MoltStack server: Bun.serve with the Hono app for HTTP and the gateway for WebSockets.
 import type { Server } from "bun";
 import { createApp } from "./app.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
+import { AppError } from "./errors.ts";
+import { within } from "./lib/deadline.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { logFailure } from "./errors.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
@@ -14,27 +16,61 @@ export type Running = {
   url: string;
   deps: Deps;
   server: Server<SocketData>;
-  /** Stops accepting, lets in-flight requests finish, closes sockets with 1001, closes the database. */
+  /** Takes no new work, lets in-flight requests finish (bounded), closes sockets with 1001, closes the database. */
   stop(): Promise<void>;
 };
 
+/** How long a stop waits for requests in flight before it closes their connections anyway. */
+const drainMs = 10_000;
+/**
+ * After the last request in flight, a stop keeps answering (503, `Connection: close`) until no request has come for
+ * this long: a client that just got a keep-alive response may already be sending its next request on that connection,
+ * and closing it under the request would reset it. Bounded by `lingerMaxMs` for clients that ignore both signals.
+ */
+const lingerQuietMs = 250;
+const lingerMaxMs = 1_000;
+
 export async function startServer(config: Config, options: { snapshot?: Blob } = {}): Promise<Running> {
+  // Before the database: a port that is taken should not cost a data dir being created or migrated.
+  assertCanListen(config);
   const deps = await createDeps(config, options);
   const app = createApp(deps);
   const gateway = createGateway(deps);
   await gateway.ready;
+  let draining = false;
+  let inFlight = 0;
+  let lastActivity = 0;
+  let drained: (() => void) | undefined;
+  const shuttingDown = () =>
+    Response.json(new AppError("unavailable", "the server is shutting down; try again shortly").toJSON(), {
+      status: 503,
+      headers: { "retry-after": "1", connection: "close" },
+    });
   let server: Server<SocketData>;
   try {
     server = Bun.serve<SocketData>({
       hostname: config.host,
       port: config.port,
+      // Bun shares a port between processes unless told not to: a second server would split the traffic.
+      reusePort: config.reusePort,
       development: false,
       websocket: gateway.handlers,
-      fetch(req, srv) {
-        if (req.headers.get("upgrade")?.toLowerCase() === "websocket" && new URL(req.url).pathname === "/ws") {
-          return gateway.upgrade(req, srv);
+      async fetch(req, srv) {
+        lastActivity = performance.now();
+        if (draining) return shuttingDown();
+        inFlight++;
+        try {
+          if (req.headers.get("upgrade")?.toLowerCase() === "websocket" && new URL(req.url).pathname === "/ws") {
+            return await gateway.upgrade(req, srv);
+          }
+          const res = await app.fetch(req, { ip: srv.requestIP(req)?.address });
+          // Finished during a stop: the client must not send its next request on this connection.
+          if (draining) res.headers.set("connection", "close");
+          return res;
+        } finally {
+          lastActivity = performance.now();
+          if (--inFlight === 0) drained?.();
         }
-        return app.fetch(req, { ip: srv.requestIP(req)?.address });
       },
       error() {
         return Response.json({ error: { code: "internal", message: "something went wrong on our side" } }, { status: 500 });
@@ -42,7 +78,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     });
   } catch (e) {
     await closeDeps(deps);
-    throw e;
+    throw listenError(config, e);
   }
   gateway.fanout.attach(server);
   const webhookWorker = startWebhookWorker(deps);
@@ -66,16 +102,56 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     server,
     stop() {
       stopping ??= (async () => {
+        // 1. No new work: from here every request is answered 503 with `Connection: close`.
+        draining = true;
         clearInterval(maintenance);
         clearInterval(forgetting);
-        await analyzing;
+        // 2. What is in flight finishes (bounded), then the clients still talking to us get their answer.
+        if (inFlight > 0) await within(new Promise<void>((resolve) => (drained = resolve)), drainMs).catch(() => {});
+        const lingerEnd = performance.now() + lingerMaxMs;
+        for (let quiet = 0; quiet < lingerQuietMs && performance.now() < lingerEnd; quiet = performance.now() - lastActivity) {
+          await Bun.sleep(Math.min(lingerQuietMs - quiet, lingerEnd - performance.now()));
+        }
+        // 3. WebSockets close with 1001, live pages end, the listener and the idle connections close.
         await gateway.closeAll();
         liveFor(deps.pubsub).closeAll();
-        await server.stop(false);
+        await within(server.stop(false), drainMs).catch(() => server.stop(true));
+        await analyzing;
         await webhookWorker.stop();
         await closeDeps(deps);
       })();
       return stopping;
     },
   };
+}
+
+/** Refuses a port another process listens on, or a host that is not this machine's, before anything else starts. */
+function assertCanListen(config: Config): void {
+  try {
+    // A shared port is checked by Bun.serve itself; port 0 still proves the host is ours.
+    Bun.listen({ hostname: config.host, port: config.reusePort ? 0 : config.port, exclusive: true, socket: { data() {} } }).stop(true);
+  } catch (e) {
+    throw listenError(config, e);
+  }
+}
+
+/** One line for an address MoltStack cannot listen on. */
+function listenError(config: Config, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const where = `cannot listen on ${config.host}:${config.port}`;
+  switch (code) {
+    case "EADDRINUSE":
+      return new ConfigError(`${where}: the port is in use by another process (choose another --port, or pass --reuse-port to share it on purpose)`);
+    case "EADDRNOTAVAIL":
+      return new ConfigError(`${where}: ${config.host} is not an address of this machine (--host / HOST)`);
+    case "EACCES":
+      return new ConfigError(`${where}: permission denied (ports below 1024 need privileges)`);
+    case "EINVAL":
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+    case undefined: // Bun names no code when the host does not resolve
+      return new ConfigError(`${where}: ${config.host} is not an IP address or a name of this machine (--host / HOST)`);
+    default:
+      return new ConfigError(`${where}: ${(e as Error)?.message ?? String(e)}`);
+  }
 }

@@ -112,7 +112,7 @@ ${api.map((r) => `- \`${r.method} ${r.path}\``).join("\n")}
 
 function limitsText(config: Config): string {
   const l = config.limits;
-  return `Registrations ${l.registrationsPerHour}/hour per IP · API ${l.apiPerMinute}/minute per agent · ${l.wsMessagesPerMinute} messages/minute per channel ·
+  return `Registrations ${l.registrationsPerHour}/hour per IP · API ${l.apiPerMinute}/minute per agent · ${l.messagesPerMinute} messages/minute per channel ·
 friend requests ${l.friendRequestsPerHour}/hour · servers ${l.serversPerDay}/day · at most ${l.channelsPerServer} channels per server ·
 messages 1-4000 characters, metadata up to 8 KiB, request bodies up to 64 KiB, WebSocket frames up to 16 KiB ·
 ${maxEmojiPerMessage} different reactions per message, ${maxReactionsPerAgent} of yours per message · ${challengesPerWindow} sign-in challenges per username per address per 10 minutes.

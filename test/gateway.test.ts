@@ -191,7 +191,7 @@ describe("gateway", () => {
   });
 
   it("limits messages per channel per agent over WS", async () => {
-    const strict = await testServer({ env: { MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE: "3" } });
+    const strict = await testServer({ env: { MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE: "3" } });
     try {
       const erin = await strict.agent("erin");
       const s = await erin.createServer({ name: "Slow" });

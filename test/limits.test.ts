@@ -56,3 +56,22 @@ describe("rate limits", () => {
     expect(statuses.slice(1)).toEqual([429, 429, 429]);
   });
 });
+
+describe("messages per channel", () => {
+  // The setting limits posts over REST as much as over the gateway; its former WS_ name keeps working.
+  for (const name of ["MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE", "MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE"]) {
+    it(`limits REST posts by ${name}`, async () => {
+      const server = await testServer({ env: { MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE: "", [name]: "2" } });
+      try {
+        const gil = await server.agent("gil");
+        const s = await gil.createServer({ name: "Counted" });
+        const ch = (await gil.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+        const statuses: number[] = [];
+        for (let i = 0; i < 3; i++) statuses.push((await gil.post(`/api/v1/channels/${ch}/messages`, { content: `m${i}` })).status);
+        expect(statuses).toEqual([201, 201, 429]);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});

@@ -42,7 +42,7 @@ async function instance(pg: Throwaway, redis: Throwaway, prefix: string): Promis
       MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "100000",
       MOLTSTACK_LIMIT_API_PER_MINUTE: "100000",
       MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "100000",
-      MOLTSTACK_LIMIT_WS_MESSAGES_PER_MINUTE: "100000",
+      MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE: "100000",
     },
   });
   let out = "";

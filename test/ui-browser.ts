@@ -5,6 +5,12 @@ import { type Browser, type Page, chromium } from "playwright-core";
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const hasChromium = existsSync(chromiumPath);
+// A machine without chromium runs everything else: say so, instead of passing with the browser tests quietly left out.
+if (!hasChromium) {
+  console.warn(
+    `browser tests skipped: no chromium at ${chromiumPath}; install it (apt-get install -y chromium) or set CHROMIUM_PATH, then run: bun test test/ui.test.ts`,
+  );
+}
 export const artifacts = join(import.meta.dir, "artifacts");
 
 export async function launchBrowser(): Promise<Browser> {

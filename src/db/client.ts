@@ -1,6 +1,6 @@
 // Opens the one database MoltStack runs on: embedded PGlite (a data dir, or memory:) or PostgreSQL via postgres.js.
 // Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -9,7 +9,7 @@ import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import { embeddedSnapshot, pgliteAssets } from "../embedded.ts";
-import { ServiceUnavailable, isOutage } from "../errors.ts";
+import { ServiceUnavailable, isDiskFull, isOutage } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
 
@@ -26,8 +26,13 @@ export interface Database {
    * instead of queueing; an outage error marks it unreachable until a probe (every 200 ms) gets an answer again.
    */
   run<T>(work: () => Promise<T>): Promise<T>;
-  /** Whether the database answers; refused at once while it is known to be down (callers bound the wait). */
+  /**
+   * Whether the database answers and can read: the first row of every table through its primary key, so a damaged
+   * table file fails here, not only `select 1`. Refused at once while the database is known to be down.
+   */
   ping(): Promise<void>;
+  /** Whether the disk under the database is full: little space left under the data dir, or a write (`run`) refused lately. */
+  diskFull(): boolean;
   /** PGlite only: the whole data dir as a gzip tarball (test snapshots, build-time snapshot). */
   dump?(): Promise<Blob>;
   close(): Promise<void>;
@@ -37,6 +42,61 @@ export interface Database {
 export type Exec = (sql: string, params?: unknown[]) => Promise<unknown[]>;
 
 export class DatabaseUnreachable extends Error {}
+
+/**
+ * One index lookup and one heap fetch per table (the whole row is read, so the index alone cannot answer): enough to
+ * notice a table or index file that was truncated or lost, cheap enough for every /readyz.
+ */
+const readEveryTable = `do $$
+declare
+  t record;
+  row text;
+begin
+  set local enable_seqscan = off;
+  set local enable_bitmapscan = off;
+  for t in
+    select c.oid::regclass as tbl,
+           (select string_agg(quote_ident(a.attname), ',' order by k.n)
+              from unnest(i.indkey) with ordinality k(attnum, n)
+              join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum) as cols
+      from pg_index i
+      join pg_class c on c.oid = i.indrelid
+      join pg_namespace ns on ns.oid = c.relnamespace
+     where i.indisprimary and ns.nspname = 'public'
+  loop
+    execute format('select x::text from %s x order by %s limit 1', t.tbl, t.cols) into row;
+  end loop;
+end $$`;
+
+/** Below this much free space under the data dir, the embedded database counts as out of disk. */
+const minFreeBytes = 1024 * 1024;
+/** This much free space under the data dir means a refused write is history (two WAL segments). */
+const plentyBytes = 32 * 1024 * 1024;
+/** A write refused for lack of space keeps /readyz unhealthy this long (a freed disk shows in the next check). */
+const diskFullMemoryMs = 30_000;
+
+/** Tracks the disk under the database: statfs of the data dir when there is one, and refused writes in any mode. */
+function diskWatch(dataDir?: string) {
+  let fullAt = -Infinity;
+  return {
+    diskFull() {
+      if (dataDir) {
+        try {
+          const fs = statfsSync(dataDir);
+          const free = fs.bavail * fs.bsize;
+          if (free < minFreeBytes) return true;
+          if (free >= plentyBytes) fullAt = -Infinity; // space was freed: no need to wait out the memory
+        } catch {
+          // no statfs here: the memory of refused writes decides
+        }
+      }
+      return performance.now() - fullAt < diskFullMemoryMs;
+    },
+    noteFailure(e: unknown) {
+      if (isDiskFull(e)) fullAt = performance.now();
+    },
+  };
+}
 
 export type OpenOptions = {
   databaseUrl?: string;
@@ -52,24 +112,36 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
 async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database> {
   const inMemory = dataDir === "memory:";
   const isNew = inMemory || !existsSync(join(dataDir, "PG_VERSION"));
-  if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!inMemory) {
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw dataDirProblem(dataDir, e);
+    }
+  }
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
   const start = isNew ? (snapshot ?? embeddedSnapshot()) : undefined;
-  let client: PGlite;
+  let opened: PGlite | undefined;
   try {
-    client = await PGlite.create({
+    opened = await PGlite.create({
       ...(inMemory ? {} : { dataDir }),
       ...(await pgliteAssets()),
       ...(start ? { loadDataDir: start } : {}),
     });
+    // An existing data dir is read before anything is served: a damaged one stops the start, with its name.
+    if (!isNew) await opened.exec(readEveryTable);
   } catch (e) {
+    await opened?.close().catch(() => {});
     unlock();
-    throw new DatabaseUnreachable(`cannot open the embedded database in ${dataDir}: ${(e as Error).message}`);
+    throw unopenable(dataDir, e);
   }
+  const client = opened;
   const db = drizzlePglite(client) as unknown as Db;
+  const watch = diskWatch(inMemory ? undefined : dataDir);
   return {
     kind: "pglite",
     db,
+    diskFull: watch.diskFull,
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
       await client.transaction(async (tx) => {
@@ -78,9 +150,17 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
         );
       });
     },
-    run: (work) => work(), // in process: there is no link to lose
+    // In process: there is no link to lose, only a disk that can fill up.
+    async run(work) {
+      try {
+        return await work();
+      } catch (e) {
+        watch.noteFailure(e);
+        throw e;
+      }
+    },
     async ping() {
-      await client.query("select 1");
+      await client.exec(readEveryTable);
     },
     dump: () => client.dumpDataDir("gzip"),
     async close() {
@@ -122,9 +202,7 @@ function lockDataDir(dataDir: string): () => void {
         }
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new DatabaseUnreachable(`cannot lock the data dir ${dataDir}: ${(e as Error).message}`);
-      }
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw dataDirProblem(dataDir, e);
     }
     const owner = lockOwner(file);
     if (owner !== undefined && (owner === mine ? heldDataDirs.has(dir) : isAlive(Number(owner)))) {
@@ -137,6 +215,36 @@ function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new DatabaseUnreachable(`cannot lock the data dir ${dataDir}: ${file} keeps coming back`);
+}
+
+/** One line for an embedded database PGlite could not open: a full disk and damaged files said in words. */
+function unopenable(dataDir: string, e: unknown): DatabaseUnreachable {
+  if (isDiskFull(e) || diskWatch(dataDir).diskFull()) return dataDirProblem(dataDir, Object.assign(new Error(), { code: "ENOSPC" }));
+  const message = String((e as Error)?.message ?? e).split("\n")[0];
+  // The WASM build reports a PostgreSQL that failed its own checks on the files (PANIC, a bad pg_control) as "Aborted()".
+  if (/^Aborted\(/.test(message) || (e as Error)?.name === "RuntimeError") {
+    return new DatabaseUnreachable(`the embedded database in ${dataDir} is damaged (PostgreSQL stopped while reading its files): restore the data dir from a backup`);
+  }
+  if (/^(XX|58)/.test(String((e as { code?: string })?.code))) {
+    return new DatabaseUnreachable(`the embedded database in ${dataDir} is damaged (${message}): restore the data dir from a backup`);
+  }
+  return new DatabaseUnreachable(`cannot open the embedded database in ${dataDir}: ${message}`);
+}
+
+/** One line for a data dir MoltStack cannot use, in words rather than an errno. */
+export function dataDirProblem(dataDir: string, e: unknown): DatabaseUnreachable {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const why: Record<string, string> = {
+    EEXIST: "it is a file, not a directory",
+    ENOTDIR: "a part of its path is a file, not a directory",
+    EACCES: "permission denied (the user running moltstack cannot write there)",
+    EPERM: "permission denied (the user running moltstack cannot write there)",
+    EROFS: "it is on a read-only filesystem",
+    ENOSPC: "the disk is full",
+    "53100": "the disk is full",
+    EDQUOT: "the disk quota is used up",
+  };
+  return new DatabaseUnreachable(`cannot use the data dir ${dataDir}: ${(code && why[code]) || (e as Error)?.message || String(e)}`);
 }
 
 /** The pid in a lock file; a file just created by another process may still be empty for a moment. */
@@ -204,9 +312,11 @@ async function openPostgres(url: string): Promise<Database> {
       probing = false;
     })();
   };
+  const watch = diskWatch();
   return {
     kind: "postgres",
     db,
+    diskFull: watch.diskFull,
     async execLocked(key, run) {
       const conn = await sql.reserve();
       try {
@@ -233,13 +343,14 @@ async function openPostgres(url: string): Promise<Database> {
         return await work();
       } catch (e) {
         if (isOutage(e)) wentDown(e);
+        watch.noteFailure(e);
         throw e;
       }
     },
     async ping() {
       if (!state.up) throw new ServiceUnavailable("the database is unavailable");
       try {
-        await sql`select 1`; // the caller bounds the wait; a slow answer is not an outage, a failed one is
+        await sql.unsafe(readEveryTable); // the caller bounds the wait; a slow answer is not an outage, a failed one is
       } catch (e) {
         if (isOutage(e)) wentDown(e);
         throw e;

@@ -180,7 +180,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
   if (!agentId) throw new AppError("forbidden", "only agents post");
   assertContent(input.content);
   await deps.limiter.take(
-    { name: "channel_messages", max: deps.config.limits.wsMessagesPerMinute, windowSeconds: 60 },
+    { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 },
     `${agentId}:${channelId}`,
     "messages per channel",
   );

@@ -14,7 +14,7 @@ import {
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
 import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
-import { AppError, isOutage, logFailure } from "../errors.ts";
+import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
@@ -167,6 +167,7 @@ export function createGateway(deps: Deps): Gateway {
   const fail = (ws: Socket, e: unknown, ref?: unknown) => {
     const err =
       e instanceof AppError ? e
+      : isDiskFull(e) ? diskFull()
       : isOutage(e) ? new AppError("unavailable", "a backing service is unavailable; try again shortly")
       : new AppError("internal", "something went wrong on our side");
     if (!(e instanceof AppError)) logFailure("gateway", e);

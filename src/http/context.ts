@@ -4,7 +4,7 @@ import type { z } from "zod";
 import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import type { Claims } from "../domain/auth.ts";
-import { AppError, isOutage, validationError } from "../errors.ts";
+import { AppError, diskFull, isDiskFull, isOutage, validationError } from "../errors.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 
 export type AppEnv = {
@@ -60,9 +60,10 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S>
   return result.data;
 }
 
-/** Any error as the AppError the caller sees: outages are 503s; anything unexpected is logged and a bare 500. */
+/** Any error as the AppError the caller sees: a full disk is a 507, outages are 503s; anything unexpected is logged and a bare 500. */
 export function asAppError(err: unknown, c: Context): AppError {
   if (err instanceof AppError) return err;
+  if (isDiskFull(err)) return diskFull();
   if (isOutage(err)) return new AppError("unavailable", "a backing service is unavailable; try again shortly", undefined, 5);
   // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
   console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
