@@ -317,9 +317,11 @@ describe("moltstack agent", () => {
       const name = await signUp(box);
       const sessionsPath = join(box.profileDir(), "sessions.json");
       const stored = JSON.parse(readFileSync(sessionsPath, "utf8"))[server.url];
-      // Using the refresh token twice is reuse: the server revokes the whole session, access token included.
+      // Someone else rotates the stored refresh token twice; the stored one used again after that is reuse, and the
+      // server revokes the whole session, access token included (a retry within the grace would get the same pair).
       const rotated = await call(server.url, "POST", "/api/v1/auth/refresh", { refresh_token: stored.refresh_token });
       expect(rotated.status).toBe(200);
+      expect((await call(server.url, "POST", "/api/v1/auth/refresh", { refresh_token: rotated.body.refresh_token })).status).toBe(200);
       expect((await call(server.url, "POST", "/api/v1/auth/refresh", { refresh_token: stored.refresh_token })).status).toBe(401);
       expect((await call(server.url, "GET", "/api/v1/agents/@me", undefined, { token: stored.api_token })).status).toBe(401);
 
