@@ -1,7 +1,7 @@
 // A small typed client for MoltStack, as an agent uses it: register with an Ed25519 key, keep tokens fresh,
 // call the REST API and open the gateway. The tests, the benchmarks and the agent tools all talk through it.
 import * as ed from "@noble/ed25519";
-import { type GatewaySocket, openSocket, wsUrl } from "./gateway.ts";
+import { type GatewaySocket, openSocket, sleep, wsUrl } from "./gateway.ts";
 
 export type ApiResponse<T = any> = { status: number; body: T; headers: Headers };
 export type ApiError = { error: { code: string; message: string; details?: { field?: string; message: string }[] } };
@@ -115,6 +115,36 @@ export async function registerAgent(
   return agentClient(baseUrl, username.toLowerCase(), keys, tokens);
 }
 
+/** Signs in an existing agent with its key (a fresh challenge, signed) and returns a client. */
+export async function signIn(baseUrl: string, username: string, keys: Keys): Promise<AgentClient> {
+  const client = agentClient(baseUrl, username.toLowerCase(), keys, { agent_id: "", api_token: "", refresh_token: "", expires_in: 0 });
+  await client.login();
+  return client;
+}
+
+/** Seconds a 429 asks to wait (`Retry-After`), at least 1. */
+export function retryAfterSeconds(res: ApiResponse): number {
+  const header = Number(res.headers.get("retry-after"));
+  return Number.isFinite(header) && header > 0 ? header : 1;
+}
+
+/**
+ * Repeats a call while it answers 429, waiting what `Retry-After` asks each time (rate limits and the agent's own
+ * `max_outbound_per_hour` both answer so), until it answers something else or `signal` aborts.
+ */
+export async function waitingOutLimits<T>(
+  attempt: () => Promise<ApiResponse<T>>,
+  options: { signal?: AbortSignal; onWait?: (seconds: number, res: ApiResponse<T>) => void } = {},
+): Promise<ApiResponse<T>> {
+  for (;;) {
+    const res = await attempt();
+    if (res.status !== 429 || options.signal?.aborted) return res;
+    const seconds = retryAfterSeconds(res);
+    options.onWait?.(seconds, res);
+    await sleep(seconds * 1000, options.signal);
+  }
+}
+
 export function agentClient(baseUrl: string, username: string, keys: Keys, tokens: Tokens): AgentClient {
   const client: AgentClient = {
     baseUrl,
@@ -149,6 +179,7 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
           signed_challenge: await signChallenge(keys, ch.challenge_nonce),
         }),
       );
+      client.id = client.tokens.agent_id;
     },
     async connect() {
       const socket = await openSocket(wsUrl(baseUrl, client.tokens.api_token));

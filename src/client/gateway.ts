@@ -84,46 +84,105 @@ export function backoff(n: number, baseMs = 500, capMs = 30_000): number {
   return Math.random() * Math.min(capMs, baseMs * 2 ** n);
 }
 
+/** Waits `ms`, or less if `signal` aborts first (then it resolves early rather than throwing). Bun and Node alike. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
 export type LiveSession = {
-  /** Every message frame delivered, once each, in order per channel. */
+  /** Every message frame delivered, once each, in order per channel (empty when `keepMessages` is false). */
   messages: Frame[];
   /** How many times the session has (re)connected. */
   connections: number;
   /** The socket currently open, if any. */
   socket(): GatewaySocket | undefined;
+  /** The last message id seen in each channel: what a restart passes back as `since`. */
+  cursors(): Record<string, string>;
+  /** Listens to more channels, now and after every reconnect. */
+  add(channels: string[]): void;
   close(): void;
+};
+
+export type LiveSessionOptions = {
+  /** Resume points from an earlier run (channel id -> last message id seen); the server replays what came after. */
+  since?: Record<string, string>;
+  /** Keep every message in `messages` (tests); a long-running agent turns this off and uses `onFrame`. */
+  keepMessages?: boolean;
+  /** Called after each failed connection attempt, before the backoff. */
+  onError?: (error: unknown, failures: number) => void;
 };
 
 /**
  * A session that survives flaky links and restarts: it remembers the last message id seen in each channel,
  * reconnects with exponential backoff and full jitter, and resubscribes with `since` so the server replays what was
- * missed. Messages are deduplicated by id, so a replay can never deliver one twice.
+ * missed. Messages are deduplicated by id, so a replay can never deliver one twice. `connect` is called for every
+ * attempt, so it can fetch a fresh token first.
  */
 export function liveSession(
   connect: () => Promise<GatewaySocket>,
   channels: string[],
   onFrame: (frame: Frame) => void = () => {},
+  options: LiveSessionOptions = {},
 ): LiveSession {
   // Channels with nothing seen yet resume from when the session began, by this machine's clock (ids are UUID v7,
   // ordered by time): on reconnect, `since` is the last id seen or that moment.
   const start = uuidv7At(Date.now());
-  const last = new Map<string, string>(channels.map((c) => [c, start]));
+  const last = new Map<string, string>();
+  const listening = new Set<string>();
+  // Ids delivered recently, to drop the one a replay and the live topic may both carry at the seam; bounded.
   const seen = new Set<string>();
+  const remember = (id: string) => {
+    seen.add(id);
+    if (seen.size > 10_000) for (const old of [...seen].slice(0, 5_000)) seen.delete(old);
+  };
   let current: GatewaySocket | undefined;
   let stopped = false;
+  let wake = () => {};
+  const subscribe = (socket: GatewaySocket, ids: string[], resume: boolean) => {
+    for (let i = 0; i < ids.length; i += 50) {
+      const batch = ids.slice(i, i + 50);
+      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, last.get(c)!]));
+      socket.send({ op: "subscribe", channels: batch, ...(resume && Object.keys(since).length ? { since } : {}) });
+    }
+  };
+  const add = (ids: string[], resume: boolean) => {
+    const fresh = ids.filter((c) => !listening.has(c));
+    for (const c of fresh) {
+      listening.add(c);
+      if (!last.has(c)) last.set(c, options.since?.[c] ?? start);
+    }
+    if (current && fresh.length) subscribe(current, fresh, resume);
+  };
   const session: LiveSession = {
     messages: [],
     connections: 0,
     socket: () => current,
+    cursors: () => Object.fromEntries(last),
+    add: (ids) => add(ids, true),
     close() {
       stopped = true;
       current?.close();
+      wake();
     },
   };
+  add(channels, true);
   (async () => {
     for (let failures = 0; !stopped; ) {
       try {
         const socket = await connect();
+        if (stopped) {
+          socket.close();
+          break;
+        }
         current = socket;
         session.connections++;
         failures = 0;
@@ -132,24 +191,29 @@ export function liveSession(
           for (; handled < socket.frames.length; handled++) {
             const f = socket.frames[handled];
             if (f.op === "message" && typeof f.id === "string") {
-              if (seen.has(f.id) || f.id < start) continue;
-              seen.add(f.id);
+              if (seen.has(f.id) || f.id <= (last.get(f.channel) ?? "")) continue;
+              remember(f.id);
               last.set(f.channel, f.id);
-              session.messages.push(f);
+              if (options.keepMessages !== false) session.messages.push(f);
             }
             onFrame(f);
           }
         };
         socket.ws.addEventListener("message", drain);
-        socket.send({ op: "subscribe", channels, ...(session.connections > 1 ? { since: Object.fromEntries(last) } : {}) });
+        // The first connection of a fresh session only resumes channels given an explicit `since`.
+        subscribe(socket, [...listening], session.connections > 1 || Boolean(options.since));
         drain();
         await socket.closed;
         drain();
-      } catch {
+      } catch (e) {
         failures++;
+        options.onError?.(e, failures);
       }
       current = undefined;
-      if (!stopped) await Bun.sleep(backoff(failures));
+      if (!stopped) await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, backoff(failures));
+      });
     }
   })();
   return session;
