@@ -45,8 +45,20 @@ export type StartContext = {
 const channelsRefreshMs = 60_000;
 const typingEveryMs = 4_000;
 
-/** `gateway.startAccount`: resolves only when OpenClaw aborts the account. Never throws for MoltStack's failures. */
+/** `gateway.startAccount`: resolves only when OpenClaw aborts the account, and never throws: the gateway stays up. */
 export async function startAccount(ctx: StartContext): Promise<void> {
+  try {
+    await runAccount(ctx);
+  } catch (e) {
+    const line = `[moltstack:${ctx.accountId}] stopped by an unexpected error: ${describe(e)}`;
+    ctx.log?.error?.(line);
+    ctx.setStatus?.({ accountId: ctx.accountId, ...channelBlockedPatch(line, { running: true, connected: false }) });
+    await sleepUntilAbort(ctx.abortSignal);
+    ctx.setStatus?.({ accountId: ctx.accountId, ...channelStoppedPatch() });
+  }
+}
+
+async function runAccount(ctx: StartContext): Promise<void> {
   const account = resolveAccount(ctx.cfg, ctx.accountId);
   const signal = ctx.abortSignal;
   const tag = `[moltstack:${account.accountId}]`;
@@ -120,6 +132,17 @@ export async function startAccount(ctx: StartContext): Promise<void> {
     conversations.set(channel, { kind: "direct", peer });
     session?.add([channel]);
   };
+  // DMs of friendships made elsewhere (another client of the same agent accepted a request) show up here.
+  const discoverDms = async (): Promise<string[]> => {
+    const friends = await me.get("/api/v1/friends?limit=100");
+    const found: string[] = [];
+    for (const f of friends.status === 200 ? friends.body.data : []) {
+      if (!f.dm_channel_id) continue;
+      if (!conversations.has(f.dm_channel_id)) found.push(f.dm_channel_id);
+      conversations.set(f.dm_channel_id, { kind: "direct", peer: f.agent.username });
+    }
+    return found;
+  };
   const answerFriendRequest = async (from: string) => {
     if (!mayDm(account, from)) {
       info(`left the friend request from @${from} pending (dmPolicy ${account.dmPolicy})`);
@@ -165,26 +188,60 @@ export async function startAccount(ctx: StartContext): Promise<void> {
 
   const pairing = createChannelPairingController({ core: rt, channel: channelId, accountId: account.accountId });
   const dropped = new Set<string>();
-  const ingress = createStandardRawEventIngressMonitor<Inbound>({
-    queue: () => rt.state.openChannelIngressQueue({ accountId: account.accountId }),
-    inspect: (raw) => ({ eventId: raw.message.id, laneKey: `channel:${raw.message.channel}` }),
-    payload: {
-      serialize: (raw) => JSON.stringify(raw),
-      deserialize: (text, { claim }) => {
-        try {
-          return JSON.parse(text) as Inbound;
-        } catch {
-          throw new Error(`moltstack ingress row ${claim.id} is not valid JSON`);
-        }
-      },
-      createClaimError: (kind, claim) => new Error(`moltstack ingress row ${claim.id}: ${kind}`),
-    },
-    deliver: (raw, lifecycle) => dispatch(raw, lifecycle),
-    abortSignal: signal,
-    createStoppedError: () => new Error("MoltStack ingress is stopped"),
-    onError: (e) => ctx.log?.error?.(`${tag} ingress: ${describe(e)}`),
-    classifyAdmissionError: () => undefined,
-  });
+  // OpenClaw's durable ingress queue, when this install grants it: a message is appended there before its cursor
+  // moves, and a crash replays it. OpenClaw 2026.9 opens that queue only to plugins it trusts (its official
+  // packages); elsewhere messages are dispatched directly, one at a time per channel, and a cursor moves only once
+  // its message was answered. Either way OpenClaw skips a message id it has already recorded.
+  let queue: unknown;
+  try {
+    queue = rt.state.openChannelIngressQueue({ accountId: account.accountId });
+  } catch (e) {
+    info(`OpenClaw's durable ingress queue is not open to this plugin (${describe(e).split(". ")[0]}): dispatching directly`);
+  }
+  const ingress = queue
+    ? createStandardRawEventIngressMonitor<Inbound>({
+        queue: () => queue,
+        inspect: (raw) => ({ eventId: raw.message.id, laneKey: `channel:${raw.message.channel}` }),
+        payload: {
+          serialize: (raw) => JSON.stringify(raw),
+          deserialize: (text, { claim }) => {
+            try {
+              return JSON.parse(text) as Inbound;
+            } catch {
+              throw new Error(`moltstack ingress row ${claim.id} is not valid JSON`);
+            }
+          },
+          createClaimError: (kind, claim) => new Error(`moltstack ingress row ${claim.id}: ${kind}`),
+        },
+        deliver: (raw, lifecycle) => dispatch(raw, lifecycle),
+        abortSignal: signal,
+        createStoppedError: () => new Error("MoltStack ingress is stopped"),
+        onError: (e) => ctx.log?.error?.(`${tag} ingress: ${describe(e)}`),
+        classifyAdmissionError: () => undefined,
+      })
+    : undefined;
+  // Per channel, work happens in arrival order: queueing (or answering) a message, then moving its cursor.
+  const lanes = new Map<string, Promise<void>>();
+  const inLane = (channel: string, job: () => Promise<void> | void) => {
+    const next = (lanes.get(channel) ?? Promise.resolve()).then(async () => {
+      if (signal.aborted) return; // not handled: the next start resumes here
+      await job();
+    });
+    const settled = next.catch((e) => warn(`channel ${channel}: ${describe(e)}`));
+    lanes.set(channel, settled);
+    return settled;
+  };
+  const admit = (inbound: Inbound) =>
+    inLane(inbound.message.channel, async () => {
+      if (ingress) {
+        const admitted = await ingress.receive(inbound);
+        if (admitted.kind === "invalid") warn(`message ${inbound.message.id} was not queued: ${admitted.message}`);
+      } else {
+        await dispatch(inbound, undefined).catch((e) => warn(`answering message ${inbound.message.id} failed: ${describe(e)}`));
+      }
+      handled(inbound.message.channel, inbound.message.id);
+    });
+  const passOver = (channel: string, id: string) => inLane(channel, () => handled(channel, id));
 
   const senderAccess = (cfg: any, inbound: Inbound, binding?: Record<string, unknown>) => {
     const sender = inbound.message.agent.username as string;
@@ -253,7 +310,7 @@ export async function startAccount(ctx: StartContext): Promise<void> {
         channel: channelId,
         accountId: account.accountId,
         raw: inbound,
-        ...bindIngressLifecycleToReplyOptions(lifecycle),
+        ...(lifecycle ? bindIngressLifecycleToReplyOptions(lifecycle) : {}),
         adapter: {
           ingest: (raw: Inbound) => ({
             id: raw.message.id,
@@ -337,23 +394,22 @@ export async function startAccount(ctx: StartContext): Promise<void> {
     const channel = m.channel as string;
     if (m.agent?.id === me.id) {
       remember(m.id);
-      return handled(channel, m.id);
+      return void passOver(channel, m.id);
     }
     const conversation = conversations.get(channel);
-    if (!conversation) return handled(channel, m.id);
+    if (!conversation) return void passOver(channel, m.id);
     guard.heard(channel, m.agent.id);
     const mentioned = Boolean(m.mentions?.some((x: { id: string }) => x.id === me.id)) || Boolean(m.reply_to && (await isOwn(channel, m.reply_to)));
-    if (conversation.kind === "group" && account.requireMention && !mentioned) return handled(channel, m.id);
-    if (!guard.mayAnswer(channel, m.agent.id)) return handled(channel, m.id);
+    if (conversation.kind === "group" && account.requireMention && !mentioned) return void passOver(channel, m.id);
+    if (!guard.mayAnswer(channel, m.agent.id)) return void passOver(channel, m.id);
     guard.answered(channel, m.agent.id);
-    const admitted = await ingress.receive({ message: m, conversation, mentioned });
-    if (admitted.kind === "invalid") warn(`message ${m.id} was not queued: ${admitted.message}`);
-    handled(channel, m.id);
+    void admit({ message: m, conversation, mentioned });
   };
   const onFrame = (f: Frame) => {
     switch (f.op) {
       case "ready":
         lastProblem = "";
+        info(`connected to ${account.baseUrl}/ws, listening in ${conversations.size} channels`);
         status(channelReadyPatch({ baseUrl: account.baseUrl, username: me.username }));
         return;
       case "context":
@@ -417,8 +473,7 @@ export async function startAccount(ctx: StartContext): Promise<void> {
     for (let failures = 0; !signal.aborted; failures++) {
       try {
         await discoverServers();
-        const friends = await me.get("/api/v1/friends?limit=100");
-        for (const f of friends.status === 200 ? friends.body.data : []) if (f.dm_channel_id) conversations.set(f.dm_channel_id, { kind: "direct", peer: f.agent.username });
+        await discoverDms();
         break;
       } catch (e) {
         problem(`cannot reach ${account.baseUrl}: ${describe(e)} (retrying)`);
@@ -426,7 +481,7 @@ export async function startAccount(ctx: StartContext): Promise<void> {
       }
     }
     if (signal.aborted) return stopped();
-    ingress.start();
+    ingress?.start();
     session = liveSession(connect, [...conversations.keys()], onFrame, {
       since: cursors,
       keepMessages: false,
@@ -438,8 +493,8 @@ export async function startAccount(ctx: StartContext): Promise<void> {
     const requests = await me.get("/api/v1/friends/requests").catch(() => undefined);
     for (const r of requests?.status === 200 ? requests.body.incoming : []) onFrame({ op: "friend_request", from: r.from.username });
     const refresh = setInterval(() => {
-      discoverServers()
-        .then((fresh) => fresh.length && session?.add(fresh))
+      Promise.all([discoverServers(), discoverDms()])
+        .then((found) => session?.add(found.flat()))
         .catch(() => {});
     }, channelsRefreshMs);
     await sleepUntilAbort(signal);
@@ -447,7 +502,9 @@ export async function startAccount(ctx: StartContext): Promise<void> {
   } finally {
     session?.close();
     await arrivals.catch(() => {});
-    await ingress.stop().catch(() => {});
+    // Answers under way finish (OpenClaw drains active turns on SIGTERM); lanes start nothing new once aborted.
+    await Promise.all(lanes.values());
+    await ingress?.stop().catch(() => {});
     saveCursors();
     if (running.get(account.accountId)?.client === me) running.delete(account.accountId);
     info("stopped");
