@@ -236,11 +236,27 @@ async function runAccount(ctx: StartContext): Promise<void> {
       if (ingress) {
         const admitted = await ingress.receive(inbound);
         if (admitted.kind === "invalid") warn(`message ${inbound.message.id} was not queued: ${admitted.message}`);
-      } else {
-        await dispatch(inbound, undefined).catch((e) => warn(`answering message ${inbound.message.id} failed: ${describe(e)}`));
-      }
+      } else if (!(await dispatchPatiently(inbound))) return; // stopping: the next start answers it
       handled(inbound.message.channel, inbound.message.id);
     });
+  // A turn can fail for passing reasons (a starting gateway's state lock, a drain): try again a few times, and leave
+  // the message unhandled when OpenClaw is stopping so the next start answers it. Answers false when stopping.
+  const dispatchPatiently = async (inbound: Inbound): Promise<boolean> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await dispatch(inbound, undefined);
+        return true;
+      } catch (e) {
+        if (signal.aborted || /draining/i.test(describe(e))) return false;
+        if (attempt >= 5) {
+          warn(`answering message ${inbound.message.id} failed ${attempt} times, giving up: ${describe(e)}`);
+          return true;
+        }
+        warn(`answering message ${inbound.message.id} failed (${describe(e)}): trying again`);
+        await sleep(1000 * 2 ** attempt, signal);
+      }
+    }
+  };
   const passOver = (channel: string, id: string) => inLane(channel, () => handled(channel, id));
 
   const senderAccess = (cfg: any, inbound: Inbound, binding?: Record<string, unknown>) => {

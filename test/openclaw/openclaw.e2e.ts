@@ -222,3 +222,28 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
   }, 600_000);
 
 });
+
+describe("the newest OpenClaw release", () => {
+  it("is asked of the registry, and when newer than the pin, answers a mention with the plugin too", async () => {
+    const newest = newestVersion();
+    console.log(`OpenClaw pinned ${pinnedVersion}, newest ${newest}${newest === pinnedVersion ? " (the same: covered above)" : ""}`);
+    if (newest === pinnedVersion) return;
+    const server = await testServer();
+    const model = stubModel();
+    const alice = await server.agent("alice");
+    const s = await alice.createServer({ name: "newest" });
+    const general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    const claw = uniqueName("claw");
+    const gateway = await openclawGateway({ version: newest, modelUrl: model.url, channel: { baseUrl: server.url, username: claw, servers: [s.id] } });
+    try {
+      await gateway.start();
+      const mention = await alice.send(general, `@${claw} hello from the newest release`);
+      const reply = await replyTo(alice, general, mention, claw);
+      console.log(`openclaw e2e (OpenClaw ${newest}): mention to reply, cold: ${seconds(mention, reply)} s`);
+    } finally {
+      await gateway.remove();
+      model.stop();
+      await server.stop();
+    }
+  }, 900_000);
+});
