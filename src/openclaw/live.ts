@@ -248,12 +248,12 @@ async function runAccount(ctx: StartContext): Promise<void> {
         return true;
       } catch (e) {
         if (signal.aborted || /draining/i.test(describe(e))) return false;
-        if (attempt >= 5) {
+        if (attempt >= 10) {
           warn(`answering message ${inbound.message.id} failed ${attempt} times, giving up: ${describe(e)}`);
           return true;
         }
         warn(`answering message ${inbound.message.id} failed (${describe(e)}): trying again`);
-        await sleep(1000 * 2 ** attempt, signal);
+        await sleep(Math.min(30_000, 1000 * 2 ** attempt), signal);
       }
     }
   };
