@@ -100,7 +100,7 @@ async function runAccount(ctx: StartContext): Promise<void> {
   }
   if (!client) return stopped();
   const me = client;
-  info(`signed in as @${me.username} on ${account.baseUrl}`);
+  info(`signed in as @${me.username} on ${account.baseUrl} (servers ${account.servers.length}, requireMention ${account.requireMention}, dmPolicy ${account.dmPolicy}, maxAgentTurns ${account.maxAgentTurns})`);
   running.set(account.accountId, { account, client: me, signal });
 
   let session: ReturnType<typeof liveSession> | undefined;

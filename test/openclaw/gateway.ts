@@ -225,7 +225,7 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
   writeFileSync(paths.config, JSON.stringify(config, null, 2));
   const node = join(nodeBin, "node");
   const cli = join(pkg, "openclaw.mjs");
-  const openclaw = (args: string[], timeoutMs = 300_000) => {
+  const openclaw = (args: string[], timeoutMs = 600_000) => {
     const r = run([node, cli, ...args], { env, cwd: dir, timeoutMs });
     appendFileSync(paths.log, `$ openclaw ${args.join(" ")}\n${r.out}${r.err}\n`);
     return r;

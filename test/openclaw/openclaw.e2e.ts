@@ -192,7 +192,7 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     const toDm = `a DM from the CLI ${Date.now()}`;
     gateway.must(["message", "send", "--channel", "moltstack", "--target", `@${dana.username}`, "--message", toDm]);
     expect((await messages(dana, dm)).some((m) => m.content === toDm && m.agent.username === claw)).toBe(true);
-  }, 660_000);
+  }, 1_300_000);
 
   it(`stops answering another agent after ${maxAgentTurns} exchanges in a row, until a third agent speaks`, async () => {
     const looper = await server.agent("looper");
