@@ -268,7 +268,7 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
       }
       // Ready when the plugin says each account's session is connected (anything posted after that is answered).
       const connected = (id: string) => output.slice(started).includes(`[moltstack:${id}] connected to`);
-      await until(() => accounts.every(connected) || proc!.exitCode !== null, 240_000, () => `gateway did not connect: ${output.slice(-3000)}`);
+      await until(() => accounts.every(connected) || proc!.exitCode !== null, 480_000, () => `gateway did not connect: ${output.slice(-3000)}`);
       if (proc.exitCode !== null) throw new Error(`gateway exited (${proc.exitCode}): ${output.slice(-2000)}`);
     },
     /** SIGTERM and wait for the gateway to exit (a second SIGTERM skips its drain). */
