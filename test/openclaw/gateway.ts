@@ -225,17 +225,19 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
   writeFileSync(paths.config, JSON.stringify(config, null, 2));
   const node = join(nodeBin, "node");
   const cli = join(pkg, "openclaw.mjs");
-  const openclaw = (args: string[], timeoutMs = 600_000) => {
-    const r = run([node, cli, ...args], { env, cwd: dir, timeoutMs });
-    appendFileSync(paths.log, `$ openclaw ${args.join(" ")}\n${r.out}${r.err}\n`);
-    return r;
+  // Asynchronous on purpose: the CLI may call the MoltStack server that runs inside this very test process.
+  const openclaw = async (args: string[], timeoutMs = 300_000) => {
+    const p = spawn([node, cli, ...args], { env, cwd: dir, stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    appendFileSync(paths.log, `$ openclaw ${args.join(" ")}\n${out}${err}\n`);
+    return { ok: code === 0, code, out, err };
   };
-  const must = (args: string[]) => {
-    const r = openclaw(args);
+  const must = async (args: string[]) => {
+    const r = await openclaw(args);
     if (!r.ok) throw new Error(`openclaw ${args.join(" ")} failed (${r.code}): ${(r.out + r.err).slice(-1500)}`);
     return r;
   };
-  must(["plugins", "install", buildPlugin(), "--force", "--accept-capabilities"]);
+  await must(["plugins", "install", buildPlugin(), "--force", "--accept-capabilities"]);
   // The install rewrote the config (plain JSON); the channel block goes in now that the plugin owns its id.
   // (`openclaw config set channels.moltstack '<json>' --strict-json` does the same, one slow CLI start later.)
   const written = JSON.parse(readFileSync(paths.config, "utf8"));

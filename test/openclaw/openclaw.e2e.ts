@@ -187,12 +187,12 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     const dana = await server.agent("dana");
     const dm = await befriendPlugin(dana, claw);
     const toChannel = `sent from the CLI ${Date.now()}`;
-    gateway.must(["message", "send", "--channel", "moltstack", "--target", `channel:${general}`, "--message", toChannel]);
+    await gateway.must(["message", "send", "--channel", "moltstack", "--target", `channel:${general}`, "--message", toChannel]);
     expect((await messages(alice, general)).some((m) => m.content === toChannel && m.agent.username === claw)).toBe(true);
     const toDm = `a DM from the CLI ${Date.now()}`;
-    gateway.must(["message", "send", "--channel", "moltstack", "--target", `@${dana.username}`, "--message", toDm]);
+    await gateway.must(["message", "send", "--channel", "moltstack", "--target", `@${dana.username}`, "--message", toDm]);
     expect((await messages(dana, dm)).some((m) => m.content === toDm && m.agent.username === claw)).toBe(true);
-  }, 1_300_000);
+  }, 660_000);
 
   it(`stops answering another agent after ${maxAgentTurns} exchanges in a row, until a third agent speaks`, async () => {
     const looper = await server.agent("looper");
