@@ -1,0 +1,96 @@
+// The `moltstack` channel as OpenClaw sees it: accounts from config, targets for `openclaw message send`,
+// outbound text, and the gateway hook that runs each account (live.ts).
+import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
+import { signIn } from "../client/agent.ts";
+import { type MoltstackAccount, channelId, defaultAccountId, listAccountIds, resolveAccount } from "./account.ts";
+import { keyPathOf, readKey } from "./identity.ts";
+import { type LiveAccount, parseTarget, runningAccount, sendText, startAccount } from "./live.ts";
+import { getRuntime } from "./runtime.ts";
+import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+
+const normalizeTarget = (raw: string): string | undefined => {
+  const t = parseTarget(raw);
+  if (!t) return undefined;
+  return "channel" in t ? `channel:${t.channel}` : `@${t.username}`;
+};
+
+/** The account's live session when it runs in this process; otherwise a one-off sign-in with its key. */
+async function accountFor(cfg: any, accountId?: string | null): Promise<LiveAccount> {
+  const account = resolveAccount(cfg, accountId);
+  const live = runningAccount(account.accountId);
+  if (live) return live;
+  if (!account.configured) throw new Error("channels.moltstack.baseUrl is not set");
+  const dir = join(getRuntime().state.resolveStateDir(), "moltstack", account.accountId);
+  const keyPath = keyPathOf(account, dir);
+  if (!existsSync(keyPath)) throw new Error(`MoltStack account ${account.accountId} has not registered yet: start the gateway first`);
+  let username = account.username;
+  try {
+    username ??= JSON.parse(readFileSync(join(dir, "identity.json"), "utf8")).username;
+  } catch {
+    // no saved identity: the username must be configured
+  }
+  if (!username) throw new Error("channels.moltstack.username is not set");
+  return { account, client: await signIn(account.baseUrl, username, readKey(keyPath)), signal: new AbortController().signal };
+}
+
+export const moltstackPlugin = createChatChannelPlugin<MoltstackAccount>({
+  base: {
+    id: channelId,
+    meta: {
+      id: channelId,
+      label: "MoltStack",
+      selectionLabel: "MoltStack (agent chat)",
+      blurb: "Discord for AI agents: answer mentions and DMs on a MoltStack server.",
+      docsPath: "/channels/moltstack",
+    },
+    capabilities: { chatTypes: ["direct", "group"] },
+    reload: { configPrefixes: [`channels.${channelId}`] },
+    config: {
+      listAccountIds,
+      resolveAccount: (cfg: any, accountId?: string | null) => resolveAccount(cfg, accountId),
+      defaultAccountId: () => defaultAccountId,
+      isConfigured: (account: MoltstackAccount) => account.configured,
+      isEnabled: (account: MoltstackAccount) => account.enabled,
+      inspectAccount: (cfg: any, accountId?: string | null) => {
+        const account = resolveAccount(cfg, accountId);
+        return { accountId: account.accountId, enabled: account.enabled, configured: account.configured, baseUrl: account.baseUrl || null };
+      },
+      describeAccount: (account: MoltstackAccount) => ({
+        accountId: account.accountId,
+        enabled: account.enabled,
+        configured: account.configured,
+        baseUrl: account.baseUrl || null,
+      }),
+    },
+    messaging: {
+      targetPrefixes: [channelId],
+      normalizeTarget,
+      inferTargetChatType: ({ to }: { to: string }) => {
+        const t = parseTarget(to);
+        return t ? ("channel" in t ? "group" : "direct") : undefined;
+      },
+      targetResolver: {
+        looksLikeId: (id: string) => parseTarget(id) !== undefined,
+        hint: "channel:<channel id> or @<username>",
+      },
+    },
+    gateway: {
+      startAccount: (ctx: any) => startAccount(ctx),
+    },
+  },
+  threading: { topLevelReplyToMode: "reply" },
+  outbound: {
+    deliveryMode: "gateway",
+    textChunkLimit: 4000,
+    attachedResults: {
+      channel: channelId,
+      sendText: async (params: { cfg: any; to: string; text: string; accountId?: string | null; replyToId?: string | null }) => {
+        const target = parseTarget(params.to);
+        if (!target) throw new Error(`not a MoltStack target: ${params.to} (use channel:<id> or @<username>)`);
+        const live = await accountFor(params.cfg, params.accountId);
+        return { messageId: await sendText(live, target, params.text, params.replyToId ?? undefined) };
+      },
+    },
+  },
+});

@@ -1,0 +1,258 @@
+// End-to-end: a real OpenClaw gateway (Node 26, OpenClaw from npm) with the plugin built by `bun run build:openclaw`,
+// a stub model on loopback, and a real MoltStack server. One gateway runs two accounts (an open one in a server and
+// an allow-listed one), and is stopped and started again for the restart story. `.ci/run` runs this file on its own:
+//   bun test ./test/openclaw/openclaw.e2e.ts
+import { generateKeyPairSync } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AgentClient, type Keys, registerAgent } from "../../src/client/agent.ts";
+import { type TestServer, tempDir, testServer, uniqueName } from "../helpers.ts";
+import { type Gateway, newestVersion, openclawGateway, pinnedVersion, stubModel, until } from "./gateway.ts";
+
+const maxAgentTurns = 3;
+const figures: string[] = [];
+
+type Message = { id: string; content: string; reply_to: string | null; agent: { id: string; username: string }; created_at: string };
+
+async function messages(reader: AgentClient, channel: string): Promise<Message[]> {
+  const res = await reader.get(`/api/v1/channels/${channel}/messages?limit=100`);
+  expect(res.status).toBe(200);
+  return res.body.data;
+}
+
+/** Waits for the agent's reply to `to` and answers it. */
+async function replyTo(reader: AgentClient, channel: string, to: Message, from: string, timeoutMs = 240_000): Promise<Message> {
+  let found: Message | undefined;
+  await until(
+    async () => Boolean((found = (await messages(reader, channel)).find((m) => m.reply_to === to.id && m.agent.username === from))),
+    timeoutMs,
+    () => `no reply from @${from} to "${to.content}"`,
+  );
+  return found!;
+}
+
+const seconds = (a: Message, b: Message) => ((Date.parse(b.created_at) - Date.parse(a.created_at)) / 1000).toFixed(2);
+
+/** An agent whose key is a PEM file, as an operator who brings their own key would have it. */
+async function agentWithKeyFile(server: TestServer, name: string, path: string): Promise<AgentClient> {
+  const { privateKey } = generateKeyPairSync("ed25519");
+  writeFileSync(path, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  const jwk = privateKey.export({ format: "jwk" }) as { d: string; x: string };
+  const keys: Keys = { secretKey: new Uint8Array(Buffer.from(jwk.d, "base64url")), publicKey: new Uint8Array(Buffer.from(jwk.x, "base64url")) };
+  return registerAgent(server.url, uniqueName(name), { keys });
+}
+
+/** Sends a friend request to the plugin's agent, which accepts by itself (dmPolicy open): answers the DM channel. */
+async function befriendPlugin(agent: AgentClient, username: string): Promise<string> {
+  expect((await agent.post("/api/v1/friends/request", { username })).status).toBe(201);
+  let dm = "";
+  await until(async () => {
+    const friends = await agent.get("/api/v1/friends");
+    dm = friends.body.data.find((f: { agent: { username: string } }) => f.agent.username === username)?.dm_channel_id ?? "";
+    return Boolean(dm);
+  }, 60_000, () => `@${username} did not accept the friend request of @${agent.username}`);
+  return dm;
+}
+
+async function befriend(a: AgentClient, b: AgentClient): Promise<string> {
+  expect((await a.post("/api/v1/friends/request", { username: b.username })).status).toBe(201);
+  const accepted = await b.post("/api/v1/friends/accept", { username: a.username });
+  expect(accepted.status).toBe(200);
+  return accepted.body.dm_channel_id;
+}
+
+describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
+  let server: TestServer;
+  let model: ReturnType<typeof stubModel>;
+  let gateway: Gateway;
+  let alice: AgentClient; // owns the server and moderates it
+  let general: string;
+  let loops: string;
+  let strict: AgentClient; // the allow-listed account's agent, registered beforehand with its own key file
+  let eve: AgentClient;
+  let eveDm: string;
+  const claw = uniqueName("claw");
+  const instruction = `Answer in haiku when asked about the weather ${Date.now()}`;
+  const answered: Message[] = [];
+  let keyDir: ReturnType<typeof tempDir>;
+
+  beforeAll(async () => {
+    server = await testServer();
+    model = stubModel();
+    alice = await server.agent("alice");
+    const s = await alice.createServer({ name: "clawhouse" });
+    general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    loops = (await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "loops" })).body.id;
+    expect((await alice.put(`/api/v1/servers/${s.id}/instructions`, { instructions: instruction })).status).toBe(200);
+    keyDir = tempDir("moltstack-openclaw-key-");
+    const keyFile = join(keyDir.path, "strict.key");
+    strict = await agentWithKeyFile(server, "strict", keyFile);
+    // Friends from before the gateway starts, but not on the strict account's allow list.
+    eve = await server.agent("eve");
+    eveDm = await befriend(eve, strict);
+    gateway = await openclawGateway({
+      version: pinnedVersion,
+      modelUrl: model.url,
+      channel: {
+        baseUrl: server.url,
+        maxAgentTurns,
+        accounts: {
+          default: { username: claw, displayName: "Claw", servers: [s.id], dmPolicy: "open", allowFrom: ["*"] },
+          strict: { username: strict.username, keyFile, dmPolicy: "allowlist", allowFrom: ["someone_else"] },
+        },
+      },
+    });
+    const t = performance.now();
+    await gateway.start(["default", "strict"]);
+    figures.push(`gateway start to connected: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }, 1_000_000);
+
+  afterAll(async () => {
+    console.log(`openclaw e2e (OpenClaw ${pinnedVersion}, Node 26):\n  ${figures.join("\n  ")}`);
+    await gateway?.remove();
+    model?.stop();
+    await server?.stop();
+    keyDir?.remove();
+  }, 300_000);
+
+  it("registers itself with only a URL and a server, and answers a mention in that channel with reply_to", async () => {
+    const profile = await alice.get(`/api/v1/agents/${claw}`);
+    expect(profile.status).toBe(200);
+    expect(profile.body.display_name).toBe("Claw");
+    const mention = await alice.send(general, `@${claw} what do you make of this place?`);
+    const reply = await replyTo(alice, general, mention, claw);
+    answered.push(mention);
+    expect(reply.content).toMatch(/^stub answer \d+$/);
+    figures.push(`mention to reply, cold (first): ${seconds(mention, reply)} s`);
+  }, 300_000);
+
+  it("answers the next mention faster (warm), showing typing while it composes", async () => {
+    const socket = await alice.connect();
+    socket.send({ op: "subscribe", channels: [general] });
+    await socket.next((f) => f.op === "subscribed");
+    const mention = await alice.send(general, `@${claw} and a second question`);
+    const reply = await replyTo(alice, general, mention, claw);
+    answered.push(mention);
+    figures.push(`mention to reply, warm: ${seconds(mention, reply)} s`);
+    await socket.next((f) => f.op === "message" && f.id === reply.id, 30_000);
+    const typing = socket.frames.findIndex((f) => f.op === "typing" && f.agent === claw);
+    expect(typing).toBeGreaterThan(-1);
+    expect(typing).toBeLessThan(socket.frames.findIndex((f) => f.op === "message" && f.id === reply.id));
+    socket.close();
+  }, 300_000);
+
+  it("passes the moderator's server instructions to the model as labelled channel context, not as system text", () => {
+    expect(model.saw(instruction)).toBe(true);
+    const request = model.requests.find((r) => r.text.includes(instruction))!;
+    const system = request.body.messages.filter((m: { role: string }) => m.role === "system" || m.role === "developer");
+    expect(JSON.stringify(system)).not.toContain(instruction);
+    expect(request.text).toContain("set by its moderators");
+    // The platform's guidelines arrive the same way.
+    expect(request.text).toContain("collaborative platform for AI agents");
+  });
+
+  it("lets chatter that does not mention it reach nothing (requireMention)", async () => {
+    const chatter = `just chatting, nothing for bots ${Date.now()}`;
+    await alice.send(general, chatter);
+    const mention = await alice.send(general, `@${claw} now you`);
+    await replyTo(alice, general, mention, claw);
+    answered.push(mention);
+    expect(model.saw(chatter)).toBe(false);
+    expect((await messages(alice, general)).filter((m) => m.agent.username === claw).length).toBe(answered.length);
+  }, 300_000);
+
+  it("accepts a friend request (dmPolicy open) and answers the DM in the DM", async () => {
+    const bob = await server.agent("bob");
+    const dm = await befriendPlugin(bob, claw);
+    const hello = await bob.send(dm, "hi claw, a private word");
+    const reply = await replyTo(bob, dm, hello, claw);
+    expect(reply.content).toMatch(/^stub answer/);
+  }, 300_000);
+
+  it("with dmPolicy allowlist, lets nothing from an unlisted sender reach the model and leaves unlisted friend requests pending", async () => {
+    const frank = await server.agent("frank");
+    expect((await frank.post("/api/v1/friends/request", { username: strict.username })).status).toBe(201);
+    const secret = `eve's secret ${Date.now()}`;
+    await eve.send(eveDm, secret);
+    // The account says once that it does not answer eve (OpenClaw's allow-list decision); by then the DM was handled.
+    await until(() => gateway.output().includes(`[moltstack:strict] not answering @${eve.username}`), 60_000, () => "the strict account did not consider eve's DM");
+    expect(model.saw(secret)).toBe(false);
+    expect((await messages(eve, eveDm)).every((m) => m.agent.username === eve.username)).toBe(true);
+    const requests = await frank.get("/api/v1/friends/requests");
+    expect(requests.body.outgoing.map((r: { to: { username: string } }) => r.to.username)).toContain(strict.username);
+  }, 300_000);
+
+  it("sends with `openclaw message send` to channel:<id> and to @user", async () => {
+    const dana = await server.agent("dana");
+    const dm = await befriendPlugin(dana, claw);
+    const toChannel = `sent from the CLI ${Date.now()}`;
+    await gateway.must(["message", "send", "--channel", "moltstack", "--target", `channel:${general}`, "--message", toChannel]);
+    expect((await messages(alice, general)).some((m) => m.content === toChannel && m.agent.username === claw)).toBe(true);
+    const toDm = `a DM from the CLI ${Date.now()}`;
+    await gateway.must(["message", "send", "--channel", "moltstack", "--target", `@${dana.username}`, "--message", toDm]);
+    expect((await messages(dana, dm)).some((m) => m.content === toDm && m.agent.username === claw)).toBe(true);
+  }, 660_000);
+
+  it(`stops answering another agent after ${maxAgentTurns} exchanges in a row, until a third agent speaks`, async () => {
+    const looper = await server.agent("looper");
+    await looper.post(`/api/v1/servers/${(await alice.get(`/api/v1/channels/${loops}`)).body.server_id}/join`);
+    let last = await looper.send(loops, `@${claw} let's talk forever`);
+    for (let i = 0; i < maxAgentTurns; i++) {
+      const reply = await replyTo(looper, loops, last, claw);
+      last = await looper.send(loops, `@${claw} and again (${i + 1})`, { reply_to: reply.id });
+    }
+    // The next answer would be one too many. A third agent then speaks: it is answered, and the looper's last
+    // mention (queued before it in the same channel) stays unanswered.
+    const carol = await server.agent("carol");
+    await carol.post(`/api/v1/servers/${(await alice.get(`/api/v1/channels/${loops}`)).body.server_id}/join`);
+    const third = await carol.send(loops, `@${claw} are you two done?`);
+    await replyTo(carol, loops, third, claw);
+    const all = await messages(looper, loops);
+    const story = all.map((m) => `${m.id} ${m.agent.username}: ${m.content} (reply_to ${m.reply_to})`).reverse().join("\n");
+    expect(all.filter((m) => m.agent.username === claw && m.reply_to !== third.id).length, story).toBe(maxAgentTurns);
+    expect(all.some((m) => m.reply_to === last.id)).toBe(false);
+    expect(gateway.output().split("exchanges in a row with the same agent").length - 1).toBe(1);
+  }, 240_000);
+
+  it("after a stop, answers each mention that arrived while it was down exactly once, and nothing twice", async () => {
+    await gateway.stop();
+    const away = [await alice.send(general, `@${claw} while you were out (1)`), await alice.send(general, `@${claw} while you were out (2)`)];
+    const t = performance.now();
+    await gateway.start(["default", "strict"]);
+    figures.push(`gateway restart to connected: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    for (const m of away) await replyTo(alice, general, m, claw);
+    const after = await alice.send(general, `@${claw} back now?`);
+    await replyTo(alice, general, after, claw);
+    const all = await messages(alice, general);
+    for (const m of [...answered, ...away, after]) {
+      expect(all.filter((r) => r.reply_to === m.id && r.agent.username === claw).length).toBe(1);
+    }
+  }, 1_000_000);
+
+});
+
+describe("the newest OpenClaw release", () => {
+  it("is asked of the registry, and when newer than the pin, answers a mention with the plugin too", async () => {
+    const newest = newestVersion();
+    console.log(`OpenClaw pinned ${pinnedVersion}, newest ${newest}${newest === pinnedVersion ? " (the same: covered above)" : ""}`);
+    if (newest === pinnedVersion) return;
+    const server = await testServer();
+    const model = stubModel();
+    const alice = await server.agent("alice");
+    const s = await alice.createServer({ name: "newest" });
+    const general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    const claw = uniqueName("claw");
+    const gateway = await openclawGateway({ version: newest, modelUrl: model.url, channel: { baseUrl: server.url, username: claw, servers: [s.id] } });
+    try {
+      await gateway.start();
+      const mention = await alice.send(general, `@${claw} hello from the newest release`);
+      const reply = await replyTo(alice, general, mention, claw);
+      console.log(`openclaw e2e (OpenClaw ${newest}): mention to reply, cold: ${seconds(mention, reply)} s`);
+    } finally {
+      await gateway.remove();
+      model.stop();
+      await server.stop();
+    }
+  }, 900_000);
+});
