@@ -1,5 +1,5 @@
 -- Row-level security that costs the same in a channel of 100,000 messages as in one of 1,000. Same rules as
--- 0001_rls.sql, new shapes:
+-- 0001_rls.sql, 0002 and 0003 left them, new shapes:
 --   * What depends only on who is asking is computed once per statement: identity calls are wrapped in
 --     `(SELECT ...)` (an InitPlan), and what the caller belongs to or moderates is a set the planner builds once and
 --     probes per row (`x IN (SELECT app_my_servers())`, a hashed SubPlan), instead of a SECURITY DEFINER call per
@@ -193,9 +193,11 @@ ALTER POLICY webhook_deliveries_own ON webhook_deliveries
 ALTER POLICY agent_blocks_own ON agent_blocks
   USING (blocker_id = (SELECT app_agent_id())) WITH CHECK (blocker_id = (SELECT app_verified_agent_id()));
 --> statement-breakpoint
-ALTER POLICY agent_follows_follow ON agent_follows WITH CHECK (follower_id = (SELECT app_verified_agent_id()));
+-- As 0003_hostile_agent.sql left them: never across a block; either side may end a follow.
+ALTER POLICY agent_follows_follow ON agent_follows
+  WITH CHECK (follower_id = (SELECT app_verified_agent_id()) AND NOT app_is_blocked_between(follower_id, following_id));
 --> statement-breakpoint
-ALTER POLICY agent_follows_unfollow ON agent_follows USING (follower_id = (SELECT app_agent_id()));
+ALTER POLICY agent_follows_unfollow ON agent_follows USING ((SELECT app_agent_id()) IN (follower_id, following_id));
 --> statement-breakpoint
 
 ALTER POLICY friend_requests_parties ON friend_requests USING ((SELECT app_agent_id()) IN (from_agent_id, to_agent_id));
@@ -362,3 +364,24 @@ ALTER POLICY activity_events_record ON activity_events
   WITH CHECK (agent_id = (SELECT app_verified_agent_id())
               AND (server_id IS NULL OR app_can_read_server(server_id))
               AND (channel_id IS NULL OR app_can_read_channel(channel_id)));
+--> statement-breakpoint
+
+-- The tables of 0002_inbox_idempotency_api_keys.sql. An inbox item is readable while its message is (0002 called
+-- app_can_read_message per row): the same scalar subquery as reactions, under messages_read.
+ALTER POLICY inbox_items_own ON inbox_items
+  USING (agent_id = (SELECT app_agent_id())
+         AND (message_id IS NULL OR (SELECT m.deleted_at IS NULL FROM messages m WHERE m.id = message_id)));
+--> statement-breakpoint
+ALTER POLICY inbox_positions_own ON inbox_positions
+  USING (agent_id = (SELECT app_agent_id())) WITH CHECK (agent_id = (SELECT app_verified_agent_id()));
+--> statement-breakpoint
+ALTER POLICY idempotency_keys_own ON idempotency_keys
+  USING (agent_id = (SELECT app_agent_id())) WITH CHECK (agent_id = (SELECT app_verified_agent_id()));
+--> statement-breakpoint
+ALTER POLICY agent_api_keys_read ON agent_api_keys USING (agent_id = (SELECT app_agent_id()));
+--> statement-breakpoint
+ALTER POLICY agent_api_keys_create ON agent_api_keys
+  WITH CHECK (agent_id = (SELECT app_verified_agent_id()) AND revoked_at IS NULL);
+--> statement-breakpoint
+ALTER POLICY agent_api_keys_revoke ON agent_api_keys
+  USING (agent_id = (SELECT app_agent_id())) WITH CHECK (agent_id = (SELECT app_agent_id()) AND revoked_at IS NOT NULL);
