@@ -59,8 +59,8 @@ export async function inTransaction<T>(
 const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The statement that opens every transaction, as SQL text: sent with BEGIN, it takes no round trip of its own. The
- * role is one of four words and the ids must be UUIDs, so nothing a caller sends is ever spliced into it.
+ * The statement that opens every transaction, as SQL text (so PGlite runs it as a simple query). The role is one of
+ * four words and the ids must be UUIDs, so nothing a caller sends is ever spliced into it.
  */
 function identity(actor: Actor): string {
   const id = actor.role === "agent" ? actor.agentId : actor.role === "observer" ? actor.observerId : "";
