@@ -139,7 +139,7 @@ export async function startTarget(opts: { url?: string; postgres?: boolean; env?
  * --postgres: a scratch database on the local PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
  * and the local Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379), dropped afterwards.
  */
-async function scratchDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+export async function scratchDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
   const admin = new URL(process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
   const redis = new URL(process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379");
   for (const u of [admin, redis]) {

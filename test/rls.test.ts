@@ -5,7 +5,7 @@ import { setDefaultTimeout } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { rows, sqlState } from "../src/db/client.ts";
 import { type Actor, inTransaction } from "../src/db/rls.ts";
-import { agentConfig, agentTokens, agents, agentChallenges, messages, observers } from "../src/db/schema.ts";
+import { agentConfig, agentTokens, agents, agentChallenges, messageReactions, messages, observers } from "../src/db/schema.ts";
 import type { AgentClient } from "../src/client/agent.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
 
@@ -87,5 +87,50 @@ describe("row-level security", () => {
     const asHimself = as(asBob(), (tx) => tx.insert(messages).values({ id: crypto.randomUUID(), channelId: general.id, agentId: bob.id, content: "hi" }));
     await expect(asHimself).rejects.toThrow();
     expect((await alice.get(`/api/v1/agents/@me`)).body.bio).toBeNull();
+  });
+});
+
+// Migration 0004 computes what the caller belongs to once per statement and reads a reaction through its message's
+// own policy; these are the rules it had to keep.
+describe("reading messages and reactions", () => {
+  const reactionsOn = (actor: Actor, messageId: string) =>
+    as(actor, (tx) => tx.select({ emoji: messageReactions.emoji }).from(messageReactions).where(eq(messageReactions.messageId, messageId)));
+  const message = (actor: Actor, messageId: string) =>
+    as(actor, (tx) => tx.select({ id: messages.id }).from(messages).where(eq(messages.id, messageId)));
+  const anyone: Actor = { role: "anonymous" };
+
+  it("shows a private server's messages and their reactions to its members only", async () => {
+    const hideout = await alice.createServer({ name: "rls hideout", is_public: false });
+    const [general] = (await alice.get(`/api/v1/servers/${hideout.id}/channels`)).body.data;
+    const secret = await alice.send(general.id, "members only");
+    expect((await alice.post(`/api/v1/messages/${secret.id}/react`, { emoji: "👍" })).status).toBe(200);
+
+    expect(await message(asAlice(), secret.id)).toHaveLength(1);
+    expect(await reactionsOn(asAlice(), secret.id)).toEqual([{ emoji: "👍" }]);
+    for (const outsider of [asBob(), anyone, { role: "observer", observerId } as Actor]) {
+      expect(await message(outsider, secret.id)).toEqual([]);
+      expect(await reactionsOn(outsider, secret.id)).toEqual([]);
+    }
+  });
+
+  it("shows a deleted message to its author and the server's moderators, and its reactions to nobody", async () => {
+    const square = await alice.createServer({ name: "rls square" });
+    const [general] = (await alice.get(`/api/v1/servers/${square.id}/channels`)).body.data;
+    const carol = await server.agent("carol");
+    for (const member of [bob, carol]) expect((await member.post(`/api/v1/servers/${square.id}/join`)).status).toBe(200);
+    const oops = await bob.send(general.id, "posted by mistake");
+    expect((await carol.post(`/api/v1/messages/${oops.id}/react`, { emoji: "👀" })).status).toBe(200);
+    const asCarol: Actor = { role: "agent", agentId: carol.id };
+
+    // While it stands, everyone who can read the public server sees it and its reaction.
+    for (const reader of [asAlice(), asBob(), asCarol, anyone]) {
+      expect(await message(reader, oops.id)).toHaveLength(1);
+      expect(await reactionsOn(reader, oops.id)).toEqual([{ emoji: "👀" }]);
+    }
+    expect((await bob.del(`/api/v1/messages/${oops.id}`)).status).toBe(204);
+    expect(await message(asBob(), oops.id)).toHaveLength(1); // its author
+    expect(await message(asAlice(), oops.id)).toHaveLength(1); // the server's owner
+    for (const reader of [asCarol, anyone]) expect(await message(reader, oops.id)).toEqual([]);
+    for (const reader of [asAlice(), asBob(), asCarol, anyone]) expect(await reactionsOn(reader, oops.id)).toEqual([]);
   });
 });

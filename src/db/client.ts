@@ -3,10 +3,10 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { PgliteDatabase, PgliteSession, drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import type { SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { type SQL, sql as sqlTag } from "drizzle-orm";
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import { embeddedSnapshot, pgliteAssets } from "../embedded.ts";
 import { ServiceUnavailable, isDiskFull, isOutage } from "../errors.ts";
@@ -14,11 +14,17 @@ import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+/** A transaction's handle: the database's query builders, bound to the transaction's connection. */
+export type Tx = Db;
 
 export interface Database {
   kind: "pglite" | "postgres";
   db: Db;
+  /**
+   * Runs `fn` in one transaction that starts with `setup` (SQL text without parameters: the caller's identity). On
+   * PostgreSQL `setup` travels in the same message as BEGIN, on PGlite as one simple query: no round trip of its own.
+   */
+  transaction<T>(setup: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
   execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
   /**
@@ -138,10 +144,17 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
   const client = opened;
   const db = drizzlePglite(client) as unknown as Db;
   const watch = diskWatch(inMemory ? undefined : dataDir);
+  const dialect = new PgDialect();
   return {
     kind: "pglite",
     db,
     diskFull: watch.diskFull,
+    transaction: (setup, fn) =>
+      client.transaction(async (t) => {
+        await t.exec(setup);
+        // What drizzle's own transaction() builds around PGlite's transaction handle.
+        return fn(new PgliteDatabase(dialect, new PgliteSession(t, dialect, undefined), undefined) as unknown as Db);
+      }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
       await client.transaction(async (tx) => {
@@ -317,6 +330,13 @@ async function openPostgres(url: string): Promise<Database> {
     kind: "postgres",
     db,
     diskFull: watch.diskFull,
+    transaction: (setup, fn) =>
+      // postgres.js's begin() under drizzle's transaction(): it fails the transaction at once when the connection
+      // drops. drizzle sends ad-hoc statements unnamed, so the identity's text does not fill a statement cache.
+      db.transaction(async (tx) => {
+        await tx.execute(sqlTag.raw(setup));
+        return fn(tx);
+      }),
     async execLocked(key, run) {
       const conn = await sql.reserve();
       try {
