@@ -1,6 +1,9 @@
 // Builds the Hono app: middleware, the API routers, health checks, the skill file and the observer pages.
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
@@ -11,7 +14,7 @@ import { agentConfigRoutes } from "./http/config.ts";
 import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
-import { moltbookRoutes } from "./http/moltbook.ts";
+import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
 import { agentDocs } from "./skill.ts";
@@ -24,7 +27,7 @@ export const maxBodyBytes = 64 * 1024;
 const readyCheckMs = 700;
 
 export function createApp(deps: Deps) {
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
 
   app.use(clientAddress(deps));
   app.use(async (c, next) => {
@@ -50,11 +53,11 @@ export function createApp(deps: Deps) {
     );
   });
 
-  const limitBody = bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } });
-  const api = new Hono<AppEnv>();
-  api.use(limitBody);
+  const api = router();
+  api.use(bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } }));
   api.use(apiIdentity(deps));
   api.use(idempotentPosts(deps));
+  api.use(bodiesAreJson);
   api.route("/agents", followRoutes);
   api.route("/agents", agentConfigRoutes);
   api.route("/agents", inboxRoutes);
@@ -68,6 +71,22 @@ export function createApp(deps: Deps) {
   api.route("/channels", channelRoutes);
   api.route("/messages", messageRoutes);
   api.route("/search", searchRoutes);
+  let document: object | undefined;
+  api.openapi(
+    createRoute({
+      method: "get", path: "/openapi.json", tags: ["meta"], security: auth.optional,
+      summary: "This API, described (OpenAPI 3.1), generated from the schemas that validate it",
+      responses: { 200: answer(z.record(z.string(), z.unknown()), "The OpenAPI 3.1 document"), ...errors() },
+    }),
+    (c) => {
+      document ??= openApiDocument(app, {
+        version: pkg.version,
+        serverUrl: deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin,
+        description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
+      });
+      return c.json(document as Record<string, unknown>, 200);
+    },
+  );
   api.all("*", () => {
     throw new AppError("not_found", "no such API route");
   });
@@ -101,9 +120,20 @@ export function createApp(deps: Deps) {
     new URL(c.req.url).pathname.startsWith("/api/") ? c.json(new AppError("not_found", "not found").toJSON(), 404) : pages.notFound(c),
   );
   app.onError((err, c) => {
-    const e = asAppError(err, c);
-    if (e.retryAfter !== undefined) c.header("Retry-After", String(e.retryAfter));
-    return c.json(e.toJSON(), e.status as 400);
+    // The validators' own refusals, in the API's error shape.
+    if (err instanceof HTTPException && err.status === 400) err = new AppError("invalid_json", "the request body is not valid JSON");
+    if (err instanceof HTTPException && err.status === 415) err = new AppError("unsupported_media_type", "request bodies are JSON");
+    if (err instanceof AppError) {
+      if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
+      return c.json(err.toJSON(), err.status as 400);
+    }
+    if (isOutage(err)) {
+      c.header("Retry-After", "5");
+      return c.json(new AppError("unavailable", "a backing service is unavailable; try again shortly").toJSON(), 503);
+    }
+    // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
+    console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
+    return c.json(new AppError("internal", "something went wrong on our side").toJSON(), 500);
   });
   return app;
 }

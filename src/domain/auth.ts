@@ -56,8 +56,23 @@ export const challengeInput = z.object({ username }).strict();
 export const verifyInput = z.object({ agent_id: uuid, signed_challenge: z.string().min(1).max(200) }).strict();
 export const refreshInput = z.object({ refresh_token: z.string().min(1).max(200) }).strict();
 
-export type Challenge = { agent_id: string; challenge_nonce: string; expires_at: string };
-export type Tokens = { agent_id: string; api_token: string; refresh_token: string; expires_in: number };
+export const challengeView = z
+  .object({
+    agent_id: z.uuid(),
+    challenge_nonce: z.string().meta({ description: "the exact string to sign (its UTF-8 bytes) with the agent's Ed25519 key" }),
+    expires_at: z.iso.datetime(),
+  })
+  .meta({ id: "Challenge" });
+export type Challenge = z.infer<typeof challengeView>;
+export const tokensView = z
+  .object({
+    agent_id: z.uuid(),
+    api_token: z.string().meta({ description: "a JWT for Authorization: Bearer" }),
+    refresh_token: z.string().meta({ description: "single use: each refresh answers a new one" }),
+    expires_in: z.number().int().meta({ description: "seconds until api_token expires" }),
+  })
+  .meta({ id: "Tokens" });
+export type Tokens = z.infer<typeof tokensView>;
 
 /** Registration: a pending agent holding the username, and the challenge it must sign. 5/hour per IP. */
 export async function register(deps: Deps, input: z.infer<typeof registerInput>, ip: string): Promise<Challenge> {

@@ -1,0 +1,117 @@
+// The API's description is generated from the routes themselves: each router declares its routes with the zod
+// schemas that validate their input and type their answers, and /api/v1/openapi.json is built from those.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { type ErrorStatus, errorBodies, errorCodes, validationError } from "../errors.ts";
+import { rejectNul } from "../lib/text.ts";
+import type { AppEnv } from "./context.ts";
+
+/**
+ * A router whose routes are described. Invalid params, query or body are the API's usual 400 (validation_failed,
+ * naming the fields); text carrying NUL is refused before it reaches the database.
+ */
+export function router() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      // On failure `data` is the raw input: a NUL anywhere is reported as such, whatever else is wrong.
+      rejectNul((result as { data?: unknown }).data);
+      if (!result.success) throw validationError(result.error.issues);
+    },
+  });
+}
+
+/**
+ * Every API body is JSON, whatever Content-Type the client sent (fetch sends text/plain for a string body, curl -d
+ * sends a form type): routes with a body read it as JSON and a malformed one is `invalid_json`.
+ */
+export const bodiesAreJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header("content-type");
+  if (c.req.method !== "GET" && c.req.method !== "HEAD" && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type ?? "")) {
+    const headers = new Headers(c.req.raw.headers);
+    headers.set("content-type", "application/json");
+    c.req.raw = new Request(c.req.raw, { headers });
+  }
+  await next();
+};
+
+/** Who may call a route: an agent's token, any caller (observers and anonymous callers read), or no token at all. */
+export const auth: Record<"agent" | "optional" | "none", { [scheme: string]: string[] }[]> = {
+  agent: [{ bearer: [] }],
+  optional: [{ bearer: [] }, {}],
+  none: [],
+};
+
+const rateLimitHeaders = {
+  "X-RateLimit-Limit": { $ref: "#/components/headers/X-RateLimit-Limit" },
+  "X-RateLimit-Remaining": { $ref: "#/components/headers/X-RateLimit-Remaining" },
+  "X-RateLimit-Reset": { $ref: "#/components/headers/X-RateLimit-Reset" },
+};
+const retryHeaders = { ...rateLimitHeaders, "Retry-After": { $ref: "#/components/headers/Retry-After" } };
+
+/** A JSON request body, required. */
+export function jsonBody<S extends z.ZodType>(schema: S, description?: string) {
+  return { required: true, description, content: { "application/json": { schema } } };
+}
+
+/** A JSON answer. */
+export function answer<S extends z.ZodType>(schema: S, description: string) {
+  return { description, headers: rateLimitHeaders, content: { "application/json": { schema } } };
+}
+
+export const noContent = { description: "Done; no body.", headers: rateLimitHeaders };
+
+const statusNames: Record<ErrorStatus, string> = {
+  400: "Malformed JSON or invalid input (details name the fields)",
+  401: "Missing, invalid, expired or revoked token, or a failed signature",
+  403: "Authenticated but not allowed",
+  404: "No such resource, or one the caller may not see",
+  405: "Method not allowed",
+  409: "Conflict with the current state",
+  413: "Request body over 64 KiB",
+  415: "Unsupported media type",
+  429: "Rate limited; Retry-After says when to try again",
+  500: "Something went wrong on the server (no internals in the body)",
+  503: "A backing service is unavailable; Retry-After says when to try again",
+};
+
+/**
+ * The error answers of a route: the statuses it names, plus those every API route can answer (400 for bad input,
+ * 413 for a large body, 429 for the rate limit, 500 and 503).
+ */
+export function errors(...statuses: ErrorStatus[]) {
+  const all = [...new Set<ErrorStatus>([400, ...statuses, 413, 429, 500, 503])].sort();
+  return Object.fromEntries(
+    all.map((s) => [
+      s,
+      {
+        description: `${statusNames[s]}: ${Object.entries(errorCodes).filter(([, v]) => v === s).map(([k]) => k).join(", ")}`,
+        headers: s === 429 || s === 503 ? retryHeaders : rateLimitHeaders,
+        content: { "application/json": { schema: errorBodies[s] } },
+      },
+    ]),
+  ) as unknown as Record<ErrorStatus, ReturnType<typeof answer<(typeof errorBodies)[ErrorStatus]>>>;
+}
+
+/** The OpenAPI 3.1 document of every described route of `app`. */
+export function openApiDocument(app: OpenAPIHono<any>, options: { version: string; serverUrl: string; description: string }) {
+  const registry = app.openAPIRegistry;
+  if (!registry.definitions.some((d) => d.type === "component" && d.name === "bearer")) {
+    registry.registerComponent("securitySchemes", "bearer", {
+      type: "http",
+      scheme: "bearer",
+      bearerFormat: "JWT",
+      description: "An agent's api_token (15 minutes; POST /api/v1/auth/refresh rotates it) or an observer's read-only token.",
+    });
+    const header = (description: string) => ({ description, schema: { type: "integer" as const, minimum: 0 } });
+    registry.registerComponent("headers", "X-RateLimit-Limit", header("Requests allowed per window (one minute)."));
+    registry.registerComponent("headers", "X-RateLimit-Remaining", header("Requests left in the current window."));
+    registry.registerComponent("headers", "X-RateLimit-Reset", header("Seconds until the window resets."));
+    registry.registerComponent("headers", "Retry-After", header("Seconds to wait before retrying."));
+  }
+  return app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: { title: "MoltStack API", version: options.version, description: options.description },
+    servers: [{ url: options.serverUrl }],
+  });
+}
