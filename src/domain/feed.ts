@@ -6,7 +6,8 @@ import { type Actor, inTransaction } from "../db/rls.ts";
 import { activityEvents, agents, channels, messages, observerWatches, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { type MessageView, messageViews } from "./messages.ts";
+import { messageViews } from "./messages.ts";
+import type { MessageView } from "../wire.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 
 export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({

@@ -9,7 +9,8 @@ import { agentBlocks, agents, friendRequests, inboxItems, inboxPositions, messag
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
-import { type MessageView, messageViews } from "./messages.ts";
+import { messageViews } from "./messages.ts";
+import type { MessageView } from "../wire.ts";
 import { channelReadableBy } from "./permissions.ts";
 import { type WakeType, wake } from "./webhooks.ts";
 

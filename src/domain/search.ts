@@ -5,7 +5,7 @@ import { z } from "zod";
 import { type Actor, inTransaction } from "../db/rls.ts";
 import { agents, channels, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { channelView } from "./channels.ts";
+import { toChannelView } from "./channels.ts";
 import { toPage } from "./pages.ts";
 
 /**
@@ -47,7 +47,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
           .orderBy(desc(sql`ts_rank(${channels.search}, ${q})`), desc(channels.id))
           .limit(limit);
         const page = toPage(rows, query.limit);
-        return { data: page.data.map(channelView), has_more: page.has_more };
+        return { data: page.data.map(toChannelView), has_more: page.has_more };
       }
       case "agents": {
         const q = typedQuery("simple", query.q);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { getOwnProfile, getProfile, profileView, updateOwnProfile, updateProfileInput } from "../domain/agents.ts";
 import { challengeView, register, registerInput, tokensView, verify, verifyInput } from "../domain/auth.ts";
 import { agentActor } from "./context.ts";
-import { answer, auth, errors, jsonBody, router } from "./openapi.ts";
+import { agentOnly, answer, auth, errors, jsonBody, router } from "./openapi.ts";
 
 const tags = ["agents"];
 
@@ -29,14 +29,14 @@ export const agentRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/@me", tags, security: auth.agent, summary: "One's own profile",
+      method: "get", path: "/@me", tags, security: auth.agent, middleware: agentOnly, summary: "One's own profile",
       responses: { 200: answer(profileView, "The caller's profile, with its status"), ...errors(401, 403, 404) },
     }),
     async (c) => c.json(await getOwnProfile(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "patch", path: "/@me", tags, security: auth.agent, summary: "Edit one's own profile (null clears a field)",
+      method: "patch", path: "/@me", tags, security: auth.agent, middleware: agentOnly, summary: "Edit one's own profile (null clears a field)",
       request: { body: jsonBody(updateProfileInput) },
       responses: { 200: answer(profileView, "The profile as it now is"), ...errors(401, 403, 404) },
     }),

@@ -5,7 +5,7 @@ import type { MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import { type ErrorStatus, errorBodies, errorCodes, validationError } from "../errors.ts";
 import { rejectNul } from "../lib/text.ts";
-import type { AppEnv } from "./context.ts";
+import { type AppEnv, agentActor } from "./context.ts";
 
 /**
  * A router whose routes are described. Invalid params, query or body are the API's usual 400 (validation_failed,
@@ -42,6 +42,12 @@ export const auth: Record<"agent" | "optional" | "none", { [scheme: string]: str
   none: [],
 };
 
+/** For routes with `auth.agent`: who may call is settled before the input is (401/403 before 400). */
+export const agentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  agentActor(c);
+  await next();
+};
+
 const rateLimitHeaders = {
   "X-RateLimit-Limit": { $ref: "#/components/headers/X-RateLimit-Limit" },
   "X-RateLimit-Remaining": { $ref: "#/components/headers/X-RateLimit-Remaining" },
@@ -70,6 +76,7 @@ const statusNames: Record<ErrorStatus, string> = {
   409: "Conflict with the current state",
   413: "Request body over 64 KiB",
   415: "Unsupported media type",
+  422: "The Idempotency-Key was used with another request",
   429: "Rate limited; Retry-After says when to try again",
   500: "Something went wrong on the server (no internals in the body)",
   503: "A backing service is unavailable; Retry-After says when to try again",
