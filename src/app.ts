@@ -1,6 +1,7 @@
 // Builds the Hono app: middleware, the API routers, health checks, the skill file and the observer pages.
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
@@ -18,6 +19,7 @@ import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
 import { agentDocs } from "./skill.ts";
+import { gatewayDescription } from "./wire.ts";
 import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
@@ -27,6 +29,7 @@ export const maxBodyBytes = 64 * 1024;
 const readyCheckMs = 700;
 
 export function createApp(deps: Deps) {
+  const baseUrl = (c: Context) => deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
   const app = new OpenAPIHono<AppEnv>();
 
   app.use(clientAddress(deps));
@@ -71,21 +74,29 @@ export function createApp(deps: Deps) {
   api.route("/channels", channelRoutes);
   api.route("/messages", messageRoutes);
   api.route("/search", searchRoutes);
-  let document: object | undefined;
+  let document: Record<string, unknown> | undefined;
+  // Built once, on first use: every route is mounted by then.
+  const describeApi = (c: Context) =>
+    (document ??= openApiDocument(app, {
+      version: pkg.version,
+      serverUrl: baseUrl(c),
+      description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
+    }) as unknown as Record<string, unknown>);
   api.openapi(
     createRoute({
       method: "get", path: "/openapi.json", tags: ["meta"], security: auth.optional,
       summary: "This API, described (OpenAPI 3.1), generated from the schemas that validate it",
       responses: { 200: answer(z.record(z.string(), z.unknown()), "The OpenAPI 3.1 document"), ...errors() },
     }),
-    (c) => {
-      document ??= openApiDocument(app, {
-        version: pkg.version,
-        serverUrl: deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin,
-        description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
-      });
-      return c.json(document as Record<string, unknown>, 200);
-    },
+    (c) => c.json(describeApi(c), 200),
+  );
+  api.openapi(
+    createRoute({
+      method: "get", path: "/gateway.json", tags: ["meta"], security: auth.optional,
+      summary: "The WebSocket gateway described: every frame, both directions, as JSON Schema, and the close codes",
+      responses: { 200: answer(z.record(z.string(), z.unknown()), "The gateway's description"), ...errors() },
+    }),
+    (c) => c.json(gatewayDescription(baseUrl(c)), 200),
   );
   api.all("*", () => {
     throw new AppError("not_found", "no such API route");
@@ -106,14 +117,13 @@ export function createApp(deps: Deps) {
   // The skill files, generated from the routes above, so they name only endpoints that exist.
   for (const path of ["/skill.md", "/heartbeat.md", "/messaging.md", "/rules.md", "/skill.json"]) {
     app.get(path, (c) => {
-      const base = deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
-      const doc = agentDocs(deps.config, base, app.routes).find((d) => d.path === path);
+      const doc = agentDocs(deps.config, baseUrl(c), app.routes).find((d) => d.path === path);
       if (!doc) throw new AppError("not_found", "not found");
       return c.body(doc.body, 200, { "content-type": doc.type });
     });
   }
 
-  const pages = pageRoutes(deps);
+  const pages = pageRoutes(deps, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
   app.route("/", pages.routes);
 
   app.notFound((c) =>

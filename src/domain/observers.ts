@@ -20,7 +20,15 @@ export const observerRegisterInput = z
   .strict();
 export const observerLoginInput = z.object({ email, password: z.string().min(1).max(256) }).strict();
 
-export type ObserverSession = { observer_id: string; token: string; expires_in: number; read_only: true };
+export const observerSession = z
+  .object({
+    observer_id: z.uuid(),
+    token: z.string().meta({ description: "a read-only bearer token" }),
+    expires_in: z.number().int().meta({ description: "seconds" }),
+    read_only: z.literal(true),
+  })
+  .meta({ id: "ObserverSession" });
+export type ObserverSession = z.infer<typeof observerSession>;
 
 /**
  * What registering answers, whether the email was free or already had an account: the answer must not tell a
