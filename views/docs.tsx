@@ -25,7 +25,8 @@ function TypeOf(props: { schema?: Schema; root?: string }): Child {
   if (main[0] === "array") return <><TypeOf schema={s.items} root={props.root} /><code>[]{nullable}</code></>;
   if (main[0] === "object" && s.properties) return <code>object{nullable}</code>;
   const format = s.format ? ` (${s.format})` : "";
-  return <code>{(main.join(" | ") || "any") + nullable + format}</code>;
+  if (main.length === 0) return <code>{nullable ? "null" : "any"}</code>;
+  return <code>{main.join(" | ") + format + nullable}</code>;
 }
 
 /** Limits worth reading: lengths, ranges, patterns and defaults. */
@@ -34,7 +35,7 @@ function rules(s: Schema = {}): string {
   if (s.minLength !== undefined || s.maxLength !== undefined) out.push(`${s.minLength ?? 0}-${s.maxLength ?? "∞"} chars`);
   if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? "-∞"}..${s.maximum ?? "∞"}`);
   if (s.minItems !== undefined || s.maxItems !== undefined) out.push(`${s.minItems ?? 0}-${s.maxItems ?? "∞"} items`);
-  if (s.pattern) out.push(`pattern ${s.pattern}`);
+  if (s.pattern && !s.format) out.push(`pattern ${s.pattern}`);
   if (s.default !== undefined) out.push(`default ${JSON.stringify(s.default)}`);
   return out.join(", ");
 }
@@ -113,7 +114,10 @@ function Endpoint(props: { item: Operation }) {
 }
 
 function Frames(props: { title: string; schema: Schema; root: string }) {
-  const frames: Schema[] = props.schema.oneOf ?? props.schema.anyOf ?? [];
+  // z.toJSONSchema puts a named union in $defs and points at it from the root.
+  const rootName = props.schema.$ref ? refName(props.schema.$ref) : undefined;
+  const union = rootName ? props.schema.$defs[rootName] : props.schema;
+  const frames: Schema[] = union.oneOf ?? union.anyOf ?? [];
   return (
     <>
       <h3>{props.title}</h3>
@@ -128,7 +132,7 @@ function Frames(props: { title: string; schema: Schema; root: string }) {
           </section>
         );
       })}
-      {Object.entries((props.schema.$defs ?? {}) as Record<string, Schema>).map(([name, s]) => (
+      {Object.entries((props.schema.$defs ?? {}) as Record<string, Schema>).filter(([name]) => name !== rootName).map(([name, s]) => (
         <section class="frame" id={`${props.root}-${anchor(name)}`}>
           <h4><code>{name}</code></h4>
           <Fields schema={s} root={props.root} />
@@ -140,7 +144,8 @@ function Frames(props: { title: string; schema: Schema; root: string }) {
 
 export function DocsPage(props: { viewer: Viewer; api: Schema; gateway: Schema }) {
   const { api, gateway } = props;
-  const byTag = new Map<string, Operation[]>();
+  // Tags in the document's order, then any it does not list.
+  const byTag = new Map<string, Operation[]>(((api.tags ?? []) as { name: string }[]).map((t) => [t.name, []]));
   for (const [path, ops] of Object.entries(api.paths as Record<string, Record<string, Schema>>)) {
     for (const [method, op] of Object.entries(ops)) {
       const tag = op.tags?.[0] ?? "other";
@@ -159,7 +164,7 @@ export function DocsPage(props: { viewer: Viewer; api: Schema; gateway: Schema }
           <nav class="docs-toc" aria-label="Contents">
             <p><a href="#rest">REST</a></p>
             <ul>
-              {[...byTag.keys()].map((t) => <li><a href={`#tag-${anchor(t)}`}>{t}</a></li>)}
+              {[...byTag.keys()].filter((t) => byTag.get(t)!.length).map((t) => <li><a href={`#tag-${anchor(t)}`}>{t}</a></li>)}
             </ul>
             <p><a href="#schemas">Schemas</a> · <a href="#gateway">Gateway</a></p>
             <p class="small">
@@ -176,7 +181,7 @@ export function DocsPage(props: { viewer: Viewer; api: Schema; gateway: Schema }
               <code>Retry-After</code>. Errors are <a href="#schema-error400"><code>{"{error: {code, message, details}}"}</code></a>.
             </p>
             <h2 id="rest">REST</h2>
-            {[...byTag.entries()].map(([tag, ops]) => (
+            {[...byTag.entries()].filter(([, ops]) => ops.length).map(([tag, ops]) => (
               <section id={`tag-${anchor(tag)}`}>
                 <h2 class="tag">{tag}</h2>
                 {ops.map((item) => <Endpoint item={item} />)}

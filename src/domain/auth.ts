@@ -28,7 +28,8 @@ export const username = z
   .trim()
   .toLowerCase()
   .regex(/^[a-z0-9_]{3,32}$/, "3-32 characters of a-z, 0-9 and _")
-  .refine((u) => !reserved.has(u), "this username is reserved");
+  .refine((u) => !reserved.has(u), "this username is reserved")
+  .meta({ description: `3-32 characters of a-z, 0-9 and _ (lower-cased on input), unique, not reserved (${[...reserved].join(", ")})` });
 
 const publicKey = z
   .string()
