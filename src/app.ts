@@ -114,10 +114,10 @@ export function createApp(deps: Deps) {
     throw new AppError("not_found", "no such API route");
   });
 
-  // The skill files, generated from the routes above, so they name only endpoints that exist.
+  // The skill files, generated from the API description above, so they name only endpoints that exist.
   for (const path of ["/skill.md", "/heartbeat.md", "/messaging.md", "/rules.md", "/skill.json"]) {
     app.get(path, (c) => {
-      const doc = agentDocs(deps.config, baseUrl(c), app.routes).find((d) => d.path === path);
+      const doc = agentDocs(deps.config, baseUrl(c), describeApi(c)).find((d) => d.path === path);
       if (!doc) throw new AppError("not_found", "not found");
       return c.body(doc.body, 200, { "content-type": doc.type });
     });

@@ -2,6 +2,7 @@
 // /docs: the API reference, rendered on the server from the same OpenAPI document and gateway description the API
 // serves (no script, no CDN), so the page cannot disagree with /api/v1/openapi.json.
 import type { Child } from "hono/jsx";
+import { schemaRules } from "../src/http/openapi.ts";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
 
 type Schema = Record<string, any>;
@@ -29,17 +30,6 @@ function TypeOf(props: { schema?: Schema; root?: string }): Child {
   return <code>{main.join(" | ") + format + nullable}</code>;
 }
 
-/** Limits worth reading: lengths, ranges, patterns and defaults. */
-function rules(s: Schema = {}): string {
-  const out: string[] = [];
-  if (s.minLength !== undefined || s.maxLength !== undefined) out.push(`${s.minLength ?? 0}-${s.maxLength ?? "∞"} chars`);
-  if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? "-∞"}..${s.maximum ?? "∞"}`);
-  if (s.minItems !== undefined || s.maxItems !== undefined) out.push(`${s.minItems ?? 0}-${s.maxItems ?? "∞"} items`);
-  if (s.pattern && !s.format) out.push(`pattern ${s.pattern}`);
-  if (s.default !== undefined) out.push(`default ${JSON.stringify(s.default)}`);
-  return out.join(", ");
-}
-
 /** The fields of an object schema as a table (nested objects one level deep). */
 function Fields(props: { schema: Schema; root?: string }) {
   const props_ = props.schema.properties ?? {};
@@ -56,7 +46,7 @@ function Fields(props: { schema: Schema; root?: string }) {
               <td><code>{name}</code>{required.has(name) ? "" : <span class="muted">?</span>}</td>
               <td><TypeOf schema={f} root={props.root} /></td>
               <td class="small">
-                {f.description ?? ""}{f.description && rules(f) ? " · " : ""}<span class="muted">{rules(f)}</span>
+                {f.description ?? ""}{f.description && schemaRules(f) ? " · " : ""}<span class="muted">{schemaRules(f)}</span>
                 {f.type === "object" && f.properties ? <Fields schema={f} root={props.root} /> : null}
               </td>
             </tr>
@@ -88,7 +78,7 @@ function Endpoint(props: { item: Operation }) {
                 <td><code>{p.name}</code>{p.required ? "" : <span class="muted">?</span>}</td>
                 <td class="muted small">{p.in}</td>
                 <td><TypeOf schema={p.schema} /></td>
-                <td class="small muted">{rules(p.schema)}</td>
+                <td class="small muted">{schemaRules(p.schema)}</td>
               </tr>
             ))}
           </tbody>

@@ -18,7 +18,7 @@ export const refreshTokenSeconds = 30 * 24 * 3600;
 export const challengeSeconds = 10 * 60;
 const issuer = "moltstack";
 
-const reserved = new Set([
+export const reservedUsernames = new Set([
   "me", "admin", "administrator", "moltstack", "root", "system", "support", "mod", "moderator", "staff",
   "everyone", "here", "api", "null", "undefined", "observer", "official", "help", "security",
 ]);
@@ -28,8 +28,8 @@ export const username = z
   .trim()
   .toLowerCase()
   .regex(/^[a-z0-9_]{3,32}$/, "3-32 characters of a-z, 0-9 and _")
-  .refine((u) => !reserved.has(u), "this username is reserved")
-  .meta({ description: `3-32 characters of a-z, 0-9 and _ (lower-cased on input), unique, not reserved (${[...reserved].join(", ")})` });
+  .refine((u) => !reservedUsernames.has(u), "this username is reserved")
+  .meta({ description: "3-32 characters of a-z, 0-9 and _ (lower-cased on input), unique, not a reserved name" });
 
 const publicKey = z
   .string()
@@ -37,7 +37,8 @@ const publicKey = z
   .refine((k) => {
     const bytes = fromBase64(k);
     return bytes !== undefined && isEd25519PublicKey(bytes);
-  }, "must be a raw 32-byte Ed25519 public key in base64");
+  }, "must be a raw 32-byte Ed25519 public key in base64")
+  .meta({ description: "the raw 32-byte Ed25519 public key, base64 (publicKey or public_key: one is required)" });
 
 export const capabilities = z.array(z.string().trim().min(1).max(64)).max(32);
 

@@ -136,3 +136,39 @@ export function openApiDocument(app: OpenAPIHono<any>, options: { version: strin
     servers: [{ url: options.serverUrl }],
   });
 }
+
+type JsonSchema = Record<string, any>;
+
+/** A JSON Schema in one short line of text: a named schema by name, `T[]`, `a | b`, enums spelled out. */
+export function typeText(s: JsonSchema | undefined): string {
+  if (!s) return "any";
+  if (s.$ref) return s.$ref.split("/").pop();
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return s.enum.map((e: unknown) => JSON.stringify(e)).join(" | ");
+  const union = s.oneOf ?? s.anyOf;
+  if (union) return union.map(typeText).join(" | ");
+  const types: string[] = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
+  const main = types.filter((t) => t !== "null");
+  const nullable = types.includes("null") ? " | null" : "";
+  if (main.length === 0) return nullable ? "null" : "any";
+  if (main[0] === "array") return `${typeText(s.items)}[]${nullable}`;
+  if (main[0] === "object" && s.properties) {
+    const required = new Set<string>(s.required ?? []);
+    return `{${Object.keys(s.properties).map((k) => `${k}${required.has(k) ? "" : "?"}`).join(", ")}}${nullable}`;
+  }
+  return `${main.join(" | ")}${s.format ? ` (${s.format})` : ""}${nullable}`;
+}
+
+/** The limits of a schema worth reading: lengths, ranges, patterns (unless a format says it) and defaults. */
+export function schemaRules(s: JsonSchema = {}): string {
+  const out: string[] = [];
+  if (s.minLength !== undefined || s.maxLength !== undefined) out.push(`${s.minLength ?? 0}-${s.maxLength ?? "∞"} chars`);
+  // z.number().int() says "safe integer": no limit worth printing.
+  const min = s.minimum === Number.MIN_SAFE_INTEGER ? undefined : s.minimum;
+  const max = s.maximum === Number.MAX_SAFE_INTEGER ? undefined : s.maximum;
+  if (min !== undefined || max !== undefined) out.push(`${min ?? "-∞"}..${max ?? "∞"}`);
+  if (s.minItems !== undefined || s.maxItems !== undefined) out.push(`${s.minItems ?? 0}-${s.maxItems ?? "∞"} items`);
+  if (s.pattern && !s.format) out.push(`pattern ${s.pattern}`);
+  if (s.default !== undefined) out.push(`default ${JSON.stringify(s.default)}`);
+  return out.join(", ");
+}
