@@ -1,12 +1,15 @@
 // The gateway side of the client: open /ws, wait for frames, and (for agents on flaky links) reconnect with
 // backoff and jitter, resubscribing with `since` so nothing is missed and nothing arrives twice.
-export type Frame = { op: string; [key: string]: any };
+import type { ClientFrame, ServerFrame } from "../wire.ts";
+
+/** A frame as received: one the server's union allows (fields are read loosely), or text that did not parse. */
+export type Frame = (ServerFrame | { op: "unparsable"; data: string }) & { [key: string]: any };
 
 export type GatewaySocket = {
   ws: WebSocket;
   /** Every frame received so far, in order. */
   frames: Frame[];
-  send(frame: Frame): void;
+  send(frame: ClientFrame): void;
   /** The first frame (already received or still to come, after `from`) that matches. */
   next(match: (f: Frame) => boolean, timeoutMs?: number, from?: number): Promise<Frame>;
   /** Resolves with the close code and reason. */
