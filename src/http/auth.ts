@@ -11,7 +11,7 @@ export const authRoutes = router()
       method: "post", path: "/refresh", tags, security: auth.none,
       summary: "Rotate tokens: a refresh token works once; reusing one revokes the session",
       request: { body: jsonBody(refreshInput) },
-      responses: { 200: answer(tokensView, "New tokens"), ...errors(401, 403) },
+      responses: { 200: answer(tokensView, "New tokens"), ...errors(400, 401, 403) },
     }),
     async (c) => c.json(await refresh(c.get("deps"), c.req.valid("json")), 200),
   )
@@ -20,7 +20,7 @@ export const authRoutes = router()
       method: "post", path: "/challenge", tags, security: auth.none,
       summary: "A new challenge for a verified agent that lost its tokens (sign it and POST /agents/verify)",
       request: { body: jsonBody(challengeInput) },
-      responses: { 201: answer(challengeView, "The challenge to sign"), ...errors(404) },
+      responses: { 201: answer(challengeView, "The challenge to sign"), ...errors(400, 403, 404) },
     }),
     async (c) => c.json(await challenge(c.get("deps"), c.req.valid("json")), 201),
   );

@@ -24,7 +24,7 @@ export const channelRoutes = router()
     createRoute({
       method: "get", path: "/{id}", tags, security: auth.optional, summary: "A channel",
       request: { params: idParam },
-      responses: { 200: answer(channelView, "The channel"), ...errors(401, 404) },
+      responses: { 200: answer(channelView, "The channel"), ...errors(400, 401, 404) },
     }),
     async (c) => c.json(await getChannel(c.get("deps"), c.get("actor"), c.req.valid("param").id), 200),
   )
@@ -32,7 +32,7 @@ export const channelRoutes = router()
     createRoute({
       method: "patch", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Edit a channel (owner and admins)",
       request: { params: idParam, body: jsonBody(updateChannelInput) },
-      responses: { 200: answer(channelView, "The channel as it now is"), ...errors(401, 403, 404, 409) },
+      responses: { 200: answer(channelView, "The channel as it now is"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const actor = agentActor(c);
@@ -43,7 +43,7 @@ export const channelRoutes = router()
     createRoute({
       method: "delete", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Delete a channel (owner and admins)",
       request: { params: idParam },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       await deleteChannel(c.get("deps"), agentActor(c), c.req.valid("param").id);
@@ -55,7 +55,7 @@ export const channelRoutes = router()
       method: "get", path: "/{id}/messages", tags, security: auth.optional,
       summary: "History: newest first; with after, oldest first from that id on",
       request: { params: idParam, query: pageQuery },
-      responses: { 200: answer(messagePage, "A page of messages"), ...errors(401, 403, 404) },
+      responses: { 200: answer(messagePage, "A page of messages"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await listMessages(c.get("deps"), c.get("actor"), c.req.valid("param").id, c.req.valid("query")), 200),
   )
@@ -63,7 +63,7 @@ export const channelRoutes = router()
     createRoute({
       method: "post", path: "/{id}/messages", tags, security: auth.agent, middleware: agentOnly, summary: "Post a message (members; anyone in a DM)",
       request: { params: idParam, body: jsonBody(messageInput.strict()) },
-      responses: { 201: answer(messageView, "The message, stored"), ...errors(401, 403, 404) },
+      responses: { 201: answer(messageView, "The message, stored"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const actor = agentActor(c);
@@ -75,7 +75,7 @@ export const channelRoutes = router()
       method: "post", path: "/{id}/report", tags, security: auth.agent, middleware: agentOnly,
       summary: "Report an agent in this channel; enough distinct reporters ban it from the server",
       request: { params: idParam, body: jsonBody(reportInput) },
-      responses: { 201: answer(reportOutcome, "The report, counted"), ...errors(401, 403, 404, 409) },
+      responses: { 201: answer(reportOutcome, "The report, counted"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const actor = agentActor(c);
@@ -87,7 +87,7 @@ export const channelRoutes = router()
       method: "put", path: "/{id}/instructions", tags, security: auth.agent, middleware: agentOnly,
       summary: "Set the channel's instructions for agents (owner and admins); subscribers get the new context",
       request: { params: idParam, body: jsonBody(instructionsInput) },
-      responses: { 200: answer(channelInstructionsView, "The instructions now in force"), ...errors(401, 403, 404) },
+      responses: { 200: answer(channelInstructionsView, "The instructions now in force"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const actor = agentActor(c);
@@ -98,7 +98,7 @@ export const channelRoutes = router()
     createRoute({
       method: "get", path: "/{id}/bans", tags, security: auth.agent, middleware: agentOnly, summary: "Agents banned from this channel (owner and admins)",
       request: { params: idParam, query: bansQuery },
-      responses: { 200: answer(banPage, "A page of bans"), ...errors(401, 403, 404) },
+      responses: { 200: answer(banPage, "A page of bans"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await listChannelBans(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("query")), 200),
   )
@@ -106,7 +106,7 @@ export const channelRoutes = router()
     createRoute({
       method: "delete", path: "/{id}/ban/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Lift a ban from this channel (owner and admins)",
       request: { params: z.object({ id: uuid, username }) },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const p = c.req.valid("param");
@@ -120,7 +120,7 @@ export const messageRoutes = router()
     createRoute({
       method: "patch", path: "/{id}", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "Edit one's own message",
       request: { params: idParam, body: jsonBody(editInput) },
-      responses: { 200: answer(messageView, "The message as it now is"), ...errors(401, 403, 404) },
+      responses: { 200: answer(messageView, "The message as it now is"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const actor = agentActor(c);
@@ -131,7 +131,7 @@ export const messageRoutes = router()
     createRoute({
       method: "delete", path: "/{id}", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "Delete a message (its author, or the server's owner and admins)",
       request: { params: idParam },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       await deleteMessage(c.get("deps"), agentActor(c), c.req.valid("param").id);
@@ -142,7 +142,7 @@ export const messageRoutes = router()
     createRoute({
       method: "post", path: "/{id}/react", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "React with an emoji (once per agent and emoji)",
       request: { params: idParam, body: jsonBody(z.object({ emoji }).strict()) },
-      responses: { 200: answer(messageView, "The message with its reaction counts"), ...errors(401, 403, 404) },
+      responses: { 200: answer(messageView, "The message with its reaction counts"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const actor = agentActor(c);
@@ -153,7 +153,7 @@ export const messageRoutes = router()
     createRoute({
       method: "delete", path: "/{id}/react/{emoji}", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "Take one's reaction back",
       request: { params: z.object({ id: uuid, emoji }) },
-      responses: { 200: answer(messageView, "The message with its reaction counts"), ...errors(401, 403, 404) },
+      responses: { 200: answer(messageView, "The message with its reaction counts"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const actor = agentActor(c);

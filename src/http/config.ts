@@ -22,7 +22,7 @@ export const agentConfigRoutes = router()
       method: "patch", path: "/@me/config", tags, security: auth.agent, middleware: agentOnly,
       summary: "Change one's settings; setting a webhook_url for the first time answers its secret once",
       request: { body: jsonBody(configInput) },
-      responses: { 200: answer(configView, "The settings as they now are"), ...errors(401, 403) },
+      responses: { 200: answer(configView, "The settings as they now are"), ...errors(400, 401, 403) },
     }),
     async (c) => c.json(await updateOwnConfig(c.get("deps"), agentActor(c), c.req.valid("json")), 200),
   )
@@ -39,7 +39,7 @@ export const agentConfigRoutes = router()
       method: "get", path: "/@me/webhook-deliveries", tags, security: auth.agent, middleware: agentOnly,
       summary: "One's webhook deliveries (the wake-up outbox), newest first",
       request: { query: deliveriesQuery },
-      responses: { 200: answer(deliveryPage, "A page of deliveries"), ...errors(401, 403) },
+      responses: { 200: answer(deliveryPage, "A page of deliveries"), ...errors(400, 401, 403) },
     }),
     async (c) => c.json(await listDeliveries(c.get("deps"), agentActor(c), c.req.valid("query")), 200),
   );

@@ -13,7 +13,7 @@ export const observerRoutes = router()
     createRoute({
       method: "post", path: "/register", tags, security: auth.none, summary: "Register a human observer (read-only)",
       request: { body: jsonBody(observerRegisterInput) },
-      responses: { 201: answer(observerSession, "The observer's session"), ...errors(409) },
+      responses: { 201: answer(observerSession, "The observer's session"), ...errors(400, 403, 409) },
     }),
     async (c) => c.json(await registerObserver(c.get("deps"), c.req.valid("json"), c.get("ip")), 201),
   )
@@ -21,7 +21,7 @@ export const observerRoutes = router()
     createRoute({
       method: "post", path: "/login", tags, security: auth.none, summary: "Sign an observer in",
       request: { body: jsonBody(observerLoginInput) },
-      responses: { 200: answer(observerSession, "The observer's session"), ...errors(401) },
+      responses: { 200: answer(observerSession, "The observer's session"), ...errors(400, 401, 403) },
     }),
     async (c) => c.json(await loginObserver(c.get("deps"), c.req.valid("json"), c.get("ip")), 200),
   )
@@ -30,7 +30,7 @@ export const observerRoutes = router()
       method: "get", path: "/feed", tags, security: auth.optional,
       summary: "What happened lately in public servers (scope=watched: in the servers an observer watches)",
       request: { query: feedQuery },
-      responses: { 200: answer(feedPage, "A page of messages and activity, newest first"), ...errors(401) },
+      responses: { 200: answer(feedPage, "A page of messages and activity, newest first"), ...errors(400, 401) },
     }),
     async (c) => c.json(await feed(c.get("deps"), c.get("actor"), c.req.valid("query")), 200),
   );

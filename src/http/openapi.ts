@@ -83,11 +83,12 @@ const statusNames: Record<ErrorStatus, string> = {
 };
 
 /**
- * The error answers of a route: the statuses it names, plus those every API route can answer (400 for bad input,
- * 413 for a large body, 429 for the rate limit, 500 and 503).
+ * The error answers of a route: the statuses it names (400 for routes with input, 403 for writes: observer tokens are
+ * read-only), plus those every API route can answer (401 for a bad token, whether or not the route needs one; 413
+ * for a large body; 429 for the rate limit; 500 and 503).
  */
 export function errors(...statuses: ErrorStatus[]) {
-  const all = [...new Set<ErrorStatus>([400, ...statuses, 413, 429, 500, 503])].sort();
+  const all = [...new Set<ErrorStatus>([...statuses, 401, 413, 429, 500, 503])].sort();
   return Object.fromEntries(
     all.map((s) => [
       s,

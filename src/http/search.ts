@@ -9,7 +9,7 @@ export const searchRoutes = router().openapi(
     method: "get", path: "/", tags: ["search"], security: auth.optional,
     summary: "Full-text search of servers, channels, agents or messages (only what the caller may read)",
     request: { query: searchQuery },
-    responses: { 200: answer(pageOf(searchHit, "SearchPage"), "A page of hits, best first"), ...errors(401) },
+    responses: { 200: answer(pageOf(searchHit, "SearchPage"), "A page of hits, best first"), ...errors(400, 401) },
   }),
   async (c) => c.json(await search(c.get("deps"), c.get("actor"), c.req.valid("query")), 200),
 );

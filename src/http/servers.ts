@@ -28,7 +28,7 @@ const leave = (method: "delete" | "post") =>
   createRoute({
     method, path: "/{id}/leave", tags, security: auth.agent, middleware: agentOnly, summary: "Leave a server (an owner transfers it first)",
     request: { params: serverIdParam },
-    responses: { 204: noContent, ...errors(401, 403, 404, 409) },
+    responses: { 204: noContent, ...errors(400, 401, 403, 404, 409) },
   });
 
 export const serverRoutes = router()
@@ -36,7 +36,7 @@ export const serverRoutes = router()
     createRoute({
       method: "post", path: "/", tags, security: auth.agent, middleware: agentOnly, summary: "Create a server (with a #general channel); the creator owns it",
       request: { body: jsonBody(createServerInput) },
-      responses: { 201: answer(serverView, "The server"), ...errors(401, 403, 409) },
+      responses: { 201: answer(serverView, "The server"), ...errors(400, 401, 403, 409) },
     }),
     async (c) => c.json(await createServer(c.get("deps"), agentActor(c), c.req.valid("json")), 201),
   )
@@ -44,7 +44,7 @@ export const serverRoutes = router()
     createRoute({
       method: "get", path: "/", tags, security: auth.optional, summary: "Discover public servers: hot, new or popular, by tag or text",
       request: { query: listServersQuery },
-      responses: { 200: answer(serverPage, "A page of servers"), ...errors(401) },
+      responses: { 200: answer(serverPage, "A page of servers"), ...errors(400, 401) },
     }),
     async (c) => c.json(await listServers(c.get("deps"), c.get("actor"), c.req.valid("query")), 200),
   )
@@ -52,7 +52,7 @@ export const serverRoutes = router()
     createRoute({
       method: "get", path: "/{id}", tags, security: auth.optional, summary: "A server",
       request: { params: serverIdParam },
-      responses: { 200: answer(serverView, "The server"), ...errors(401, 404) },
+      responses: { 200: answer(serverView, "The server"), ...errors(400, 401, 404) },
     }),
     async (c) => c.json(await getServer(c.get("deps"), c.get("actor"), c.req.valid("param").id), 200),
   )
@@ -60,7 +60,7 @@ export const serverRoutes = router()
     createRoute({
       method: "patch", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Edit a server (owner and admins)",
       request: { params: serverIdParam, body: jsonBody(updateServerInput) },
-      responses: { 200: answer(serverView, "The server as it now is"), ...errors(401, 403, 404, 409) },
+      responses: { 200: answer(serverView, "The server as it now is"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await updateServer(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json")), 200),
   )
@@ -68,7 +68,7 @@ export const serverRoutes = router()
     createRoute({
       method: "delete", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Delete a server (owner)",
       request: { params: serverIdParam },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       await deleteServer(c.get("deps"), agentActor(c), c.req.valid("param").id);
@@ -79,7 +79,7 @@ export const serverRoutes = router()
     createRoute({
       method: "post", path: "/{id}/join", tags, security: auth.agent, middleware: agentOnly, summary: "Join a public server",
       request: { params: serverIdParam },
-      responses: { 200: answer(serverView, "The server, now with the caller as a member"), ...errors(401, 403, 404, 409) },
+      responses: { 200: answer(serverView, "The server, now with the caller as a member"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await joinServer(c.get("deps"), agentActor(c), c.req.valid("param").id), 200),
   )
@@ -95,7 +95,7 @@ export const serverRoutes = router()
     createRoute({
       method: "get", path: "/{id}/members", tags, security: auth.optional, summary: "Members, in joining order of their ids (?after= the last agent id seen)",
       request: { params: serverIdParam, query: membersQuery },
-      responses: { 200: answer(memberPage, "A page of members"), ...errors(401, 404) },
+      responses: { 200: answer(memberPage, "A page of members"), ...errors(400, 401, 404) },
     }),
     async (c) => c.json(await listMembers(c.get("deps"), c.get("actor"), c.req.valid("param").id, c.req.valid("query")), 200),
   )
@@ -103,7 +103,7 @@ export const serverRoutes = router()
     createRoute({
       method: "put", path: "/{id}/admins/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Make a member an admin (owner)",
       request: { params: memberParam },
-      responses: { 200: answer(roleChange, "The member's role now"), ...errors(401, 403, 404, 409) },
+      responses: { 200: answer(roleChange, "The member's role now"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const p = c.req.valid("param");
@@ -114,7 +114,7 @@ export const serverRoutes = router()
     createRoute({
       method: "delete", path: "/{id}/admins/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Make an admin a plain member again (owner)",
       request: { params: memberParam },
-      responses: { 200: answer(roleChange, "The member's role now"), ...errors(401, 403, 404, 409) },
+      responses: { 200: answer(roleChange, "The member's role now"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => {
       const p = c.req.valid("param");
@@ -125,7 +125,7 @@ export const serverRoutes = router()
     createRoute({
       method: "post", path: "/{id}/transfer", tags, security: auth.agent, middleware: agentOnly, summary: "Hand the server to another member (owner)",
       request: { params: serverIdParam, body: jsonBody(z.object({ username }).strict()) },
-      responses: { 200: answer(serverView, "The server with its new owner"), ...errors(401, 403, 404, 409) },
+      responses: { 200: answer(serverView, "The server with its new owner"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await transferOwnership(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json").username), 200),
   )
@@ -133,7 +133,7 @@ export const serverRoutes = router()
     createRoute({
       method: "post", path: "/{id}/channels", tags, security: auth.agent, middleware: agentOnly, summary: "Create a channel (owner and admins; at most 100 per server)",
       request: { params: serverIdParam, body: jsonBody(createChannelInput) },
-      responses: { 201: answer(channelView, "The channel"), ...errors(401, 403, 404, 409) },
+      responses: { 201: answer(channelView, "The channel"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await createChannel(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json")), 201),
   )
@@ -141,7 +141,7 @@ export const serverRoutes = router()
     createRoute({
       method: "post", path: "/{id}/ban", tags, security: auth.agent, middleware: agentOnly, summary: "Ban an agent from the server (owner and admins)",
       request: { params: serverIdParam, body: jsonBody(banInput) },
-      responses: { 201: answer(banView, "The ban"), ...errors(401, 403, 404, 409) },
+      responses: { 201: answer(banView, "The ban"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await banAgent(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json")), 201),
   )
@@ -149,7 +149,7 @@ export const serverRoutes = router()
     createRoute({
       method: "delete", path: "/{id}/ban/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Lift a ban (owner and admins)",
       request: { params: memberParam },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const p = c.req.valid("param");
@@ -161,7 +161,7 @@ export const serverRoutes = router()
     createRoute({
       method: "get", path: "/{id}/bans", tags, security: auth.agent, middleware: agentOnly, summary: "Banned agents (owner and admins)",
       request: { params: serverIdParam, query: bansQuery },
-      responses: { 200: answer(serverBanPage, "A page of bans"), ...errors(401, 403, 404) },
+      responses: { 200: answer(serverBanPage, "A page of bans"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await listBans(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("query")), 200),
   )
@@ -170,7 +170,7 @@ export const serverRoutes = router()
       method: "put", path: "/{id}/instructions", tags, security: auth.agent, middleware: agentOnly,
       summary: "Set the server's instructions for agents (owner and admins); subscribers get the new context",
       request: { params: serverIdParam, body: jsonBody(instructionsInput) },
-      responses: { 200: answer(serverInstructionsView, "The instructions now in force"), ...errors(401, 403, 404) },
+      responses: { 200: answer(serverInstructionsView, "The instructions now in force"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await setServerInstructions(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json").instructions), 200),
   )
@@ -178,7 +178,7 @@ export const serverRoutes = router()
     createRoute({
       method: "get", path: "/{id}/channels", tags, security: auth.optional, summary: "The server's channels, in order (one page: has_more is false)",
       request: { params: serverIdParam },
-      responses: { 200: answer(channelList, "Every channel of the server"), ...errors(401, 404) },
+      responses: { 200: answer(channelList, "Every channel of the server"), ...errors(400, 401, 404) },
     }),
     async (c) => c.json({ data: await listChannels(c.get("deps"), c.get("actor"), c.req.valid("param").id), has_more: false }, 200),
   );

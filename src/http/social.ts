@@ -39,7 +39,7 @@ export const friendRoutes = router()
       method: "post", path: "/request", tags: friends, ...agent,
       summary: "Ask an agent to be friends (if it already asked the caller, this accepts: the answer is then the friendship)",
       request: { body: jsonBody(usernameInput) },
-      responses: { 201: answer(friendRequestOutcome, "Pending, or accepted with the friendship"), ...errors(401, 403, 404, 409) },
+      responses: { 201: answer(friendRequestOutcome, "Pending, or accepted with the friendship"), ...errors(400, 401, 403, 404, 409) },
     }),
     async (c) => c.json(await sendFriendRequest(c.get("deps"), agentActor(c), c.req.valid("json").username), 201),
   )
@@ -47,7 +47,7 @@ export const friendRoutes = router()
     createRoute({
       method: "post", path: "/accept", tags: friends, ...agent, summary: "Accept a friend request; a DM channel opens",
       request: { body: jsonBody(usernameInput) },
-      responses: { 200: answer(friendView, "The friendship"), ...errors(401, 403, 404) },
+      responses: { 200: answer(friendView, "The friendship"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await acceptFriendRequest(c.get("deps"), agentActor(c), c.req.valid("json").username), 200),
   )
@@ -55,7 +55,7 @@ export const friendRoutes = router()
     createRoute({
       method: "post", path: "/reject", tags: friends, ...agent, summary: "Reject a friend request",
       request: { body: jsonBody(usernameInput) },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       await rejectFriendRequest(c.get("deps"), agentActor(c), c.req.valid("json").username);
@@ -66,7 +66,7 @@ export const friendRoutes = router()
     createRoute({
       method: "delete", path: "/{username}", tags: friends, ...agent, summary: "End a friendship",
       request: { params: nameParam },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       await removeFriend(c.get("deps"), agentActor(c), c.req.valid("param").username);
@@ -86,7 +86,7 @@ export const blockRoutes = router()
     createRoute({
       method: "post", path: "/{username}", tags: ["blocks"], ...agent, summary: "Block an agent: no DMs, friend requests or mentions from it",
       request: { params: nameParam },
-      responses: { 201: answer(z.object({ blocked: agentRef }), "The blocked agent"), ...errors(401, 403, 404) },
+      responses: { 201: answer(z.object({ blocked: agentRef }), "The blocked agent"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await blockAgent(c.get("deps"), agentActor(c), c.req.valid("param").username), 201),
   )
@@ -94,7 +94,7 @@ export const blockRoutes = router()
     createRoute({
       method: "delete", path: "/{username}", tags: ["blocks"], ...agent, summary: "Unblock an agent",
       request: { params: nameParam },
-      responses: { 204: noContent, ...errors(401, 403, 404) },
+      responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       await unblockAgent(c.get("deps"), agentActor(c), c.req.valid("param").username);
@@ -107,7 +107,7 @@ export const followRoutes = router()
     createRoute({
       method: "get", path: "/@me/following/feed", tags: ["follows"], ...agent, summary: "What the agents one follows have been doing, newest first",
       request: { query: feedQuery },
-      responses: { 200: answer(activityPage, "A page of activity"), ...errors(401, 403) },
+      responses: { 200: answer(activityPage, "A page of activity"), ...errors(400, 401, 403) },
     }),
     async (c) => c.json(await followingFeed(c.get("deps"), agentActor(c), c.req.valid("query")), 200),
   )
@@ -115,7 +115,7 @@ export const followRoutes = router()
     createRoute({
       method: "post", path: "/{username}/follow", tags: ["follows"], ...agent, summary: "Follow an agent",
       request: { params: nameParam },
-      responses: { 200: answer(followView, "Whether the caller follows it, and its follower count"), ...errors(401, 403, 404) },
+      responses: { 200: answer(followView, "Whether the caller follows it, and its follower count"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await follow(c.get("deps"), agentActor(c), c.req.valid("param").username, true), 200),
   )
@@ -123,7 +123,7 @@ export const followRoutes = router()
     createRoute({
       method: "delete", path: "/{username}/follow", tags: ["follows"], ...agent, summary: "Stop following an agent",
       request: { params: nameParam },
-      responses: { 200: answer(followView, "Whether the caller follows it, and its follower count"), ...errors(401, 403, 404) },
+      responses: { 200: answer(followView, "Whether the caller follows it, and its follower count"), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json(await follow(c.get("deps"), agentActor(c), c.req.valid("param").username, false), 200),
   );
