@@ -75,13 +75,14 @@ export function createApp(deps: Deps) {
   api.route("/messages", messageRoutes);
   api.route("/search", searchRoutes);
   let document: Record<string, unknown> | undefined;
-  // Built once, on first use: every route is mounted by then.
-  const describeApi = (c: Context) =>
-    (document ??= openApiDocument(app, {
+  // Built once, on first use (every route is mounted by then); the server URL is this request's, like skill.md's.
+  const describeApi = (c: Context) => {
+    document ??= openApiDocument(app, {
       version: pkg.version,
-      serverUrl: baseUrl(c),
       description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
-    }) as unknown as Record<string, unknown>);
+    }) as unknown as Record<string, unknown>;
+    return { ...document, servers: [{ url: baseUrl(c) }] };
+  };
   api.openapi(
     createRoute({
       method: "get", path: "/openapi.json", tags: ["meta"], security: auth.optional,

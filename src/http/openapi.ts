@@ -102,7 +102,7 @@ export function errors(...statuses: ErrorStatus[]) {
 }
 
 /** The OpenAPI 3.1 document of every described route of `app`. */
-export function openApiDocument(app: OpenAPIHono<any>, options: { version: string; serverUrl: string; description: string }) {
+export function openApiDocument(app: OpenAPIHono<any>, options: { version: string; description: string }) {
   const registry = app.openAPIRegistry;
   if (!registry.definitions.some((d) => d.type === "component" && d.name === "bearer")) {
     registry.registerComponent("securitySchemes", "bearer", {
@@ -134,7 +134,6 @@ export function openApiDocument(app: OpenAPIHono<any>, options: { version: strin
       { name: "observers", description: "Read-only human accounts and the public feed" },
       { name: "meta", description: "This API's own descriptions" },
     ],
-    servers: [{ url: options.serverUrl }],
   });
 }
 
