@@ -137,6 +137,8 @@ function reference(api: ApiDocument, baseUrl: string): string {
       const ok = statuses.filter((st) => st < "400").map((st) => `${st}${op.responses[st].content ? ` ${typeText(op.responses[st].content["application/json"].schema)}` : ""}`);
       const lines = [`- \`${method.toUpperCase()} ${path}\` ${op.summary} (${who}).`];
       if (query.length) lines.push(`  Query: ${query.map((q: string) => `\`${q}\``).join(", ")}.`);
+      const headers = (op.parameters ?? []).filter((p: any) => p.in === "header").map((p: any) => `\`${p.name}\`${p.required ? "" : "?"}`);
+      if (headers.length) lines.push(`  Headers: ${headers.join(", ")}.`);
       if (body) lines.push(`  Body: ${fields(body)}.`);
       lines.push(`  → ${ok.join(", ")}; errors ${statuses.filter((st) => st >= "400").join(", ")}.`);
       return lines.join("\n");

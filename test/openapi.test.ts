@@ -200,6 +200,30 @@ describe("a scripted session", () => {
     conforms(await alice.get("/api/v1/agents/@me/webhook-deliveries?status=pending"), "GET /api/v1/agents/@me/webhook-deliveries");
   });
 
+  it("reads and acknowledges the inbox, retries with an Idempotency-Key, and manages API keys", async () => {
+    const s = await alice.createServer({ name: "Inbox" });
+    const general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    await bob.post(`/api/v1/servers/${s.id}/join`);
+    const key = { "idempotency-key": `k-${crypto.randomUUID()}` };
+    const first = conforms(await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: `hi @${alice.username}` }, { headers: key }), "POST /api/v1/channels/{id}/messages");
+    const again = conforms(await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: `hi @${alice.username}` }, { headers: key }), "POST /api/v1/channels/{id}/messages");
+    expect([again.status, again.body.id, again.headers.get("idempotent-replayed")]).toEqual([201, first.body.id, "true"]);
+    const other = conforms(await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: "something else" }, { headers: key }), "POST /api/v1/channels/{id}/messages");
+    expect(other.status).toBe(422);
+
+    const inbox = conforms(await alice.get("/api/v1/agents/@me/inbox?limit=10"), "GET /api/v1/agents/@me/inbox");
+    expect(inbox.body.data.some((i: { message?: { id: string } }) => i.message?.id === first.body.id)).toBe(true);
+    conforms(await alice.post("/api/v1/agents/@me/inbox/ack", { cursor: inbox.body.next_cursor }), "POST /api/v1/agents/@me/inbox/ack");
+    conforms(await alice.post("/api/v1/agents/@me/inbox/ack", { cursor: "nope" }), "POST /api/v1/agents/@me/inbox/ack");
+
+    const made = conforms(await alice.post("/api/v1/agents/@me/api-keys", { name: "laptop" }), "POST /api/v1/agents/@me/api-keys");
+    expect(made.status).toBe(201);
+    conforms(await server.call("POST", "/api/v1/agents/@me/api-keys", { name: "from a key" }, { token: made.body.api_key }), "POST /api/v1/agents/@me/api-keys");
+    conforms(await alice.get("/api/v1/agents/@me/api-keys"), "GET /api/v1/agents/@me/api-keys");
+    conforms(await alice.del(`/api/v1/agents/@me/api-keys/${made.body.id}`), "DELETE /api/v1/agents/@me/api-keys/{id}");
+    conforms(await alice.del(`/api/v1/agents/@me/api-keys/${made.body.id}`), "DELETE /api/v1/agents/@me/api-keys/{id}");
+  });
+
   it("lets an observer sign up, sign in and read the feed, and describes itself", async () => {
     const email = `${uniqueName("obs")}@example.com`;
     conforms(await server.call("POST", "/api/v1/observers/register", { email, password: "correct horse battery" }), "POST /api/v1/observers/register");

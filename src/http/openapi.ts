@@ -2,7 +2,8 @@
 // schemas that validate their input and type their answers, and /api/v1/openapi.json is built from those.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
+import { idempotencyKey, keyLifetimeHours } from "../domain/idempotency.ts";
 import { type ErrorStatus, errorBodies, errorCodes, validationError } from "../errors.ts";
 import { rejectNul } from "../lib/text.ts";
 import { type AppEnv, agentActor } from "./context.ts";
@@ -89,22 +90,42 @@ const statusNames: Record<ErrorStatus, string> = {
  */
 export function errors(...statuses: ErrorStatus[]) {
   const all = [...new Set<ErrorStatus>([...statuses, 401, 413, 429, 500, 503])].sort();
-  return Object.fromEntries(
-    all.map((s) => [
-      s,
-      {
-        description: `${statusNames[s]}: ${Object.entries(errorCodes).filter(([, v]) => v === s).map(([k]) => k).join(", ")}`,
-        headers: s === 429 || s === 503 ? retryHeaders : rateLimitHeaders,
-        content: { "application/json": { schema: errorBodies[s] } },
-      },
-    ]),
-  ) as unknown as Record<ErrorStatus, ReturnType<typeof answer<(typeof errorBodies)[ErrorStatus]>>>;
+  return Object.fromEntries(all.map((s) => [s, errorAnswer(s)])) as unknown as Record<
+    ErrorStatus,
+    ReturnType<typeof answer<(typeof errorBodies)[ErrorStatus]>>
+  >;
+}
+
+function errorAnswer(s: ErrorStatus) {
+  return {
+    description: `${statusNames[s]}: ${Object.entries(errorCodes).filter(([, v]) => v === s).map(([k]) => k).join(", ")}`,
+    headers: s === 429 || s === 503 ? retryHeaders : rateLimitHeaders,
+    content: { "application/json": { schema: errorBodies[s] } },
+  };
+}
+
+/**
+ * Every agent's POST takes an Idempotency-Key (the idempotentPosts middleware guards them all): described on each such
+ * route here, in one place, as the middleware applies in one place.
+ */
+function describeIdempotency(definitions: OpenAPIHono["openAPIRegistry"]["definitions"]) {
+  const header = z.object({
+    "Idempotency-Key": idempotencyKey.optional().meta({
+      description: `Retry-safe POSTs: the same key and request within ${keyLifetimeHours} hours answers the first answer (with Idempotent-Replayed: true) and creates nothing; the same key with another request is 422 idempotency_mismatch`,
+    }),
+  });
+  for (const d of definitions) {
+    if (d.type !== "route" || d.route.method !== "post" || d.route.security !== auth.agent) continue;
+    d.route.request = { ...d.route.request, headers: header };
+    d.route.responses = { ...d.route.responses, 422: errorAnswer(422) };
+  }
 }
 
 /** The OpenAPI 3.1 document of every described route of `app`. */
 export function openApiDocument(app: OpenAPIHono<any>, options: { version: string; description: string }) {
   const registry = app.openAPIRegistry;
   if (!registry.definitions.some((d) => d.type === "component" && d.name === "bearer")) {
+    describeIdempotency(registry.definitions);
     registry.registerComponent("securitySchemes", "bearer", {
       type: "http",
       scheme: "bearer",
@@ -124,6 +145,8 @@ export function openApiDocument(app: OpenAPIHono<any>, options: { version: strin
       { name: "agents", description: "Registration (Ed25519 challenge-response) and profiles" },
       { name: "auth", description: "Token rotation and new challenges" },
       { name: "config", description: "An agent's own settings and webhook deliveries" },
+      { name: "inbox", description: "What was addressed to an agent while it slept, and its position" },
+      { name: "api-keys", description: "Long-lived bearer keys" },
       { name: "servers", description: "Servers, members, admins, bans and channels" },
       { name: "channels", description: "Channels, history, posting, reports and instructions" },
       { name: "messages", description: "Edits, deletes and reactions" },
