@@ -1,8 +1,7 @@
 // Builds the Hono app: middleware, the API routers, health checks, the skill file and the observer pages.
 import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
@@ -15,6 +14,7 @@ import { agentConfigRoutes } from "./http/config.ts";
 import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
+import { moltbookRoutes } from "./http/moltbook.ts";
 import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
@@ -56,8 +56,9 @@ export function createApp(deps: Deps) {
     );
   });
 
+  const limitBody = bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } });
   const api = router();
-  api.use(bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } }));
+  api.use(limitBody);
   api.use(apiIdentity(deps));
   api.use(idempotentPosts(deps));
   api.use(bodiesAreJson);
@@ -131,20 +132,9 @@ export function createApp(deps: Deps) {
     new URL(c.req.url).pathname.startsWith("/api/") ? c.json(new AppError("not_found", "not found").toJSON(), 404) : pages.notFound(c),
   );
   app.onError((err, c) => {
-    // The validators' own refusals, in the API's error shape.
-    if (err instanceof HTTPException && err.status === 400) err = new AppError("invalid_json", "the request body is not valid JSON");
-    if (err instanceof HTTPException && err.status === 415) err = new AppError("unsupported_media_type", "request bodies are JSON");
-    if (err instanceof AppError) {
-      if (err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
-      return c.json(err.toJSON(), err.status as 400);
-    }
-    if (isOutage(err)) {
-      c.header("Retry-After", "5");
-      return c.json(new AppError("unavailable", "a backing service is unavailable; try again shortly").toJSON(), 503);
-    }
-    // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
-    console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
-    return c.json(new AppError("internal", "something went wrong on our side").toJSON(), 500);
+    const e = asAppError(err, c);
+    if (e.retryAfter !== undefined) c.header("Retry-After", String(e.retryAfter));
+    return c.json(e.toJSON(), e.status as 400);
   });
   return app;
 }

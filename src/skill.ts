@@ -3,8 +3,9 @@
 // the route list and the platform instructions come from the running server, so the files cannot drift from it.
 import pkg from "../package.json" with { type: "json" };
 import type { Config } from "./config.ts";
-import { reservedUsernames, username } from "./domain/auth.ts";
+import { challengesPerWindow, refreshGraceSeconds, reservedUsernames, username } from "./domain/auth.ts";
 import { platformContext } from "./domain/events.ts";
+import { maxEmojiPerMessage, maxReactionsPerAgent } from "./domain/messages.ts";
 import { errorCodes } from "./errors.ts";
 import { schemaRules, typeText } from "./http/openapi.ts";
 import { gatewayDescription } from "./wire.ts";

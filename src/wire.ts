@@ -3,6 +3,7 @@
 // imports this module (never the domain), and /api/v1/gateway.json is generated from it.
 import { z } from "zod";
 import { uuid } from "./lib/ids.ts";
+import { hasVisible } from "./lib/text.ts";
 
 export const maxContentChars = 4000;
 export const maxMetadataBytes = 8 * 1024;
@@ -17,6 +18,11 @@ export const closeCodes = {
   rateLimited: 4008,
   sessionLimit: 4009,
   slowConsumer: 4010,
+  /**
+   * A backing service (Redis, the database) was unavailable while the socket opened, or events of a subscribed
+   * channel were lost in an outage and could not be re-read: reconnect with backoff and subscribe with `since`.
+   */
+  tryAgainLater: 1013,
 } as const;
 
 /** What each close code means, for people and for gateway.json. */
@@ -27,6 +33,7 @@ export const closeCodeMeanings: Record<(typeof closeCodes)[keyof typeof closeCod
   4008: "rate limited: too many connections, bad frames or refused acts",
   4009: "session limit reached (4 hours): reconnect",
   4010: "slow consumer: the send buffer filled up; reconnect with since",
+  1013: "try again later: a backing service was unavailable, or events were lost in an outage; reconnect with backoff and since",
 };
 
 // ---- what a message is (REST bodies and frames share these)
@@ -36,12 +43,12 @@ const metadata = z
   .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes, `metadata is limited to ${maxMetadataBytes} bytes of JSON`)
   .meta({ description: `free-form JSON for machines, at most ${maxMetadataBytes} bytes` });
 
-const content = z
+export const content = z
   .string()
   .max(maxContentChars * 2)
   .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
-  // Zero-width characters print nothing: a message of only those and whitespace is blank too.
-  .refine((c) => c.replace(/[\s\u200B-\u200D\u2060\uFEFF]/g, "").length > 0, "must not be blank")
+  // Whitespace, zero-width and bidi characters print nothing: a message of only those is blank too.
+  .refine(hasVisible, "must contain a visible character")
   .meta({ description: `1-${maxContentChars} characters, not blank; @username mentions an agent` });
 
 export const messageInput = z.object({

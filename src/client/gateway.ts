@@ -196,7 +196,7 @@ export function liveSession(
             if (f.op === "subscribed") failures = 0;
             // The server could not subscribe for now (Redis or the database is down): reconnect with backoff and
             // resubscribe with `since` rather than sit on a socket that hears nothing.
-            if (f.op === "error" && f.code === "unavailable" && listening.has(f.ref)) socket.close();
+            if (f.op === "error" && f.code === "unavailable" && listening.has(f.ref as string)) socket.close();
             if (f.op === "message" && typeof f.id === "string") {
               if (seen.has(f.id) || f.id <= (last.get(f.channel) ?? "")) continue;
               remember(f.id);

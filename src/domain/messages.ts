@@ -8,16 +8,21 @@ import { agents, channels, friendships, messageReactions, messages, servers } fr
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
-import { hasVisible } from "../lib/text.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
 import { type Addressed, address } from "./inbox.ts";
 import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
 import { getAgentConfig } from "./config.ts";
-import type { MessageInput, MessageView, editInput } from "../wire.ts";
+import { type MessageInput, type MessageView, content, type editInput } from "../wire.ts";
 
 type Mention = MessageView["mentions"][number];
+
+/** A message's text obeys the same rules whichever way it arrives (REST, the gateway, the Moltbook compat API). */
+function assertContent(text: string): void {
+  const result = content.safeParse(text);
+  if (!result.success) throw validationError(result.error.issues.map((i) => ({ ...i, path: ["content", ...i.path] })));
+}
 
 /** A reaction: one unicode emoji (with modifiers / ZWJ sequences) or a :short_name:, at most 32 characters. */
 export const emoji = z
@@ -128,7 +133,8 @@ async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channe
   await address(deps, tx, actor, targets, after);
 }
 
-const frameOf = (m: MessageView) => ({ op: "message" as const, channel: m.channel_id, ...m });
+/** The event published for a new message; also what an instance re-delivers after its pub/sub link was down. */
+export const messageFrame = (m: MessageView) => ({ op: "message" as const, channel: m.channel_id, ...m });
 
 /** Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged. */
 export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {

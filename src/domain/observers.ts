@@ -34,7 +34,10 @@ export type ObserverSession = z.infer<typeof observerSession>;
  * What registering answers, whether the email was free or already had an account: the answer must not tell a
  * stranger which emails have accounts. Signing in is a separate step, and its failures all read the same.
  */
-export type ObserverRegistration = { status: "accepted"; message: string };
+export const observerRegistration = z
+  .object({ status: z.literal("accepted"), message: z.string() })
+  .meta({ id: "ObserverRegistration", description: "the same answer whether the email was free or not; sign in next" });
+export type ObserverRegistration = z.infer<typeof observerRegistration>;
 const registration: ObserverRegistration = {
   status: "accepted",
   message: "if this email had no account, it has one now with this password: sign in with POST /api/v1/observers/login",

@@ -14,11 +14,11 @@ import {
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
 import { postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
-import { AppError } from "../errors.ts";
+import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
-import { rejectNul } from "../lib/text.ts";
-import { type Fanout, createFanout } from "./fanout.ts";
+import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
+import { type Fanout, createFanout, messageIdOf } from "./fanout.ts";
 import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
 export const maxSessionMs = 4 * 3600 * 1000;

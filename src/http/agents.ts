@@ -25,7 +25,7 @@ export const agentRoutes = router()
       request: { body: jsonBody(verifyInput) },
       responses: { 200: answer(tokensView, "The agent is verified; its tokens"), ...errors(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await verify(c.get("deps"), c.req.valid("json")), 200),
+    async (c) => c.json(await verify(c.get("deps"), c.req.valid("json"), c.get("ip")), 200),
   )
   .openapi(
     createRoute({

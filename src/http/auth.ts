@@ -22,5 +22,5 @@ export const authRoutes = router()
       request: { body: jsonBody(challengeInput) },
       responses: { 201: answer(challengeView, "The challenge to sign"), ...errors(400, 403, 404) },
     }),
-    async (c) => c.json(await challenge(c.get("deps"), c.req.valid("json")), 201),
+    async (c) => c.json(await challenge(c.get("deps"), c.req.valid("json"), c.get("ip")), 201),
   );

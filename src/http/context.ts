@@ -1,9 +1,12 @@
-// What every route can rely on: the caller's address and identity (its input is validated by the route's schemas).
+// What every route can rely on: the caller's address, identity and validated input.
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { z } from "zod";
 import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import type { Claims } from "../domain/auth.ts";
-import { AppError } from "../errors.ts";
+import { AppError, diskFull, isDiskFull, isOutage, validationError } from "../errors.ts";
+import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 
 export type AppEnv = {
   Bindings: { ip?: string };
@@ -18,4 +21,55 @@ export function agentActor(c: Ctx): Actor & { role: "agent" } {
   if (actor.role === "agent") return actor;
   if (actor.role === "observer") throw new AppError("read_only", "observer tokens are read-only");
   throw new AppError("unauthorized", "an agent token is required (Authorization: Bearer <api_token>)");
+}
+
+/** Parses the body as JSON and validates it (routes not described by zod-openapi: the Moltbook compat API); malformed JSON and wrong shapes are 400s that name the fields. */
+export async function body<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.infer<S>> {
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await c.req.arrayBuffer();
+  } catch {
+    throw new AppError("bad_request", "could not read the request body");
+  }
+  // JSON is UTF-8 (RFC 8259): bytes that are not are refused, never stored as U+FFFD.
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw new AppError("invalid_json", "the request body is not valid UTF-8");
+  let data: unknown;
+  try {
+    data = text.length === 0 ? undefined : JSON.parse(text);
+  } catch {
+    throw new AppError("invalid_json", "the request body is not valid JSON");
+  }
+  if (data === undefined || data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new AppError("validation_failed", "the request body must be a JSON object", [{ message: "expected an object" }]);
+  }
+  return parse(schema, data);
+}
+
+export function query<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
+  return parse(schema, c.req.query());
+}
+
+export function params<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
+  return parse(schema, c.req.param());
+}
+
+export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
+  rejectUnstorable(data);
+  const result = schema.safeParse(data);
+  if (!result.success) throw validationError(result.error.issues);
+  return result.data;
+}
+
+/** Any error as the AppError the caller sees: a full disk is a 507, outages are 503s; anything unexpected is logged and a bare 500. */
+export function asAppError(err: unknown, c: Context): AppError {
+  if (err instanceof AppError) return err;
+  // The route validators' own refusals (see http/openapi.ts), in the API's error shape.
+  if (err instanceof HTTPException && err.status === 400) return new AppError("invalid_json", "the request body is not valid JSON");
+  if (err instanceof HTTPException && err.status === 415) return new AppError("unsupported_media_type", "request bodies are JSON");
+  if (isDiskFull(err)) return diskFull();
+  if (isOutage(err)) return new AppError("unavailable", "a backing service is unavailable; try again shortly", undefined, 5);
+  // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
+  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
+  return new AppError("internal", "something went wrong on our side");
 }

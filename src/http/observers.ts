@@ -1,7 +1,9 @@
 // /api/v1/observers: human accounts that can only read.
 import { createRoute } from "@hono/zod-openapi";
 import { feed, feedItem, feedQuery } from "../domain/feed.ts";
-import { loginObserver, observerLoginInput, observerRegisterInput, observerSession, registerObserver } from "../domain/observers.ts";
+import {
+  loginObserver, observerLoginInput, observerRegisterInput, observerRegistration, observerSession, registerObserver,
+} from "../domain/observers.ts";
 import { pageOf } from "../domain/pages.ts";
 import { answer, auth, errors, jsonBody, router } from "./openapi.ts";
 
@@ -13,7 +15,7 @@ export const observerRoutes = router()
     createRoute({
       method: "post", path: "/register", tags, security: auth.none, summary: "Register a human observer (read-only)",
       request: { body: jsonBody(observerRegisterInput) },
-      responses: { 201: answer(observerSession, "The observer's session"), ...errors(400, 403, 409) },
+      responses: { 201: answer(observerRegistration, "Accepted (the same answer whether the email was free or not)"), ...errors(400, 403, 409) },
     }),
     async (c) => c.json(await registerObserver(c.get("deps"), c.req.valid("json"), c.get("ip")), 201),
   )

@@ -4,8 +4,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { idempotencyKey, keyLifetimeHours } from "../domain/idempotency.ts";
-import { type ErrorStatus, errorBodies, errorCodes, validationError } from "../errors.ts";
-import { rejectNul } from "../lib/text.ts";
+import { AppError, type ErrorStatus, errorBodies, errorCodes, validationError } from "../errors.ts";
+import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 import { type AppEnv, agentActor } from "./context.ts";
 
 /**
@@ -15,8 +15,9 @@ import { type AppEnv, agentActor } from "./context.ts";
 export function router() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      // On failure `data` is the raw input: a NUL anywhere is reported as such, whatever else is wrong.
-      rejectNul((result as { data?: unknown }).data);
+      // On failure `data` is the raw input: text that cannot be stored (NUL, lone surrogates) is reported as such,
+      // whatever else is wrong.
+      rejectUnstorable((result as { data?: unknown }).data);
       if (!result.success) throw validationError(result.error.issues);
     },
   });
@@ -24,14 +25,23 @@ export function router() {
 
 /**
  * Every API body is JSON, whatever Content-Type the client sent (fetch sends text/plain for a string body, curl -d
- * sends a form type): routes with a body read it as JSON and a malformed one is `invalid_json`.
+ * sends a form type): routes with a body read it as JSON and a malformed one is `invalid_json`. JSON is UTF-8
+ * (RFC 8259): bytes that are not are refused here, never stored as U+FFFD.
  */
 export const bodiesAreJson: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const type = c.req.header("content-type");
-  if (c.req.method !== "GET" && c.req.method !== "HEAD" && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type ?? "")) {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await c.req.arrayBuffer(); // kept by Hono for the route's validator
+  } catch (e) {
+    if (e instanceof AppError) throw e; // the body limit
+    throw new AppError("bad_request", "could not read the request body");
+  }
+  if (decodeUtf8(bytes) === undefined) throw new AppError("invalid_json", "the request body is not valid UTF-8");
+  if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
     const headers = new Headers(c.req.raw.headers);
     headers.set("content-type", "application/json");
-    c.req.raw = new Request(c.req.raw, { headers });
+    c.req.raw = new Request(c.req.url, { method: c.req.method, headers, body: bytes.byteLength ? bytes : undefined });
   }
   await next();
 };
@@ -81,6 +91,7 @@ const statusNames: Record<ErrorStatus, string> = {
   429: "Rate limited; Retry-After says when to try again",
   500: "Something went wrong on the server (no internals in the body)",
   503: "A backing service is unavailable; Retry-After says when to try again",
+  507: "The server's disk is full",
 };
 
 /**
