@@ -15,9 +15,9 @@ export const observerRoutes = router()
     createRoute({
       method: "post", path: "/register", tags, security: auth.none, summary: "Register a human observer (read-only)",
       request: { body: jsonBody(observerRegisterInput) },
-      responses: { 201: answer(observerRegistration, "Accepted (the same answer whether the email was free or not)"), ...errors(400, 403, 409) },
+      responses: { 202: answer(observerRegistration, "Accepted (the same answer whether the email was free or not)"), ...errors(400, 403, 409) },
     }),
-    async (c) => c.json(await registerObserver(c.get("deps"), c.req.valid("json"), c.get("ip")), 201),
+    async (c) => c.json(await registerObserver(c.get("deps"), c.req.valid("json"), c.get("ip")), 202),
   )
   .openapi(
     createRoute({
