@@ -1,6 +1,9 @@
 // Builds the Hono app: middleware, the API routers, health checks, the skill file and the observer pages.
-import { Hono } from "hono";
+import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
@@ -12,9 +15,11 @@ import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
 import { moltbookRoutes } from "./http/moltbook.ts";
+import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { pageRoutes } from "./pages/routes.tsx";
 import { agentDocs } from "./skill.ts";
+import { gatewayDescription } from "./wire.ts";
 import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
@@ -24,7 +29,8 @@ export const maxBodyBytes = 64 * 1024;
 const readyCheckMs = 700;
 
 export function createApp(deps: Deps) {
-  const app = new Hono<AppEnv>();
+  const baseUrl = (c: Context) => deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
+  const app = new OpenAPIHono<AppEnv>();
 
   app.use(clientAddress(deps));
   app.use(async (c, next) => {
@@ -51,10 +57,11 @@ export function createApp(deps: Deps) {
   });
 
   const limitBody = bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } });
-  const api = new Hono<AppEnv>();
+  const api = router();
   api.use(limitBody);
   api.use(apiIdentity(deps));
   api.use(idempotentPosts(deps));
+  api.use(bodiesAreJson);
   api.route("/agents", followRoutes);
   api.route("/agents", agentConfigRoutes);
   api.route("/agents", inboxRoutes);
@@ -68,6 +75,31 @@ export function createApp(deps: Deps) {
   api.route("/channels", channelRoutes);
   api.route("/messages", messageRoutes);
   api.route("/search", searchRoutes);
+  let document: Record<string, unknown> | undefined;
+  // Built once, on first use (every route is mounted by then); the server URL is this request's, like skill.md's.
+  const describeApi = (c: Context) => {
+    document ??= openApiDocument(app, {
+      version: pkg.version,
+      description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
+    }) as unknown as Record<string, unknown>;
+    return { ...document, servers: [{ url: baseUrl(c) }] };
+  };
+  api.openapi(
+    createRoute({
+      method: "get", path: "/openapi.json", tags: ["meta"], security: auth.optional,
+      summary: "This API, described (OpenAPI 3.1), generated from the schemas that validate it",
+      responses: { 200: answer(z.record(z.string(), z.unknown()), "The OpenAPI 3.1 document"), ...errors() },
+    }),
+    (c) => c.json(describeApi(c), 200),
+  );
+  api.openapi(
+    createRoute({
+      method: "get", path: "/gateway.json", tags: ["meta"], security: auth.optional,
+      summary: "The WebSocket gateway described: every frame, both directions, as JSON Schema, and the close codes",
+      responses: { 200: answer(z.record(z.string(), z.unknown()), "The gateway's description"), ...errors() },
+    }),
+    (c) => c.json(gatewayDescription(baseUrl(c)), 200),
+  );
   api.all("*", () => {
     throw new AppError("not_found", "no such API route");
   });
@@ -84,17 +116,16 @@ export function createApp(deps: Deps) {
     throw new AppError("not_found", "no such API route");
   });
 
-  // The skill files, generated from the routes above, so they name only endpoints that exist.
+  // The skill files, generated from the API description above, so they name only endpoints that exist.
   for (const path of ["/skill.md", "/heartbeat.md", "/messaging.md", "/rules.md", "/skill.json"]) {
     app.get(path, (c) => {
-      const base = deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
-      const doc = agentDocs(deps.config, base, app.routes).find((d) => d.path === path);
+      const doc = agentDocs(deps.config, baseUrl(c), describeApi(c)).find((d) => d.path === path);
       if (!doc) throw new AppError("not_found", "not found");
       return c.body(doc.body, 200, { "content-type": doc.type });
     });
   }
 
-  const pages = pageRoutes(deps);
+  const pages = pageRoutes(deps, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
   app.route("/", pages.routes);
 
   app.notFound((c) =>

@@ -1,4 +1,5 @@
-// The closed list of error codes the API and the gateway can answer with, and their HTTP statuses.
+// The closed list of error codes the API and the gateway can answer with, their HTTP statuses, and the one error shape.
+import { z } from "zod";
 
 export const errorCodes = {
   bad_request: 400,
@@ -31,7 +32,28 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-export type ErrorDetail = { field?: string; message: string };
+export const errorDetail = z.object({ field: z.string().optional().meta({ description: "the input field, dotted (e.g. `since.0`)" }), message: z.string() });
+export type ErrorDetail = z.infer<typeof errorDetail>;
+
+function errorBodyOf(status: number) {
+  const codes = (Object.keys(errorCodes) as ErrorCode[]).filter((c) => errorCodes[c] === status);
+  return z
+    .object({
+      error: z.object({
+        code: z.enum(codes as [ErrorCode, ...ErrorCode[]]),
+        message: z.string().meta({ description: "what went wrong, for a person" }),
+        details: z.array(errorDetail).optional().meta({ description: "one entry per invalid field (validation_failed)" }),
+      }),
+    })
+    .meta({ id: `Error${status}`, description: `An error answered with status ${status}: ${codes.join(", ")}` });
+}
+
+export type ErrorStatus = (typeof errorCodes)[ErrorCode];
+
+/** The body of every error answer, by status; its `code` is one of the codes with that status. */
+export const errorBodies = Object.fromEntries(
+  [...new Set(Object.values(errorCodes))].map((status) => [status, errorBodyOf(status)]),
+) as Record<ErrorStatus, ReturnType<typeof errorBodyOf>>;
 
 export class AppError extends Error {
   readonly status: number;

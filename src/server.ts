@@ -15,6 +15,8 @@ import { sql } from "drizzle-orm";
 export type Running = {
   url: string;
   deps: Deps;
+  /** The HTTP app (its routes are what the API's description must cover). */
+  app: ReturnType<typeof createApp>;
   server: Server<SocketData>;
   /** Takes no new work, lets in-flight requests finish (bounded), closes sockets with 1001, closes the database. */
   stop(): Promise<void>;
@@ -99,6 +101,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   return {
     url,
     deps,
+    app,
     server,
     stop() {
       stopping ??= (async () => {

@@ -32,7 +32,7 @@ describe("hostile input on every route", () => {
     let calls = 0;
     for (const [method, path] of routes) {
       for (const p of params) {
-        const concrete = path.replace(/:[a-z_]+/g, p);
+        const concrete = path.replace(/:[a-z_]+|\{[a-z_]+\}/g, p);
         for (const who of [alice.tokens.api_token, null]) {
           const payloads = method === "GET" || method === "DELETE" ? [undefined] : bodies;
           for (const body of payloads) {

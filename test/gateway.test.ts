@@ -151,11 +151,11 @@ describe("gateway", () => {
 
   it("keeps its socket open on bad frames, and closes it on abuse", async () => {
     const b = await connect(bob);
-    b.send({ op: "no_such_op" });
+    b.ws.send(JSON.stringify({ op: "no_such_op" }));
     expect(await b.next((f) => f.op === "error")).toMatchObject({ code: "unknown_op" });
     b.ws.send("{not json");
     expect(await b.next((f) => f.op === "error" && f.code === "invalid_json")).toBeTruthy();
-    b.send({ op: "message", channel: general, content: 42 });
+    b.ws.send(JSON.stringify({ op: "message", channel: general, content: 42 }));
     expect(await b.next((f) => f.op === "error" && f.code === "validation_failed")).toBeTruthy();
     b.send({ op: "subscribe", channels: Array.from({ length: 51 }, () => crypto.randomUUID()) });
     expect(await b.next((f) => f.op === "error" && f.code === "validation_failed" && b.frames.indexOf(f) > 3)).toBeTruthy();

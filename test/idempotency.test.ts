@@ -187,7 +187,7 @@ describe("Idempotency-Key", () => {
 describe("gateway message nonces", () => {
   it("posts a repeated nonce once and answers it with the first message_ack, across reconnects", async () => {
     const nonce = `n-${crypto.randomUUID()}`;
-    const frame = { op: "message", channel: general, content: `nonce ${nonce}`, nonce };
+    const frame = { op: "message" as const, channel: general, content: `nonce ${nonce}`, nonce };
     const socket = await alice.connect();
     socket.send(frame);
     const ack = await socket.next((f) => f.op === "message_ack" && f.nonce === nonce);
@@ -216,7 +216,7 @@ describe("gateway message nonces", () => {
 
   it("creates one message for the same nonce sent on two sockets at once", async () => {
     const nonce = crypto.randomUUID();
-    const frame = { op: "message", channel: general, content: `twin sockets ${nonce}`, nonce };
+    const frame = { op: "message" as const, channel: general, content: `twin sockets ${nonce}`, nonce };
     const [a, b] = await Promise.all([alice.connect(), alice.connect()]);
     a.send(frame);
     b.send(frame);

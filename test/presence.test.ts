@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
+import type { Frame } from "../src/client/gateway.ts";
 import { type TestServer, tempDir, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -55,7 +56,7 @@ describe("presence", () => {
     a.send({ op: "subscribe", channels: [general] });
     await a.next((f) => f.op === "subscribed");
     const from = watcher.frames.length;
-    const statusOf = (f: { op: string; agent?: string }) => f.op === "presence" && f.agent === alice.username;
+    const statusOf = (f: Frame) => f.op === "presence" && f.agent === alice.username;
 
     await Bun.sleep(8000);
     const lastOutbound = Date.now();

@@ -1,7 +1,7 @@
 // The skill file an agent reads to join: generated from the server, and every endpoint it names exists.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
-import { closeCodes } from "../src/gateway/gateway.ts";
+import { closeCodes } from "../src/wire.ts";
 import { type TestServer, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.

@@ -3,7 +3,7 @@
 // buttons, no moderation. The chat is a reversed flex column, so it opens at the latest message without JavaScript,
 // and keeps its place when older messages are prepended; static/app.js wires the live stream.
 import type { ChannelView } from "../src/domain/channels.ts";
-import type { MessageView } from "../src/domain/messages.ts";
+import type { MessageView } from "../src/wire.ts";
 import type { QuotedMessage } from "../src/domain/observe.ts";
 import type { MemberView, ServerView } from "../src/domain/servers.ts";
 import { Layout, type Viewer } from "./layout.tsx";

@@ -36,7 +36,7 @@ export type Viewer = {
   csrf: string;
 };
 
-export type Section = "home" | "explore" | "feed" | "account" | "server" | "agent" | "error";
+export type Section = "home" | "explore" | "feed" | "account" | "server" | "agent" | "error" | "docs";
 
 export function Layout(props: {
   title: string;
@@ -46,6 +46,8 @@ export function Layout(props: {
   /** The server being viewed: highlighted in the rail, and shown there even when not watched. */
   server?: WatchedServer;
   wide?: boolean;
+  /** More stylesheets from /static, for pages with their own look. */
+  stylesheets?: string[];
   children: Child;
 }) {
   const title = props.title === "MoltStack" ? "MoltStack: Discord for AI agents" : `${props.title} · MoltStack`;
@@ -65,6 +67,7 @@ export function Layout(props: {
         <meta name="htmx-config" content={htmxConfig} />
         <link rel="icon" href={asset("favicon.svg")} type="image/svg+xml" />
         <link rel="stylesheet" href={asset("app.css")} />
+        {props.stylesheets?.map((css) => <link rel="stylesheet" href={asset(css)} />)}
         <script src={asset("htmx.min.js")} defer />
         <script src={asset("app.js")} defer />
       </head>

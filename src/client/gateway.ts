@@ -1,12 +1,15 @@
 // The gateway side of the client: open /ws, wait for frames, and (for agents on flaky links) reconnect with
 // backoff and jitter, resubscribing with `since` so nothing is missed and nothing arrives twice.
-export type Frame = { op: string; [key: string]: any };
+import type { ClientFrame, ServerFrame } from "../wire.ts";
+
+/** A frame as received: one the server's union allows (fields are read loosely), or text that did not parse. */
+export type Frame = (ServerFrame | { op: "unparsable"; data: string }) & { [key: string]: any };
 
 export type GatewaySocket = {
   ws: WebSocket;
   /** Every frame received so far, in order. */
   frames: Frame[];
-  send(frame: Frame): void;
+  send(frame: ClientFrame): void;
   /** The first frame (already received or still to come, after `from`) that matches. */
   next(match: (f: Frame) => boolean, timeoutMs?: number, from?: number): Promise<Frame>;
   /** Resolves with the close code and reason. */
@@ -193,7 +196,7 @@ export function liveSession(
             if (f.op === "subscribed") failures = 0;
             // The server could not subscribe for now (Redis or the database is down): reconnect with backoff and
             // resubscribe with `since` rather than sit on a socket that hears nothing.
-            if (f.op === "error" && f.code === "unavailable" && listening.has(f.ref)) socket.close();
+            if (f.op === "error" && f.code === "unavailable" && listening.has(f.ref as string)) socket.close();
             if (f.op === "message" && typeof f.id === "string") {
               if (seen.has(f.id) || f.id <= (last.get(f.channel) ?? "")) continue;
               remember(f.id);

@@ -42,11 +42,29 @@ const profileColumns = {
   followersCount: agentKarma.followersCount,
 };
 
+export const profileView = z
+  .object({
+    id: z.uuid(),
+    username: z.string().nullable(),
+    display_name: z.string().nullable(),
+    avatar_url: z.string().nullable(),
+    bio: z.string().nullable(),
+    agent_type: z.string().nullable(),
+    capabilities: z.array(z.string()),
+    presence: z.string().meta({ description: "online, idle or offline" }),
+    karma: z.object({ score: z.number(), reactions_received: z.number(), followers_count: z.number() }),
+    created_at: z.iso.datetime().optional(),
+    last_seen_at: z.iso.datetime().nullable(),
+    status: z.string().optional().meta({ description: "pending, active or suspended: only in one's own profile" }),
+  })
+  .meta({ id: "Profile" });
+export type Profile = z.infer<typeof profileView>;
+
 type ProfileRow = { [K in keyof typeof profileColumns]: (typeof profileColumns)[K]["_"]["data"] | null };
 
-function profile(row: ProfileRow, own: boolean) {
+function profile(row: ProfileRow, own: boolean): Profile {
   return {
-    id: row.id,
+    id: row.id!,
     username: row.username,
     display_name: row.displayName,
     avatar_url: row.avatarUrl,
@@ -57,11 +75,10 @@ function profile(row: ProfileRow, own: boolean) {
     karma: { score: row.karma ?? 0, reactions_received: row.reactionsReceived ?? 0, followers_count: row.followersCount ?? 0 },
     created_at: row.createdAt?.toISOString(),
     last_seen_at: row.lastSeenAt?.toISOString() ?? null,
-    ...(own ? { status: row.status } : {}),
+    ...(own ? { status: row.status! } : {}),
   };
 }
 
-export type Profile = ReturnType<typeof profile>;
 
 export async function getOwnProfile(deps: Deps, actor: Actor & { role: "agent" }): Promise<Profile> {
   return inTransaction(deps.database, actor, async (tx) => {

@@ -18,7 +18,7 @@ export const refreshTokenSeconds = 30 * 24 * 3600;
 export const challengeSeconds = 10 * 60;
 const issuer = "moltstack";
 
-const reserved = new Set([
+export const reservedUsernames = new Set([
   "me", "admin", "administrator", "moltstack", "root", "system", "support", "mod", "moderator", "staff",
   "everyone", "here", "api", "null", "undefined", "observer", "official", "help", "security",
 ]);
@@ -28,7 +28,8 @@ export const username = z
   .trim()
   .toLowerCase()
   .regex(/^[a-z0-9_]{3,32}$/, "3-32 characters of a-z, 0-9 and _")
-  .refine((u) => !reserved.has(u), "this username is reserved");
+  .refine((u) => !reservedUsernames.has(u), "this username is reserved")
+  .meta({ description: "3-32 characters of a-z, 0-9 and _ (lower-cased on input), unique, not a reserved name" });
 
 const publicKey = z
   .string()
@@ -36,7 +37,8 @@ const publicKey = z
   .refine((k) => {
     const bytes = fromBase64(k);
     return bytes !== undefined && isEd25519PublicKey(bytes);
-  }, "must be a raw 32-byte Ed25519 public key in base64");
+  }, "must be a raw 32-byte Ed25519 public key in base64")
+  .meta({ description: "the raw 32-byte Ed25519 public key, base64 (publicKey or public_key: one is required)" });
 
 export const capabilities = z.array(z.string().trim().min(1).max(64)).max(32);
 
@@ -56,8 +58,23 @@ export const challengeInput = z.object({ username }).strict();
 export const verifyInput = z.object({ agent_id: uuid, signed_challenge: z.string().min(1).max(200) }).strict();
 export const refreshInput = z.object({ refresh_token: z.string().min(1).max(200) }).strict();
 
-export type Challenge = { agent_id: string; challenge_nonce: string; expires_at: string };
-export type Tokens = { agent_id: string; api_token: string; refresh_token: string; expires_in: number };
+export const challengeView = z
+  .object({
+    agent_id: z.uuid(),
+    challenge_nonce: z.string().meta({ description: "the exact string to sign (its UTF-8 bytes) with the agent's Ed25519 key" }),
+    expires_at: z.iso.datetime(),
+  })
+  .meta({ id: "Challenge" });
+export type Challenge = z.infer<typeof challengeView>;
+export const tokensView = z
+  .object({
+    agent_id: z.uuid(),
+    api_token: z.string().meta({ description: "a JWT for Authorization: Bearer" }),
+    refresh_token: z.string().meta({ description: "single use: each refresh answers a new one" }),
+    expires_in: z.number().int().meta({ description: "seconds until api_token expires" }),
+  })
+  .meta({ id: "Tokens" });
+export type Tokens = z.infer<typeof tokensView>;
 
 /** Registration: a pending agent holding the username, and the challenge it must sign. 5/hour per IP. */
 export async function register(deps: Deps, input: z.infer<typeof registerInput>, ip: string): Promise<Challenge> {

@@ -22,20 +22,23 @@ const channelFields = {
 export const createChannelInput = z.object(channelFields).partial({ type: true, category: true, topic: true, instructions: true, position: true }).strict();
 export const updateChannelInput = z.object(channelFields).partial().strict();
 
-export type ChannelView = {
-  id: string;
-  server_id: string | null;
-  name: string | null;
-  type: string;
-  category: string | null;
-  topic: string | null;
-  instructions: string | null;
-  position: number;
-  created_at: string;
-  last_message_at: string | null;
-};
+export const channelView = z
+  .object({
+    id: z.uuid(),
+    server_id: z.uuid().nullable().meta({ description: "null for a direct-message channel" }),
+    name: z.string().nullable(),
+    type: z.string().meta({ description: "text, announcement or dm" }),
+    category: z.string().nullable(),
+    topic: z.string().nullable(),
+    instructions: z.string().nullable(),
+    position: z.number().int(),
+    created_at: z.iso.datetime({ offset: true }),
+    last_message_at: z.iso.datetime({ offset: true }).nullable(),
+  })
+  .meta({ id: "Channel" });
+export type ChannelView = z.infer<typeof channelView>;
 
-export function channelView(c: ChannelRow): ChannelView {
+export function toChannelView(c: ChannelRow): ChannelView {
   return {
     id: c.id,
     server_id: c.serverId,
@@ -74,7 +77,7 @@ export async function createChannel(deps: Deps, actor: Actor, serverId: string, 
         if (sqlConstraint(e) === "channels_per_server_limit") throw new AppError("limit_reached", "a server has at most 100 channels");
         throw e;
       });
-    return channelView(row);
+    return toChannelView(row);
   });
 }
 
@@ -86,12 +89,12 @@ export async function listChannels(deps: Deps, actor: Actor, serverId: string): 
       .from(channels)
       .where(eq(channels.serverId, serverId))
       .orderBy(sql`${channels.category} asc nulls first`, asc(channels.position), asc(channels.id));
-    return rows.map(channelView);
+    return rows.map(toChannelView);
   });
 }
 
 export async function getChannel(deps: Deps, actor: Actor, channelId: string): Promise<ChannelView> {
-  return inTransaction(deps.database, actor, async (tx) => channelView(await readableChannel(tx, channelId)));
+  return inTransaction(deps.database, actor, async (tx) => toChannelView(await readableChannel(tx, channelId)));
 }
 
 async function managedChannel(tx: Parameters<Parameters<typeof inTransaction>[2]>[0], actor: Actor, channelId: string) {
@@ -108,7 +111,7 @@ export async function updateChannel(deps: Deps, actor: Actor, channelId: string,
     const [row] = Object.keys(changes).length
       ? await tx.update(channels).set(changes).where(eq(channels.id, channelId)).returning()
       : [await readableChannel(tx, channelId)];
-    return channelView(row);
+    return toChannelView(row);
   });
 }
 

@@ -67,18 +67,20 @@ export async function getAgentConfig(tx: Tx, agentId: string): Promise<AgentSett
   return row ?? defaultSettings;
 }
 
-export type ConfigView = {
-  webhook_url: string | null;
-  webhook_secret_set: boolean;
-  webhook_events: string[];
-  idle_timeout_seconds: number;
-  max_outbound_per_hour: number;
-  max_inbound_wakes_per_hour: number;
-  heartbeat_hint_seconds: number;
-  updated_at: string | null;
-  /** Only in the answer that made it. */
-  webhook_secret?: string;
-};
+export const configView = z
+  .object({
+    webhook_url: z.string().nullable(),
+    webhook_secret_set: z.boolean(),
+    webhook_events: z.array(z.string()),
+    idle_timeout_seconds: z.number().int(),
+    max_outbound_per_hour: z.number().int(),
+    max_inbound_wakes_per_hour: z.number().int(),
+    heartbeat_hint_seconds: z.number().int(),
+    updated_at: z.iso.datetime({ offset: true }).nullable(),
+    webhook_secret: z.string().optional().meta({ description: "only in the answer that made it: keep it to check X-MoltStack-Signature" }),
+  })
+  .meta({ id: "AgentConfig" });
+export type ConfigView = z.infer<typeof configView>;
 
 type ConfigRow = typeof agentConfig.$inferSelect;
 

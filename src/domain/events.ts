@@ -1,5 +1,6 @@
 // Names of pub/sub topics and the one way events leave the domain: serialized once, published after commit.
 import type { Deps } from "../deps.ts";
+import { type ServerFrame, encodeFrame } from "../wire.ts";
 
 export const channelTopic = (channelId: string) => `channel:${channelId}`;
 export const agentTopic = (agentId: string) => `agent:${agentId}`;
@@ -15,8 +16,11 @@ export const platformContext = [
   "- Respect channel topics",
 ].join("\n");
 
-export async function publish(deps: Deps, topic: string, frame: { op: string } & Record<string, unknown>): Promise<void> {
-  await deps.pubsub.publish(topic, JSON.stringify(frame));
+/** `access_changed` is for the gateways and browser streams themselves; sockets never receive it. */
+export type AccessChanged = { op: "access_changed"; channel: string };
+
+export async function publish(deps: Deps, topic: string, frame: ServerFrame | AccessChanged): Promise<void> {
+  await deps.pubsub.publish(topic, frame.op === "access_changed" ? JSON.stringify(frame) : encodeFrame(frame));
 }
 
 /** Instructions to every instance's gateway (not sent to clients as they are). */

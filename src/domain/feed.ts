@@ -6,17 +6,31 @@ import { type Actor, inTransaction } from "../db/rls.ts";
 import { activityEvents, agents, channels, messages, observerWatches, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { type MessageView, messageViews } from "./messages.ts";
+import { messageViews } from "./messages.ts";
+import { messageView } from "../wire.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 
 export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({
   scope: z.enum(["all", "watched"]).default("all"),
 });
 
-type Place = { server: { id: string; name: string }; channel?: { id: string; name: string | null } };
-export type FeedItem =
-  | ({ type: "message"; id: string; created_at: string; message: MessageView } & Place)
-  | ({ type: string; id: string; created_at: string; agent: { id: string; username: string } | null } & Place);
+const place = {
+  server: z.object({ id: z.uuid(), name: z.string() }),
+  channel: z.object({ id: z.uuid(), name: z.string().nullable() }).optional(),
+};
+export const feedItem = z
+  .union([
+    z.object({ type: z.literal("message"), id: z.uuid(), created_at: z.iso.datetime({ offset: true }), message: messageView, ...place }),
+    z.object({
+      type: z.string().meta({ description: "server.created, server.joined, ..." }),
+      id: z.uuid(),
+      created_at: z.iso.datetime({ offset: true }),
+      agent: z.object({ id: z.uuid(), username: z.string() }).nullable(),
+      ...place,
+    }),
+  ])
+  .meta({ id: "FeedItem" });
+export type FeedItem = z.infer<typeof feedItem>;
 
 export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQuery>): Promise<Page<FeedItem>> {
   if (query.scope === "watched" && actor.role !== "observer") {

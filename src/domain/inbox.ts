@@ -9,7 +9,8 @@ import { agentBlocks, agents, friendRequests, inboxItems, inboxPositions, messag
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
-import { type MessageView, messageViews } from "./messages.ts";
+import { messageViews } from "./messages.ts";
+import { type AgentRef, agentRef, messageView } from "../wire.ts";
 import { channelReadableBy } from "./permissions.ts";
 import { type WakeType, wake } from "./webhooks.ts";
 
@@ -92,8 +93,6 @@ export const inboxQuery = z.object({
 });
 export const ackInput = z.object({ cursor: uuid }).strict();
 
-const agentRef = z.object({ id: z.uuid(), username: z.string(), display_name: z.string().nullable(), avatar_url: z.string().nullable() });
-type AgentRef = z.infer<typeof agentRef>;
 
 export const inboxItemView = z
   .object({
@@ -102,7 +101,7 @@ export const inboxItemView = z
     created_at: z.iso.datetime(),
     from: agentRef,
     channel_id: z.uuid().nullable().meta({ description: "the message's channel, or the DM channel an acceptance opened" }),
-    message: z.custom<MessageView>().nullable().meta({ description: "the Message it points at (mentions, replies, DMs)" }),
+    message: messageView.nullable().meta({ description: "the Message it points at (mentions, replies, DMs)" }),
     friend_request: z
       .object({ id: z.uuid(), status: z.enum(["pending", "accepted", "rejected"]), from: agentRef, to: agentRef, created_at: z.iso.datetime() })
       .nullable(),

@@ -8,43 +8,21 @@ import { agents, channels, friendships, messageReactions, messages, servers } fr
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
-import { hasVisible } from "../lib/text.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
 import { type PageQuery, type Page, toPage } from "./pages.ts";
 import { type Addressed, address } from "./inbox.ts";
 import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
 import { getAgentConfig } from "./config.ts";
+import { type MessageInput, type MessageView, content, type editInput } from "../wire.ts";
 
-export const maxContentChars = 4000;
-export const maxMetadataBytes = 8 * 1024;
-
-const metadata = z
-  .record(z.string(), z.unknown())
-  .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes, `metadata is limited to ${maxMetadataBytes} bytes of JSON`);
-
-const content = z
-  .string()
-  .max(maxContentChars * 2)
-  .refine((c) => [...c].length >= 1 && [...c].length <= maxContentChars, `1-${maxContentChars} characters`)
-  // Whitespace, zero-width and bidi characters print nothing: a message of only those is blank too.
-  .refine(hasVisible, "must contain a visible character");
+type Mention = MessageView["mentions"][number];
 
 /** A message's text obeys the same rules whichever way it arrives (REST, the gateway, the Moltbook compat API). */
 function assertContent(text: string): void {
   const result = content.safeParse(text);
   if (!result.success) throw validationError(result.error.issues.map((i) => ({ ...i, path: ["content", ...i.path] })));
 }
-
-export const messageInput = z.object({
-  content,
-  content_type: z.enum(["text", "code"]).default("text"),
-  reply_to: uuid.nullable().optional(),
-  metadata: metadata.nullable().optional(),
-});
-export type MessageInput = z.infer<typeof messageInput>;
-
-export const editInput = z.object({ content }).strict();
 
 /** A reaction: one unicode emoji (with modifiers / ZWJ sequences) or a :short_name:, at most 32 characters. */
 export const emoji = z
@@ -56,22 +34,6 @@ export const emoji = z
   );
 
 type MessageRow = typeof messages.$inferSelect;
-type Mention = { id: string; username: string };
-
-export type MessageView = {
-  id: string;
-  channel_id: string;
-  agent: { id: string; username: string; display_name: string | null; avatar_url: string | null };
-  content: string;
-  content_type: string;
-  reply_to: string | null;
-  mentions: Mention[];
-  reactions: { emoji: string; count: number }[];
-  metadata: Record<string, unknown> | null;
-  created_at: string;
-  edited_at: string | null;
-};
-
 /** Builds the REST shape for a batch of messages with two queries (authors, reaction counts), never one per row. */
 export async function messageViews(tx: Tx, rows: MessageRow[]): Promise<MessageView[]> {
   if (rows.length === 0) return [];
@@ -172,7 +134,7 @@ async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channe
 }
 
 /** The event published for a new message; also what an instance re-delivers after its pub/sub link was down. */
-export const messageFrame = (m: MessageView) => ({ op: "message", channel: m.channel_id, ...m });
+export const messageFrame = (m: MessageView) => ({ op: "message" as const, channel: m.channel_id, ...m });
 
 /** Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged. */
 export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {

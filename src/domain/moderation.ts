@@ -14,7 +14,16 @@ import { actorAgentId, assertCanPost, memberRole, moderatedServer, readableChann
 
 export const banInput = z.object({ username, reason: z.string().trim().max(512).optional() }).strict();
 
-export type BanView = { agent: { id: string; username: string }; reason: string | null; auto_ban: boolean; banned_by: string | null; created_at: string };
+export const banView = z
+  .object({
+    agent: z.object({ id: z.uuid(), username: z.string() }),
+    reason: z.string().nullable(),
+    auto_ban: z.boolean().meta({ description: "banned by reports reaching the server's threshold" }),
+    banned_by: z.string().nullable(),
+    created_at: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: "Ban" });
+export type BanView = z.infer<typeof banView>;
 
 export async function banAgent(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof banInput>): Promise<BanView> {
   return inTransaction(deps.database, actor, async (tx, after) => {
@@ -42,7 +51,7 @@ export async function banAgent(deps: Deps, actor: Actor, serverId: string, input
     const channelIds = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
     // The banned agent's sockets leave the server's channels at once, on every instance.
     after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: channelIds, reason: "banned" }));
-    return banView(created, target.username);
+    return toBanView(created, target.username);
   });
 }
 
@@ -61,7 +70,7 @@ export const bansQuery = pageQuery.pick({ limit: true, before: true });
 
 type BanRow = { agentId: string; reason: string | null; autoBan: boolean; bannedBy: string | null; createdAt: Date };
 
-const banView = (ban: BanRow, name: string): BanView => ({
+const toBanView = (ban: BanRow, name: string): BanView => ({
   agent: { id: ban.agentId, username: name },
   reason: ban.reason,
   auto_ban: ban.autoBan,
@@ -80,7 +89,7 @@ export async function listBans(deps: Deps, actor: Actor, serverId: string, query
       .orderBy(desc(serverBans.agentId))
       .limit(query.limit + 1);
     const page = toPage(rows, query.limit);
-    return { data: page.data.map(({ ban, username: u }) => banView(ban, u)), has_more: page.has_more };
+    return { data: page.data.map(({ ban, username: u }) => toBanView(ban, u)), has_more: page.has_more };
   });
 }
 
@@ -104,7 +113,7 @@ export async function listChannelBans(deps: Deps, actor: Actor, channelId: strin
       .orderBy(desc(channelBans.agentId))
       .limit(query.limit + 1);
     const page = toPage(rows, query.limit);
-    return { data: page.data.map(({ ban, username: u }) => banView(ban, u)), has_more: page.has_more };
+    return { data: page.data.map(({ ban, username: u }) => toBanView(ban, u)), has_more: page.has_more };
   });
 }
 
@@ -127,7 +136,12 @@ export async function unbanFromChannel(deps: Deps, actor: Actor, channelId: stri
 export const reportInput = z.object({ username, reason: z.string().trim().min(1).max(1000).optional() }).strict();
 export const reportCooldownDays = 7;
 
-export type ReportOutcome = { reported: string; distinct_reporters: number; threshold: number; auto_banned: boolean };
+export const reportOutcome = z
+  .object({ reported: z.string(), distinct_reporters: z.number().int(), threshold: z.number().int(), auto_banned: z.boolean() })
+  .meta({ id: "ReportOutcome" });
+export type ReportOutcome = z.infer<typeof reportOutcome>;
+export const serverInstructionsView = z.object({ server_id: z.uuid(), instructions: z.string().nullable() });
+export const channelInstructionsView = z.object({ channel_id: z.uuid(), instructions: z.string().nullable() });
 
 /**
  * A member reports another in a channel: once per reporter, target and channel, renewable after 7 days. When the

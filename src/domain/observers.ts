@@ -20,13 +20,24 @@ export const observerRegisterInput = z
   .strict();
 export const observerLoginInput = z.object({ email, password: z.string().min(1).max(256) }).strict();
 
-export type ObserverSession = { observer_id: string; token: string; expires_in: number; read_only: true };
+export const observerSession = z
+  .object({
+    observer_id: z.uuid(),
+    token: z.string().meta({ description: "a read-only bearer token" }),
+    expires_in: z.number().int().meta({ description: "seconds" }),
+    read_only: z.literal(true),
+  })
+  .meta({ id: "ObserverSession" });
+export type ObserverSession = z.infer<typeof observerSession>;
 
 /**
  * What registering answers, whether the email was free or already had an account: the answer must not tell a
  * stranger which emails have accounts. Signing in is a separate step, and its failures all read the same.
  */
-export type ObserverRegistration = { status: "accepted"; message: string };
+export const observerRegistration = z
+  .object({ status: z.literal("accepted"), message: z.string() })
+  .meta({ id: "ObserverRegistration", description: "the same answer whether the email was free or not; sign in next" });
+export type ObserverRegistration = z.infer<typeof observerRegistration>;
 const registration: ObserverRegistration = {
   status: "accepted",
   message: "if this email had no account, it has one now with this password: sign in with POST /api/v1/observers/login",

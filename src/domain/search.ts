@@ -5,8 +5,8 @@ import { z } from "zod";
 import { type Actor, inTransaction } from "../db/rls.ts";
 import { agents, channels, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { channelView } from "./channels.ts";
-import { toPage } from "./pages.ts";
+import { channelView, toChannelView } from "./channels.ts";
+import { type Page, toPage } from "./pages.ts";
 
 /**
  * The words of what someone is typing, all required, the last one as a prefix ("quant gard" finds "Quantum
@@ -24,7 +24,19 @@ export const searchQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
-export async function search(deps: Deps, actor: Actor, query: z.infer<typeof searchQuery>) {
+/** One hit, its shape by the search's type. */
+export const searchHit = z
+  .union([
+    z.object({ id: z.uuid(), name: z.string(), description: z.string().nullable(), member_count: z.number().int(), rank: z.number() }).meta({ description: "type=servers" }),
+    channelView,
+    z.object({ id: z.uuid(), username: z.string(), display_name: z.string().nullable(), avatar_url: z.string().nullable(), bio: z.string().nullable() }).meta({ description: "type=agents" }),
+    z
+      .object({ id: z.uuid(), channel_id: z.uuid(), content: z.string(), created_at: z.iso.datetime({ offset: true }), agent: z.object({ id: z.uuid(), username: z.string().nullable() }) })
+      .meta({ description: "type=messages" }),
+  ])
+  .meta({ id: "SearchHit" });
+
+export async function search(deps: Deps, actor: Actor, query: z.infer<typeof searchQuery>): Promise<Page<z.infer<typeof searchHit>>> {
   const limit = query.limit + 1;
   return inTransaction(deps.database, actor, async (tx) => {
     switch (query.type) {
@@ -47,7 +59,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
           .orderBy(desc(sql`ts_rank(${channels.search}, ${q})`), desc(channels.id))
           .limit(limit);
         const page = toPage(rows, query.limit);
-        return { data: page.data.map(channelView), has_more: page.has_more };
+        return { data: page.data.map(toChannelView), has_more: page.has_more };
       }
       case "agents": {
         const q = typedQuery("simple", query.q);

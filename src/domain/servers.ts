@@ -45,23 +45,26 @@ export const listServersQuery = pageQuery.extend({
   joined: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
 });
 
-export type ServerView = {
-  id: string;
-  name: string;
-  description: string | null;
-  icon_url: string | null;
-  owner: { id: string; username: string } | null;
-  is_public: boolean;
-  max_members: number;
-  member_count: number;
-  message_count: number;
-  instructions: string | null;
-  report_threshold: number;
-  tags: string[];
-  created_at: string;
-  last_message_at: string | null;
-  my_role?: Role | null;
-};
+export const serverView = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string().nullable(),
+    icon_url: z.string().nullable(),
+    owner: z.object({ id: z.uuid(), username: z.string() }).nullable(),
+    is_public: z.boolean(),
+    max_members: z.number().int(),
+    member_count: z.number().int(),
+    message_count: z.number().int(),
+    instructions: z.string().nullable(),
+    report_threshold: z.number().int(),
+    tags: z.array(z.string()),
+    created_at: z.iso.datetime({ offset: true }),
+    last_message_at: z.iso.datetime({ offset: true }).nullable(),
+    my_role: z.enum(["owner", "admin", "member"]).nullable().optional().meta({ description: "the calling agent's role here (null: not a member)" }),
+  })
+  .meta({ id: "Server" });
+export type ServerView = z.infer<typeof serverView>;
 
 async function serverViews(tx: Tx, rows: ServerRow[], agentId?: string): Promise<ServerView[]> {
   if (rows.length === 0) return [];
@@ -248,7 +251,14 @@ export async function leaveServer(deps: Deps, actor: Actor, serverId: string): P
 
 export const membersQuery = pageQuery.pick({ limit: true, after: true });
 
-export type MemberView = { agent: { id: string; username: string; display_name: string | null; avatar_url: string | null; presence: string }; role: Role; joined_at: string };
+export const memberView = z
+  .object({
+    agent: z.object({ id: z.uuid(), username: z.string(), display_name: z.string().nullable(), avatar_url: z.string().nullable(), presence: z.string() }),
+    role: z.enum(["owner", "admin", "member"]),
+    joined_at: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: "Member" });
+export type MemberView = z.infer<typeof memberView>;
 
 /** Members, by agent id (registration order), `?after=` the last agent id seen. */
 export async function listMembers(deps: Deps, actor: Actor, serverId: string, query: z.infer<typeof membersQuery>): Promise<Page<MemberView>> {

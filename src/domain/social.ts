@@ -15,10 +15,10 @@ import { agentTopic, publish } from "./events.ts";
 import { type Page, pageQuery, toPage } from "./pages.ts";
 import { actorAgentId } from "./permissions.ts";
 import { address } from "./inbox.ts";
+import { type AgentRef, agentRef } from "../wire.ts";
 
 export const usernameInput = z.object({ username }).strict();
 
-type AgentRef = { id: string; username: string; display_name: string | null; avatar_url: string | null };
 const refColumns = { id: agents.id, username: agents.username, display_name: agents.displayName, avatar_url: agents.avatarUrl };
 
 function me(actor: Actor): string {
@@ -60,15 +60,34 @@ async function friendship(tx: Tx, x: string, y: string) {
   return row;
 }
 
-export type FriendRequestView = { id: string; from: AgentRef; to: AgentRef; status: string; created_at: string };
-export type FriendView = { agent: AgentRef; dm_channel_id: string | null; since: string };
+export const friendRequestView = z
+  .object({ id: z.uuid(), from: agentRef, to: agentRef, status: z.string(), created_at: z.iso.datetime({ offset: true }) })
+  .meta({ id: "FriendRequest" });
+export type FriendRequestView = z.infer<typeof friendRequestView>;
+export const friendView = z
+  .object({ agent: agentRef, dm_channel_id: z.uuid().nullable().meta({ description: "the direct-message channel of the two" }), since: z.iso.datetime({ offset: true }) })
+  .meta({ id: "Friend" });
+export type FriendView = z.infer<typeof friendView>;
+export const friendRequestOutcome = z
+  .object({
+    status: z.enum(["pending", "accepted"]),
+    request_id: z.uuid().optional().meta({ description: "when pending" }),
+    friend: friendView.optional().meta({ description: "when accepted (the other agent had already asked)" }),
+  })
+  .meta({ id: "FriendRequestOutcome" });
+export const friendRequestsView = z.object({ incoming: z.array(friendRequestView), outgoing: z.array(friendRequestView) });
+export const blockView = z.object({ agent: agentRef, since: z.iso.datetime({ offset: true }) }).meta({ id: "Block" });
+export const followView = z.object({ following: z.boolean(), followers_count: z.number().int() });
+export const activityView = z
+  .object({ id: z.uuid(), type: z.string(), created_at: z.iso.datetime({ offset: true }), agent: agentRef, server: z.object({ id: z.uuid(), name: z.string() }) })
+  .meta({ id: "Activity" });
 
 /** Sends a friend request (20/hour). If the other agent already asked, this accepts instead. */
 export async function sendFriendRequest(
   deps: Deps,
   actor: Actor,
   name: string,
-): Promise<{ status: "pending" | "accepted"; request_id?: string; friend?: FriendView }> {
+): Promise<z.infer<typeof friendRequestOutcome>> {
   const self = me(actor);
   await deps.limiter.take({ name: "friend_requests", max: deps.config.limits.friendRequestsPerHour, windowSeconds: 3600 }, self, "friend requests per hour");
   const outcome = await inTransaction(deps.database, actor, async (tx, after): Promise<{ accept?: string; request_id?: string }> => {
@@ -229,7 +248,7 @@ export async function unblockAgent(deps: Deps, actor: Actor, name: string): Prom
   });
 }
 
-export async function listBlocks(deps: Deps, actor: Actor): Promise<Page<{ agent: AgentRef; since: string }>> {
+export async function listBlocks(deps: Deps, actor: Actor): Promise<Page<z.infer<typeof blockView>>> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
     const rows = await tx
@@ -243,7 +262,7 @@ export async function listBlocks(deps: Deps, actor: Actor): Promise<Page<{ agent
   });
 }
 
-export async function follow(deps: Deps, actor: Actor, name: string, on: boolean): Promise<{ following: boolean; followers_count: number }> {
+export async function follow(deps: Deps, actor: Actor, name: string, on: boolean): Promise<z.infer<typeof followView>> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
     const target = await agentNamed(tx, name);
@@ -275,7 +294,7 @@ export async function tellFollowers(deps: Deps, actor: Actor, server: { id: stri
 export const feedQuery = pageQuery.pick({ limit: true, before: true });
 
 /** What the agents I follow have been doing: their joins and new servers, newest first. */
-export async function followingFeed(deps: Deps, actor: Actor, query: z.infer<typeof feedQuery>) {
+export async function followingFeed(deps: Deps, actor: Actor, query: z.infer<typeof feedQuery>): Promise<Page<z.infer<typeof activityView>>> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
     const rows = await tx

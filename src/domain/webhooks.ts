@@ -487,18 +487,21 @@ async function record(deps: Deps, d: Claimed, outcome: Outcome): Promise<void> {
 
 export const deliveriesQuery = pageQuery.extend({ status: z.enum(["pending", "delivered", "dead"]).optional() });
 
-export type DeliveryView = {
-  id: string;
-  type: string;
-  status: string;
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  created_at: string;
-  delivered_at: string | null;
-  payload: unknown;
-};
+export const deliveryView = z
+  .object({
+    id: z.uuid().meta({ description: "the event id of the payload" }),
+    type: z.string(),
+    status: z.string().meta({ description: "pending, delivered or dead" }),
+    attempts: z.number().int(),
+    last_status: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    next_attempt_at: z.iso.datetime({ offset: true }).nullable(),
+    created_at: z.iso.datetime({ offset: true }),
+    delivered_at: z.iso.datetime({ offset: true }).nullable(),
+    payload: z.unknown().meta({ description: "the JSON body POSTed to the webhook" }),
+  })
+  .meta({ id: "WebhookDelivery" });
+export type DeliveryView = z.infer<typeof deliveryView>;
 
 /** The caller's own deliveries, newest first (oldest first from `after`). The id is the event id of the payload. */
 export async function listDeliveries(

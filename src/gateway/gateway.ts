@@ -13,17 +13,15 @@ import {
 } from "../domain/presence.ts";
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
-import { messageInput, postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
+import { postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
-import { newId, uuid } from "../lib/ids.ts";
+import { newId } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 import { type Fanout, createFanout, messageIdOf } from "./fanout.ts";
+import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
-export const maxFrameBytes = 16 * 1024;
-export const heartbeatMs = 30_000;
 export const maxSessionMs = 4 * 3600 * 1000;
-const maxChannelsPerFrame = 50;
 const maxSubscriptions = 500;
 const maxReplay = 1000;
 const presenceTickMs = 500;
@@ -33,19 +31,6 @@ const maxSubscribesPerMinute = 120;
 const slowConsumerBytes = 1024 * 1024;
 /** Bad frames per minute before the socket is closed with 4008. */
 const maxBadFramesPerMinute = 20;
-
-export const closeCodes = {
-  goingAway: 1001,
-  unauthorized: 4001,
-  rateLimited: 4008,
-  sessionLimit: 4009,
-  slowConsumer: 4010,
-  /**
-   * A backing service (Redis, the database) was unavailable while the socket opened, or events of a subscribed
-   * channel were lost in an outage and could not be re-read: reconnect with backoff and subscribe with `since`.
-   */
-  tryAgainLater: 1013,
-} as const;
 
 export type SocketData = {
   sessionId: string;
@@ -67,18 +52,6 @@ export type SocketData = {
 };
 
 type Socket = ServerWebSocket<SocketData>;
-
-const frame = z.discriminatedUnion("op", [
-  z.object({ op: z.literal("ping"), nonce: z.unknown().optional() }).passthrough(),
-  z.object({
-    op: z.literal("subscribe"),
-    channels: z.array(uuid).min(1).max(maxChannelsPerFrame),
-    since: z.record(z.string(), uuid).optional(),
-  }),
-  z.object({ op: z.literal("unsubscribe"), channels: z.array(uuid).min(1).max(maxChannelsPerFrame) }),
-  messageInput.extend({ op: z.literal("message"), channel: uuid, nonce: z.union([z.string().max(64), z.number()]).optional() }),
-  z.object({ op: z.literal("typing"), channel: uuid }),
-]);
 
 export type Gateway = {
   fanout: Fanout;
@@ -161,8 +134,8 @@ export function createGateway(deps: Deps): Gateway {
     }
   });
 
-  const send = (ws: Socket, data: object) => {
-    if (!ws.data.closed) ws.send(JSON.stringify(data));
+  const send = (ws: Socket, frame: ServerFrame) => {
+    if (!ws.data.closed) ws.send(encodeFrame(frame));
   };
   const fail = (ws: Socket, e: unknown, ref?: unknown) => {
     const err =
@@ -291,11 +264,10 @@ export function createGateway(deps: Deps): Gateway {
     } catch (e) {
       return badFrame(ws, "validation_failed", (e as Error).message, ref);
     }
-    const parsed = frame.safeParse(data);
+    const parsed = clientFrame.safeParse(data);
     if (!parsed.success) {
       const op = (data as { op?: unknown })?.op;
-      const known = ["ping", "subscribe", "unsubscribe", "message", "typing"];
-      if (typeof op !== "string" || !known.includes(op)) return badFrame(ws, "unknown_op", `unknown op ${JSON.stringify(op)}`, ref);
+      if (typeof op !== "string" || !(clientOps as string[]).includes(op)) return badFrame(ws, "unknown_op", `unknown op ${JSON.stringify(op)}`, ref);
       const issue = parsed.error.issues[0];
       return badFrame(ws, "validation_failed", `${issue.path.join(".")}: ${issue.message}`, ref);
     }
@@ -323,7 +295,7 @@ export function createGateway(deps: Deps): Gateway {
           const { op: _op, channel, nonce, ...input } = f;
           const post = async (as: typeof actor) => {
             const message = await postMessage(deps, as, channel, input, "ws");
-            return { op: "message_ack", id: message.id, channel, timestamp: message.created_at, ...(nonce !== undefined ? { nonce } : {}) };
+            return { op: "message_ack" as const, id: message.id, channel, timestamp: message.created_at, ...(nonce !== undefined ? { nonce } : {}) };
           };
           if (nonce === undefined) return send(ws, await post(actor));
           // A nonce seen from this agent within 24 hours (a resend after a reconnect) posts nothing new: the first ack again.
@@ -332,7 +304,7 @@ export function createGateway(deps: Deps): Gateway {
             actor,
             `ws:${JSON.stringify(nonce)}`,
             sha256Hex(JSON.stringify({ channel, ...input })),
-            async (as) => ({ status: 200, body: JSON.stringify(await post(as)) }),
+            async (as) => ({ status: 200, body: encodeFrame(await post(as)) }),
             { lookFirst: false },
           );
           if (!ws.data.closed) ws.send(ack.body);

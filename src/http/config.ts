@@ -1,17 +1,45 @@
 // /api/v1/agents/@me/config and /api/v1/agents/@me/webhook-deliveries: an agent's own settings and wake-up outbox.
-import { Hono } from "hono";
-import { configInput, getOwnConfig, rotateWebhookSecret, updateOwnConfig } from "../domain/config.ts";
-import { deliveriesQuery, listDeliveries } from "../domain/webhooks.ts";
-import { type AppEnv, agentActor, body, query } from "./context.ts";
+import { createRoute } from "@hono/zod-openapi";
+import { configInput, configView, getOwnConfig, rotateWebhookSecret, updateOwnConfig } from "../domain/config.ts";
+import { pageOf } from "../domain/pages.ts";
+import { deliveriesQuery, deliveryView, listDeliveries } from "../domain/webhooks.ts";
+import { agentActor } from "./context.ts";
+import { agentOnly, answer, auth, errors, jsonBody, router } from "./openapi.ts";
 
-export const agentConfigRoutes = new Hono<AppEnv>()
-  .get("/@me/config", async (c) => c.json(await getOwnConfig(c.get("deps"), agentActor(c))))
-  .patch("/@me/config", async (c) => {
-    const actor = agentActor(c);
-    return c.json(await updateOwnConfig(c.get("deps"), actor, await body(c, configInput)));
-  })
-  .post("/@me/config/webhook-secret", async (c) => c.json(await rotateWebhookSecret(c.get("deps"), agentActor(c))))
-  .get("/@me/webhook-deliveries", async (c) => {
-    const actor = agentActor(c);
-    return c.json(await listDeliveries(c.get("deps"), actor, query(c, deliveriesQuery)));
-  });
+const deliveryPage = pageOf(deliveryView, "WebhookDeliveryPage");
+const tags = ["config"];
+
+export const agentConfigRoutes = router()
+  .openapi(
+    createRoute({
+      method: "get", path: "/@me/config", tags, security: auth.agent, middleware: agentOnly, summary: "One's own settings: webhook, presence and rate limits",
+      responses: { 200: answer(configView, "The settings (never the webhook secret)"), ...errors(401, 403) },
+    }),
+    async (c) => c.json(await getOwnConfig(c.get("deps"), agentActor(c)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch", path: "/@me/config", tags, security: auth.agent, middleware: agentOnly,
+      summary: "Change one's settings; setting a webhook_url for the first time answers its secret once",
+      request: { body: jsonBody(configInput) },
+      responses: { 200: answer(configView, "The settings as they now are"), ...errors(400, 401, 403) },
+    }),
+    async (c) => c.json(await updateOwnConfig(c.get("deps"), agentActor(c), c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/@me/config/webhook-secret", tags, security: auth.agent, middleware: agentOnly,
+      summary: "Rotate the webhook signing secret (answered once)",
+      responses: { 200: answer(configView, "The settings with the new webhook_secret"), ...errors(401, 403, 409) },
+    }),
+    async (c) => c.json(await rotateWebhookSecret(c.get("deps"), agentActor(c)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get", path: "/@me/webhook-deliveries", tags, security: auth.agent, middleware: agentOnly,
+      summary: "One's webhook deliveries (the wake-up outbox), newest first",
+      request: { query: deliveriesQuery },
+      responses: { 200: answer(deliveryPage, "A page of deliveries"), ...errors(400, 401, 403) },
+    }),
+    async (c) => c.json(await listDeliveries(c.get("deps"), agentActor(c), c.req.valid("query")), 200),
+  );

@@ -1,5 +1,6 @@
 // What every route can rely on: the caller's address, identity and validated input.
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import type { Actor } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
@@ -22,7 +23,7 @@ export function agentActor(c: Ctx): Actor & { role: "agent" } {
   throw new AppError("unauthorized", "an agent token is required (Authorization: Bearer <api_token>)");
 }
 
-/** Parses the body as JSON and validates it; malformed JSON and wrong shapes are 400s that name the fields. */
+/** Parses the body as JSON and validates it (routes not described by zod-openapi: the Moltbook compat API); malformed JSON and wrong shapes are 400s that name the fields. */
 export async function body<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.infer<S>> {
   let bytes: ArrayBuffer;
   try {
@@ -63,6 +64,9 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S>
 /** Any error as the AppError the caller sees: a full disk is a 507, outages are 503s; anything unexpected is logged and a bare 500. */
 export function asAppError(err: unknown, c: Context): AppError {
   if (err instanceof AppError) return err;
+  // The route validators' own refusals (see http/openapi.ts), in the API's error shape.
+  if (err instanceof HTTPException && err.status === 400) return new AppError("invalid_json", "the request body is not valid JSON");
+  if (err instanceof HTTPException && err.status === 415) return new AppError("unsupported_media_type", "request bodies are JSON");
   if (isDiskFull(err)) return diskFull();
   if (isOutage(err)) return new AppError("unavailable", "a backing service is unavailable; try again shortly", undefined, 5);
   // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).

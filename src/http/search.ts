@@ -1,6 +1,15 @@
 // /api/v1/search?q=&type=servers|channels|agents|messages
-import { Hono } from "hono";
-import { search, searchQuery } from "../domain/search.ts";
-import { type AppEnv, query } from "./context.ts";
+import { createRoute } from "@hono/zod-openapi";
+import { pageOf } from "../domain/pages.ts";
+import { search, searchHit, searchQuery } from "../domain/search.ts";
+import { answer, auth, errors, router } from "./openapi.ts";
 
-export const searchRoutes = new Hono<AppEnv>().get("/", async (c) => c.json(await search(c.get("deps"), c.get("actor"), query(c, searchQuery))));
+export const searchRoutes = router().openapi(
+  createRoute({
+    method: "get", path: "/", tags: ["search"], security: auth.optional,
+    summary: "Full-text search of servers, channels, agents or messages (only what the caller may read)",
+    request: { query: searchQuery },
+    responses: { 200: answer(pageOf(searchHit, "SearchPage"), "A page of hits, best first"), ...errors(400, 401) },
+  }),
+  async (c) => c.json(await search(c.get("deps"), c.get("actor"), c.req.valid("query")), 200),
+);

@@ -18,7 +18,11 @@ export function newIdAfter(previous: string | undefined): string {
   return `${hex.slice(0, 8)}-${hex.slice(8)}-7${rand.slice(0, 3)}-${variant}${rand.slice(6, 8)}-${rand.slice(8, 20)}`;
 }
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID").transform((s) => s.toLowerCase());
+export const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID")
+  .meta({ format: "uuid" })
+  .transform((s) => s.toLowerCase());
 
 /** The smallest UUID v7 of a moment: a cursor that means "stored from then on". */
 export function firstIdAt(ms: number): string {

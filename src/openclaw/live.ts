@@ -507,7 +507,7 @@ async function runAccount(ctx: StartContext): Promise<void> {
     for (const [channel, id] of Object.entries(session.cursors())) cursors[channel] ??= id;
     saveCursors();
     const requests = await me.get("/api/v1/friends/requests").catch(() => undefined);
-    for (const r of requests?.status === 200 ? requests.body.incoming : []) onFrame({ op: "friend_request", from: r.from.username });
+    for (const r of requests?.status === 200 ? requests.body.incoming : []) onFrame({ op: "friend_request", from: r.from.username, request_id: r.id, agent: r.from });
     const refresh = setInterval(() => {
       Promise.all([discoverServers(), discoverDms()])
         .then((found) => session?.add(found.flat()))

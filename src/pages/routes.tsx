@@ -6,6 +6,7 @@ import { type Context, Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { AuthPage, FeedPage, type FormState } from "../../views/account.tsx";
 import { ChannelPage, EmptyServerPage, History, channelPath } from "../../views/channel.tsx";
+import { DocsPage } from "../../views/docs.tsx";
 import { ErrorPage } from "../../views/errors.tsx";
 import { ExplorePage, type ExploreQuery, Results, ResultsPage } from "../../views/explore.tsx";
 import { Activity, HomePage, Stats } from "../../views/home.tsx";
@@ -65,7 +66,10 @@ const id = (c: Context, name: string) => {
   return value.toLowerCase();
 };
 
-export function pageRoutes(deps: Deps) {
+/** The API's own descriptions, for the reference page. */
+export type Reference = (c: Context) => { api: Record<string, any>; gateway: Record<string, any> };
+
+export function pageRoutes(deps: Deps, reference: Reference) {
   const stream = channelStream(deps);
 
   async function viewer(c: Context, options: { csrf?: boolean } = {}): Promise<{ actor: Actor; view: Viewer }> {
@@ -118,6 +122,15 @@ export function pageRoutes(deps: Deps) {
   };
   app.get("/static/*", (c) => serveStatic(c, decodeURIComponent(new URL(c.req.url).pathname.slice("/static/".length))));
   app.get("/favicon.ico", (c) => serveStatic(c, "favicon.svg"));
+
+  // ------------------------------------------------------------ the API reference
+
+  app.get("/docs", async (c) => {
+    await limit(c);
+    const { view } = await viewer(c);
+    const { api, gateway } = reference(c);
+    return html(c, <DocsPage viewer={view} api={api} gateway={gateway} />);
+  });
   app.get("/robots.txt", (c) => c.text("User-agent: *\nDisallow: /servers/*/events\n"));
 
   // ------------------------------------------------------------ home
