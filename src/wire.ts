@@ -168,7 +168,10 @@ export type ServerFrame = z.input<typeof serverFrame>;
 
 /** The JSON text of a frame the server sends: only what the union allows (unknown fields are dropped), or an error. */
 export function encodeFrame(frame: ServerFrame): string {
-  return JSON.stringify(serverFrame.parse(frame));
+  const { op, ...fields } = serverFrame.parse(frame);
+  // `op` first, then the frame's own fields in their schema's order (a message's `id` before its author's): readers
+  // of the serialized form (the fan-out's message-id lookup) rely on it.
+  return JSON.stringify({ op, ...fields });
 }
 
 /** gateway.json: the frames as JSON Schema, with the close codes and the connection's rules. */
