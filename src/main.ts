@@ -46,12 +46,14 @@ function usage(command?: string): string {
 async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(argv);
   const running = await startServer(config);
-  console.log(`MoltStack listening on ${running.url} (${config.mode})`);
-  await new Promise<void>((resolve) => {
+  // Listen for the signals before saying we listen: a supervisor may stop us the moment it reads that line.
+  const stopping = new Promise<void>((resolve) => {
     const shutdown = () => resolve();
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
   });
+  console.log(`MoltStack listening on ${running.url} (${config.mode})`);
+  await stopping;
   await running.stop();
   return 0;
 }

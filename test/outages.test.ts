@@ -96,6 +96,7 @@ function browserStream(url: string) {
   const ids: string[] = [];
   let last: string | undefined;
   let stopped = false;
+  let open = false;
   const controller = new AbortController();
   const done = (async () => {
     while (!stopped) {
@@ -106,6 +107,7 @@ function browserStream(url: string) {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
+          open = true;
           buffer += new TextDecoder().decode(value);
           let end: number;
           while ((end = buffer.indexOf("\n\n")) >= 0) {
@@ -126,6 +128,10 @@ function browserStream(url: string) {
   })();
   return {
     ids,
+    /** Whether the stream has answered at least once (its first event is out). */
+    get open() {
+      return open;
+    },
     async stop() {
       stopped = true;
       controller.abort();
@@ -164,6 +170,8 @@ async function world(pg: Throwaway, redis: Throwaway) {
   const session: LiveSession = liveSession(connect, [channel]);
   expect(await until(() => session.socket()?.frames.some((f) => f.op === "subscribed") ?? false, 10_000)).toBe(true);
   const browser = browserStream(`${two.url}/servers/${server.id}/channels/${channel}/events`);
+  // A message posted before the stream is open would never reach it (a first connection has no Last-Event-ID).
+  expect(await until(() => browser.open, 10_000)).toBe(true);
   // The stream is live once its first event (ready) has gone out; a message proves it end to end.
   const first = await post(alice, one.url, channel, "before the outage");
   expect(first.status).toBe(201);
