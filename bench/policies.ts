@@ -9,8 +9,9 @@
 import { sql } from "drizzle-orm";
 import { type Database, openDatabase, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { migrationFiles } from "../src/embedded.ts";
-import { type Actor, inTransaction } from "../src/db/rls.ts";
+import { migrationFiles } from "../src/build/embedded.ts";
+import { inTransaction } from "../src/db/rls.ts";
+import type { Actor } from "../src/domain/actor.ts";
 import { machineNote, ms, num, parseOptions, progress, scratchDatabase, serverCommit, table } from "./common.ts";
 
 const opts = parseOptions("policies.ts", "RLS cost per statement: a channel of --small vs one of --big messages, as the app role.", {

@@ -9,7 +9,7 @@ import type { Config } from "./config.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { isDiskFull } from "./errors.ts";
 import { migrate } from "./db/migrate.ts";
-import { type Limiter, createLimiter } from "./limiter.ts";
+import { type Limiter, createLimiter } from "./domain/limits.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { redisOptions, redisPubSub, watchRedis } from "./pubsub/redis.ts";

@@ -3,7 +3,7 @@ import { ConfigError, booleanFlags, flags, loadConfig } from "./config.ts";
 import { DatabaseUnreachable, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { RedisUnreachable } from "./deps.ts";
-import { seedCommand } from "./seed.ts";
+import { seedCommand } from "./cli/seed.ts";
 import { agentCommand } from "./cli/agent.ts";
 import { startServer } from "./server.ts";
 import pkg from "../package.json" with { type: "json" };

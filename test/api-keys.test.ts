@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
 import type { AgentClient } from "../src/client/agent.ts";
 import { openSocket, wsUrl } from "../src/client/gateway.ts";
-import { inTransaction, system } from "../src/db/rls.ts";
+import { inTransaction } from "../src/db/rls.ts";
+import { system } from "../src/domain/actor.ts";
 import { agentApiKeys } from "../src/db/schema.ts";
 import { type TestServer, testServer } from "./helpers.ts";
 

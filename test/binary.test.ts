@@ -16,7 +16,7 @@ let binary: string;
 
 beforeAll(async () => {
   const outfile = join(build.path, "moltstack");
-  const proc = Bun.spawn(["bun", join(root, "src/build.ts"), "--outfile", outfile], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(["bun", join(root, "src/build/build.ts"), "--outfile", outfile], { cwd: root, stdout: "pipe", stderr: "pipe" });
   const code = await proc.exited;
   if (code !== 0) throw new Error(`build failed: ${await new Response(proc.stderr).text()}`);
   binary = join(empty.path, "moltstack");

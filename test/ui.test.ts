@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { AgentClient } from "../src/client/agent.ts";
 import type { GatewaySocket } from "../src/client/gateway.ts";
 import { liveFor } from "../src/pages/live.ts";
-import { seedWorld } from "../src/seed.ts";
+import { seedWorld } from "../src/cli/seed.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
 import { hasChromium, launchBrowser, screenshot, until, waitForText, watchForTrouble } from "./ui-browser.ts";
 

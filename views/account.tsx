@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 // Observer accounts: register, log in, and the feed of the watched servers. Plain forms with a CSRF token.
 import type { FeedItem } from "../src/domain/feed.ts";
-import type { WatchedServer } from "../src/domain/observe.ts";
+import type { WatchedServer } from "../src/domain/observer-views.ts";
 import { Activity } from "./home.tsx";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
 import { Empty, ServerList } from "./parts.tsx";

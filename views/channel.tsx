@@ -4,7 +4,7 @@
 // and keeps its place when older messages are prepended; static/app.js wires the live stream.
 import type { ChannelView } from "../src/domain/channels.ts";
 import type { MessageView } from "../src/wire.ts";
-import type { QuotedMessage } from "../src/domain/observe.ts";
+import type { QuotedMessage } from "../src/domain/observer-views.ts";
 import type { MemberView, ServerView } from "../src/domain/servers.ts";
 import { Layout, type Viewer } from "./layout.tsx";
 import { Message, Older } from "./message.tsx";

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 // Home: what MoltStack is, how an agent joins, live platform numbers and the latest activity.
 import type { FeedItem } from "../src/domain/feed.ts";
-import type { PlatformStats } from "../src/domain/observe.ts";
+import type { PlatformStats } from "../src/domain/observer-views.ts";
 import type { ServerView } from "../src/domain/servers.ts";
 import { channelPath } from "./channel.tsx";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";

@@ -2,8 +2,8 @@
 // The page frame: head (title, meta, CSS, htmx and our script, all from /static inside the binary) and the server rail
 // on the left, as in Discord: home, the servers an observer watches, explore, account.
 import type { Child } from "hono/jsx";
-import type { ObserverProfile, WatchedServer } from "../src/domain/observe.ts";
-import { staticFile, staticPaths } from "../src/embedded.ts";
+import type { ObserverProfile, WatchedServer } from "../src/domain/observer-views.ts";
+import { staticFile, staticPaths } from "../src/build/embedded.ts";
 import { ServerIcon, icons } from "./parts.tsx";
 
 /** Changes whenever a static file changes, so /static/ answers can be cached for a long time. */

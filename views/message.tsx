@@ -4,7 +4,7 @@
 // an hx-disable block so htmx never acts on anything inside it.
 import type { Child } from "hono/jsx";
 import type { MessageView } from "../src/wire.ts";
-import type { QuotedMessage } from "../src/domain/observe.ts";
+import type { QuotedMessage } from "../src/domain/observer-views.ts";
 import { Avatar, Time } from "./parts.tsx";
 
 type Mention = { id: string; username: string };

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 // An agent's public profile: who it is, its karma and capabilities, its servers and its followers.
 import type { Profile } from "../src/domain/agents.ts";
-import type { AgentCircle } from "../src/domain/observe.ts";
+import type { AgentCircle } from "../src/domain/observer-views.ts";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
 import { Avatar, Empty, ServerList, Time, plural, presenceClass } from "./parts.tsx";
 

@@ -8,7 +8,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { type SQL, sql as sqlTag } from "drizzle-orm";
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
-import { embeddedSnapshot, pgliteAssets } from "../embedded.ts";
+import { embeddedSnapshot, pgliteAssets } from "../build/embedded.ts";
 import { ServiceUnavailable, isDiskFull, isOutage } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";

@@ -1,6 +1,6 @@
 // Applies the SQL files of migrations/ (embedded in the binary) that this database has not seen yet.
 // It runs under an advisory lock so that instances starting together apply each file exactly once.
-import { migrationFiles } from "../embedded.ts";
+import { migrationFiles } from "../build/embedded.ts";
 import type { Database } from "./client.ts";
 
 const lockKey = 0x6d6f6c74; // "molt"

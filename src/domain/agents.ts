@@ -1,7 +1,8 @@
 // Agent profiles: one's own, anyone's public one, and profile edits.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { agentKarma, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";

@@ -3,7 +3,8 @@
 // never makes more keys (a leaked key cannot multiply itself).
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { agentApiKeys } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -11,7 +12,7 @@ import { randomSecret, sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
 import { apiKeyPrefix } from "./auth.ts";
 import { publishControl } from "./events.ts";
-import type { Page } from "./pages.ts";
+import type { Page } from "./paging.ts";
 
 export const maxApiKeysPerAgent = 25;
 

@@ -1,7 +1,8 @@
 // Channels of a server: create, list, read, edit, delete. At most 100 per server; owner and admins manage them.
 import { asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { sqlConstraint } from "../db/client.ts";
 import { channels } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";

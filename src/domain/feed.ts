@@ -2,13 +2,14 @@
 // messages and membership events merged newest first. Ids are time-ordered, so one cursor pages both kinds.
 import { and, desc, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
 import { z } from "zod";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { activityEvents, agents, channels, messages, observerWatches, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { messageViews } from "./messages.ts";
 import { messageView } from "../wire.ts";
-import { type Page, pageQuery, toPage } from "./pages.ts";
+import { type Page, pageQuery, toPage } from "./paging.ts";
 
 export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({
   scope: z.enum(["all", "watched"]).default("all"),

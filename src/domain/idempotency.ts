@@ -5,7 +5,8 @@
 import { and, eq, gt, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { type Actor, type Claim, inTransaction, system } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor, type Claim, system } from "./actor.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, isOutage, logFailure } from "../errors.ts";

@@ -4,7 +4,8 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, rows } from "../db/client.ts";
-import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { type After, inTransaction, setIdentity } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { agentBlocks, agents, friendRequests, inboxItems, inboxPositions, messages } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";

@@ -3,17 +3,18 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, rows, sqlConstraint } from "../db/client.ts";
-import { type Actor, type After, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { type After, inTransaction, setIdentity } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
-import { type PageQuery, type Page, toPage } from "./pages.ts";
+import { type PageQuery, type Page, toPage } from "./paging.ts";
 import { type Addressed, address } from "./inbox.ts";
 import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
-import { getAgentConfig } from "./config.ts";
+import { getAgentConfig } from "./agent-settings.ts";
 import { type MessageInput, type MessageView, content, type editInput } from "../wire.ts";
 
 type Mention = MessageView["mentions"][number];

@@ -2,14 +2,15 @@
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, sqlState } from "../db/client.ts";
-import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { inTransaction, setIdentity } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { agents, channelBans, channelReports, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { username } from "./auth.ts";
 import { channelTopic, publish, publishControl } from "./events.ts";
 import { newId } from "../lib/ids.ts";
-import { type Page, pageQuery, toPage } from "./pages.ts";
+import { type Page, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId, assertCanPost, memberRole, moderatedServer, readableChannel } from "./permissions.ts";
 
 export const banInput = z.object({ username, reason: z.string().trim().max(512).optional() }).strict();

@@ -1,7 +1,8 @@
 // Human observers: an account with email and password that can only ever read.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { inTransaction, system } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { system } from "./actor.ts";
 import { observers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";

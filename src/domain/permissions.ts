@@ -2,7 +2,7 @@
 // questions again in the database; these checks give a clear error first (and a 404 for what one may not see).
 import { and, eq, sql } from "drizzle-orm";
 import { type Tx, rows } from "../db/client.ts";
-import type { Actor } from "../db/rls.ts";
+import type { Actor } from "./actor.ts";
 import { channelBans, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 

@@ -4,9 +4,10 @@
 //   state:<agent>     the published state (online | idle), which lapses to offline
 // ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout. Receiving does not count.
 import { eq, inArray, ne, or } from "drizzle-orm";
-import { type Actor, inTransaction, system } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { agents, friendships, serverMembers } from "../db/schema.ts";
-import { getAgentConfig } from "./config.ts";
+import { getAgentConfig } from "./agent-settings.ts";
 import type { Deps } from "../deps.ts";
 import { readableChannel } from "./permissions.ts";
 

@@ -2,11 +2,12 @@
 // Row-level security and app_can_read_channel keep results to what the caller may read.
 import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { agents, channels, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { channelView, toChannelView } from "./channels.ts";
-import { type Page, toPage } from "./pages.ts";
+import { type Page, toPage } from "./paging.ts";
 
 /**
  * The words of what someone is typing, all required, the last one as a prefix ("quant gard" finds "Quantum

@@ -3,7 +3,8 @@ import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { sqlConstraint, sqlState } from "../db/client.ts";
-import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { inTransaction, setIdentity } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { activityEvents, agents, channels, serverBans, serverMembers, serverTags, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -13,7 +14,7 @@ import { accessChanged, publishControl } from "./events.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
-import { type Page, pageQuery, toPage } from "./pages.ts";
+import { type Page, pageQuery, toPage } from "./paging.ts";
 import { type Role, type ServerRow, actorAgentId, memberRole, moderatedServer, visibleServer } from "./permissions.ts";
 import { shownName } from "../lib/text.ts";
 

@@ -5,14 +5,15 @@ import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 
-import { type Actor, inTransaction, setIdentity, system } from "../db/rls.ts";
+import { inTransaction, setIdentity } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { activityEvents, agentBlocks, agentFollows, agents, channels, friendRequests, friendships, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { username } from "./auth.ts";
 import { agentTopic, publish } from "./events.ts";
-import { type Page, pageQuery, toPage } from "./pages.ts";
+import { type Page, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId } from "./permissions.ts";
 import { address } from "./inbox.ts";
 import { type AgentRef, agentRef } from "../wire.ts";

@@ -8,12 +8,13 @@ import { isIP } from "node:net";
 import { and, asc, desc, eq, gt, inArray, lt, lte, min, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { type Actor, type After, inTransaction, system } from "../db/rls.ts";
+import { type After, inTransaction } from "../db/rls.ts";
+import { type Actor, system } from "./actor.ts";
 import { agentBlocks, agentConfig, agents, webhookDeliveries } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { logFailure } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
-import { type Page, pageQuery, toPage } from "./pages.ts";
+import { type Page, pageQuery, toPage } from "./paging.ts";
 import { channelReadableBy } from "./permissions.ts";
 import { isConnected } from "./presence.ts";
 

@@ -2,7 +2,7 @@
 // The gateway holds no business rules and never writes to the database itself.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { z } from "zod";
-import type { Actor } from "../db/rls.ts";
+import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";

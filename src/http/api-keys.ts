@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { apiKeyView, createApiKey, createApiKeyInput, listApiKeys, newApiKeyView, revokeApiKey } from "../domain/api-keys.ts";
-import { pageOf } from "../domain/pages.ts";
+import { pageOf } from "../domain/paging.ts";
 import { uuid } from "../lib/ids.ts";
 import { agentActor } from "./context.ts";
 import { agentOnly, answer, auth, errors, jsonBody, noContent, router } from "./openapi.ts";

@@ -8,7 +8,7 @@ import {
   banView, bansQuery, channelInstructionsView, instructionsInput, listChannelBans, reportAgent, reportInput, reportOutcome,
   setChannelInstructions, unbanFromChannel,
 } from "../domain/moderation.ts";
-import { pageOf, pageQuery } from "../domain/pages.ts";
+import { pageOf, pageQuery } from "../domain/paging.ts";
 import { uuid } from "../lib/ids.ts";
 import { editInput, messageInput, messageView } from "../wire.ts";
 import { agentActor } from "./context.ts";

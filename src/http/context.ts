@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import type { Actor } from "../db/rls.ts";
+import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import type { Claims } from "../domain/auth.ts";
 import { AppError, diskFull, isDiskFull, isOutage, validationError } from "../errors.ts";

@@ -4,7 +4,7 @@ import { feed, feedItem, feedQuery } from "../domain/feed.ts";
 import {
   loginObserver, observerLoginInput, observerRegisterInput, observerRegistration, observerSession, registerObserver,
 } from "../domain/observers.ts";
-import { pageOf } from "../domain/pages.ts";
+import { pageOf } from "../domain/paging.ts";
 import { answer, auth, errors, jsonBody, router } from "./openapi.ts";
 
 const feedPage = pageOf(feedItem, "FeedPage");

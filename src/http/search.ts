@@ -1,6 +1,6 @@
 // /api/v1/search?q=&type=servers|channels|agents|messages
 import { createRoute } from "@hono/zod-openapi";
-import { pageOf } from "../domain/pages.ts";
+import { pageOf } from "../domain/paging.ts";
 import { search, searchHit, searchQuery } from "../domain/search.ts";
 import { answer, auth, errors, router } from "./openapi.ts";
 

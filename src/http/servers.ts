@@ -11,7 +11,7 @@ import { username } from "../domain/auth.ts";
 import {
   banAgent, banInput, banView, bansQuery, instructionsInput, listBans, serverInstructionsView, setServerInstructions, unbanAgent,
 } from "../domain/moderation.ts";
-import { pageOf } from "../domain/pages.ts";
+import { pageOf } from "../domain/paging.ts";
 import { uuid } from "../lib/ids.ts";
 import { agentActor } from "./context.ts";
 import { agentOnly, answer, auth, errors, jsonBody, noContent, router } from "./openapi.ts";

@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { username } from "../domain/auth.ts";
-import { pageOf } from "../domain/pages.ts";
+import { pageOf } from "../domain/paging.ts";
 import {
   acceptFriendRequest, activityView, blockAgent, blockView, feedQuery, follow, followView, followingFeed, friendRequestOutcome,
   friendRequestsView, friendView, listBlocks, listFriendRequests, listFriends, rejectFriendRequest, removeFriend,

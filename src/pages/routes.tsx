@@ -12,7 +12,7 @@ import { ExplorePage, type ExploreQuery, Results, ResultsPage } from "../../view
 import { Activity, HomePage, Stats } from "../../views/home.tsx";
 import { assetVersion, type Viewer } from "../../views/layout.tsx";
 import { ProfilePage } from "../../views/profile.tsx";
-import type { Actor } from "../db/rls.ts";
+import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { getProfile } from "../domain/agents.ts";
 import { getChannel, listChannels } from "../domain/channels.ts";
@@ -21,10 +21,10 @@ import { listMessages } from "../domain/messages.ts";
 import {
   agentCircle, listWatches, observerProfile, platformStats, popularTags, quotedMessages, unwatchServer,
   watchServer,
-} from "../domain/observe.ts";
+} from "../domain/observer-views.ts";
 import { loginObserver, observerLoginInput, observerRegisterInput, registerObserver } from "../domain/observers.ts";
 import { getServer, listMembers, listServers, listServersQuery } from "../domain/servers.ts";
-import { staticFile } from "../embedded.ts";
+import { staticFile } from "../build/embedded.ts";
 import { AppError, isOutage } from "../errors.ts";
 import type { AppEnv } from "../http/context.ts";
 import { checkCsrf, csrfToken, endSession, startSession, viewerOf } from "./session.ts";

@@ -3,7 +3,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Actor } from "../db/rls.ts";
+import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { readToken } from "../domain/auth.ts";
 import { AppError } from "../errors.ts";

@@ -4,12 +4,12 @@
 // A reconnecting browser sends Last-Event-ID (the last message id it got) and is sent what it missed first.
 import type { Context } from "hono";
 import { type SSEMessage, streamSSE } from "hono/streaming";
-import type { Actor } from "../db/rls.ts";
+import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { channelTopic, presenceTopic } from "../domain/events.ts";
 import { listMessages } from "../domain/messages.ts";
 import type { MessageView } from "../wire.ts";
-import { quotedMessages } from "../domain/observe.ts";
+import { quotedMessages } from "../domain/observer-views.ts";
 import { presenceSnapshot } from "../domain/presence.ts";
 import { AppError } from "../errors.ts";
 import { Message, Reaction, Typing } from "../../views/message.tsx";

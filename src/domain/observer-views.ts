@@ -3,7 +3,8 @@
 // so row-level security decides what a page can show (never DMs, never private servers to outsiders).
 import { and, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { sqlState } from "../db/client.ts";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { agentFollows, agents, messages, observerWatches, observers, serverMembers, serverTags, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";

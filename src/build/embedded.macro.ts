@@ -1,9 +1,9 @@
-// Bun macros: these run while Bun transpiles src/embedded.ts (at `bun src/main.ts` start and at `bun run build`), so
+// Bun macros: these run while Bun transpiles src/build/embedded.ts (at `bun src/main.ts` start and at `bun run build`), so
 // what they return is inlined as data and the binary needs neither migrations/ nor static/ beside it.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
-const root = join(import.meta.dir, "..");
+const root = join(import.meta.dir, "../..");
 
 /** Every migrations/*.sql file, sorted by name; [] when the folder is empty or missing. */
 export function readMigrations(): { name: string; sql: string }[] {

@@ -1,16 +1,16 @@
 // `bun run build`: compiles src/main.ts into dist/moltstack, one executable that needs no Bun, node_modules or repo.
-// Migrations and static files come in through src/embedded.ts's macros, PGlite's WASM/data through file imports, and
+// Migrations and static files come in through src/build/embedded.ts's macros, PGlite's WASM/data through file imports, and
 // a freshly migrated database snapshot (made here) as an extra entrypoint, so a first start skips initdb.
 //
-//   bun src/build.ts [--entry src/main.ts] [--outfile dist/moltstack] [--target bun-linux-x64] [--no-snapshot]
+//   bun src/build/build.ts [--entry src/main.ts] [--outfile dist/moltstack] [--target bun-linux-x64] [--no-snapshot]
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openDatabase } from "./db/client.ts";
-import { migrate } from "./db/migrate.ts";
+import { openDatabase } from "../db/client.ts";
+import { migrate } from "../db/migrate.ts";
 import { migrationFiles, SNAPSHOT_NAME } from "./embedded.ts";
 
-const root = resolve(import.meta.dir, "..");
+const root = resolve(import.meta.dir, "../..");
 const { values: args } = parseArgs({
   options: {
     entry: { type: "string", default: join(root, "src/main.ts") },

@@ -1,14 +1,14 @@
 // The files an agent (or its OpenClaw skill loader) reads to join MoltStack: /skill.md (an OpenClaw skill: YAML
 // frontmatter, then how to join and talk), /heartbeat.md, /messaging.md, /rules.md and /skill.json. URLs, limits,
 // the route list and the platform instructions come from the running server, so the files cannot drift from it.
-import pkg from "../package.json" with { type: "json" };
-import type { Config } from "./config.ts";
-import { challengesPerWindow, refreshGraceSeconds, reservedUsernames, username } from "./domain/auth.ts";
-import { platformContext } from "./domain/events.ts";
-import { maxEmojiPerMessage, maxReactionsPerAgent } from "./domain/messages.ts";
-import { errorCodes } from "./errors.ts";
-import { schemaRules, typeText } from "./http/openapi.ts";
-import { gatewayDescription } from "./wire.ts";
+import pkg from "../../package.json" with { type: "json" };
+import type { Config } from "../config.ts";
+import { challengesPerWindow, refreshGraceSeconds, reservedUsernames, username } from "../domain/auth.ts";
+import { platformContext } from "../domain/events.ts";
+import { maxEmojiPerMessage, maxReactionsPerAgent } from "../domain/messages.ts";
+import { errorCodes } from "../errors.ts";
+import { schemaRules, typeText } from "./openapi.ts";
+import { gatewayDescription } from "../wire.ts";
 
 /** The API's OpenAPI document (as served at /api/v1/openapi.json). */
 export type ApiDocument = Record<string, any>;

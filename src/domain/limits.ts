@@ -1,7 +1,7 @@
 // Rate limits over Redis commands. Embedded mode runs the same code on ioredis-mock (in process),
 // production on Redis, so counters are shared by every instance behind the load balancer.
 import type Redis from "ioredis";
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 
 export type Limit = { name: string; max: number; windowSeconds: number };
 export type Verdict = { limit: number; remaining: number; resetSeconds: number; allowed: boolean };

@@ -1,7 +1,7 @@
 // /api/v1/agents/@me/config and /api/v1/agents/@me/webhook-deliveries: an agent's own settings and wake-up outbox.
 import { createRoute } from "@hono/zod-openapi";
-import { configInput, configView, getOwnConfig, rotateWebhookSecret, updateOwnConfig } from "../domain/config.ts";
-import { pageOf } from "../domain/pages.ts";
+import { configInput, configView, getOwnConfig, rotateWebhookSecret, updateOwnConfig } from "../domain/agent-settings.ts";
+import { pageOf } from "../domain/paging.ts";
 import { deliveriesQuery, deliveryView, listDeliveries } from "../domain/webhooks.ts";
 import { agentActor } from "./context.ts";
 import { agentOnly, answer, auth, errors, jsonBody, router } from "./openapi.ts";

@@ -2,9 +2,9 @@
 // replies, mentions, reactions, an edit and a delete, follows) through the HTTP API, exactly as agents would.
 // Without --url it starts this configuration's server on a private port (stop `moltstack serve` first when the
 // data dir is the embedded database), seeds it, and stops it.
-import { type AgentClient, ClientError, registerAgent } from "./client/agent.ts";
-import { ConfigError, loadConfig, parseFlags } from "./config.ts";
-import { startServer } from "./server.ts";
+import { type AgentClient, ClientError, registerAgent } from "../client/agent.ts";
+import { ConfigError, loadConfig, parseFlags } from "../config.ts";
+import { startServer } from "../server.ts";
 
 type AgentSpec = { name: string; display_name: string; bio: string; capabilities: string[] };
 type ChannelSpec = { name: string; category?: string; topic?: string; type?: "announcement" };

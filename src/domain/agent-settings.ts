@@ -3,7 +3,8 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { type Actor, inTransaction } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
+import { type Actor } from "./actor.ts";
 import { agentConfig } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";

@@ -1,5 +1,5 @@
 // Everything that must live inside the single executable: migrations, static files, PGlite's WASM/data files and the
-// migrated database snapshot made by src/build.ts. The app imports these from here and never from the disk.
+// migrated database snapshot made by src/build/build.ts. The app imports these from here and never from the disk.
 // File imports: each default export is a path (under /$bunfs/ inside the binary). TypeScript has no declaration for them.
 // @ts-expect-error
 import pgliteWasmPath from "@electric-sql/pglite/pglite.wasm" with { type: "file" };
@@ -12,7 +12,7 @@ import { readMigrations, readStatic } from "./embedded.macro.ts" with { type: "m
 /** Every migrations/*.sql file, sorted by name (read when the code is transpiled or compiled). */
 export const migrationFiles: { name: string; sql: string }[] = readMigrations();
 
-/** The name src/build.ts gives the migrated snapshot it embeds in the binary. */
+/** The name src/build/build.ts gives the migrated snapshot it embeds in the binary. */
 export const SNAPSHOT_NAME = "moltstack-snapshot.tar.gz";
 
 export type PGliteAssets = {
@@ -59,7 +59,7 @@ export function staticFile(path: string): Blob | undefined {
 export const staticPaths: string[] = Object.keys(staticSources).sort();
 
 /**
- * The gzip tar of a freshly migrated PGlite data dir that src/build.ts embedded in the binary, for
+ * The gzip tar of a freshly migrated PGlite data dir that src/build/build.ts embedded in the binary, for
  * `PGlite.create(dir, { loadDataDir: embeddedSnapshot(), ...assets })` on an empty data dir. Undefined from source.
  */
 export function embeddedSnapshot(): Blob | undefined {
