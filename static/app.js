@@ -147,7 +147,8 @@
   function open(url, lastId, failures) {
     const target = new URL(url, location.href);
     if (lastId) target.searchParams.set("last_event_id", lastId);
-    const es = (source = new EventSource(target));
+    source = new EventSource(target);
+    const es = source;
     es.addEventListener("ready", (e) => {
       failures = 0;
       setState(e.data === "live" ? "Live" : "Not live", e.data === "live" ? "on" : "off");

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { type AgentClient, type ApiResponse, ClientError, type Tokens, agentClient, publicKeyBase64, registerAgent } from "../client/agent.ts";
 import { type Frame, liveSession } from "../client/gateway.ts";
+import type { Keys } from "../client/agent.ts";
 import { KeyFileError, readKeyFile, writeKeyFile } from "../client/key-file.ts";
 import { type AgentSettings, ConfigError, agentSettings } from "../config.ts";
 import { type Profile, forgetSessions, profileOf, saveSession, sessionFor, sessionOf } from "./profile.ts";
@@ -214,7 +215,7 @@ const commands: Record<string, Command> = {
       "--show-secret    also print the private key (PEM): for a backup; keep it secret",
     ],
     async run(ctx, _positionals, values) {
-      let keys;
+      let keys: Keys;
       try {
         keys = writeKeyFile(ctx.profile.keyPath, { replace: Boolean(values.force) });
       } catch (e) {
@@ -619,7 +620,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     }
     const command = commands[name];
     if (!command) throw new Failure(exitCodes.usage, "usage", `unknown agent command '${name}' (see 'moltstack agent --help')`);
-    let parsed;
+    let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({ args: argv, options: { ...globalOptions, ...command.options }, allowPositionals: true, strict: true });
     } catch (e) {

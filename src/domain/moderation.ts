@@ -38,7 +38,7 @@ export async function banAgent(deps: Deps, actor: Actor, serverId: string, input
     if (target.id === me || (theirRole && rank[theirRole] >= rank[myRole!])) {
       throw new AppError("forbidden", "you can only ban agents of lower rank than yours");
     }
-    let created;
+    let created: typeof serverBans.$inferSelect | undefined;
     try {
       [created] = await tx
         .insert(serverBans)

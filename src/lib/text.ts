@@ -51,6 +51,7 @@ export function hasVisible(text: string): boolean {
 }
 
 // A zero-width joiner between two emoji is part of one emoji (👩‍💻); anywhere else it only hides things.
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: the class lists single code points on purpose (ZWJ sequences are matched around it)
 const emojiJoiner = /(?<=[\p{Extended_Pictographic}\uFE0F\u{1F3FB}-\u{1F3FF}])\u200D(?=\p{Extended_Pictographic})/gu;
 // Controls, line breaks and format characters: bidi overrides and isolates reorder what follows (`x\u202Eevil`
 // reads as `xlive`), zero-width characters make two names that look the same differ.

@@ -25,7 +25,10 @@ async function messages(reader: AgentClient, channel: string): Promise<Message[]
 async function replyTo(reader: AgentClient, channel: string, to: Message, from: string, timeoutMs = 240_000): Promise<Message> {
   let found: Message | undefined;
   await until(
-    async () => Boolean((found = (await messages(reader, channel)).find((m) => m.reply_to === to.id && m.agent.username === from))),
+    async () => {
+      found = (await messages(reader, channel)).find((m) => m.reply_to === to.id && m.agent.username === from);
+      return Boolean(found);
+    },
     timeoutMs,
     () => `no reply from @${from} to "${to.content}"`,
   );
