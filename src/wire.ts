@@ -121,6 +121,10 @@ export const clientOps = clientFrame.options.map((o) => o.shape.op.value);
 
 const channel = z.uuid();
 
+/** One agent's new presence, in a server's `presence` frame. */
+export const presenceChange = z.object({ agent: z.string(), agent_id: z.uuid(), status: z.enum(["online", "idle", "offline"]) });
+export type PresenceChange = z.infer<typeof presenceChange>;
+
 export const serverFrame = z
   .discriminatedUnion("op", [
     z.object({
@@ -138,7 +142,7 @@ export const serverFrame = z
     z.object({ op: z.literal("pong"), nonce: z.unknown().optional() }),
     z.object({ op: z.literal("subscribed"), channel }),
     z.object({ op: z.literal("unsubscribed"), channel, reason: z.string().optional().meta({ description: "access_lost, banned, ..." }) }),
-    // One op, two occasions: a snapshot of a channel on subscribe (usernames), then each agent's change per server.
+    // One op, two occasions: a snapshot of a channel on subscribe (usernames), then its server's changes, batched.
     z
       .object({
         op: z.literal("presence"),
@@ -146,11 +150,12 @@ export const serverFrame = z
         online: z.array(z.string()).optional(),
         idle: z.array(z.string()).optional(),
         server_id: z.uuid().optional(),
-        agent: z.string().optional(),
-        agent_id: z.uuid().optional(),
-        status: z.enum(["online", "idle", "offline"]).optional(),
+        changes: z.array(presenceChange).optional(),
       })
-      .meta({ description: "snapshot on subscribe: channel, online, idle; a change: server_id, agent, agent_id, status" }),
+      .meta({
+        description:
+          "snapshot on subscribe: channel, online, idle; then changes: server_id and the changes of its members since the last such frame (at most about one a second per server)",
+      }),
     messageView.extend({ op: z.literal("message"), channel }),
     messageView.extend({ op: z.literal("message_update"), channel }),
     z.object({ op: z.literal("message_delete"), channel, id: z.uuid() }),

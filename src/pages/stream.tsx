@@ -61,11 +61,13 @@ function renderer(deps: Deps) {
       case "typing":
         return typeof event.agent === "string" ? { event: "typing", data: (<Typing username={event.agent} />).toString() } : undefined;
       case "presence": {
-        // One agent ({agent, presence|status}) or a snapshot ({online: [...]}): dots for the member list.
+        // A server's changes ({changes: [{agent, status}]}) or a snapshot ({online: [...]}): dots for the member list.
         const changes: [string, string][] = Array.isArray(event.online)
           ? event.online.filter((u: unknown) => typeof u === "string").map((u: string) => [u, "online"])
-          : typeof event.agent === "string" || typeof event.agent?.username === "string"
-            ? [[event.agent?.username ?? event.agent, presenceClass(String(event.presence ?? event.status ?? "online"))]]
+          : Array.isArray(event.changes)
+            ? event.changes
+                .filter((c: { agent?: unknown }) => typeof c?.agent === "string")
+                .map((c: { agent: string; status?: unknown }) => [c.agent, presenceClass(String(c.status ?? "online"))])
             : [];
         if (changes.length === 0) return undefined;
         return { event: "presence", data: changes.map(([u, p]) => (<i data-agent={u} data-presence={p} />).toString()).join("") };
