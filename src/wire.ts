@@ -154,7 +154,7 @@ export const serverFrame = z
       })
       .meta({
         description:
-          "snapshot on subscribe: channel, online, idle; then changes: server_id and the changes of its members since the last such frame (at most about one a second per server)",
+          "snapshot on subscribe: channel, online, idle; then changes: server_id and the changes of its members since its last such frame (at most one a second per server, down to one per 15 s while its members keep changing)",
       }),
     messageView.extend({ op: z.literal("message"), channel }),
     messageView.extend({ op: z.literal("message_update"), channel }),

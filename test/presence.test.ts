@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import type { Frame, GatewaySocket } from "../src/client/gateway.ts";
-import { presenceTickMs } from "../src/domain/presence.ts";
+import { maxPresenceGapMs, presenceTickMs } from "../src/domain/presence.ts";
 import { type ManualClock, manualClock } from "../src/lib/clock.ts";
 import type { PresenceChange } from "../src/wire.ts";
 import { type TestServer, tempDir, testServer } from "./helpers.ts";
@@ -33,7 +33,9 @@ afterAll(async () => {
 
 /** Changes announced to a listener: [username, status] per change, in the order they came. */
 const changesIn = (frames: Frame[]): [string, string][] =>
-  frames.filter((f) => f.op === "presence" && Array.isArray(f.changes)).flatMap((f) => f.changes.map((c: PresenceChange) => [c.agent, c.status]));
+  frames
+    .filter((f) => f.op === "presence" && Array.isArray(f.changes))
+    .flatMap((f) => f.changes.map((c: PresenceChange) => [c.agent, c.status]));
 
 /**
  * Moves the clock a tick at a time until `socket` has a frame that `match` accepts. For changes that start with
@@ -107,7 +109,9 @@ describe("presence", () => {
     // An outbound act while connected brings her back.
     a.send({ op: "typing", channel: general });
     await tickUntil(clock, watcher, changeOf(alice.username, "online"), watcher.frames.indexOf(offline));
-    const statuses = changesIn(watcher.frames.slice(from)).filter(([u]) => u === alice.username).map(([, s]) => s);
+    const statuses = changesIn(watcher.frames.slice(from))
+      .filter(([u]) => u === alice.username)
+      .map(([, s]) => s);
     expect(statuses).toEqual(["online", "idle", "offline", "online"]);
     const back = watcher.frames.length;
     a.close();
@@ -115,8 +119,9 @@ describe("presence", () => {
     watcher.close();
   });
 
+  let crowd: AgentClient[];
   it("batches a wave: agents coming online together cost each listener one frame", async () => {
-    const crowd = await Promise.all(Array.from({ length: 20 }, (_, i) => server.agent(`crowd${i}`)));
+    crowd = await Promise.all(Array.from({ length: 20 }, (_, i) => server.agent(`crowd${i}`)));
     await Promise.all(crowd.map((c) => c.post(`/api/v1/servers/${serverId}/join`)));
     const watcher = await bob.connect();
     watcher.send({ op: "subscribe", channels: [general] });
@@ -137,14 +142,46 @@ describe("presence", () => {
     for (const s of sockets) s.close();
     await Promise.all(sockets.map((s) => s.closed));
     const seenOffline = new Set<string>();
-    await tickUntil(clock, watcher, () => {
-      for (const [u, s] of changesIn(watcher.frames.slice(from))) if (s === "offline" && names.has(u)) seenOffline.add(u);
-      return seenOffline.size === names.size;
-    }, from);
+    await tickUntil(
+      clock,
+      watcher,
+      () => {
+        for (const [u, s] of changesIn(watcher.frames.slice(from))) if (s === "offline" && names.has(u)) seenOffline.add(u);
+        return seenOffline.size === names.size;
+      },
+      from,
+    );
     // One frame for the wave online, the closes in the tick or two they took to reach the server: a handful in all.
     const frames = watcher.frames.slice(from).filter((f) => f.op === "presence");
     expect(frames.length).toBeLessThanOrEqual(5);
     expect(changesIn(frames).filter(([u]) => names.has(u))).toHaveLength(40);
+    watcher.close();
+  });
+
+  it("spaces frames out while a server keeps changing, and every change still arrives", async () => {
+    const names = new Set(crowd.map((c) => c.username));
+    await clock.advance(maxPresenceGapMs); // the last test's pace has lapsed
+    const watcher = await bob.connect();
+    watcher.send({ op: "subscribe", channels: [general] });
+    await watcher.next((f) => f.op === "subscribed");
+    await clock.advance(maxPresenceGapMs);
+    const from = watcher.frames.length;
+
+    // Two agents come online every tick for ten ticks: frames go at 0, 1, 3 and 7 ticks, then after the 8-tick gap.
+    const sockets: GatewaySocket[] = [];
+    for (let i = 0; i < 10; i++) {
+      sockets.push(...(await Promise.all(crowd.slice(2 * i, 2 * i + 2).map((c) => c.connect()))));
+      await clock.advance(presenceTickMs);
+    }
+    await clock.advance(8 * presenceTickMs);
+    await watcher.next(
+      () => changesIn(watcher.frames.slice(from)).filter(([u, s]) => names.has(u) && s === "online").length === names.size,
+      5000,
+      from,
+    );
+    const frames = watcher.frames.slice(from).filter((f) => f.op === "presence" && f.changes);
+    expect(frames.map((f) => (f.changes ?? []).filter((c: PresenceChange) => names.has(c.agent)).length)).toEqual([2, 2, 4, 8, 4]);
+    for (const s of sockets) s.close();
     watcher.close();
   });
 });

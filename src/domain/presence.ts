@@ -4,15 +4,15 @@
 //   state:<agent>     the published state (online | idle), which lapses to offline
 // ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout or when the last socket
 // closes. Receiving does not count. Time is `deps.clock`'s. Changes are announced once per tick, one frame per server
-// listing every change of that tick: a thousand agents connecting at once cost each listener a frame a tick, not a
-// thousand frames.
+// listing every change since its last frame, and less often while the server keeps changing: a thousand agents
+// connecting at once cost each listener a handful of frames, not a thousand.
 import { eq, inArray, ne, or } from "drizzle-orm";
 import { inTransaction } from "../db/rls.ts";
 import { type Actor, system } from "./actor.ts";
-import { agents, friendships, serverMembers } from "../db/schema.ts";
-import { getAgentConfig } from "./agent-settings.ts";
+import { agentConfig, agents, friendships, serverMembers } from "../db/schema.ts";
+import { defaultSettings } from "./agent-settings.ts";
 import type { Deps } from "../deps.ts";
-import { logFailure } from "../errors.ts";
+import { AppError, logFailure } from "../errors.ts";
 import { presenceTopic, publish } from "./events.ts";
 import { readableChannel } from "./permissions.ts";
 import type { PresenceChange } from "../wire.ts";
@@ -25,6 +25,8 @@ export const sessionLeaseMs = 60_000;
 export const sessionRenewMs = 10_000;
 /** How often states are re-read and changes announced: the granularity of presence, and at most one frame per server. */
 export const presenceTickMs = 1_000;
+/** The longest a server's changes wait while its members keep changing (see `outbox` below). */
+export const maxPresenceGapMs = 15_000;
 /** How often an instance looks for agents still shown present whose instance died without saying goodbye. */
 export const stalePresenceMs = 60_000;
 
@@ -86,16 +88,30 @@ export async function presenceSnapshot(deps: Deps, actor: Actor, channelId: stri
       .innerJoin(agents, or(eq(agents.id, friendships.agentAId), eq(agents.id, friendships.agentBId)))
       .where(eq(friendships.dmChannelId, channel.id));
   });
-  const states = await statesOf(deps, people.map((p) => p.id));
+  const states = await statesOf(
+    deps,
+    people.map((p) => p.id),
+  );
   return {
     online: people.filter((_, i) => states[i] === "online").map((p) => p.username),
     idle: people.filter((_, i) => states[i] === "idle").map((p) => p.username),
   };
 }
 
-/** The agent's idle timeout, read when it connects. */
-export async function idleTimeoutOf(deps: Deps, actor: Actor & { role: "agent" }): Promise<number> {
-  return (await inTransaction(deps.database, actor, (tx) => getAgentConfig(tx, actor.agentId))).idleTimeoutSeconds;
+/** What presence needs of an agent opening a socket, in one read: its username and its idle timeout. */
+export async function connectingAgent(
+  deps: Deps,
+  actor: Actor & { role: "agent" },
+): Promise<{ username: string; idleTimeoutSeconds: number }> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const [row] = await tx
+      .select({ username: agents.username, idleTimeoutSeconds: agentConfig.idleTimeoutSeconds })
+      .from(agents)
+      .leftJoin(agentConfig, eq(agentConfig.agentId, agents.id))
+      .where(eq(agents.id, actor.agentId));
+    if (!row) throw new AppError("not_found", "agent not found");
+    return { username: row.username, idleTimeoutSeconds: row.idleTimeoutSeconds ?? defaultSettings.idleTimeoutSeconds };
+  });
 }
 
 /**
@@ -105,7 +121,10 @@ export async function idleTimeoutOf(deps: Deps, actor: Actor & { role: "agent" }
 export async function settleStalePresence(deps: Deps): Promise<void> {
   await inTransaction(deps.database, system, async (tx) => {
     const shown = await tx.select({ id: agents.id }).from(agents).where(ne(agents.presence, "offline")).limit(1000);
-    const states = await statesOf(deps, shown.map((a) => a.id));
+    const states = await statesOf(
+      deps,
+      shown.map((a) => a.id),
+    );
     const lapsed = shown.filter((_, i) => states[i] === "offline").map((a) => a.id);
     if (lapsed.length) await tx.update(agents).set({ presence: "offline" }).where(inArray(agents.id, lapsed));
   });
@@ -145,7 +164,36 @@ export function createPresence(deps: Deps): Presence {
     else pending.set(c.agentId, c);
   };
 
-  const announce = async () => {
+  /**
+   * Per server: the changes not sent yet and when the next frame may go. A server whose members keep changing (a
+   * wave of agents connecting) gets frames further and further apart, 1, 2, 4, 8 then every 15 s; once a gap passes
+   * with nothing to say, it is back to the first pace.
+   */
+  const outbox = new Map<string, { changes: Map<string, PresenceChange>; nextAt: number; gapMs: number }>();
+
+  const send = async (all: boolean) => {
+    const now = deps.clock.now();
+    for (const [serverId, o] of outbox) {
+      if (o.changes.size === 0) {
+        if (now >= o.nextAt) outbox.delete(serverId);
+        continue;
+      }
+      if (now < o.nextAt && !all) continue;
+      const changes = [...o.changes.values()];
+      o.changes.clear();
+      o.nextAt = now + o.gapMs;
+      o.gapMs = Math.min(o.gapMs * 2, maxPresenceGapMs);
+      await publish(deps, presenceTopic(serverId), { op: "presence", server_id: serverId, changes });
+    }
+  };
+
+  const announce = async (all = false) => {
+    await store();
+    await send(all);
+  };
+
+  /** Records the changes of this tick (Redis, the agents table) and files them under their servers. */
+  const store = async () => {
     if (pending.size === 0) return;
     const batch = [...pending.values()];
     pending.clear();
@@ -162,7 +210,9 @@ export function createPresence(deps: Deps): Presence {
         else published.set(c.agentId, c.state);
       }
       for (const [serverId, changes] of servers) {
-        await publish(deps, presenceTopic(serverId), { op: "presence", server_id: serverId, changes });
+        const o = outbox.get(serverId) ?? { changes: new Map(), nextAt: 0, gapMs: presenceTickMs };
+        outbox.set(serverId, o);
+        for (const c of changes) o.changes.set(c.agent_id, c);
       }
     } catch (e) {
       // Not announced: the next tick tries again, unless a newer change came meanwhile.
@@ -187,8 +237,8 @@ export function createPresence(deps: Deps): Presence {
   return {
     closed,
     async opened(s) {
-      let mine = local.get(s.agentId);
-      if (!mine) local.set(s.agentId, (mine = { username: s.username, idleTimeoutSeconds: s.idleTimeoutSeconds, sessions: new Set() }));
+      const mine = local.get(s.agentId) ?? { username: s.username, idleTimeoutSeconds: s.idleTimeoutSeconds, sessions: new Set() };
+      local.set(s.agentId, mine);
       mine.sessions.add(s.sessionId);
       const now = deps.clock.now();
       await deps.redis
@@ -207,7 +257,12 @@ export function createPresence(deps: Deps): Presence {
       for (let i = 0; i < ids.length; i++) {
         const mine = local.get(ids[i]);
         if (!mine) continue; // closed meanwhile
-        change({ agentId: ids[i], username: mine.username, idleTimeoutSeconds: mine.idleTimeoutSeconds, state: stateAt(now, last[i], mine.idleTimeoutSeconds, true) });
+        change({
+          agentId: ids[i],
+          username: mine.username,
+          idleTimeoutSeconds: mine.idleTimeoutSeconds,
+          state: stateAt(now, last[i], mine.idleTimeoutSeconds, true),
+        });
       }
       await announce();
     },
@@ -232,7 +287,7 @@ export function createPresence(deps: Deps): Presence {
         const session = { agentId, username: mine.username, idleTimeoutSeconds: mine.idleTimeoutSeconds };
         for (const sessionId of mine.sessions) await closed({ ...session, sessionId }).catch((e) => logFailure("presence", e));
       }
-      await announce();
+      await announce(true);
     },
   };
 }
@@ -251,12 +306,17 @@ async function storePresence(deps: Deps, batch: Change[]): Promise<Map<string, P
     const rows = await tx
       .select({ serverId: serverMembers.serverId, agentId: serverMembers.agentId })
       .from(serverMembers)
-      .where(inArray(serverMembers.agentId, batch.map((c) => c.agentId)));
+      .where(
+        inArray(
+          serverMembers.agentId,
+          batch.map((c) => c.agentId),
+        ),
+      );
     const byAgent = new Map(batch.map((c) => [c.agentId, { agent: c.username, agent_id: c.agentId, status: c.state }]));
     const servers = new Map<string, PresenceChange[]>();
     for (const r of rows) {
-      let changes = servers.get(r.serverId);
-      if (!changes) servers.set(r.serverId, (changes = []));
+      const changes = servers.get(r.serverId) ?? [];
+      servers.set(r.serverId, changes);
       changes.push(byAgent.get(r.agentId)!);
     }
     return servers;

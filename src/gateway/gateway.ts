@@ -4,10 +4,9 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { z } from "zod";
 import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
-import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { type Control, agentTopic, channelTopic, controlTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
-import { type Presence, type Session, connectedSessions, idleTimeoutOf, presenceSnapshot } from "../domain/presence.ts";
+import { type Control, agentTopic, channelTopic, controlTopic, platformContext, presenceTopic } from "../domain/events.ts";
+import { type Presence, type Session, connectedSessions, connectingAgent, presenceSnapshot } from "../domain/presence.ts";
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
 import { postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
@@ -367,8 +366,7 @@ export function createGateway(deps: Deps, presence: Presence): Gateway {
         data.tokenId = claims.jti;
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
         data.actor = actor;
-        data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
-        data.idleTimeoutSeconds = await idleTimeoutOf(deps, actor);
+        ({ username: data.username, idleTimeoutSeconds: data.idleTimeoutSeconds } = await connectingAgent(deps, actor));
       } catch (e) {
         data.authError =
           e instanceof AppError ? e
