@@ -230,8 +230,13 @@ export function createPresence(deps: Deps): Presence {
       .zrem(key(deps, "sockets", s.agentId), s.sessionId)
       .zremrangebyscore(key(deps, "sockets", s.agentId), "-inf", deps.clock.now())
       .exec();
+    if (local.has(s.agentId)) return;
+    const elsewhere = await isConnected(deps, s.agentId);
+    if (local.has(s.agentId)) return; // it connected here again meanwhile
     // The last socket anywhere: the agent goes offline now rather than when its timer runs out.
-    if (!local.has(s.agentId) && !(await isConnected(deps, s.agentId))) change({ ...s, state: "offline" });
+    if (!elsewhere) change({ ...s, state: "offline" });
+    // This instance no longer speaks for the agent: it forgets what it announced (once its offline has gone out).
+    if (!pending.has(s.agentId)) published.delete(s.agentId);
   };
 
   return {
