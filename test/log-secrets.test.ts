@@ -107,6 +107,7 @@ beforeAll(async () => {
   };
   const started = await serveProcess(["bun", entry, "serve", "--port", "0", "--data-dir", "memory:"], { env });
   ({ proc, url } = started);
+  expect(started.out).toContain(onPostgres ? "(postgres+redis)" : "(embedded)");
   // Read both streams from now on, so a full pipe never stalls the server.
   output = Promise.all([readAll(proc.stdout).then((rest) => started.out + rest), readAll(proc.stderr)]);
 });
