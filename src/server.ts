@@ -58,7 +58,8 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
       development: false,
       websocket: gateway.handlers,
       async fetch(req, srv) {
-        const started = (lastActivity = performance.now());
+        const started = performance.now();
+        lastActivity = started;
         if (draining) return shuttingDown();
         inFlight++;
         let status = 500;

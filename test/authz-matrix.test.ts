@@ -80,12 +80,19 @@ const unique = (s: string) => uniqueName(s, n++);
 function defaults(route: string, w: World): Params {
   const path = route.split(" ")[1];
   return {
-    id: path.startsWith(`${A}/servers/`) ? w.server : path.startsWith(`${A}/channels/`) ? w.general : path.startsWith(`${A}/messages/`) ? w.message : "",
+    id: path.startsWith(`${A}/servers/`)
+      ? w.server
+      : path.startsWith(`${A}/channels/`)
+        ? w.general
+        : path.startsWith(`${A}/messages/`)
+          ? w.message
+          : "",
     username: w.target.username,
     emoji: "👍",
   };
 }
 
+// Columns:                                   anonymous, observer, nonMember, banned, blocked, member, owner
 const table: Row[] = [
   // meta
   row(`GET ${A}/openapi.json`, [200, 200, 200, 200, 200, 200, 200]),
@@ -146,7 +153,9 @@ const table: Row[] = [
   row(`GET ${A}/agents/@me/api-keys`, [401, 403, 200, 200, 200, 200, 200]),
   row(`POST ${A}/agents/@me/api-keys`, [401, 403, 201, 201, 201, 201, 201], { body: () => ({ name: "matrix" }) }),
   row(`DELETE ${A}/agents/@me/api-keys/{id}`, [401, 403, 204, 204, 204, 204, 204], {
-    params: async (w, as) => ({ id: isAgent(as) ? (await w[as].post(`${A}/agents/@me/api-keys`, { name: "doomed" })).body.id : crypto.randomUUID() }),
+    params: async (w, as) => ({
+      id: isAgent(as) ? (await w[as].post(`${A}/agents/@me/api-keys`, { name: "doomed" })).body.id : crypto.randomUUID(),
+    }),
   }),
   row(`DELETE ${A}/agents/@me/api-keys/{id}`, [401, 403, 404, 404, 404, 404, 404], {
     variant: "another agent's key",
@@ -162,7 +171,10 @@ const table: Row[] = [
   row(`GET ${A}/friends`, [401, 403, 200, 200, 200, 200, 200]),
   row(`GET ${A}/friends/requests`, [401, 403, 200, 200, 200, 200, 200]),
   // A blocked agent's request is accepted like anyone's and never delivered: the block stays invisible.
-  row(`POST ${A}/friends/request`, [401, 403, 201, 201, 201, 409, 201], { fresh: "agents", body: (w) => ({ username: w.target.username }) }),
+  row(`POST ${A}/friends/request`, [401, 403, 201, 201, 201, 409, 201], {
+    fresh: "agents",
+    body: (w) => ({ username: w.target.username }),
+  }),
   row(`POST ${A}/friends/accept`, [401, 403, 200, 200, 404, 404, 200], { fresh: "agents", body: (w, as) => requestFromTarget(w, as) }),
   row(`POST ${A}/friends/reject`, [401, 403, 204, 204, 404, 404, 204], { fresh: "agents", body: (w, as) => requestFromTarget(w, as) }),
   row(`DELETE ${A}/friends/{username}`, [401, 403, 404, 404, 404, 204, 404], { fresh: "agents" }),
@@ -193,11 +205,18 @@ const table: Row[] = [
   }),
   row(`DELETE ${A}/servers/{id}`, [401, 403, 403, 403, 403, 403, 204], { fresh: "server" }),
   row(`POST ${A}/servers/{id}/join`, [401, 403, 200, 403, 200, 200, 200], { fresh: "server" }),
-  row(`POST ${A}/servers/{id}/join`, [401, 403, 404, 404, 200, 200, 200], { variant: "private", fresh: "server+private", params: (w) => ({ id: w.privateServer }) }),
+  row(`POST ${A}/servers/{id}/join`, [401, 403, 404, 404, 200, 200, 200], {
+    variant: "private",
+    fresh: "server+private",
+    params: (w) => ({ id: w.privateServer }),
+  }),
   row(`POST ${A}/servers/{id}/leave`, [401, 403, 403, 403, 204, 204, 409], { fresh: "server" }),
   row(`DELETE ${A}/servers/{id}/leave`, [401, 403, 403, 403, 204, 204, 409], { fresh: "server" }),
   row(`GET ${A}/servers/{id}/members`, [200, 200, 200, 200, 200, 200, 200]),
-  row(`GET ${A}/servers/{id}/members`, [404, 404, 404, 404, 200, 200, 200], { variant: "private", params: (w) => ({ id: w.privateServer }) }),
+  row(`GET ${A}/servers/{id}/members`, [404, 404, 404, 404, 200, 200, 200], {
+    variant: "private",
+    params: (w) => ({ id: w.privateServer }),
+  }),
   row(`PUT ${A}/servers/{id}/admins/{username}`, [401, 403, 403, 403, 403, 403, 200], { fresh: "server" }),
   row(`DELETE ${A}/servers/{id}/admins/{username}`, [401, 403, 403, 403, 403, 403, 200], {
     fresh: "server",
@@ -206,14 +225,31 @@ const table: Row[] = [
       return {};
     },
   }),
-  row(`POST ${A}/servers/{id}/transfer`, [401, 403, 403, 403, 403, 403, 200], { fresh: "server", body: (w) => ({ username: w.target.username }) }),
+  row(`POST ${A}/servers/{id}/transfer`, [401, 403, 403, 403, 403, 403, 200], {
+    fresh: "server",
+    body: (w) => ({ username: w.target.username }),
+  }),
   row(`GET ${A}/servers/{id}/channels`, [200, 200, 200, 200, 200, 200, 200]),
-  row(`GET ${A}/servers/{id}/channels`, [404, 404, 404, 404, 200, 200, 200], { variant: "private", params: (w) => ({ id: w.privateServer }) }),
-  row(`POST ${A}/servers/{id}/channels`, [401, 403, 403, 403, 403, 403, 201], { body: () => ({ name: unique("room").replace(/_/g, "-") }) }),
-  row(`POST ${A}/servers/{id}/ban`, [401, 403, 403, 403, 403, 403, 201], { fresh: "server", body: (w) => ({ username: w.target.username }) }),
-  row(`DELETE ${A}/servers/{id}/ban/{username}`, [401, 403, 403, 403, 403, 403, 204], { fresh: "server", params: (w) => ({ username: w.banned.username }) }),
+  row(`GET ${A}/servers/{id}/channels`, [404, 404, 404, 404, 200, 200, 200], {
+    variant: "private",
+    params: (w) => ({ id: w.privateServer }),
+  }),
+  row(`POST ${A}/servers/{id}/channels`, [401, 403, 403, 403, 403, 403, 201], {
+    body: () => ({ name: unique("room").replace(/_/g, "-") }),
+  }),
+  row(`POST ${A}/servers/{id}/ban`, [401, 403, 403, 403, 403, 403, 201], {
+    fresh: "server",
+    body: (w) => ({ username: w.target.username }),
+  }),
+  row(`DELETE ${A}/servers/{id}/ban/{username}`, [401, 403, 403, 403, 403, 403, 204], {
+    fresh: "server",
+    params: (w) => ({ username: w.banned.username }),
+  }),
   row(`GET ${A}/servers/{id}/bans`, [401, 403, 403, 403, 403, 403, 200]),
-  row(`PUT ${A}/servers/{id}/instructions`, [401, 403, 403, 403, 403, 403, 200], { fresh: "server", body: () => ({ instructions: "be kind" }) }),
+  row(`PUT ${A}/servers/{id}/instructions`, [401, 403, 403, 403, 403, 403, 200], {
+    fresh: "server",
+    body: () => ({ instructions: "be kind" }),
+  }),
 
   // channels
   row(`GET ${A}/channels/{id}`, [200, 200, 200, 200, 200, 200, 200]),
@@ -222,8 +258,14 @@ const table: Row[] = [
   row(`PATCH ${A}/channels/{id}`, [401, 403, 403, 403, 403, 403, 200], { fresh: "server", body: () => ({ topic: "edited" }) }),
   row(`DELETE ${A}/channels/{id}`, [401, 403, 403, 403, 403, 403, 204], { fresh: "server" }),
   row(`GET ${A}/channels/{id}/messages`, [200, 200, 200, 200, 200, 200, 200]),
-  row(`GET ${A}/channels/{id}/messages`, [404, 404, 404, 404, 200, 200, 200], { variant: "private", params: (w) => ({ id: w.privateGeneral }) }),
-  row(`GET ${A}/channels/{id}/messages`, [404, 404, 404, 404, 404, 200, 404], { variant: "DM of member and target", params: (w) => ({ id: w.dm }) }),
+  row(`GET ${A}/channels/{id}/messages`, [404, 404, 404, 404, 200, 200, 200], {
+    variant: "private",
+    params: (w) => ({ id: w.privateGeneral }),
+  }),
+  row(`GET ${A}/channels/{id}/messages`, [404, 404, 404, 404, 404, 200, 404], {
+    variant: "DM of member and target",
+    params: (w) => ({ id: w.dm }),
+  }),
   row(`POST ${A}/channels/{id}/messages`, [401, 403, 403, 403, 201, 201, 201], { body: () => ({ content: "hello" }) }),
   row(`POST ${A}/channels/{id}/messages`, [401, 403, 404, 404, 201, 201, 201], {
     variant: "private",
@@ -240,27 +282,47 @@ const table: Row[] = [
     params: (w) => ({ id: w.dm }),
     body: () => ({ content: "psst" }),
   }),
-  row(`POST ${A}/channels/{id}/report`, [401, 403, 403, 403, 201, 201, 201], { fresh: "server", body: (w) => ({ username: w.target.username }) }),
-  row(`PUT ${A}/channels/{id}/instructions`, [401, 403, 403, 403, 403, 403, 200], { fresh: "server", body: () => ({ instructions: "on topic" }) }),
+  row(`POST ${A}/channels/{id}/report`, [401, 403, 403, 403, 201, 201, 201], {
+    fresh: "server",
+    body: (w) => ({ username: w.target.username }),
+  }),
+  row(`PUT ${A}/channels/{id}/instructions`, [401, 403, 403, 403, 403, 403, 200], {
+    fresh: "server",
+    body: () => ({ instructions: "on topic" }),
+  }),
   row(`GET ${A}/channels/{id}/bans`, [401, 403, 403, 403, 403, 403, 200]),
   // Three members report `banned` in #general: the community's ban from that channel, which moderators may lift.
   row(`DELETE ${A}/channels/{id}/ban/{username}`, [401, 403, 403, 403, 403, 403, 204], {
     fresh: "server",
-    params: (w) => oncePerWorld(w, "channel ban", async () => {
-      await w.owner.del(`${A}/servers/${w.server}/ban/${w.banned.username}`);
-      await w.banned.post(`${A}/servers/${w.server}/join`);
-      for (const reporter of [w.member, w.target, w.blocked]) ok("report", await reporter.post(`${A}/channels/${w.general}/report`, { username: w.banned.username }));
-      return { username: w.banned.username };
-    }),
+    params: (w) =>
+      oncePerWorld(w, "channel ban", async () => {
+        await w.owner.del(`${A}/servers/${w.server}/ban/${w.banned.username}`);
+        await w.banned.post(`${A}/servers/${w.server}/join`);
+        for (const reporter of [w.member, w.target, w.blocked])
+          ok("report", await reporter.post(`${A}/channels/${w.general}/report`, { username: w.banned.username }));
+        return { username: w.banned.username };
+      }),
   }),
 
   // messages: authors edit; authors and moderators delete; members react
   row(`PATCH ${A}/messages/{id}`, [401, 403, 403, 403, 403, 403, 200], { body: () => ({ content: "edited" }) }),
   row(`DELETE ${A}/messages/{id}`, [401, 403, 403, 403, 403, 403, 204], { fresh: "server" }),
-  row(`DELETE ${A}/messages/{id}`, [401, 403, 403, 403, 403, 204, 204], { variant: "member's message", fresh: "server", params: (w) => ({ id: w.memberMessage }) }),
-  row(`DELETE ${A}/messages/{id}`, [401, 403, 404, 404, 403, 403, 204], { variant: "in the private server", fresh: "server+private", params: (w) => ({ id: w.privateMessage }) }),
+  row(`DELETE ${A}/messages/{id}`, [401, 403, 403, 403, 403, 204, 204], {
+    variant: "member's message",
+    fresh: "server",
+    params: (w) => ({ id: w.memberMessage }),
+  }),
+  row(`DELETE ${A}/messages/{id}`, [401, 403, 404, 404, 403, 403, 204], {
+    variant: "in the private server",
+    fresh: "server+private",
+    params: (w) => ({ id: w.privateMessage }),
+  }),
   row(`POST ${A}/messages/{id}/react`, [401, 403, 403, 403, 200, 200, 200], { body: () => ({ emoji: "👍" }) }),
-  row(`POST ${A}/messages/{id}/react`, [401, 403, 404, 404, 200, 200, 200], { variant: "private", params: (w) => ({ id: w.privateMessage }), body: () => ({ emoji: "👍" }) }),
+  row(`POST ${A}/messages/{id}/react`, [401, 403, 404, 404, 200, 200, 200], {
+    variant: "private",
+    params: (w) => ({ id: w.privateMessage }),
+    body: () => ({ emoji: "👍" }),
+  }),
   row(`DELETE ${A}/messages/{id}/react/{emoji}`, [401, 403, 403, 403, 200, 200, 200]),
 ];
 
@@ -387,7 +449,10 @@ const compatOutOfScope = [
 // ---- running it
 
 /** A word found only in the private server (its name, a channel and a message): who is not in it never sees it. */
-const secret = `hush${crypto.randomUUID().replace(/[^a-f]/g, "").slice(0, 10)}`;
+const secret = `hush${crypto
+  .randomUUID()
+  .replace(/[^a-f]/g, "")
+  .slice(0, 10)}`;
 
 let server: TestServer;
 let shared: World;
@@ -446,12 +511,20 @@ async function buildServers(cast: Cast, withPrivate: boolean): Promise<World> {
   };
   const pub = await build("Matrix");
   const news = ok("news", await owner.post(`${A}/servers/${pub.s}/channels`, { name: "news", type: "announcement" })).body.id;
-  let hidden = shared && { privateServer: shared.privateServer, privateGeneral: shared.privateGeneral, privateMessage: shared.privateMessage };
+  let hidden = shared && {
+    privateServer: shared.privateServer,
+    privateGeneral: shared.privateGeneral,
+    privateMessage: shared.privateMessage,
+  };
   if (withPrivate) {
     const priv = await build(`Hidden ${secret}`);
     ok("secret channel", await owner.post(`${A}/servers/${priv.s}/channels`, { name: secret, topic: secret }));
     ok("make private", await owner.patch(`${A}/servers/${priv.s}`, { is_public: false }));
-    hidden = { privateServer: priv.s, privateGeneral: priv.general, privateMessage: (await owner.send(priv.general, `just us ${secret}`)).id };
+    hidden = {
+      privateServer: priv.s,
+      privateGeneral: priv.general,
+      privateMessage: (await owner.send(priv.general, `just us ${secret}`)).id,
+    };
   }
   return {
     ...cast,
@@ -493,7 +566,10 @@ async function newObserver() {
 
 async function pendingAgentProof() {
   const keys = await newKeys();
-  const registered = ok("register", await server.call("POST", `${A}/agents/register`, { username: unique("pending"), publicKey: publicKeyBase64(keys) }));
+  const registered = ok(
+    "register",
+    await server.call("POST", `${A}/agents/register`, { username: unique("pending"), publicKey: publicKeyBase64(keys) }),
+  );
   return { agent_id: registered.body.agent_id, signed_challenge: await signChallenge(keys, registered.body.challenge_nonce) };
 }
 
@@ -570,9 +646,13 @@ const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${pa
 
 describe("the authorization matrix", () => {
   it("has a row for every route the app mounts or describes, and none for a route that is gone", async () => {
-    const mounted = new Set(server.app.routes.filter((r) => r.method !== "ALL" && r.path.startsWith(`${A}/`)).map((r) => routeKey(r.method, r.path)));
+    const mounted = new Set(
+      server.app.routes.filter((r) => r.method !== "ALL" && r.path.startsWith(`${A}/`)).map((r) => routeKey(r.method, r.path)),
+    );
     const doc = (await server.call("GET", `${A}/openapi.json`)).body;
-    const described = Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) => Object.keys(ops).map((m) => routeKey(m, path)));
+    const described = Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => routeKey(m, path)),
+    );
     const routes = new Set([...mounted, ...described]);
     const rows = new Set(table.map((r) => r.route));
     expect([...routes].filter((r) => !rows.has(r)).sort(), "routes with no row in the table").toEqual([]);
@@ -597,7 +677,11 @@ describe("the authorization matrix", () => {
       return callers.map((as) => () => answerOf(r, as, perRow).catch((e) => `threw: ${(e as Error).message}` as never));
     });
     const answers = await pool(jobs, 4);
-    const results = table.map((r, i) => ({ name: label(r), want: r.expect, got: answers.slice(i * callers.length, (i + 1) * callers.length) }));
+    const results = table.map((r, i) => ({
+      name: label(r),
+      want: r.expect,
+      got: answers.slice(i * callers.length, (i + 1) * callers.length),
+    }));
     const routes = new Set(table.map((r) => r.route)).size;
     console.log(
       `authz matrix, REST: ${table.length} rows (${routes} routes, ${table.length - routes} variants) × ${callers.length} callers = ${table.length * callers.length} checks`,
@@ -609,10 +693,12 @@ describe("the authorization matrix", () => {
     // The private server's owner does things a follower hears of; the outsiders follow it.
     for (const as of ["nonMember", "banned"] as const) ok("follow", await shared[as].post(`${A}/agents/${shared.owner.username}/follow`));
     const reads = [
-      ...table.filter((r) => r.route.startsWith("GET ") && !r.variant).map((r) => {
-        const p: Params = { ...defaults(r.route, shared), username: shared.owner.username };
-        return r.route.split(" ")[1].replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(p[k]));
-      }),
+      ...table
+        .filter((r) => r.route.startsWith("GET ") && !r.variant)
+        .map((r) => {
+          const p: Params = { ...defaults(r.route, shared), username: shared.owner.username };
+          return r.route.split(" ")[1].replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(p[k]));
+        }),
       ...["servers", "channels", "messages", "agents"].map((type) => `${A}/search?type=${type}&q=${secret}`),
       `${A}/servers?q=${secret}`,
       `${A}/servers?sort=new&limit=100`,
@@ -639,7 +725,11 @@ describe("the authorization matrix", () => {
   it("answers every WebSocket op as the table says, for every caller", async () => {
     const jobs = wsTable.flatMap((r) => callers.map((as) => () => frameOf(r, as).catch((e) => `threw: ${(e as Error).message}`)));
     const answers = await pool(jobs, 4);
-    const results = wsTable.map((r, i) => ({ name: label(r), want: r.expect, got: answers.slice(i * callers.length, (i + 1) * callers.length) }));
+    const results = wsTable.map((r, i) => ({
+      name: label(r),
+      want: r.expect,
+      got: answers.slice(i * callers.length, (i + 1) * callers.length),
+    }));
     console.log(
       `authz matrix, WebSocket: ${wsTable.length} rows (${clientOps.length} ops) × ${callers.length} callers = ${wsTable.length * callers.length} checks`,
     );

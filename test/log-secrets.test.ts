@@ -102,7 +102,11 @@ beforeAll(async () => {
     MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "100000",
     MOLTSTACK_LIMIT_FRIEND_REQUESTS_PER_HOUR: "100000",
     ...(onPostgres
-      ? { DATABASE_URL: process.env.DATABASE_URL!, REDIS_URL: process.env.REDIS_URL ?? "", MOLTSTACK_REDIS_PREFIX: `${process.env.MOLTSTACK_REDIS_PREFIX ?? "moltstack-test:"}${crypto.randomUUID()}:` }
+      ? {
+          DATABASE_URL: process.env.DATABASE_URL!,
+          REDIS_URL: process.env.REDIS_URL ?? "",
+          MOLTSTACK_REDIS_PREFIX: `${process.env.MOLTSTACK_REDIS_PREFIX ?? "moltstack-test:"}${crypto.randomUUID()}:`,
+        }
       : {}),
   };
   const started = await serveProcess(["bun", entry, "serve", "--port", "0", "--data-dir", "memory:"], { env });
@@ -122,17 +126,21 @@ describe("a full run's logs", () => {
     const agents: AgentClient[] = [];
     for (const name of ["alice", "bob", "carol", "dave"]) agents.push(await registerAgent(url, uniqueName(name)));
     const [alice, bob, carol, dave] = agents;
-    for (const a of agents) keep("access token", a.tokens.api_token), keep("refresh token", a.tokens.refresh_token);
+    const keepTokens = (a: AgentClient) => {
+      keep("access token", a.tokens.api_token);
+      keep("refresh token", a.tokens.refresh_token);
+    };
+    for (const a of agents) keepTokens(a);
     const first = alice.tokens;
     expect((await alice.refresh()).status).toBe(200);
-    keep("access token", alice.tokens.api_token), keep("refresh token", alice.tokens.refresh_token);
+    keepTokens(alice);
     expect((await alice.refresh()).status).toBe(200);
-    keep("access token", alice.tokens.api_token), keep("refresh token", alice.tokens.refresh_token);
+    keepTokens(alice);
     const theft = await call(url, "POST", `${A}/auth/refresh`, { refresh_token: first.refresh_token });
     expect(theft.body.error.code).toBe("token_revoked");
     expect((await call(url, "GET", `${A}/agents/@me`, undefined, { token: alice.tokens.api_token })).body.error.code).toBe("token_revoked");
     await alice.login(); // a fresh challenge, signed
-    keep("access token", alice.tokens.api_token), keep("refresh token", alice.tokens.refresh_token);
+    keepTokens(alice);
 
     // An API key: made, used, revoked, used again.
     const made = await alice.post(`${A}/agents/@me/api-keys`, { name: "logs" });
@@ -161,7 +169,9 @@ describe("a full run's logs", () => {
     const bobSecret = keep("webhook secret", rotated.body.webhook_secret);
     for (const t of targets) expect((await alice.post(`${A}/friends/request`, { username: t.agent.username })).status).toBe(201);
     const hit = await until("bob's wake", async () => hooks.hits.find((h) => h.path === "/ok"));
-    const signed = `v1=${createHmac("sha256", bobSecret).update(`${hit.headers.get("x-moltstack-timestamp")}.${hit.raw}`).digest("hex")}`;
+    const signed = `v1=${createHmac("sha256", bobSecret)
+      .update(`${hit.headers.get("x-moltstack-timestamp")}.${hit.raw}`)
+      .digest("hex")}`;
     expect(hit.headers.get("x-moltstack-signature")).toBe(signed); // the secret kept is the one in use
     keep("webhook signature", signed.slice(3));
     for (const agent of [carol, dave]) {
@@ -193,7 +203,10 @@ describe("a full run's logs", () => {
       });
     const signedIn = await loginForm(password);
     expect(signedIn.status).toBe(303);
-    const cookie = signedIn.headers.getSetCookie().find((c) => c.startsWith("moltstack_session="))!.split(";")[0];
+    const cookie = signedIn.headers
+      .getSetCookie()
+      .find((c) => c.startsWith("moltstack_session="))!
+      .split(";")[0];
     keep("session cookie", cookie.split("=")[1]);
     expect((await fetch(new URL("/feed", url), { headers: { cookie } })).status).toBe(200);
     expect((await loginForm("wrong password 1")).status).toBe(401);
@@ -216,7 +229,13 @@ describe("a full run's logs", () => {
       expect(res.status, what).toBe(401);
     }
     // Refreshing with garbage, and with a token in the query string of an API route.
-    expect((await call(url, "POST", `${A}/auth/refresh`, { refresh_token: keep("bad refresh token", `mst_rt_${randomBytes(32).toString("base64url")}`) })).status).toBe(401);
+    expect(
+      (
+        await call(url, "POST", `${A}/auth/refresh`, {
+          refresh_token: keep("bad refresh token", `mst_rt_${randomBytes(32).toString("base64url")}`),
+        })
+      ).status,
+    ).toBe(401);
     expect((await fetch(new URL(`${A}/agents/@me?token=${alice.tokens.api_token}`, url))).status).toBe(401);
 
     // The gateway: good tokens (query and header, session token and API key), bad ones, an observer's.
@@ -225,8 +244,13 @@ describe("a full run's logs", () => {
       expect((await socket.next((f) => f.op === "ready")).op).toBe("ready");
       socket.close();
     }
-    const viaHeader = new WebSocket(wsUrl(url, "").replace(/\?token=$/, ""), { headers: { authorization: `Bearer ${alice.tokens.api_token}` } } as never);
-    await new Promise((resolve, reject) => ((viaHeader.onmessage = resolve), (viaHeader.onclose = reject)));
+    const viaHeader = new WebSocket(wsUrl(url, "").replace(/\?token=$/, ""), {
+      headers: { authorization: `Bearer ${alice.tokens.api_token}` },
+    } as never);
+    await new Promise((resolve, reject) => {
+      viaHeader.onmessage = resolve;
+      viaHeader.onclose = reject;
+    });
     viaHeader.close();
     for (const token of [tampered, observerToken, revokedKey, "not-a-token"]) {
       const socket = await openSocket(wsUrl(url, token));
@@ -240,7 +264,9 @@ describe("a full run's logs", () => {
     const [stdout, stderr] = await output;
     logs = `${stdout}\n${stderr}`;
     if (process.env.SHOW_LOGS) console.log(logs);
-    console.log(`log secrets: ${secrets.length} secrets (${new Set(secrets.map((s) => s.what)).size} kinds) looked for in ${logs.split("\n").length} lines of logs`);
+    console.log(
+      `log secrets: ${secrets.length} secrets (${new Set(secrets.map((s) => s.what)).size} kinds) looked for in ${logs.split("\n").length} lines of logs`,
+    );
 
     const leaks = secrets.flatMap(({ what, value }) => {
       const found = pieces(value).find((p) => logs.includes(p));
@@ -252,8 +278,18 @@ describe("a full run's logs", () => {
     const lines = logs.split("\n");
     expect(lines.filter((l) => /^webhook: delivery .* to http:\/\/127\.0\.0\.1:\d+ failed .*HTTP 500/.test(l)).length).toBeGreaterThan(0);
     expect(lines.filter((l) => /^webhook: delivery .* failed .*request failed/.test(l)).length).toBeGreaterThan(0);
-    for (const l of ["POST /api/v1/agents/verify 200", "POST /api/v1/auth/refresh 401", "GET /api/v1/agents/@me 401", "POST /api/v1/observers/login 401", "POST /login 303", "GET /ws 101"]) {
-      expect(lines.some((x) => x.startsWith(l)), l).toBe(true);
+    for (const l of [
+      "POST /api/v1/agents/verify 200",
+      "POST /api/v1/auth/refresh 401",
+      "GET /api/v1/agents/@me 401",
+      "POST /api/v1/observers/login 401",
+      "POST /login 303",
+      "GET /ws 101",
+    ]) {
+      expect(
+        lines.some((x) => x.startsWith(l)),
+        l,
+      ).toBe(true);
     }
   });
 });
