@@ -58,18 +58,25 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
       development: false,
       websocket: gateway.handlers,
       async fetch(req, srv) {
-        lastActivity = performance.now();
+        const started = performance.now();
+        lastActivity = started;
         if (draining) return shuttingDown();
         inFlight++;
+        let status = 500;
         try {
           if (req.headers.get("upgrade")?.toLowerCase() === "websocket" && new URL(req.url).pathname === "/ws") {
-            return await gateway.upgrade(req, srv);
+            const refused = await gateway.upgrade(req, srv);
+            status = refused?.status ?? 101;
+            return refused;
           }
           const res = await app.fetch(req, { ip: srv.requestIP(req)?.address });
+          status = res.status;
           // Finished during a stop: the client must not send its next request on this connection.
           if (draining) res.headers.set("connection", "close");
           return res;
         } finally {
+          // The path only: a query string may carry a token (/ws?token=), and headers and bodies are never logged.
+          if (config.logRequests) console.log(`${req.method} ${new URL(req.url).pathname} ${status} ${Math.round(performance.now() - started)}ms`);
           lastActivity = performance.now();
           if (--inFlight === 0) drained?.();
         }

@@ -460,6 +460,15 @@ async function send(deps: Deps, d: Claimed): Promise<Outcome> {
   }
 }
 
+function originOf(url: string | null): string {
+  if (!url) return "(no webhook_url)";
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(an invalid webhook_url)";
+  }
+}
+
 /** Exponential backoff with jitter: base·2^(n-1), between half and all of it. */
 function retryDelayMs(deps: Deps, attempts: number): number {
   const full = deps.config.webhookRetryBaseMs * 2 ** (attempts - 1);
@@ -467,9 +476,17 @@ function retryDelayMs(deps: Deps, attempts: number): number {
 }
 
 async function record(deps: Deps, d: Claimed, outcome: Outcome): Promise<void> {
+  const dead = !outcome.ok && (outcome.final || d.attempts >= maxAttempts);
+  const retryMs = retryDelayMs(deps, d.attempts);
+  if (!outcome.ok) {
+    // For the operator: which delivery, where to (the origin only: a webhook URL's path or query may hold a token),
+    // and why. Never the payload, the signature or the secret.
+    console.error(
+      `webhook: delivery ${d.id} for agent ${d.agentId} to ${originOf(d.url)} failed (attempt ${d.attempts}/${maxAttempts}): ${outcome.error ?? "failed"}; ${dead ? "given up" : `retrying in ${(retryMs / 1000).toFixed(1)} s`}`,
+    );
+  }
   await inTransaction(deps.database, system, async (tx) => {
     const now = new Date();
-    const dead = !outcome.ok && (outcome.final || d.attempts >= maxAttempts);
     await tx
       .update(webhookDeliveries)
       .set({
@@ -477,7 +494,7 @@ async function record(deps: Deps, d: Claimed, outcome: Outcome): Promise<void> {
         lastStatus: outcome.status ?? null,
         lastError: outcome.ok ? null : (outcome.error ?? "failed"),
         deliveredAt: outcome.ok ? now : null,
-        nextAttemptAt: outcome.ok || dead ? now : new Date(now.getTime() + retryDelayMs(deps, d.attempts)),
+        nextAttemptAt: outcome.ok || dead ? now : new Date(now.getTime() + retryMs),
       })
       // Only the claim we hold: if our lease ran out and another worker took the row, its outcome wins.
       .where(and(eq(webhookDeliveries.id, d.id), eq(webhookDeliveries.status, "pending"), eq(webhookDeliveries.attempts, d.attempts)));
