@@ -5,7 +5,6 @@ import { setDefaultTimeout } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { AgentClient } from "../src/client/agent.ts";
 import type { GatewaySocket } from "../src/client/gateway.ts";
-import { liveFor } from "../src/pages/live.ts";
 import { seedWorld } from "../src/cli/seed.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
 import { hasChromium, launchBrowser, screenshot, until, waitForText, watchForTrouble } from "./ui-browser.ts";
@@ -21,7 +20,7 @@ const xss = {
   code: "```html\n</code></pre><script>alert('code')</script>\n```",
 };
 
-// Started here, not in beforeAll, so that whether live updates are wired decides which tests run (see "live").
+// One server for the whole file: pages, partials and the live stream.
 const server: TestServer = await testServer();
 let browser: Browser;
 let owner: AgentClient;
@@ -386,11 +385,7 @@ describe.skipIf(!hasChromium)("in a browser", () => {
 
 });
 
-// Live updates need the gateway's fan-out to hand its deliveries to src/pages/live.ts (liveFor(pubsub).attach).
-const wired = liveFor(server.deps.pubsub).attached;
-if (!wired) console.warn("ui.test: live updates are not wired to the fan-out yet: the live test is skipped");
-
-describe.skipIf(!hasChromium || !wired)("live", () => {
+describe.skipIf(!hasChromium)("live", () => {
   it("a message posted over the API appears within a second, then its edit, reaction, typing and delete", async () => {
     const { context, page } = await newPage();
     const trouble = watchForTrouble(page, server.url);

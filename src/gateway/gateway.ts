@@ -6,7 +6,7 @@ import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { type Control, agentTopic, channelTopic, controlTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
+import { agentTopic, channelTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
 import {
   type PresenceState, idleTimeoutOf, isConnected, lastOutbound, presenceSnapshot, publishState, renewSessions,
   sessionClosed, sessionOpened, settleStalePresence, stateAt, storePresence, connectedSessions,
@@ -18,7 +18,7 @@ import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
-import { type Fanout, createFanout, messageIdOf } from "./fanout.ts";
+import type { Fanout } from "../fanout.ts";
 import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
 export const maxSessionMs = 4 * 3600 * 1000;
@@ -44,6 +44,8 @@ export type SocketData = {
   username?: string;
   /** Subscribed channels, each with its server (null for a DM). */
   channels: Map<string, string | null>;
+  /** Each subscribed channel's reading of the fan-out (replay then live); ended when the socket leaves it. */
+  seams: Map<string, { end?: () => void }>;
   /** How many subscribed channels each server has here: its presence topic is held while this is above 0. */
   servers: Map<string, number>;
   badFrames: number[];
@@ -54,9 +56,8 @@ export type SocketData = {
 type Socket = ServerWebSocket<SocketData>;
 
 export type Gateway = {
-  fanout: Fanout;
-  /** Resolves once this instance receives control messages. */
-  ready: Promise<void>;
+  /** Hands the server to the gateway: live events reach sockets through its Bun topics. */
+  attach(server: Server<SocketData>): void;
   handlers: WebSocketHandler<SocketData>;
   /** Answers an upgrade request; returns undefined when the socket took over. */
   upgrade(req: Request, server: Server<SocketData>): Promise<Response | undefined>;
@@ -64,8 +65,8 @@ export type Gateway = {
   closeAll(): Promise<void>;
 };
 
-export function createGateway(deps: Deps): Gateway {
-  const fanout = createFanout(deps);
+export function createGateway(deps: Deps, fanout: Fanout): Gateway {
+  let server: Server<SocketData> | undefined;
   const sockets = new Set<Socket>();
   const byAgent = new Map<string, Set<Socket>>();
 
@@ -85,20 +86,27 @@ export function createGateway(deps: Deps): Gateway {
     ws.unsubscribe(presenceTopic(serverId));
     fanout.release(presenceTopic(serverId));
   };
-  const leave = (ws: Socket, channelId: string, reason?: string) => {
+  /** Ends a subscription; `quiet` when the socket was never told `subscribed`. */
+  const leave = (ws: Socket, channelId: string, reason?: string, quiet = false) => {
     if (!ws.data.channels.has(channelId)) return;
     const serverId = ws.data.channels.get(channelId);
     ws.data.channels.delete(channelId);
+    ws.data.seams.get(channelId)?.end?.();
+    ws.data.seams.delete(channelId);
     ws.unsubscribe(channelTopic(channelId));
     fanout.release(channelTopic(channelId));
     unwatchServer(ws, serverId);
-    send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
+    if (!quiet) send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
   };
 
-  // Access to a channel may have narrowed (server made private, channel or server deleted): every socket here that
-  // is subscribed to it proves it can still read it, or leaves it.
-  fanout.onAccessChanged(async (topic) => {
-    const channelId = topic.slice("channel:".length);
+  // Every event this instance receives goes to the sockets that joined its topic, serialized once (Bun's topics),
+  // except `access_changed`: access to a channel may have narrowed (server made private, channel or server deleted),
+  // so every socket here that is subscribed to it proves it can still read it, or leaves it.
+  fanout.onEvent(({ topic, event, bytes }) => {
+    if (event.op === "access_changed") return recheck(event.channel);
+    server?.publish(topic, bytes);
+  });
+  const recheck = async (channelId: string) => {
     for (const ws of sockets) {
       if (!ws.data.channels.has(channelId)) continue;
       try {
@@ -107,7 +115,7 @@ export function createGateway(deps: Deps): Gateway {
         leave(ws, channelId, "access_lost");
       }
     }
-  });
+  };
 
   // This instance's pub/sub link was down and it could not re-read what its channel missed: the sockets on it
   // reconnect and subscribe with `since` (the client library does), which replays from the database.
@@ -118,13 +126,7 @@ export function createGateway(deps: Deps): Gateway {
     }
   });
 
-  const ready = fanout.onControl(controlTopic, (payload) => {
-    let control: Control;
-    try {
-      control = JSON.parse(payload);
-    } catch {
-      return;
-    }
+  fanout.onControl((control) => {
     if (control.type === "unsubscribe") {
       for (const ws of byAgent.get(control.agent_id) ?? []) for (const c of control.channels) leave(ws, c, control.reason);
     }
@@ -221,30 +223,37 @@ export function createGateway(deps: Deps): Gateway {
       throw e;
     }
     if (ws.data.closed) return fanout.release(topic);
-    // From here on (no await in between) everything published is caught: first in the buffer, then by the topic.
-    fanout.buffer(ws, topic);
     ws.data.channels.set(channelId, context.server_id);
-    const replayed = new Set<string>();
+    const seam: { end?: () => void } = {};
+    ws.data.seams.set(channelId, seam);
+    // This subscription is still the socket's (it did not close, leave the channel, or leave and subscribe again).
+    const current = () => !ws.data.closed && ws.data.seams.get(channelId) === seam;
+    let told = false;
     try {
-      await watchServer(ws, context.server_id);
-      send(ws, { op: "subscribed", channel: channelId });
-      send(ws, { op: "context", ...context });
-      send(ws, { op: "presence", channel: channelId, ...(await presenceSnapshot(deps, actor, channelId)) });
-      if (since) {
-        const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
-        for (const m of replay.messages) {
-          send(ws, { op: "message", channel: channelId, ...m });
-          replayed.add(m.id);
-        }
-        const lastId = replay.messages.at(-1)?.id ?? since;
-        if (replay.has_more) send(ws, { op: "replay_truncated", channel: channelId, last_id: lastId });
-      }
-    } finally {
-      if (ws.data.closed) fanout.drop(ws);
-      // A message can be both replayed and buffered (committed before the replay was read, published after the
-      // buffer opened): send it once. Not "id <= last replayed id": ids follow insert order, commits need not.
-      else fanout.join(ws, topic, (payload) => replayed.size === 0 || !replayed.has(messageIdOf(payload) ?? ""));
+      seam.end = await fanout.replayThenLive(topic, {
+        // Everything published from here on reaches the socket: nothing after `subscribed` can be missed.
+        async replay() {
+          await watchServer(ws, context.server_id);
+          send(ws, { op: "subscribed", channel: channelId });
+          told = true;
+          send(ws, { op: "context", ...context });
+          send(ws, { op: "presence", channel: channelId, ...(await presenceSnapshot(deps, actor, channelId)) });
+          if (!since) return undefined;
+          const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
+          for (const m of replay.messages) send(ws, { op: "message", channel: channelId, ...m });
+          const lastId = replay.messages.at(-1)?.id ?? since;
+          if (replay.has_more) send(ws, { op: "replay_truncated", channel: channelId, last_id: lastId });
+          return lastId;
+        },
+        live: ({ event, bytes }) => void (current() && event.op !== "access_changed" && ws.send(bytes)),
+        join: () => void (current() && ws.subscribe(topic)),
+      });
+    } catch (e) {
+      // Not subscribed after all: undone, and said so if `subscribed` went out already.
+      if (current()) leave(ws, channelId, "error", !told);
+      throw e;
     }
+    if (!current()) seam.end();
   }
 
   async function handle(ws: Socket, raw: string | Buffer) {
@@ -380,7 +389,7 @@ export function createGateway(deps: Deps): Gateway {
       const mine = byAgent.get(agentId);
       mine?.delete(ws);
       if (mine?.size === 0) byAgent.delete(agentId);
-      fanout.drop(ws);
+      for (const seam of ws.data.seams.values()) seam.end?.();
       for (const channelId of ws.data.channels.keys()) fanout.release(channelTopic(channelId));
       for (const serverId of ws.data.servers.keys()) fanout.release(presenceTopic(serverId));
       fanout.release(agentTopic(agentId));
@@ -397,14 +406,15 @@ export function createGateway(deps: Deps): Gateway {
   };
 
   return {
-    fanout,
-    ready,
+    attach(s) {
+      server = s;
+    },
     handlers,
     async upgrade(req, server) {
       const url = new URL(req.url);
       const header = req.headers.get("authorization");
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
-      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), servers: new Map(), queue: Promise.resolve(), badFrames: [], closed: false };
+      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), seams: new Map(), servers: new Map(), queue: Promise.resolve(), badFrames: [], closed: false };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const { actor, claims } = await authenticate(deps, token);
