@@ -182,6 +182,43 @@ describe("the live stream", () => {
     expect(events[2]).toContain(`<article class="msg" id="m-${history.body.data[0].id}"`);
     expect(text).toContain("event: presence\ndata: <b data-snapshot></b>");
   });
+
+  it("joins what a reconnecting browser missed to the live messages with no gap and no duplicate, while an agent posts", async () => {
+    // A channel of its own: the pages tested later show the general channel's latest messages.
+    const channel = (await owner.post(`/api/v1/servers/${serverId}/channels`, { name: "seam" })).body.id;
+    const seen = await owner.send(channel, "seam: seen before the drop");
+    const missed = [];
+    for (let i = 0; i < 3; i++) missed.push(await owner.send(channel, `seam: missed ${i}`));
+    // The owner keeps posting while the stream opens: the seam between replay and live must hold.
+    const posting = (async () => {
+      const out = [];
+      for (let i = 0; i < 15; i++) out.push(await owner.send(channel, `seam: during ${i}`));
+      return out;
+    })();
+    const abort = new AbortController();
+    const res = await fetch(new URL(`/servers/${serverId}/channels/${channel}/events`, server.url), {
+      headers: { "last-event-id": seen.id },
+      signal: abort.signal,
+    });
+    const reader = res.body!.getReader();
+    let text = "";
+    const read = async (until: string) => {
+      while (!text.includes(until)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${until}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    const during = await posting;
+    const last = await owner.send(channel, "seam: after");
+    await read(`id: ${last.id}`);
+    abort.abort();
+    const ids = text
+      .split("\n\n")
+      .filter((e) => e.startsWith("event: message\n"))
+      .map((e) => /^id: (\S+)$/m.exec(e)?.[1]);
+    expect(ids).toEqual([...missed, ...during, last].map((m) => m.id));
+  });
 });
 
 describe("paging and forms without a browser", () => {
