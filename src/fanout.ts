@@ -83,8 +83,8 @@ export function createFanout(deps: Deps): Fanout {
   const stops = listeners<[]>("fan-out (stop)");
 
   const listenTopic = (topic: string, listener: Listener) => {
-    let list = byTopic.get(topic);
-    if (!list) byTopic.set(topic, (list = listeners("fan-out")));
+    const list = byTopic.get(topic) ?? listeners<[Delivery]>("fan-out");
+    byTopic.set(topic, list);
     const remove = list.add(listener);
     return () => {
       remove();
@@ -93,15 +93,18 @@ export function createFanout(deps: Deps): Fanout {
   };
 
   const remember = (topic: string, id: string) => {
-    let seen = recent.get(topic);
-    if (!seen) recent.set(topic, (seen = { ids: new Set(), order: [], head: 0 }));
+    const seen = recent.get(topic) ?? { ids: new Set<string>(), order: [], head: 0 };
+    recent.set(topic, seen);
     const now = Date.now();
     seen.ids.add(id);
     seen.order.push({ id, at: now });
     if (keepRecent > 0) return;
     const { order } = seen;
     while (seen.head < order.length && order[seen.head].at < now - gapMarginMs) seen.ids.delete(order[seen.head++].id);
-    if (seen.head > 1024 && seen.head * 2 > order.length) seen.order = order.slice(seen.head), (seen.head = 0);
+    if (seen.head > 1024 && seen.head * 2 > order.length) {
+      seen.order = order.slice(seen.head);
+      seen.head = 0;
+    }
   };
 
   /**
@@ -148,7 +151,8 @@ export function createFanout(deps: Deps): Fanout {
     const behind: string[] = [];
     let reason = "";
     const due = [...heldSince].filter(([topic, since]) => topic.startsWith("channel:") && since <= lostAt);
-    const backlog = (heldBack = new Map(due.map(([topic]) => [topic, [] as Delivery[]])));
+    const backlog = new Map(due.map(([topic]) => [topic, [] as Delivery[]]));
+    heldBack = backlog;
     // The channel's turn is over: what arrived live meanwhile goes out now (minus what the database already gave).
     const takeTurn = (topic: string) => {
       const queued = backlog.get(topic) ?? [];
@@ -172,12 +176,17 @@ export function createFanout(deps: Deps): Fanout {
             complete = !page.has_more || page.data.length === 0;
             if (!complete) after = page.data.at(-1)!.id;
           }
-          if (!complete) (behind.push(topic), (reason ||= `over ${maxMissedPerChannel} messages missed`));
+          if (!complete) {
+            behind.push(topic);
+            reason ||= `over ${maxMissedPerChannel} messages missed`;
+          }
         } catch (e) {
           // A channel deleted meanwhile has nothing to catch up.
           if ((e as { code?: string }).code !== "not_found") {
             behind.push(topic);
-            reason ||= String((e as Error)?.message ?? e).split("\n")[0].slice(0, 200);
+            reason ||= String((e as Error)?.message ?? e)
+              .split("\n")[0]
+              .slice(0, 200);
           }
         } finally {
           takeTurn(topic);
@@ -187,7 +196,9 @@ export function createFanout(deps: Deps): Fanout {
       if (behind.length) {
         // Not caught up (the database is down too, or too much was missed): the readers resume on their own instead,
         // sockets by reconnecting with `since`, browser streams with Last-Event-ID; both replay from the database.
-        console.error(`fan-out: could not catch up ${behind.length} channels (${reason}); their sockets are closed with 1013 to resume with since`);
+        console.error(
+          `fan-out: could not catch up ${behind.length} channels (${reason}); their sockets are closed with 1013 to resume with since`,
+        );
         for (const topic of behind) missed.emit(topic);
       }
     } finally {
@@ -205,7 +216,8 @@ export function createFanout(deps: Deps): Fanout {
     let subscribed = subscriptions.get(topic);
     if (!subscribed) {
       const attempt = pubsub.subscribe(topic);
-      subscriptions.set(topic, (subscribed = attempt));
+      subscribed = attempt;
+      subscriptions.set(topic, attempt);
       // Failed (Redis is down): forgotten, so that the next holder tries again; the pub/sub renews it when it is back.
       attempt.catch(() => subscriptions.get(topic) === attempt && subscriptions.delete(topic));
     }
@@ -299,7 +311,10 @@ export function createFanout(deps: Deps): Fanout {
         join();
       };
       if (upTo === undefined) joinNow();
-      else (timer = setTimeout(joinNow, gapMarginMs)).unref?.();
+      else {
+        timer = setTimeout(joinNow, gapMarginMs);
+        timer.unref?.();
+      }
       return end;
     },
     onMissedEvents: missed.add,

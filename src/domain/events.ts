@@ -34,7 +34,11 @@ export type Control = z.infer<typeof control>;
  * instruction on the control topic, checked against its schema and serialized once. Every instance's fan-out that
  * holds the topic receives it and parses it once (src/fanout.ts).
  */
-export async function publish<T extends Topic>(deps: Deps, topic: T, payload: T extends typeof controlTopic ? Control : TopicEventInput): Promise<void> {
+export async function publish<T extends Topic>(
+  deps: Deps,
+  topic: T,
+  payload: T extends typeof controlTopic ? Control : TopicEventInput,
+): Promise<void> {
   const text = topic === controlTopic ? JSON.stringify(control.parse(payload)) : encodeEvent(payload as TopicEventInput);
   await deps.pubsub.publish(topic, text);
 }

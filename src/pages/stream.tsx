@@ -74,8 +74,8 @@ function renderer(deps: Deps) {
   return {
     replayed: (m: MessageView) => safely({ op: "message", channel: m.channel_id, ...m }),
     live(d: Delivery): Promise<Rendered> {
-      let rendered = cache.get(d);
-      if (!rendered) cache.set(d, (rendered = safely(d.event)));
+      const rendered = cache.get(d) ?? safely(d.event);
+      cache.set(d, rendered);
       return rendered;
     },
   };
