@@ -1,29 +1,28 @@
-// The WebSocket protocol (/ws): parse frames with zod, call the same domain functions as REST, manage topics.
-// The gateway holds no business rules and never writes to the database itself.
+// The WebSocket protocol (/ws): the socket's life (authenticate, greet, limits, close) and its frames in and out,
+// parsed with zod and handed to the same domain functions as REST. Which topics a socket holds, and how it joins a
+// channel's events, is ./subscriptions.ts. The gateway holds no business rules and never writes to the database itself.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { z } from "zod";
 import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { agentTopic, channelTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
+import { agentTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
 import {
-  type PresenceState, idleTimeoutOf, isConnected, lastOutbound, presenceSnapshot, publishState, renewSessions,
+  type PresenceState, idleTimeoutOf, isConnected, lastOutbound, publishState, renewSessions,
   sessionClosed, sessionOpened, settleStalePresence, stateAt, storePresence, connectedSessions,
 } from "../domain/presence.ts";
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
-import { postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
+import { postMessage, typing } from "../domain/messages.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 import type { Fanout } from "../fanout.ts";
+import { createSubscriptions } from "./subscriptions.ts";
 import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
 export const maxSessionMs = 4 * 3600 * 1000;
-const maxSubscriptions = 500;
-const maxReplay = 1000;
 const presenceTickMs = 500;
 const maxSocketsPerAgent = 10;
 const maxSubscribesPerMinute = 120;
@@ -66,79 +65,21 @@ export type Gateway = {
 };
 
 export function createGateway(deps: Deps, fanout: Fanout): Gateway {
-  let server: Server<SocketData> | undefined;
   const sockets = new Set<Socket>();
   const byAgent = new Map<string, Set<Socket>>();
-
-  const watchServer = async (ws: Socket, serverId: string | null) => {
-    if (!serverId) return;
-    const n = ws.data.servers.get(serverId) ?? 0;
-    ws.data.servers.set(serverId, n + 1);
-    if (n > 0) return;
-    ws.subscribe(presenceTopic(serverId));
-    await fanout.hold(presenceTopic(serverId));
-  };
-  const unwatchServer = (ws: Socket, serverId: string | null | undefined) => {
-    if (!serverId) return;
-    const n = (ws.data.servers.get(serverId) ?? 0) - 1;
-    if (n > 0) return void ws.data.servers.set(serverId, n);
-    ws.data.servers.delete(serverId);
-    ws.unsubscribe(presenceTopic(serverId));
-    fanout.release(presenceTopic(serverId));
-  };
-  /** Ends a subscription; `quiet` when the socket was never told `subscribed`. */
-  const leave = (ws: Socket, channelId: string, reason?: string, quiet = false) => {
-    if (!ws.data.channels.has(channelId)) return;
-    const serverId = ws.data.channels.get(channelId);
-    ws.data.channels.delete(channelId);
-    ws.data.seams.get(channelId)?.end?.();
-    ws.data.seams.delete(channelId);
-    ws.unsubscribe(channelTopic(channelId));
-    fanout.release(channelTopic(channelId));
-    unwatchServer(ws, serverId);
-    if (!quiet) send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
-  };
-
-  // Every event this instance receives goes to the sockets that joined its topic, serialized once (Bun's topics),
-  // except `access_changed`: access to a channel may have narrowed (server made private, channel or server deleted),
-  // so every socket here that is subscribed to it proves it can still read it, or leaves it.
-  fanout.onEvent(({ topic, event, bytes }) => {
-    if (event.op === "access_changed") return recheck(event.channel);
-    server?.publish(topic, bytes);
-  });
-  const recheck = async (channelId: string) => {
-    for (const ws of sockets) {
-      if (!ws.data.channels.has(channelId)) continue;
-      try {
-        await subscribeChannel(deps, ws.data.actor!, channelId);
-      } catch {
-        leave(ws, channelId, "access_lost");
-      }
-    }
-  };
-
-  // This instance's pub/sub link was down and it could not re-read what its channel missed: the sockets on it
-  // reconnect and subscribe with `since` (the client library does), which replays from the database.
-  fanout.onMissedEvents((topic) => {
-    const channelId = topic.slice("channel:".length);
-    for (const ws of sockets) {
-      if (ws.data.channels.has(channelId)) ws.close(closeCodes.tryAgainLater, "events may have been missed: reconnect and subscribe with since");
-    }
-  });
-
-  fanout.onControl((control) => {
-    if (control.type === "unsubscribe") {
-      for (const ws of byAgent.get(control.agent_id) ?? []) for (const c of control.channels) leave(ws, c, control.reason);
-    }
-    if (control.type === "revoked") {
-      const ids = new Set(control.token_ids);
-      for (const ws of byAgent.get(control.agent_id) ?? []) if (ids.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
-    }
-  });
 
   const send = (ws: Socket, frame: ServerFrame) => {
     if (!ws.data.closed) ws.send(encodeFrame(frame));
   };
+  const subscriptions = createSubscriptions(deps, fanout, { all: () => sockets, of: (agentId) => byAgent.get(agentId) ?? [] }, send);
+
+  // Credentials revoked on any instance: their sockets here close at once.
+  fanout.onControl((control) => {
+    if (control.type !== "revoked") return;
+    const ids = new Set(control.token_ids);
+    for (const ws of byAgent.get(control.agent_id) ?? []) if (ids.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
+  });
+
   const fail = (ws: Socket, e: unknown, ref?: unknown) => {
     const err =
       e instanceof AppError ? e
@@ -208,54 +149,6 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
   }, presenceTickMs);
   presenceTick.unref?.();
 
-  async function subscribe(ws: Socket, actor: Actor & { role: "agent" }, channelId: string, since?: string) {
-    if (ws.data.channels.has(channelId)) {
-      send(ws, { op: "subscribed", channel: channelId });
-      return;
-    }
-    if (ws.data.channels.size >= maxSubscriptions) throw new AppError("limit_reached", `at most ${maxSubscriptions} channels per connection`);
-    const context = await subscribeChannel(deps, actor, channelId);
-    const topic = channelTopic(channelId);
-    try {
-      await fanout.hold(topic);
-    } catch (e) {
-      fanout.release(topic);
-      throw e;
-    }
-    if (ws.data.closed) return fanout.release(topic);
-    ws.data.channels.set(channelId, context.server_id);
-    const seam: { end?: () => void } = {};
-    ws.data.seams.set(channelId, seam);
-    // This subscription is still the socket's (it did not close, leave the channel, or leave and subscribe again).
-    const current = () => !ws.data.closed && ws.data.seams.get(channelId) === seam;
-    let told = false;
-    try {
-      seam.end = await fanout.replayThenLive(topic, {
-        // Everything published from here on reaches the socket: nothing after `subscribed` can be missed.
-        async replay() {
-          await watchServer(ws, context.server_id);
-          send(ws, { op: "subscribed", channel: channelId });
-          told = true;
-          send(ws, { op: "context", ...context });
-          send(ws, { op: "presence", channel: channelId, ...(await presenceSnapshot(deps, actor, channelId)) });
-          if (!since) return undefined;
-          const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
-          for (const m of replay.messages) send(ws, { op: "message", channel: channelId, ...m });
-          const lastId = replay.messages.at(-1)?.id ?? since;
-          if (replay.has_more) send(ws, { op: "replay_truncated", channel: channelId, last_id: lastId });
-          return lastId;
-        },
-        live: ({ event, bytes }) => void (current() && event.op !== "access_changed" && ws.send(bytes)),
-        join: () => void (current() && ws.subscribe(topic)),
-      });
-    } catch (e) {
-      // Not subscribed after all: undone, and said so if `subscribed` went out already.
-      if (current()) leave(ws, channelId, "error", !told);
-      throw e;
-    }
-    if (!current()) seam.end();
-  }
-
   async function handle(ws: Socket, raw: string | Buffer) {
     const actor = ws.data.actor!;
     let data: unknown;
@@ -291,14 +184,14 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
           for (const channelId of f.channels) {
             if (ws.data.closed) return;
             try {
-              await subscribe(ws, actor, channelId, f.since?.[channelId]);
+              await subscriptions.subscribe(ws, actor, channelId, f.since?.[channelId]);
             } catch (e) {
               fail(ws, e, channelId);
             }
           }
           return;
         case "unsubscribe":
-          for (const channelId of f.channels) leave(ws, channelId);
+          for (const channelId of f.channels) subscriptions.leave(ws, channelId);
           return;
         case "message": {
           const { op: _op, channel, nonce, ...input } = f;
@@ -389,9 +282,7 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
       const mine = byAgent.get(agentId);
       mine?.delete(ws);
       if (mine?.size === 0) byAgent.delete(agentId);
-      for (const seam of ws.data.seams.values()) seam.end?.();
-      for (const channelId of ws.data.channels.keys()) fanout.release(channelTopic(channelId));
-      for (const serverId of ws.data.servers.keys()) fanout.release(presenceTopic(serverId));
+      subscriptions.closed(ws);
       fanout.release(agentTopic(agentId));
       try {
         await sessionClosed(deps, agentId, ws.data.sessionId);
@@ -406,9 +297,7 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
   };
 
   return {
-    attach(s) {
-      server = s;
-    },
+    attach: (server) => subscriptions.attach(server),
     handlers,
     async upgrade(req, server) {
       const url = new URL(req.url);
