@@ -108,8 +108,9 @@ export function createFanout(deps: Deps): Fanout {
   };
 
   /**
-   * Channels being caught up after a pub/sub outage, with the live events that arrived meanwhile: those go out after
-   * the missed messages, so a client sees ids in order and its `since` never passes a message still to come.
+   * Channels held back from the moment the pub/sub link is lost until each is caught up, with the live events that
+   * arrived meanwhile: those go out after the missed messages, so a client sees ids in order and its `since` never
+   * passes a message still to come.
    */
   let heldBack: Map<string, Delivery[]> | undefined;
 
@@ -145,13 +146,17 @@ export function createFanout(deps: Deps): Fanout {
   pubsub.onLinkChange(async (change, lostAt) => {
     if (change === "lost") {
       keepRecent++;
+      // Held back from now, not from "restored": the link is renewed before it is reported restored, and a live event
+      // let through in between would reach clients ahead of older messages still to be re-read.
+      heldBack = new Map([...heldSince.keys()].filter((topic) => topic.startsWith("channel:")).map((topic) => [topic, []]));
       return;
     }
     let redelivered = 0;
     const behind: string[] = [];
     let reason = "";
     const due = [...heldSince].filter(([topic, since]) => topic.startsWith("channel:") && since <= lostAt);
-    const backlog = new Map(due.map(([topic]) => [topic, [] as Delivery[]]));
+    const backlog = heldBack ?? new Map<string, Delivery[]>();
+    for (const [topic] of due) if (!backlog.has(topic)) backlog.set(topic, []);
     heldBack = backlog;
     // The channel's turn is over: what arrived live meanwhile goes out now (minus what the database already gave).
     const takeTurn = (topic: string) => {
