@@ -5,6 +5,7 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
+import type { Fanout } from "./fanout.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
 import { agentRoutes } from "./http/agents.ts";
@@ -28,7 +29,7 @@ import { blockRoutes, followRoutes, friendRoutes } from "./http/social.ts";
 export const maxBodyBytes = 64 * 1024;
 const readyCheckMs = 700;
 
-export function createApp(deps: Deps) {
+export function createApp(deps: Deps, fanout: Fanout) {
   const baseUrl = (c: Context) => deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
   const app = new OpenAPIHono<AppEnv>();
 
@@ -125,7 +126,7 @@ export function createApp(deps: Deps) {
     });
   }
 
-  const pages = pageRoutes(deps, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
+  const pages = pageRoutes(deps, fanout, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
   app.route("/", pages.routes);
 
   app.notFound((c) =>

@@ -6,8 +6,8 @@ import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
 import { type Deps, closeDeps, createDeps } from "./deps.ts";
 import { logFailure } from "./errors.ts";
+import { type Fanout, createFanout } from "./fanout.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
-import { liveFor } from "./pages/live.ts";
 import { forgetExpiredKeys } from "./domain/idempotency.ts";
 import { startWebhookWorker } from "./domain/webhooks.ts";
 import { sql } from "drizzle-orm";
@@ -15,6 +15,8 @@ import { sql } from "drizzle-orm";
 export type Running = {
   url: string;
   deps: Deps;
+  /** Every event this server receives, parsed once: what the gateway and the live pages read (tests listen too). */
+  fanout: Fanout;
   /** The HTTP app (its routes are what the API's description must cover). */
   app: ReturnType<typeof createApp>;
   server: Server<SocketData>;
@@ -36,9 +38,11 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   // Before the database: a port that is taken should not cost a data dir being created or migrated.
   assertCanListen(config);
   const deps = await createDeps(config, options);
-  const app = createApp(deps);
-  const gateway = createGateway(deps);
-  await gateway.ready;
+  // One fan-out per running server, handed to everything that reads events: the gateway and the live pages.
+  const fanout = createFanout(deps);
+  const app = createApp(deps, fanout);
+  const gateway = createGateway(deps, fanout);
+  await fanout.ready;
   let draining = false;
   let inFlight = 0;
   let lastActivity = 0;
@@ -89,7 +93,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
     await closeDeps(deps);
     throw listenError(config, e);
   }
-  gateway.fanout.attach(server);
+  gateway.attach(server);
   const webhookWorker = startWebhookWorker(deps);
   // PGlite has no autovacuum: refresh the planner's statistics now and then, or growing channels get slow plans.
   let analyzing: Promise<unknown> | undefined;
@@ -108,6 +112,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   return {
     url,
     deps,
+    fanout,
     app,
     server,
     stop() {
@@ -124,7 +129,7 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
         }
         // 3. WebSockets close with 1001, live pages end, the listener and the idle connections close.
         await gateway.closeAll();
-        liveFor(deps.pubsub).closeAll();
+        fanout.stop();
         await within(server.stop(false), drainMs).catch(() => server.stop(true));
         await analyzing;
         await webhookWorker.stop();

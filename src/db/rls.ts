@@ -27,7 +27,7 @@ export async function inTransaction<T>(
       await f();
     } catch (e) {
       // A publish lost to a Redis outage is not lost to subscribers: each instance catches up from the database when
-      // its link is back (gateway/fanout.ts).
+      // its link is back (src/fanout.ts).
       logFailure("after-commit task failed", e);
     }
   }

@@ -66,7 +66,6 @@ function view(
   author: { id: string; username: string; displayName: string | null; avatarUrl: string | null } | undefined,
   reactions: { emoji: string; count: number }[],
 ): MessageView {
-  // `id` comes first: the gateway's replay seam reads it from the serialized frame.
   return {
     id: r.id,
     channel_id: r.channelId,

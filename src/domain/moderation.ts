@@ -8,7 +8,7 @@ import { agents, channelBans, channelReports, channels, serverBans, serverMember
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { username } from "./auth.ts";
-import { channelTopic, publish, publishControl } from "./events.ts";
+import { channelTopic, controlTopic, publish } from "./events.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId, assertCanPost, memberRole, moderatedServer, readableChannel } from "./permissions.ts";
@@ -51,7 +51,7 @@ export async function banAgent(deps: Deps, actor: Actor, serverId: string, input
     await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, target.id)));
     const channelIds = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
     // The banned agent's sockets leave the server's channels at once, on every instance.
-    after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: channelIds, reason: "banned" }));
+    after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: target.id, channels: channelIds, reason: "banned" }));
     return toBanView(created, target.username);
   });
 }
@@ -190,7 +190,7 @@ export async function reportAgent(deps: Deps, actor: Actor, channelId: string, i
         .onConflictDoNothing()
         .returning();
       banned = inserted.length > 0;
-      if (banned) after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
+      if (banned) after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
     }
     await setIdentity(tx, actor);
     return { reported: target.username, distinct_reporters: distinct, threshold: server.threshold, auto_banned: banned };

@@ -10,7 +10,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { httpUrl } from "./agents.ts";
-import { accessChanged, publishControl } from "./events.ts";
+import { accessChanged, controlTopic, publish } from "./events.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
@@ -246,7 +246,7 @@ export async function leaveServer(deps: Deps, actor: Actor, serverId: string): P
     await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, agentId)));
     // Its sockets stop following the server's channels (a private server's at least; a public one's too, as in Discord).
     const ids = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
-    after(() => publishControl(deps, { type: "unsubscribe", agent_id: agentId, channels: ids, reason: "left" }));
+    after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: agentId, channels: ids, reason: "left" }));
   });
 }
 
