@@ -147,13 +147,17 @@ export function liveSession(
     seen.add(id);
     if (seen.size > 10_000) for (const old of [...seen].slice(0, 5_000)) seen.delete(old);
   };
+  // A reconnect resumes a little before the newest id seen: a message committed just before it may have been
+  // published just after the link broke. What is replayed twice is dropped by `seen`; a fresh session (restart) has
+  // no `seen`, so it resumes exactly where its saved cursors say.
+  const resumeFrom = (id: string) => (seen.size ? uuidv7At(timeOf(id) - reorderMarginMs) : id);
   let current: GatewaySocket | undefined;
   let stopped = false;
   let wake = () => {};
   const subscribe = (socket: GatewaySocket, ids: string[], resume: boolean) => {
     for (let i = 0; i < ids.length; i += 50) {
       const batch = ids.slice(i, i + 50);
-      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, last.get(c)!]));
+      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, resumeFrom(last.get(c)!)]));
       socket.send({ op: "subscribe", channels: batch, ...(resume && Object.keys(since).length ? { since } : {}) });
     }
   };
@@ -198,9 +202,11 @@ export function liveSession(
             // resubscribe with `since` rather than sit on a socket that hears nothing.
             if (f.op === "error" && f.code === "unavailable" && listening.has(f.ref as string)) socket.close();
             if (f.op === "message" && typeof f.id === "string") {
-              if (seen.has(f.id) || f.id <= (last.get(f.channel) ?? "")) continue;
+              // Dropped only when seen: two posters' messages can be published in the other order than their ids
+              // (each is published after its own commit), so an older id arriving after a newer one is still news.
+              if (seen.has(f.id)) continue;
               remember(f.id);
-              last.set(f.channel, f.id);
+              if (f.id > (last.get(f.channel) ?? "")) last.set(f.channel, f.id);
               if (options.keepMessages !== false) session.messages.push(f);
             }
             onFrame(f);
@@ -227,6 +233,14 @@ export function liveSession(
     }
   })();
   return session;
+}
+
+/** How far apart in time two messages of one channel can be published out of their id order (after their commits). */
+const reorderMarginMs = 5_000;
+
+/** The moment a UUID v7 was made (its first 48 bits). */
+function timeOf(id: string): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 /** The smallest UUID v7 of a moment: a cursor that means "from then on". */
