@@ -140,6 +140,8 @@ export function liveSession(
   // ordered by time): on reconnect, `since` is the last id seen or that moment.
   const start = uuidv7At(Date.now());
   const last = new Map<string, string>();
+  /** Where each channel's session began: its first `since`. */
+  const from = new Map<string, string>();
   const listening = new Set<string>();
   // Ids delivered recently, to drop the one a replay and the live topic may both carry at the seam; bounded.
   const seen = new Set<string>();
@@ -150,14 +152,21 @@ export function liveSession(
   // A reconnect resumes a little before the newest id seen: a message committed just before it may have been
   // published just after the link broke. What is replayed twice is dropped by `seen`; a fresh session (restart) has
   // no `seen`, so it resumes exactly where its saved cursors say.
-  const resumeFrom = (id: string) => (seen.size ? uuidv7At(timeOf(id) - reorderMarginMs) : id);
+  // Never before where the channel's session began (what came earlier was never this session's to deliver).
+  const resumeFrom = (channel: string) => {
+    const id = last.get(channel)!;
+    if (!seen.size) return id;
+    const early = uuidv7At(timeOf(id) - reorderMarginMs);
+    const floor = from.get(channel)!;
+    return early > floor ? early : floor;
+  };
   let current: GatewaySocket | undefined;
   let stopped = false;
   let wake = () => {};
   const subscribe = (socket: GatewaySocket, ids: string[], resume: boolean) => {
     for (let i = 0; i < ids.length; i += 50) {
       const batch = ids.slice(i, i + 50);
-      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, resumeFrom(last.get(c)!)]));
+      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, resumeFrom(c)]));
       socket.send({ op: "subscribe", channels: batch, ...(resume && Object.keys(since).length ? { since } : {}) });
     }
   };
@@ -166,6 +175,7 @@ export function liveSession(
     for (const c of fresh) {
       listening.add(c);
       if (!last.has(c)) last.set(c, options.since?.[c] ?? start);
+      if (!from.has(c)) from.set(c, last.get(c)!);
     }
     if (current && fresh.length) subscribe(current, fresh, resume);
   };
