@@ -13,7 +13,7 @@ import { newIdAfter, uuid } from "../lib/ids.ts";
 import { messageViews } from "./messages.ts";
 import { type AgentRef, agentRef, messageView } from "../wire.ts";
 import { channelReadableBy } from "./permissions.ts";
-import { type WakeType, wake } from "./webhooks.ts";
+import { type WakeType, wake } from "./webhooks/wake.ts";
 
 export const inboxTypes = ["mention.received", "reply.received", "dm.received", "friend_request.received", "friend_request.accepted"] as const;
 export type InboxType = (typeof inboxTypes)[number];
