@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
-import { openDatabase } from "../src/db/client.ts";
+import { type Database, openDatabase } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { type Running, startServer } from "../src/server.ts";
 import { type AgentClient, type ApiResponse, type RequestOptions, call, registerAgent } from "../src/client/agent.ts";
@@ -21,6 +21,11 @@ function migratedSnapshot(): Promise<Blob> {
     return blob;
   })();
   return snapshot;
+}
+
+/** A fresh embedded database, already migrated, for checks that need one of their own (no server around it). */
+export async function migratedDatabase(): Promise<Database> {
+  return openDatabase({ dataDir: "memory:", snapshot: await migratedSnapshot() });
 }
 
 export type TestServer = Running & {
