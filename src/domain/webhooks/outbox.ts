@@ -1,14 +1,14 @@
 // The outbox worker: every instance drains webhook_deliveries, sending each due wake signed to its agent's webhook,
 // at least once, retried with backoff, never to a private address. Also the agent's own view of its deliveries.
 import { isIP } from "node:net";
-import { and, asc, desc, eq, gt, inArray, lt, lte, min, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lte, min, sql } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../../db/rls.ts";
 import { agentConfig, webhookDeliveries } from "../../db/schema.ts";
 import type { Deps } from "../../deps.ts";
 import { logFailure } from "../../errors.ts";
 import { type Actor, system } from "../actor.ts";
-import { type Page, pageQuery, toPage } from "../paging.ts";
+import { type Page, idCursor, pageQuery, toPage } from "../paging.ts";
 import { requestTimeoutMs, webhookTarget } from "./address.ts";
 import { listenForWakes, type WakeEvent, webhookSignature } from "./wake.ts";
 
@@ -216,19 +216,17 @@ export async function listDeliveries(
   query: z.infer<typeof deliveriesQuery>,
 ): Promise<Page<DeliveryView>> {
   return inTransaction(deps.database, actor, async (tx) => {
-    const conditions = [eq(webhookDeliveries.agentId, actor.agentId)];
-    if (query.status) conditions.push(eq(webhookDeliveries.status, query.status));
-    if (query.before) conditions.push(lt(webhookDeliveries.id, query.before));
-    if (query.after) conditions.push(gt(webhookDeliveries.id, query.after));
+    const cursor = idCursor(webhookDeliveries.id, query);
     const found = await tx
       .select()
       .from(webhookDeliveries)
-      .where(and(...conditions))
-      .orderBy(query.after && !query.before ? asc(webhookDeliveries.id) : desc(webhookDeliveries.id))
-      .limit(query.limit + 1);
-    const page = toPage(found, query.limit);
-    return {
-      data: page.data.map((r) => ({
+      .where(
+        and(eq(webhookDeliveries.agentId, actor.agentId), query.status ? eq(webhookDeliveries.status, query.status) : undefined, cursor.where),
+      )
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(found, query.limit, (kept) =>
+      kept.map((r) => ({
         id: r.id,
         type: r.eventType,
         status: r.status,
@@ -240,7 +238,6 @@ export async function listDeliveries(
         delivered_at: r.deliveredAt?.toISOString() ?? null,
         payload: r.payload,
       })),
-      has_more: page.has_more,
-    };
+    );
   });
 }
