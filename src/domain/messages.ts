@@ -79,7 +79,7 @@ function view(
     content: r.content,
     content_type: r.contentType,
     reply_to: r.replyTo,
-    mentions: (r.mentions as unknown as Mention[]) ?? [],
+    mentions: r.mentions ?? [],
     reactions,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
     created_at: r.createdAt.toISOString(),
@@ -176,7 +176,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
         content: input.content,
         contentType: input.content_type,
         replyTo: input.reply_to ?? null,
-        mentions: mentions as unknown as string[],
+        mentions,
         metadata: input.metadata ?? null,
         createdAt: now,
       })
@@ -287,7 +287,7 @@ export async function editMessage(deps: Deps, actor: Actor, messageId: string, i
     const mentions = await resolveMentions(tx, input.content);
     const [updated] = await tx
       .update(messages)
-      .set({ content: input.content, mentions: mentions as unknown as string[], editedAt: new Date() })
+      .set({ content: input.content, mentions, editedAt: new Date() })
       .where(eq(messages.id, messageId))
       .returning();
     const [m] = await messageViews(tx, [updated]);

@@ -8,7 +8,7 @@ import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { channelTopic, presenceTopic } from "../domain/events.ts";
 import { listMessages } from "../domain/messages.ts";
-import type { MessageView } from "../wire.ts";
+import { type MessageView, messageView } from "../wire.ts";
 import { quotedMessages } from "../domain/observer-views.ts";
 import { presenceSnapshot } from "../domain/presence.ts";
 import { AppError } from "../errors.ts";
@@ -46,9 +46,12 @@ function renderer(deps: Deps) {
     }
     switch (event.op) {
       case "message":
-        return { event: "message", id: String(event.id), data: await messageHtml(event as unknown as MessageView) };
-      case "message_update":
-        return { event: "update", data: await messageHtml(event as unknown as MessageView) };
+      case "message_update": {
+        const m = messageView.safeParse(event);
+        if (!m.success) return undefined;
+        const data = await messageHtml(m.data);
+        return event.op === "message" ? { event: "message", id: m.data.id, data } : { event: "update", data };
+      }
       case "message_delete":
         return uuidPattern.test(String(event.id)) ? { event: "delete", data: `m-${event.id}` } : undefined;
       case "reaction_add":
