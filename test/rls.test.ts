@@ -10,27 +10,23 @@ import { inTransaction } from "../src/db/rls.ts";
 import { type Actor, system } from "../src/domain/actor.ts";
 import { agentConfig, agentTokens, agents, agentChallenges, messageReactions, messages, observers } from "../src/db/schema.ts";
 import type { AgentClient } from "../src/client/agent.ts";
-import { type TestServer, migratedDatabase, onPostgres, testServer, uniqueName } from "./helpers.ts";
+import { migratedDatabase, onPostgres, uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let bob: AgentClient;
 let observerId: string;
 
 beforeAll(async () => {
-  server = await testServer();
   alice = await server.agent("alice");
   bob = await server.agent("bob");
   const observer = { email: `${uniqueName("o")}@example.com`, password: "a long password" };
   await server.call("POST", "/api/v1/observers/register", observer);
   const obs = await server.call("POST", "/api/v1/observers/login", observer);
   observerId = obs.body.observer_id;
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const as = <T>(actor: Actor, fn: Parameters<typeof inTransaction<T>>[2]) => inTransaction(server.deps.database, actor, fn);
