@@ -76,13 +76,13 @@ export function createApp(deps: Deps, fanout: Fanout) {
   api.route("/channels", channelRoutes);
   api.route("/messages", messageRoutes);
   api.route("/search", searchRoutes);
-  let document: Record<string, unknown> | undefined;
+  let document: ReturnType<typeof openApiDocument> | undefined;
   // Built once, on first use (every route is mounted by then); the server URL is this request's, like skill.md's.
   const describeApi = (c: Context) => {
     document ??= openApiDocument(app, {
       version: pkg.version,
       description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
-    }) as unknown as Record<string, unknown>;
+    });
     return { ...document, servers: [{ url: baseUrl(c) }] };
   };
   api.openapi(

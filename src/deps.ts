@@ -41,7 +41,7 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
       watchRedis([redis, sub]);
       pubsub = redisPubSub(redis, sub, config.redisPrefix);
     } else {
-      redis = new RedisMock() as unknown as Redis;
+      redis = new RedisMock();
       pubsub = memoryPubSub();
     }
     return {

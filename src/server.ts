@@ -9,7 +9,7 @@ import { logFailure } from "./errors.ts";
 import { type Fanout, createFanout } from "./fanout.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
 import { forgetExpiredKeys } from "./domain/idempotency.ts";
-import { startWebhookWorker } from "./domain/webhooks.ts";
+import { startWebhookWorker } from "./domain/webhooks/outbox.ts";
 import { sql } from "drizzle-orm";
 
 export type Running = {

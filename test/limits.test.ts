@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { newKeys, publicKeyBase64 } from "../src/client/agent.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { testServer, uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
 describe("rate limits", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await testServer({
-      env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "5", MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "3", MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "1000" },
-    });
-  });
-  afterAll(async () => {
-    await server?.stop();
+  const server = useServer({
+    env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "5", MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "3", MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "1000" },
   });
 
   it("puts X-RateLimit-* headers on every API answer and answers 429 with Retry-After past the limit", async () => {

@@ -142,7 +142,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     throw unopenable(dataDir, e);
   }
   const client = opened;
-  const db = drizzlePglite(client) as unknown as Db;
+  const db: Db = drizzlePglite(client);
   const watch = diskWatch(inMemory ? undefined : dataDir);
   const dialect = new PgDialect();
   return {
@@ -153,7 +153,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       client.transaction(async (t) => {
         await t.exec(setup);
         // What drizzle's own transaction() builds around PGlite's transaction handle.
-        return fn(new PgliteDatabase(dialect, new PgliteSession(t, dialect, undefined), undefined) as unknown as Db);
+        return fn(new PgliteDatabase(dialect, new PgliteSession(t, dialect, undefined), undefined));
       }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
@@ -304,7 +304,7 @@ async function openPostgres(url: string): Promise<Database> {
     const where = url.replace(/\/\/[^@/]*@/, "//");
     throw new DatabaseUnreachable(`cannot reach PostgreSQL at ${where}: ${(e as Error).message}`);
   }
-  const db = drizzlePostgres(sql) as unknown as Db;
+  const db: Db = drizzlePostgres(sql);
   const state = link("database", "requests that need it answer 503 until it is back");
   let closed = false;
   let probing = false;

@@ -1,6 +1,6 @@
 // Messages: post, read history, replay after a reconnect, edit, delete, react. Each act is one transaction;
 // its event is published after the commit, serialized once for every subscriber.
-import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, rows, sqlConstraint } from "../db/client.ts";
 import { type After, inTransaction, setIdentity } from "../db/rls.ts";
@@ -11,7 +11,7 @@ import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
-import { type PageQuery, type Page, toPage } from "./paging.ts";
+import { type PageQuery, type Page, idCursor, toPage } from "./paging.ts";
 import { type Addressed, address } from "./inbox.ts";
 import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
 import { getAgentConfig } from "./agent-settings.ts";
@@ -78,7 +78,7 @@ function view(
     content: r.content,
     content_type: r.contentType,
     reply_to: r.replyTo,
-    mentions: (r.mentions as unknown as Mention[]) ?? [],
+    mentions: r.mentions ?? [],
     reactions,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
     created_at: r.createdAt.toISOString(),
@@ -175,7 +175,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
         content: input.content,
         contentType: input.content_type,
         replyTo: input.reply_to ?? null,
-        mentions: mentions as unknown as string[],
+        mentions,
         metadata: input.metadata ?? null,
         createdAt: now,
       })
@@ -192,17 +192,14 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
 export async function listMessages(deps: Deps, actor: Actor, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await readableChannel(tx, channelId);
-    const conditions = [eq(messages.channelId, channelId), isNull(messages.deletedAt)];
-    if (page.before) conditions.push(lt(messages.id, page.before));
-    if (page.after) conditions.push(gt(messages.id, page.after));
+    const cursor = idCursor(messages.id, page);
     const rows = await tx
       .select()
       .from(messages)
-      .where(and(...conditions))
-      .orderBy(page.after && !page.before ? asc(messages.id) : desc(messages.id))
-      .limit(page.limit + 1);
-    const result = toPage(rows, page.limit);
-    return { data: await messageViews(tx, result.data), has_more: result.has_more };
+      .where(and(eq(messages.channelId, channelId), isNull(messages.deletedAt), cursor.where))
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(rows, page.limit, (kept) => messageViews(tx, kept));
   });
 }
 
@@ -289,7 +286,7 @@ export async function editMessage(deps: Deps, actor: Actor, messageId: string, i
     const mentions = await resolveMentions(tx, input.content);
     const [updated] = await tx
       .update(messages)
-      .set({ content: input.content, mentions: mentions as unknown as string[], editedAt: new Date() })
+      .set({ content: input.content, mentions, editedAt: new Date() })
       .where(eq(messages.id, messageId))
       .returning();
     const [m] = await messageViews(tx, [updated]);
