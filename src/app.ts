@@ -7,6 +7,7 @@ import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
+import { counted } from "./lib/round-trips.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
 import { apiKeyRoutes } from "./http/api-keys.ts";
@@ -32,6 +33,14 @@ export function createApp(deps: Deps) {
   const baseUrl = (c: Context) => deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
   const app = new OpenAPIHono<AppEnv>();
 
+  if (deps.config.countRoundTrips) {
+    app.use((c, next) =>
+      counted(async (trips) => {
+        await next();
+        c.header("X-Round-Trips", `db=${trips.db}, redis=${trips.redis}`);
+      }),
+    );
+  }
   app.use(clientAddress(deps));
   app.use(async (c, next) => {
     await next();

@@ -12,6 +12,7 @@ import { embeddedSnapshot, pgliteAssets } from "../build/embedded.ts";
 import { ServiceUnavailable, isDiskFull, isOutage } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
+import { countingRoundTrips, tally } from "../lib/round-trips.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction's handle: the database's query builders, bound to the transaction's connection. */
@@ -151,9 +152,11 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     diskFull: watch.diskFull,
     transaction: (setup, fn) =>
       client.transaction(async (t) => {
+        tally("db", 3); // BEGIN, the setup, COMMIT
         await t.exec(setup);
+        const statements: typeof t = { ...t, query: (...a) => (tally("db"), t.query(...a)), exec: (...a) => (tally("db"), t.exec(...a)) };
         // What drizzle's own transaction() builds around PGlite's transaction handle.
-        return fn(new PgliteDatabase(dialect, new PgliteSession(t, dialect, undefined), undefined) as unknown as Db);
+        return fn(new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined) as unknown as Db);
       }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
@@ -303,6 +306,17 @@ async function openPostgres(url: string): Promise<Database> {
     await sql.end({ timeout: 1 }).catch(() => {});
     const where = url.replace(/\/\/[^@/]*@/, "//");
     throw new DatabaseUnreachable(`cannot reach PostgreSQL at ${where}: ${(e as Error).message}`);
+  }
+  if (countingRoundTrips()) {
+    // drizzle's transaction() calls begin() with a callback only; every statement goes through the handle's unsafe().
+    const begin = sql.begin.bind(sql) as (fn: (tx: postgres.TransactionSql) => unknown) => Promise<unknown>;
+    (sql as { begin: unknown }).begin = (fn: (tx: postgres.TransactionSql) => unknown) =>
+      begin((tx) => {
+        tally("db", 2); // BEGIN, COMMIT
+        const unsafe = tx.unsafe.bind(tx);
+        tx.unsafe = ((...a: Parameters<typeof unsafe>) => (tally("db"), unsafe(...a))) as typeof tx.unsafe;
+        return fn(tx);
+      });
   }
   const db = drizzlePostgres(sql) as unknown as Db;
   const state = link("database", "requests that need it answer 503 until it is back");
