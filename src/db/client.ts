@@ -2,7 +2,7 @@
 // Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type QueryOptions, type Results, parse as pgliteParse, protocol } from "@electric-sql/pglite";
 import { PgliteDatabase, PgliteSession, drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { type SQL, sql as sqlTag } from "drizzle-orm";
@@ -153,8 +153,12 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     transaction: (setup, fn) =>
       client.transaction(async (t) => {
         tally("db", 3); // BEGIN, the setup, COMMIT
-        await t.exec(setup);
-        const statements: typeof t = { ...t, query: (...a) => (tally("db"), t.query(...a)), exec: (...a) => (tally("db"), t.exec(...a)) };
+        await inOneCall(client, protocol.serialize.query(setup));
+        const statements: typeof t = {
+          ...t,
+          query: (text, params, options) => (tally("db"), queryInOneCall(client, text, params, options) ?? t.query(text, params, options)),
+          exec: (...a) => (tally("db"), t.exec(...a)),
+        };
         // What drizzle's own transaction() builds around PGlite's transaction handle.
         return fn(new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined) as unknown as Db);
       }),
@@ -187,6 +191,52 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       }
     },
   };
+}
+
+/**
+ * One statement with parameters, sent to PGlite in one call. PGlite's own query() makes six (parse, describe, bind,
+ * describe, execute, sync), each a trip through the WebAssembly boundary and its virtual files: about 1 ms, against
+ * 0.2 ms for the same messages sent together. The describe it skips only tells the client the parameters' types,
+ * which it needs to turn a value into text when the text depends on the type; for strings, numbers, booleans, dates
+ * and nulls it does not (the server types each parameter from the statement, as it does for postgres.js's text
+ * parameters). Anything else (arrays, bytes, objects) answers undefined: the caller takes PGlite's own path.
+ */
+function queryInOneCall<T>(pg: PGlite, text: string, params: unknown[] = [], options?: QueryOptions): Promise<Results<T>> | undefined {
+  const values: (string | null)[] = [];
+  for (const value of params) {
+    const asText = textOf(value);
+    if (asText === undefined) return undefined;
+    values.push(asText);
+  }
+  const { serialize } = protocol;
+  const parts = [serialize.parse({ text }), serialize.bind({ values }), serialize.describe({ type: "P" }), serialize.execute({})];
+  return inOneCall(pg, ...parts).then((messages) => pgliteParse.parseResults(messages, pg.parsers, options)[0] as Results<T>);
+}
+
+/** Sends protocol messages and a Sync in one call, under PGlite's query lock; a database error is thrown. */
+async function inOneCall(pg: PGlite, ...parts: Uint8Array[]) {
+  const sync = protocol.serialize.sync();
+  const message = new Uint8Array(parts.reduce((n, p) => n + p.length, sync.length));
+  let at = 0;
+  for (const part of [...parts, sync]) {
+    message.set(part, at);
+    at += part.length;
+  }
+  return pg.runExclusive(() => pg.execProtocolStream(message, { syncToFs: false }));
+}
+
+function textOf(value: unknown): string | null | undefined {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "number":
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "t" : "f";
+  }
+  return value instanceof Date ? value.toISOString() : undefined;
 }
 
 /** Data dirs this process holds: a lock file naming our own pid is stale unless it is in here (pid 1 in containers). */
