@@ -22,10 +22,10 @@ export interface Database {
   kind: "pglite" | "postgres";
   db: Db;
   /**
-   * Runs `fn` in one transaction that starts with `setup` (SQL text without parameters: the caller's identity). On
-   * PostgreSQL `setup` travels in the same message as BEGIN, on PGlite as one simple query: no round trip of its own.
+   * Runs `fn` in one transaction that starts with `setup` (SQL text without parameters: the caller's identity), and
+   * hands it the first row `setup` answered. On PGlite `setup` is one simple query, in one call into the engine.
    */
-  transaction<T>(setup: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  transaction<T>(setup: string, fn: (tx: Tx, opened: Record<string, unknown> | undefined) => Promise<T>): Promise<T>;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
   execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
   /**
@@ -153,14 +153,14 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     transaction: (setup, fn) =>
       client.transaction(async (t) => {
         tally("db", 3); // BEGIN, the setup, COMMIT
-        await inOneCall(client, protocol.serialize.query(setup));
+        const [opened] = pgliteParse.parseResults(await inOneCall(client, protocol.serialize.query(setup)), client.parsers);
         const statements: typeof t = {
           ...t,
           query: (text, params, options) => (tally("db"), queryInOneCall(client, text, params, options) ?? t.query(text, params, options)),
           exec: (...a) => (tally("db"), t.exec(...a)),
         };
         // What drizzle's own transaction() builds around PGlite's transaction handle.
-        return fn(new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined) as unknown as Db);
+        return fn(new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined) as unknown as Db, opened?.rows[0] as Record<string, unknown> | undefined);
       }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
@@ -398,8 +398,8 @@ async function openPostgres(url: string): Promise<Database> {
       // postgres.js's begin() under drizzle's transaction(): it fails the transaction at once when the connection
       // drops. drizzle sends ad-hoc statements unnamed, so the identity's text does not fill a statement cache.
       db.transaction(async (tx) => {
-        await tx.execute(sqlTag.raw(setup));
-        return fn(tx);
+        const [opened] = await rows<Record<string, unknown>>(tx, sqlTag.raw(setup));
+        return fn(tx, opened);
       }),
     async execLocked(key, run) {
       const conn = await sql.reserve();
