@@ -105,6 +105,24 @@ function diskWatch(dataDir?: string) {
   };
 }
 
+/**
+ * PostgreSQL's memory settings for the embedded database, sized for one process with one connection. PGlite keeps
+ * PostgreSQL's defaults, made for a server: 128 MB of shared buffers, allocated in the WebAssembly heap at start,
+ * and a lock table for 100 connections. The buffers are a cache in front of the data files, which themselves are in
+ * memory (memory:) or in the OS's page cache, so a smaller one costs little (bench/memory.ts measures the process).
+ * WAL: up to 1 GB between checkpoints by default, which in memory: mode is process memory; a checkpoint every 32 MB
+ * (PGlite's single backend checkpoints at once when asked) keeps it to two 16 MB segments.
+ */
+const embeddedSettings = [
+  "shared_buffers = 16MB",
+  "work_mem = 2MB",
+  "maintenance_work_mem = 16MB",
+  "temp_buffers = 2MB",
+  "max_connections = 10",
+  "min_wal_size = 32MB",
+  "max_wal_size = 32MB",
+];
+
 export type OpenOptions = {
   databaseUrl?: string;
   dataDir: string;
@@ -134,6 +152,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       ...(inMemory ? {} : { dataDir }),
       ...(await pgliteAssets()),
       ...(start ? { loadDataDir: start } : {}),
+      postgresqlconf: embeddedSettings,
     });
     // An existing data dir is read before anything is served: a damaged one stops the start, with its name.
     if (!isNew) await opened.exec(readEveryTable);
