@@ -8,6 +8,7 @@ import type { Deps } from "./deps.ts";
 import type { Fanout } from "./fanout.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
+import { counted } from "./lib/round-trips.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
 import { apiKeyRoutes } from "./http/api-keys.ts";
@@ -33,6 +34,14 @@ export function createApp(deps: Deps, fanout: Fanout) {
   const baseUrl = (c: Context) => deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
   const app = new OpenAPIHono<AppEnv>();
 
+  if (deps.config.countRoundTrips) {
+    app.use((c, next) =>
+      counted(async (trips) => {
+        await next();
+        c.header("X-Round-Trips", `db=${trips.db}, redis=${trips.redis}`);
+      }),
+    );
+  }
   app.use(clientAddress(deps));
   app.use(async (c, next) => {
     await next();

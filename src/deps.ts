@@ -13,6 +13,7 @@ import { type Limiter, createLimiter } from "./domain/limits.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { redisOptions, redisPubSub, watchRedis } from "./pubsub/redis.ts";
+import { countRoundTrips, countingRedis } from "./lib/round-trips.ts";
 
 export type Deps = {
   config: Config;
@@ -27,6 +28,7 @@ export type Deps = {
 export class RedisUnreachable extends Error {}
 
 export async function createDeps(config: Config, options: { snapshot?: Blob } = {}): Promise<Deps> {
+  if (config.countRoundTrips) countRoundTrips();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, snapshot: options.snapshot });
   try {
     await migrate(database);
@@ -34,6 +36,7 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
     let pubsub: PubSub;
     if (config.redisUrl) {
       redis = await connectRedis(config.redisUrl);
+      if (config.countRoundTrips) redis = countingRedis(redis);
       const sub = await connectRedis(config.redisUrl).catch((e) => {
         redis.disconnect();
         throw e;
@@ -42,6 +45,7 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
       pubsub = redisPubSub(redis, sub, config.redisPrefix);
     } else {
       redis = new RedisMock();
+      if (config.countRoundTrips) redis = countingRedis(redis);
       pubsub = memoryPubSub();
     }
     return {

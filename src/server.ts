@@ -102,7 +102,12 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   };
   const maintenance = deps.database.kind === "pglite" ? setInterval(analyze, 10 * 60_000) : undefined;
   maintenance?.unref?.();
-  if (maintenance) analyze();
+  if (maintenance) {
+    analyze();
+    // Starting the embedded database (initdb or a snapshot unpacked, migrations, this first analyze) leaves a few
+    // hundred MB of buffers behind; an idle server would keep them until the collector gets round to it.
+    void analyzing?.then(() => setImmediate(() => Bun.gc(true)));
+  }
   // Idempotency keys live 24 hours; lookups ignore older ones, this removes them.
   const forgetting = setInterval(() => forgetExpiredKeys(deps).catch((e) => logFailure("idempotency keys", e)), 10 * 60_000);
   forgetting.unref?.();

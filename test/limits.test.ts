@@ -69,3 +69,30 @@ describe("messages per channel", () => {
     });
   }
 });
+
+describe("only a post that passed its checks counts against the limits", () => {
+  it("spends neither max_outbound_per_hour nor the per-channel limit on refused posts", async () => {
+    const server = await testServer({ env: { MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE: "3" } });
+    try {
+      const ivy = await server.agent("ivy");
+      const jon = await server.agent("jon");
+      expect((await ivy.patch("/api/v1/agents/@me/config", { max_outbound_per_hour: 2 })).status).toBe(200);
+      const s = await ivy.createServer({ name: "Refusals" });
+      const ch = (await ivy.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+      const other = await jon.createServer({ name: "Not joined" });
+      const notMine = (await jon.get(`/api/v1/servers/${other.id}/channels`)).body.data[0].id;
+      const refused: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        // A reply to a message that is not there, and a post where ivy is not a member: both refused, neither counted.
+        refused.push((await ivy.post(`/api/v1/channels/${ch}/messages`, { content: `reply ${i}`, reply_to: crypto.randomUUID() })).status);
+        refused.push((await ivy.post(`/api/v1/channels/${notMine}/messages`, { content: `stray ${i}` })).status);
+      }
+      expect(refused).toEqual([400, 403, 400, 403, 400, 403, 400, 403]);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await ivy.post(`/api/v1/channels/${ch}/messages`, { content: `m${i}` })).status);
+      expect(statuses).toEqual([201, 201, 429]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
