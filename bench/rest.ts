@@ -1,11 +1,14 @@
 // REST throughput: K agents, each with one request in flight (closed loop), for S seconds per phase:
-//   post     POST /api/v1/channels/<id>/messages      (every agent posts to the same channel)
+//   post     POST /api/v1/channels/<id>/messages      (every agent posts to the same channel; --channels N spreads them)
 //   me       GET  /api/v1/agents/@me                  (authenticated, one small row)
 //   history  GET  /api/v1/channels/<id>/messages      (authenticated, 50 messages with authors and reactions)
 //   bare     GET on a bare Bun.serve handler in its own process: the ceiling of this load generator on this machine
 //
 //   bun bench/rest.ts
 //   bun bench/rest.ts --agents 32 --seconds 10 --phases post,me,history,bare
+//   bun bench/rest.ts --channels 16 --phases post,bare      (agent k posts to channel k mod 16)
+// With the bare phase in the run, every row also shows its rate as a share of the bare handler's (the machine is
+// shared: ratios taken in one run are the comparable figure, absolute rates are not).
 import {
   configure, maxOutboundPerHour, cpuMeter, machineNote, ms, num, parseOptions, pct, progress, registerMany, repoRoot, startTarget, summarize, table,
 } from "./common.ts";
@@ -16,6 +19,8 @@ const opts = parseOptions("rest.ts", "REST throughput: K concurrent agents, clos
   warmup: { default: 1, help: "seconds of load before each phase's measurement starts (not counted)" },
   phases: { default: "post,me,history,bare", help: "comma-separated: post, me, history, bare" },
   history: { default: 50, help: "?limit= of the history GET" },
+  fill: { default: 1000, help: "messages the history channel holds at least before the history phase (topped up first)" },
+  channels: { default: 1, help: "channels the post phase spreads its agents over (agent k posts to channel k mod N)" },
   concurrency: { default: 16, help: "parallel registrations / joins while setting up" },
   url: { default: "", help: "use a server that is already running (loopback only) instead of starting one" },
   postgres: { default: false, help: "run the server on a scratch database of the local PostgreSQL + the local Redis (dropped after)" },
@@ -137,25 +142,32 @@ async function main() {
       );
       const channels = await agents[0].get(`/api/v1/servers/${server.id}/channels`);
       const channelId: string = channels.body.data.find((c: { name: string }) => c.name === "general").id;
+      // --channels N: the post phase's agent k posts to postChannels[k mod N] (the first is "general").
+      const postChannels = [channelId];
+      for (let i = 1; i < Math.max(1, Math.floor(opts.channels)); i++) {
+        const res = await agents[0].post(`/api/v1/servers/${server.id}/channels`, { name: `bench-${i}` });
+        if (res.status !== 201) throw new Error(`channel create failed: ${res.status} ${JSON.stringify(res.body)}`);
+        postChannels.push(res.body.id);
+      }
       const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
       let channelSize = 0;
       for (const phase of phases) {
         if (phase === "post") {
-          progress("posting");
+          progress(`posting (${postChannels.length} channel${postChannels.length > 1 ? "s" : ""})`);
           results.push(
             await runPhase(
               "post",
-              "POST /api/v1/channels/:id/messages",
+              `POST /api/v1/channels/:id/messages (${postChannels.length > 1 ? `${K} agents over ${postChannels.length} channels` : "one channel"})`,
               agents.map((a, k) => {
                 const headers = { ...auth(a.tokens.api_token), "content-type": "application/json" };
-                const url = `${target.url}/api/v1/channels/${channelId}/messages`;
+                const url = `${target.url}/api/v1/channels/${postChannels[k % postChannels.length]}/messages`;
                 return (n) => ({ url, init: { method: "POST", headers, body: JSON.stringify({ content: `rest bench ${k}:${n}` }) }, expect: 201 });
               }),
               target.pid,
             ),
           );
-          channelSize += results[results.length - 1].okTotal;
+          channelSize += Math.ceil(results[results.length - 1].okTotal / postChannels.length);
         } else if (phase === "me") {
           progress("GET @me");
           results.push(
@@ -170,9 +182,16 @@ async function main() {
             ),
           );
         } else if (phase === "history") {
-          // Make sure there is a full page to read even when the post phase did not run.
-          const have = await agents[0].get(`/api/v1/channels/${channelId}/messages?limit=${opts.history}`);
-          for (let i = have.body.data.length; i < opts.history; i++) await agents[i % K].send(channelId, `history filler ${i}`);
+          // A channel of at least --fill messages (and a full page), whatever the post phase left in it.
+          const want = Math.max(opts.history, opts.fill);
+          if (channelSize < want) {
+            progress(`topping the channel up to ${want} messages`);
+            const missing = want - channelSize;
+            await Promise.all(agents.map(async (a, k) => {
+              for (let i = k; i < missing; i += K) await a.send(channelId, `history filler ${i}`);
+            }));
+            channelSize = want;
+          }
           progress(`GET history (limit ${opts.history})`);
           results.push(
             await runPhase(
@@ -206,12 +225,14 @@ async function main() {
     await target?.stop();
   }
 
+  const bare = results.find((r) => r.phase === "bare");
   console.log();
   console.log(
     table(
       results.map((r) => [
         r.what,
         num(r.perSecond),
+        bare ? `${(r.perSecond / bare.perSecond).toFixed(3)}x` : "-",
         ms(r.latency.p50),
         ms(r.latency.p95),
         ms(r.latency.p99),
@@ -219,13 +240,13 @@ async function main() {
         r.failed ? `${r.failed} (${Object.entries(r.statuses).filter(([s]) => s !== "200" && s !== "201").map(([s, n]) => `${s}x${n}`).join(" ")})` : "0",
         `${pct(r.cpuServer)} / ${pct(r.cpuLoadgen)}`,
       ]),
-      ["request", "per s", "p50", "p95", "p99", "max", "failed", "CPU server / loadgen"],
-      [1, 2, 3, 4, 5],
+      ["request", "per s", "of bare", "p50", "p95", "p99", "max", "failed", "CPU server / loadgen"],
+      [1, 2, 3, 4, 5, 6],
     ),
   );
   console.log(`mode: ${target?.mode ?? "-"}, server code ${target?.commit}; ${K} agents, closed loop (one request in flight each), ${opts.seconds} s per phase`);
   console.log(`note: ${machineNote()}; CPU is a share of one core.`);
-  if (opts.json) console.log(JSON.stringify({ bench: "rest", mode: target?.mode, server_commit: target?.commit, agents: K, seconds: opts.seconds, results }));
+  if (opts.json) console.log(JSON.stringify({ bench: "rest", mode: target?.mode, server_commit: target?.commit, agents: K, channels: opts.channels, seconds: opts.seconds, results }));
 }
 
 await main().then(

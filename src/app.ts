@@ -5,8 +5,10 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
+import type { Fanout } from "./fanout.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
+import { counted } from "./lib/round-trips.ts";
 import { agentRoutes } from "./http/agents.ts";
 import { authRoutes } from "./http/auth.ts";
 import { apiKeyRoutes } from "./http/api-keys.ts";
@@ -28,10 +30,18 @@ import { blockRoutes, followRoutes, friendRoutes } from "./http/social.ts";
 export const maxBodyBytes = 64 * 1024;
 const readyCheckMs = 700;
 
-export function createApp(deps: Deps) {
+export function createApp(deps: Deps, fanout: Fanout) {
   const baseUrl = (c: Context) => deps.config.publicUrl?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
   const app = new OpenAPIHono<AppEnv>();
 
+  if (deps.config.countRoundTrips) {
+    app.use((c, next) =>
+      counted(async (trips) => {
+        await next();
+        c.header("X-Round-Trips", `db=${trips.db}, redis=${trips.redis}`);
+      }),
+    );
+  }
   app.use(clientAddress(deps));
   app.use(async (c, next) => {
     await next();
@@ -75,13 +85,13 @@ export function createApp(deps: Deps) {
   api.route("/channels", channelRoutes);
   api.route("/messages", messageRoutes);
   api.route("/search", searchRoutes);
-  let document: Record<string, unknown> | undefined;
+  let document: ReturnType<typeof openApiDocument> | undefined;
   // Built once, on first use (every route is mounted by then); the server URL is this request's, like skill.md's.
   const describeApi = (c: Context) => {
     document ??= openApiDocument(app, {
       version: pkg.version,
       description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
-    }) as unknown as Record<string, unknown>;
+    });
     return { ...document, servers: [{ url: baseUrl(c) }] };
   };
   api.openapi(
@@ -125,7 +135,7 @@ export function createApp(deps: Deps) {
     });
   }
 
-  const pages = pageRoutes(deps, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
+  const pages = pageRoutes(deps, fanout, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
   app.route("/", pages.routes);
 
   app.notFound((c) =>

@@ -47,6 +47,8 @@ const configSchema = z.object({
   /** The window of max_inbound_wakes_per_hour; an hour, shorter only in tests. */
   webhookWakeWindowSeconds: wholeNumber(1).default(3600),
   logRequests: z.boolean().default(false),
+  /** Count database statements and Redis round trips per request into an X-Round-Trips header (benchmarks). */
+  countRoundTrips: z.boolean().default(false),
   limits: limitsSchema,
 });
 
@@ -153,6 +155,7 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     webhookRetryBaseMs: env.MOLTSTACK_WEBHOOK_RETRY_BASE_MS || undefined,
     webhookWakeWindowSeconds: env.MOLTSTACK_WEBHOOK_WAKE_WINDOW_SECONDS || undefined,
     logRequests: truthy(env.MOLTSTACK_LOG_REQUESTS),
+    countRoundTrips: truthy(env.MOLTSTACK_COUNT_ROUND_TRIPS),
     limits,
   });
   if (!parsed.success) {

@@ -14,6 +14,7 @@ import { type Limiter, createLimiter } from "./domain/limits.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { redisOptions, redisPubSub, watchRedis } from "./pubsub/redis.ts";
+import { countRoundTrips, countingRedis } from "./lib/round-trips.ts";
 
 export type Deps = {
   config: Config;
@@ -40,6 +41,7 @@ export type DepsOptions = {
 export class RedisUnreachable extends Error {}
 
 export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
+  if (config.countRoundTrips) countRoundTrips();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, snapshot: options.snapshot });
   try {
     await migrate(database);
@@ -47,6 +49,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     let pubsub: PubSub;
     if (config.redisUrl) {
       redis = await connectRedis(config.redisUrl);
+      if (config.countRoundTrips) redis = countingRedis(redis);
       const sub = await connectRedis(config.redisUrl).catch((e) => {
         redis.disconnect();
         throw e;
@@ -54,7 +57,8 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       watchRedis([redis, sub]);
       pubsub = redisPubSub(redis, sub, config.redisPrefix);
     } else {
-      redis = new RedisMock() as unknown as Redis;
+      redis = new RedisMock();
+      if (config.countRoundTrips) redis = countingRedis(redis);
       pubsub = memoryPubSub();
     }
     return {

@@ -6,15 +6,17 @@ import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
 import { type Deps, type DepsOptions, closeDeps, createDeps } from "./deps.ts";
 import { logFailure } from "./errors.ts";
+import { type Fanout, createFanout } from "./fanout.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
-import { liveFor } from "./pages/live.ts";
 import { createPresence } from "./domain/presence.ts";
-import { startWebhookWorker } from "./domain/webhooks.ts";
+import { startWebhookWorker } from "./domain/webhooks/outbox.ts";
 import { analyze, serverJobs, startJobs } from "./jobs.ts";
 
 export type Running = {
   url: string;
   deps: Deps;
+  /** Every event this server receives, parsed once: what the gateway and the live pages read (tests listen too). */
+  fanout: Fanout;
   /** The HTTP app (its routes are what the API's description must cover). */
   app: ReturnType<typeof createApp>;
   server: Server<SocketData>;
@@ -36,10 +38,12 @@ export async function startServer(config: Config, options: DepsOptions = {}): Pr
   // Before the database: a port that is taken should not cost a data dir being created or migrated.
   assertCanListen(config);
   const deps = await createDeps(config, options);
-  const app = createApp(deps);
+  // One fan-out per running server, handed to everything that reads events: the gateway and the live pages.
+  const fanout = createFanout(deps);
+  const app = createApp(deps, fanout);
   const presence = createPresence(deps);
-  const gateway = createGateway(deps, presence);
-  await gateway.ready;
+  const gateway = createGateway(deps, fanout, presence);
+  await fanout.ready;
   let draining = false;
   let inFlight = 0;
   let lastActivity = 0;
@@ -59,18 +63,25 @@ export async function startServer(config: Config, options: DepsOptions = {}): Pr
       development: false,
       websocket: gateway.handlers,
       async fetch(req, srv) {
-        lastActivity = performance.now();
+        const started = performance.now();
+        lastActivity = started;
         if (draining) return shuttingDown();
         inFlight++;
+        let status = 500;
         try {
           if (req.headers.get("upgrade")?.toLowerCase() === "websocket" && new URL(req.url).pathname === "/ws") {
-            return await gateway.upgrade(req, srv);
+            const refused = await gateway.upgrade(req, srv);
+            status = refused?.status ?? 101;
+            return refused;
           }
           const res = await app.fetch(req, { ip: srv.requestIP(req)?.address });
+          status = res.status;
           // Finished during a stop: the client must not send its next request on this connection.
           if (draining) res.headers.set("connection", "close");
           return res;
         } finally {
+          // The path only: a query string may carry a token (/ws?token=), and headers and bodies are never logged.
+          if (config.logRequests) console.log(`${req.method} ${new URL(req.url).pathname} ${status} ${Math.round(performance.now() - started)}ms`);
           lastActivity = performance.now();
           if (--inFlight === 0) drained?.();
         }
@@ -83,17 +94,25 @@ export async function startServer(config: Config, options: DepsOptions = {}): Pr
     await closeDeps(deps);
     throw listenError(config, e);
   }
-  gateway.fanout.attach(server);
+  gateway.attach(server);
   const webhookWorker = startWebhookWorker(deps);
   const jobs = startJobs(deps, serverJobs(deps, gateway, presence));
   // Planner statistics for the migrated tables at once (PGlite has no autovacuum); the job renews them.
-  const analyzing = deps.database.kind === "pglite" ? analyze(deps).catch((e) => logFailure("analyze", e)) : undefined;
+  const analyzing =
+    deps.database.kind === "pglite"
+      ? analyze(deps)
+          .catch((e) => logFailure("analyze", e))
+          // Starting the embedded database (initdb or a snapshot unpacked, migrations, this first analyze) leaves a few
+          // hundred MB of buffers behind; an idle server would keep them until the collector gets round to it.
+          .then(() => setImmediate(() => Bun.gc(true)))
+      : undefined;
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   let stopping: Promise<void> | undefined;
   return {
     url,
     deps,
+    fanout,
     app,
     server,
     stop() {
@@ -111,7 +130,7 @@ export async function startServer(config: Config, options: DepsOptions = {}): Pr
         await jobs.stop();
         await gateway.closeAll();
         await presence.stop().catch((e) => logFailure("presence", e));
-        liveFor(deps.pubsub).closeAll();
+        fanout.stop();
         await within(server.stop(false), drainMs).catch(() => server.stop(true));
         await analyzing;
         await webhookWorker.stop();

@@ -121,9 +121,36 @@ export const clientOps = clientFrame.options.map((o) => o.shape.op.value);
 
 const channel = z.uuid();
 
+// Frames that are also events: the domain publishes them on a topic (see `topicEvent`) and sockets receive them.
+const contextFrame = channelContext
+  .partial()
+  .extend({ op: z.literal("context"), platform: z.string().optional().meta({ description: "on connect only" }) })
+  .meta({ description: "on connect: platform; on subscribe and on changes: channel_id, server_id, server, channel, topic" });
 /** One agent's new presence, in a server's `presence` frame. */
 export const presenceChange = z.object({ agent: z.string(), agent_id: z.uuid(), status: z.enum(["online", "idle", "offline"]) });
 export type PresenceChange = z.infer<typeof presenceChange>;
+// One op, two occasions: a snapshot of a channel on subscribe (usernames), then its server's changes, batched.
+const presenceFrame = z
+  .object({
+    op: z.literal("presence"),
+    channel: channel.optional(),
+    online: z.array(z.string()).optional(),
+    idle: z.array(z.string()).optional(),
+    server_id: z.uuid().optional(),
+    changes: z.array(presenceChange).optional(),
+  })
+  .meta({
+    description:
+      "snapshot on subscribe: channel, online, idle; then changes: server_id and the changes of its members since its last such frame (at most one a second per server, down to one per 15 s while its members keep changing)",
+  });
+const messageFrame = messageView.extend({ op: z.literal("message"), channel });
+const messageUpdateFrame = messageView.extend({ op: z.literal("message_update"), channel });
+const messageDeleteFrame = z.object({ op: z.literal("message_delete"), channel, id: z.uuid() });
+const reactionFrame = z.object({ op: z.enum(["reaction_add", "reaction_remove"]), channel, message_id: z.uuid(), emoji: z.string(), agent: z.string(), count: z.number().int() });
+const typingFrame = z.object({ op: z.literal("typing"), channel, agent: z.string(), agent_id: z.uuid() });
+const friendRequestFrame = z.object({ op: z.literal("friend_request"), from: z.string(), request_id: z.uuid(), agent: agentRef });
+const friendAcceptedFrame = z.object({ op: z.literal("friend_accepted"), friend: z.string(), agent: agentRef, dm_channel_id: z.uuid().nullable() });
+const followActivityFrame = z.object({ op: z.literal("follow_activity"), type: z.literal("server.joined"), agent: agentRef, server: z.object({ id: z.uuid(), name: z.string() }) });
 
 export const serverFrame = z
   .discriminatedUnion("op", [
@@ -135,37 +162,21 @@ export const serverFrame = z
       max_session_seconds: z.number().int(),
     }),
     // One op, two occasions: the platform's context on connect, a channel's on subscribe and when it changes.
-    channelContext
-      .partial()
-      .extend({ op: z.literal("context"), platform: z.string().optional().meta({ description: "on connect only" }) })
-      .meta({ description: "on connect: platform; on subscribe and on changes: channel_id, server_id, server, channel, topic" }),
+    contextFrame,
     z.object({ op: z.literal("pong"), nonce: z.unknown().optional() }),
     z.object({ op: z.literal("subscribed"), channel }),
     z.object({ op: z.literal("unsubscribed"), channel, reason: z.string().optional().meta({ description: "access_lost, banned, ..." }) }),
-    // One op, two occasions: a snapshot of a channel on subscribe (usernames), then its server's changes, batched.
-    z
-      .object({
-        op: z.literal("presence"),
-        channel: channel.optional(),
-        online: z.array(z.string()).optional(),
-        idle: z.array(z.string()).optional(),
-        server_id: z.uuid().optional(),
-        changes: z.array(presenceChange).optional(),
-      })
-      .meta({
-        description:
-          "snapshot on subscribe: channel, online, idle; then changes: server_id and the changes of its members since its last such frame (at most one a second per server, down to one per 15 s while its members keep changing)",
-      }),
-    messageView.extend({ op: z.literal("message"), channel }),
-    messageView.extend({ op: z.literal("message_update"), channel }),
-    z.object({ op: z.literal("message_delete"), channel, id: z.uuid() }),
+    presenceFrame,
+    messageFrame,
+    messageUpdateFrame,
+    messageDeleteFrame,
     z.object({ op: z.literal("message_ack"), id: z.uuid(), channel, timestamp: z.iso.datetime({ offset: true }), nonce: nonce.optional() }),
     z.object({ op: z.literal("replay_truncated"), channel, last_id: z.uuid().meta({ description: "page on with GET /channels/{id}/messages?after=" }) }),
-    z.object({ op: z.enum(["reaction_add", "reaction_remove"]), channel, message_id: z.uuid(), emoji: z.string(), agent: z.string(), count: z.number().int() }),
-    z.object({ op: z.literal("typing"), channel, agent: z.string(), agent_id: z.uuid() }),
-    z.object({ op: z.literal("friend_request"), from: z.string(), request_id: z.uuid(), agent: agentRef }),
-    z.object({ op: z.literal("friend_accepted"), friend: z.string(), agent: agentRef, dm_channel_id: z.uuid().nullable() }),
-    z.object({ op: z.literal("follow_activity"), type: z.literal("server.joined"), agent: agentRef, server: z.object({ id: z.uuid(), name: z.string() }) }),
+    reactionFrame,
+    typingFrame,
+    friendRequestFrame,
+    friendAcceptedFrame,
+    followActivityFrame,
     z.object({ op: z.literal("error"), code: z.string(), message: z.string(), ref: z.unknown().optional().meta({ description: "the nonce or channel id the error answers" }) }),
   ])
   .meta({ id: "ServerFrame" });
@@ -174,9 +185,51 @@ export type ServerFrame = z.input<typeof serverFrame>;
 /** The JSON text of a frame the server sends: only what the union allows (unknown fields are dropped), or an error. */
 export function encodeFrame(frame: ServerFrame): string {
   const { op, ...fields } = serverFrame.parse(frame);
-  // `op` first, then the frame's own fields in their schema's order (a message's `id` before its author's): readers
-  // of the serialized form (the fan-out's message-id lookup) rely on it.
+  // `op` first, then the frame's own fields in their schema's order: the same frame always reads the same.
   return JSON.stringify({ op, ...fields });
+}
+
+// ---- between instances: what the domain publishes on a pub/sub topic
+
+/**
+ * Every event the domain publishes, as one closed union: the frames sockets receive as they are (on a channel's,
+ * a server's presence or an agent's topic), and `access_changed`, which no socket receives: it tells every instance
+ * that who may read a channel changed, so its sockets re-check and its browser streams end (and reconnect).
+ */
+export const topicEvent = z.discriminatedUnion("op", [
+  messageFrame,
+  messageUpdateFrame,
+  messageDeleteFrame,
+  reactionFrame,
+  typingFrame,
+  contextFrame,
+  presenceFrame,
+  friendRequestFrame,
+  friendAcceptedFrame,
+  followActivityFrame,
+  z.object({ op: z.literal("access_changed"), channel }),
+]);
+/** What the domain hands to `publish`. */
+export type TopicEventInput = z.input<typeof topicEvent>;
+/** What the fan-out hands to listeners: parsed once per instance, together with its serialized bytes. */
+export type TopicEvent = z.output<typeof topicEvent>;
+
+/** The JSON text of an event (op first, then its fields in schema order), checked against the union. */
+export function encodeEvent(event: TopicEventInput): string {
+  const { op, ...fields } = topicEvent.parse(event);
+  return JSON.stringify({ op, ...fields });
+}
+
+/** An event received from pub/sub, parsed once; `undefined` (never a throw) for text that is not one. */
+export function decodeEvent(payload: string): TopicEvent | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  const parsed = topicEvent.safeParse(data);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** gateway.json: the frames as JSON Schema, with the close codes and the connection's rules. */

@@ -1,11 +1,11 @@
 // `moltstack agent ...` run as real processes against a real server, each test with its own config directory.
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { type AgentClient, call, publicKeyBase64, registerAgent } from "../src/client/agent.ts";
 import { readKeyFile } from "../src/client/key-file.ts";
-import { type TestServer, serveProcess, tempDir, testServer, uniqueName } from "./helpers.ts";
+import { serveProcess, tempDir, uniqueName, useServer } from "./helpers.ts";
 
 // Every command is a new process on a shared, busy machine: seconds each.
 setDefaultTimeout(120_000);
@@ -105,13 +105,7 @@ async function newServer(box: ReturnType<typeof machine>, name: string) {
 }
 
 describe("moltstack agent", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await testServer();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const server = useServer();
 
   it("keygen keeps the key in a 0600 file in 0700 directories and prints where, not the key", async () => {
     const box = machine(server.url);

@@ -1,6 +1,6 @@
 // Long-lived API keys: made with a session, shown once, stored hashed, usable as a bearer on REST and the gateway,
 // revocable at once, and never able to make more keys.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
@@ -9,23 +9,19 @@ import { openSocket, wsUrl } from "../src/client/gateway.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { system } from "../src/domain/actor.ts";
 import { agentApiKeys } from "../src/db/schema.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { useServer } from "./helpers.ts";
 
 // Tests start real servers: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let general: string;
 
 beforeAll(async () => {
-  server = await testServer();
   alice = await server.agent("alice");
   const s = await alice.createServer({ name: "Key Lab" });
   general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data.find((c: { name: string }) => c.name === "general").id;
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const withKey = (key: string, method: string, path: string, body?: unknown) => server.call(method, path, body, { token: key });

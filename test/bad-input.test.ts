@@ -1,25 +1,21 @@
 // Every API route, fed hostile input by a signed-in agent and by an anonymous caller: never a 500, never a stack
 // trace or SQL in the answer, always the one error shape.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import type { AgentClient } from "../src/client/agent.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(120_000);
 
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let routes: [string, string][];
 
 beforeAll(async () => {
-  server = await testServer();
   alice = await server.agent("alice");
   const skill = await (await fetch(`${server.url}/skill.md`)).text();
   routes = [...skill.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/api\/v1\/[^`\s]*)`/g)].map((m) => [m[1], m[2]]);
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const params = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%27%20OR%201%3D1--", "a".repeat(300), "%00", "..%2F..%2Fetc"];

@@ -1,24 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import type { AgentClient } from "../src/client/agent.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { testServer, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let bob: AgentClient;
 
 beforeAll(async () => {
-  server = await testServer();
   alice = await server.agent("alice");
   bob = await server.agent("bob");
   // These two talk a lot: past the default max_outbound_per_hour of 100.
   for (const a of [alice, bob]) expect((await a.patch("/api/v1/agents/@me/config", { max_outbound_per_hour: 10000 })).status).toBe(200);
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 async function generalOf(agent: AgentClient, serverId: string) {

@@ -1,23 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import type { AgentClient } from "../src/client/agent.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { useServer } from "./helpers.ts";
 
 // Tests start real servers: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
 // No MOLTSTACK_ALLOW_PRIVATE_WEBHOOKS here: the platform's real address rules apply.
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let bob: AgentClient;
 
 beforeAll(async () => {
-  server = await testServer();
   alice = await server.agent("alice");
   bob = await server.agent("bob");
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const publicHook = "http://93.184.215.14/moltstack";

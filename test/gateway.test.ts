@@ -3,6 +3,8 @@ import { setDefaultTimeout } from "bun:test";
 import { SignJWT } from "jose";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import { type Frame, type GatewaySocket, liveSession, openSocket, wsUrl } from "../src/client/gateway.ts";
+import type { Delivery } from "../src/fanout.ts";
+import type { TopicEvent } from "../src/wire.ts";
 import { type TestServer, onPostgres, tempDir, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -359,5 +361,70 @@ describe("the gateway keeps up with changes", () => {
     const extra = await openSocket(wsUrl(server.url, many.tokens.api_token));
     expect((await extra.closed).code).toBe(4008);
     for (const s of sockets) s.close();
+  });
+});
+
+// What each act publishes, as well as what it answers: a refused act publishes nothing, an accepted one exactly its
+// event. Recorded from the server's own fan-out (every event this instance receives, parsed once) and checked against
+// what a subscribed socket is sent. Presence topics are left out: presence follows connections and the clock.
+describe("what each act publishes", () => {
+  it("publishes exactly the accepted act's event, and nothing for a refused one, over WS and REST", async () => {
+    const outsider = await server.agent("bystander");
+    const marker = (await alice.post(`/api/v1/servers/${serverId}/channels`, { name: "marker" })).body.id;
+    const [a, b, o] = await Promise.all([connect(alice), connect(bob), connect(outsider)]);
+    await Promise.all([subscribed(a, general), subscribed(b, general), subscribed(b, marker)]);
+    const target = await alice.send(general, "the message the acts are about");
+    await b.next((f) => f.id === target.id);
+    const published: Delivery[] = [];
+    const stop = server.fanout.onEvent((d) => void (d.topic.startsWith("presence:") || published.push(d)));
+    /** An act over a socket: sends `frame`, then a ping, whose pong means the frame was handled; answers its reply. */
+    const over = (s: GatewaySocket, frame: Parameters<GatewaySocket["send"]>[0]) => async () => {
+      const from = s.frames.length;
+      s.send(frame);
+      s.send({ op: "ping", nonce: "handled" });
+      await s.next((f) => f.op === "pong", 5000, from);
+      const reply = s.frames.slice(from).filter((f) => ["message_ack", "error", "subscribed"].includes(f.op));
+      return { reply: reply.map((f) => f.op).join(",") || "nothing" };
+    };
+    type Answer = { status?: number; reply?: string };
+    const rows: [act: string, run: () => Promise<Answer>, answer: number | string, events: TopicEvent["op"][]][] = [
+      ["a member posts over WS", over(a, { op: "message", channel: general, content: "hello", nonce: "p1" }), "message_ack", ["message"]],
+      ["an outsider posts over WS", over(o, { op: "message", channel: general, content: "let me in", nonce: "p2" }), "error", []],
+      ["a member posts nothing visible over WS", over(a, { op: "message", channel: general, content: "\u200b", nonce: "p3" }), "error", []],
+      ["a member types", over(a, { op: "typing", channel: general }), "nothing", ["typing"]],
+      ["an outsider types", over(o, { op: "typing", channel: general }), "error", []],
+      ["a member subscribes", over(a, { op: "subscribe", channels: [marker] }), "subscribed", []],
+      ["a member posts over REST", () => bob.post(`/api/v1/channels/${general}/messages`, { content: "via REST" }), 201, ["message"]],
+      ["an outsider posts over REST", () => outsider.post(`/api/v1/channels/${general}/messages`, { content: "via REST" }), 403, []],
+      ["a member reacts", () => bob.post(`/api/v1/messages/${target.id}/react`, { emoji: "🦞" }), 200, ["reaction_add"]],
+      ["the same member reacts the same again", () => bob.post(`/api/v1/messages/${target.id}/react`, { emoji: "🦞" }), 200, []],
+      ["an outsider reacts", () => outsider.post(`/api/v1/messages/${target.id}/react`, { emoji: "🦞" }), 403, []],
+      ["a member reacts with a word", () => bob.post(`/api/v1/messages/${target.id}/react`, { emoji: "lobster" }), 400, []],
+      ["a member edits another's message", () => bob.patch(`/api/v1/messages/${target.id}`, { content: "mine now" }), 403, []],
+      ["the author edits it", () => alice.patch(`/api/v1/messages/${target.id}`, { content: "edited" }), 200, ["message_update"]],
+      ["a member deletes another's message", () => bob.del(`/api/v1/messages/${target.id}`), 403, []],
+      ["the author deletes it", () => alice.del(`/api/v1/messages/${target.id}`), 204, ["message_delete"]],
+    ];
+    try {
+      for (const [act, run, answer, events] of rows) {
+        const from = published.length;
+        const seenFrom = b.frames.length;
+        const got = await run();
+        expect(typeof answer === "number" ? got.status : got.reply, act).toBe(answer);
+        // Published after the act's answer, the marker arrives after anything the act published.
+        const done = await alice.send(marker, `after: ${act}`);
+        await b.next((f) => f.id === done.id, 5000, seenFrom);
+        const end = published.findIndex((d) => d.event.op === "message" && d.event.id === done.id);
+        expect(end, act).toBeGreaterThanOrEqual(from);
+        const during = published.slice(from, end);
+        expect(during.map((d) => d.event.op), act).toEqual(events);
+        expect(during.every((d) => d.topic === `channel:${general}`), act).toBe(true);
+        // The subscribed socket got exactly those events, byte for byte.
+        const sent = b.frames.slice(seenFrom).filter((f) => f.channel === general && f.op !== "presence");
+        expect(sent, act).toEqual(during.map((d) => JSON.parse(d.bytes)));
+      }
+    } finally {
+      stop();
+    }
   });
 });

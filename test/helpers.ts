@@ -1,9 +1,10 @@
 // Starts real MoltStack servers for the tests (port 0, in memory or on the CI's Postgres + Redis) and makes agents.
+import { afterAll, beforeAll } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
-import { openDatabase } from "../src/db/client.ts";
+import { type Database, openDatabase } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Clock } from "../src/lib/clock.ts";
 import { type Running, startServer } from "../src/server.ts";
@@ -22,6 +23,11 @@ function migratedSnapshot(): Promise<Blob> {
     return blob;
   })();
   return snapshot;
+}
+
+/** A fresh embedded database, already migrated, for checks that need one of their own (no server around it). */
+export async function migratedDatabase(): Promise<Database> {
+  return openDatabase({ dataDir: "memory:", snapshot: await migratedSnapshot() });
 }
 
 export type TestServer = Running & {
@@ -66,6 +72,51 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
     call: <T = any>(method: string, path: string, body?: unknown, opts?: RequestOptions) =>
       call<T>(running.url, method, path, body, opts),
   });
+}
+
+/**
+ * The test server of a file (or of a describe block, when called inside one): started before its tests, stopped after
+ * them. Use the handle inside tests and hooks, not at the top level: it answers once the server is up.
+ */
+export function useServer(options: ServerOptions = {}): TestServer {
+  let running: TestServer | undefined;
+  beforeAll(async () => {
+    running = await testServer(options);
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  // Stands for the server that beforeAll starts; only its properties are ever read.
+  return new Proxy({} as TestServer, {
+    get(_, key) {
+      if (!running) throw new Error("useServer(): the server starts in beforeAll; use it inside tests and hooks");
+      const value = Reflect.get(running, key);
+      return typeof value === "function" ? value.bind(running) : value;
+    },
+  });
+}
+
+/**
+ * Runs `check` until it neither throws nor answers undefined or false, and answers what it answered; past `timeout` ms
+ * (default 15 s) it throws the last failure. For what a client sees change on its own: a retry, a wake, a lock.
+ */
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  { timeout = 15_000, interval = 25, what = "a condition" }: { timeout?: number; interval?: number; what?: string } = {},
+): Promise<Exclude<T, undefined | false>> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    let failure: unknown;
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
+      failure = new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    } catch (e) {
+      failure = e;
+    }
+    if (Date.now() > deadline) throw failure;
+    await Bun.sleep(interval);
+  }
 }
 
 /** Usernames are unique across servers that share one Postgres database. */

@@ -1,7 +1,7 @@
 // What a hostile agent tried (issue 12, section 3): locking others out of signing in, turning a client's retry into a
 // revoked session, flooding a message with reactions, probing for observer accounts, following through a block, and
 // text that hides or reorders what a reader sees.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { and, eq, sql } from "drizzle-orm";
 import { rows, sqlState } from "../src/db/client.ts";
@@ -9,19 +9,13 @@ import { inTransaction } from "../src/db/rls.ts";
 import { agentFollows, messageReactions } from "../src/db/schema.ts";
 import { type AgentClient, signChallenge } from "../src/client/agent.ts";
 import { wsUrl } from "../src/client/gateway.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
-beforeAll(async () => {
-  // Behind a proxy of our own, so each test can speak from the addresses it needs (X-Forwarded-For).
-  server = await testServer({ env: { MOLTSTACK_TRUST_PROXY: "1" } });
-});
-afterAll(async () => {
-  await server?.stop();
-});
+// Behind a proxy of our own, so each test can speak from the addresses it needs (X-Forwarded-For).
+const server = useServer({ env: { MOLTSTACK_TRUST_PROXY: "1" } });
 
 /** A caller at another address (the last X-Forwarded-For hop is the one a trusted proxy appended). */
 const from = (address: string) => ({ headers: { "x-forwarded-for": address } });

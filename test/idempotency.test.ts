@@ -1,5 +1,5 @@
 // Retries never duplicate: Idempotency-Key on REST posts, nonces on the gateway's message op.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { and, eq, sql } from "drizzle-orm";
 import type { AgentClient } from "../src/client/agent.ts";
@@ -7,25 +7,21 @@ import { inTransaction } from "../src/db/rls.ts";
 import { system } from "../src/domain/actor.ts";
 import { idempotencyKeys } from "../src/db/schema.ts";
 import { forgetExpiredKeys } from "../src/domain/idempotency.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { useServer } from "./helpers.ts";
 
 // Tests start real servers: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let serverId: string;
 let general: string;
 
 beforeAll(async () => {
-  server = await testServer();
   alice = await server.agent("alice");
   const s = await alice.createServer({ name: "Retry Lab" });
   serverId = s.id;
   general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data.find((c: { name: string }) => c.name === "general").id;
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const withKey = (agent: AgentClient, key: string, path: string, body: unknown) =>

@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { sql } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { agentClient, call, newKeys, publicKeyBase64, registerAgent, signChallenge } from "../src/client/agent.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await testServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useServer();
 
 async function startRegistration(username = uniqueName("agent")) {
   const keys = await newKeys();

@@ -1,5 +1,5 @@
 // The inbox: an agent that slept catches up on what was addressed to it, from a cursor it can store on the server.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import type { AgentClient } from "../src/client/agent.ts";
@@ -7,25 +7,21 @@ import { rows } from "../src/db/client.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { inboxItems } from "../src/db/schema.ts";
 import { address } from "../src/domain/inbox.ts";
-import { type TestServer, onPostgres, testServer } from "./helpers.ts";
+import { eventually, onPostgres, useServer } from "./helpers.ts";
 
 // Tests start real servers: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
+const server = useServer();
 let host: AgentClient;
 let serverId: string;
 let general: string;
 
 beforeAll(async () => {
-  server = await testServer();
   host = await server.agent("host");
   const s = await host.createServer({ name: "Inbox Lab" });
   serverId = s.id;
   general = (await host.get(`/api/v1/servers/${s.id}/channels`)).body.data.find((c: { name: string }) => c.name === "general").id;
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 async function member(name: string): Promise<AgentClient> {
@@ -46,14 +42,16 @@ async function messageIds(agent: AgentClient): Promise<string[]> {
 }
 
 /** Resolves once some transaction waits for an advisory lock (PostgreSQL). */
-async function someoneWaitsForALock(): Promise<void> {
-  for (;;) {
-    const [row] = await inTransaction(server.deps.database, { role: "system" }, (tx) =>
-      rows<{ n: number }>(tx, sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`),
-    );
-    if (row.n > 0) return;
-    await Bun.sleep(10);
-  }
+function someoneWaitsForALock(): Promise<true> {
+  return eventually(
+    async () => {
+      const [row] = await inTransaction(server.deps.database, { role: "system" }, (tx) =>
+        rows<{ n: number }>(tx, sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`),
+      );
+      return row.n > 0;
+    },
+    { interval: 10, what: "a transaction waiting for an advisory lock" },
+  );
 }
 
 async function befriend(a: AgentClient, b: AgentClient): Promise<string> {

@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { newKeys, publicKeyBase64 } from "../src/client/agent.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { testServer, uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
 describe("rate limits", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await testServer({
-      env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "5", MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "3", MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "1000" },
-    });
-  });
-  afterAll(async () => {
-    await server?.stop();
+  const server = useServer({
+    env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "5", MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "3", MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "1000" },
   });
 
   it("puts X-RateLimit-* headers on every API answer and answers 429 with Retry-After past the limit", async () => {
@@ -74,4 +68,31 @@ describe("messages per channel", () => {
       }
     });
   }
+});
+
+describe("only a post that passed its checks counts against the limits", () => {
+  it("spends neither max_outbound_per_hour nor the per-channel limit on refused posts", async () => {
+    const server = await testServer({ env: { MOLTSTACK_LIMIT_MESSAGES_PER_MINUTE: "3" } });
+    try {
+      const ivy = await server.agent("ivy");
+      const jon = await server.agent("jon");
+      expect((await ivy.patch("/api/v1/agents/@me/config", { max_outbound_per_hour: 2 })).status).toBe(200);
+      const s = await ivy.createServer({ name: "Refusals" });
+      const ch = (await ivy.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+      const other = await jon.createServer({ name: "Not joined" });
+      const notMine = (await jon.get(`/api/v1/servers/${other.id}/channels`)).body.data[0].id;
+      const refused: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        // A reply to a message that is not there, and a post where ivy is not a member: both refused, neither counted.
+        refused.push((await ivy.post(`/api/v1/channels/${ch}/messages`, { content: `reply ${i}`, reply_to: crypto.randomUUID() })).status);
+        refused.push((await ivy.post(`/api/v1/channels/${notMine}/messages`, { content: `stray ${i}` })).status);
+      }
+      expect(refused).toEqual([400, 403, 400, 403, 400, 403, 400, 403]);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await ivy.post(`/api/v1/channels/${ch}/messages`, { content: `m${i}` })).status);
+      expect(statuses).toEqual([201, 201, 429]);
+    } finally {
+      await server.stop();
+    }
+  });
 });

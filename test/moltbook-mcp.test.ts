@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { type TestServer, tempDir, testServer, uniqueName } from "./helpers.ts";
+import { tempDir, uniqueName, useServer } from "./helpers.ts";
 
 setDefaultTimeout(180_000);
 
@@ -79,15 +79,13 @@ function mcpClient(baseUrl: string, apiKey: string, cwd: string) {
   };
 }
 
-let server: TestServer;
+const server = useServer();
 let dir: ReturnType<typeof tempDir>;
 beforeAll(async () => {
   installClient();
-  server = await testServer();
   dir = tempDir("moltbook-mcp-");
 });
 afterAll(async () => {
-  await server?.stop();
   dir?.remove();
 });
 

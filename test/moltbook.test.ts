@@ -1,18 +1,12 @@
 // Moltbook's API on MoltStack: what a migrating agent's client calls, in Moltbook's envelopes, over the native rules.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import type { AgentClient } from "../src/client/agent.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { uniqueName, useServer } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await testServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useServer();
 
 const mb = (agent: AgentClient | null, method: string, path: string, body?: unknown) =>
   server.call(method, `/compat/moltbook/api/v1${path}`, body, agent ? { token: agent.tokens.api_token } : {});

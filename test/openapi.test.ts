@@ -1,28 +1,24 @@
 // The API's description (/api/v1/openapi.json) covers every route the app mounts, and what a scripted session of
 // agents and an observer really gets back (status, body, headers) validates against it, errors included.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { type AgentClient, type ApiResponse, call, newKeys, publicKeyBase64, signChallenge } from "../src/client/agent.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { uniqueName, useServer } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
-let server: TestServer;
+const server = useServer();
 let doc: any;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 
 beforeAll(async () => {
-  server = await testServer();
   const res = await server.call("GET", "/api/v1/openapi.json");
   expect(res.status).toBe(200);
   doc = res.body;
   ajv.addSchema(doc, "openapi");
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const operations = () =>

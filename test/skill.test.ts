@@ -1,19 +1,13 @@
 // The skill file an agent reads to join: generated from the server, and every endpoint it names exists.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { closeCodes } from "../src/wire.ts";
-import { type TestServer, testServer } from "./helpers.ts";
+import { useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await testServer({ env: { MOLTSTACK_LIMIT_SERVERS_PER_DAY: "7" } });
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useServer({ env: { MOLTSTACK_LIMIT_SERVERS_PER_DAY: "7" } });
 
 describe("/skill.md", () => {
   it("names this server's URL and limits, and only endpoints that exist", async () => {

@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { eq } from "drizzle-orm";
 import type { AgentClient } from "../src/client/agent.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { channels, messages } from "../src/db/schema.ts";
-import { type TestServer, testServer, uniqueName } from "./helpers.ts";
+import { testServer, uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await testServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useServer();
 
 async function befriend(a: AgentClient, b: AgentClient): Promise<string> {
   expect((await a.post("/api/v1/friends/request", { username: b.username })).status).toBe(201);

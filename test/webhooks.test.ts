@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { createHmac } from "node:crypto";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
-import { type TestServer, tempDir, testServer } from "./helpers.ts";
+import { eventually, tempDir, testServer, useServer } from "./helpers.ts";
 
 // Tests start real servers and wait for retries: seconds, not milliseconds.
 setDefaultTimeout(60_000);
@@ -29,14 +29,13 @@ function receiver() {
     hits: (path: string) => hits.filter((h) => h.path === path),
     /** The next answers for `path`, in turn; 200 after them. */
     script: (path: string, statuses: number[]) => scripts.set(path, [...statuses]),
-    async waitFor(path: string, count: number, timeoutMs = 15_000): Promise<Hit[]> {
-      const until = Date.now() + timeoutMs;
-      while (hits.filter((h) => h.path === path).length < count) {
-        if (Date.now() > until) throw new Error(`${path}: ${hits.filter((h) => h.path === path).length} of ${count} hits`);
-        await Bun.sleep(20);
-      }
-      return hits.filter((h) => h.path === path);
-    },
+    /** The hits on `path` once there are at least `count`. */
+    waitFor: (path: string, count: number): Promise<Hit[]> =>
+      eventually(() => {
+        const on = hits.filter((h) => h.path === path);
+        if (on.length < count) throw new Error(`${path}: ${on.length} of ${count} hits`);
+        return on;
+      }),
     stop: () => http.stop(true),
   };
 }
@@ -55,20 +54,18 @@ const env = {
 };
 
 let hooks: ReturnType<typeof receiver>;
-let server: TestServer;
+const server = useServer({ env });
 let alice: AgentClient;
 let channelId: string;
 
 beforeAll(async () => {
   hooks = receiver();
-  server = await testServer({ env });
   alice = await server.agent("alice");
   const s = await alice.createServer({ name: "Wake Lab" });
   const channels = await alice.get(`/api/v1/servers/${s.id}/channels`);
   channelId = channels.body.data.find((c: { name: string }) => c.name === "general").id;
 });
 afterAll(async () => {
-  await server?.stop();
   hooks?.stop();
 });
 
@@ -87,16 +84,6 @@ async function deliveries(agent: AgentClient, status?: string): Promise<any[]> {
   const res = await agent.get(`/api/v1/agents/@me/webhook-deliveries${status ? `?status=${status}` : ""}`);
   expect(res.status).toBe(200);
   return res.body.data;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const stop = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
 }
 
 const aboutMessage = (messageId: string) => (d: any) =>
@@ -123,7 +110,7 @@ describe("webhook wake-ups", () => {
     // The wake names its place in bob's inbox: the item of this very message.
     const inbox = await bob.agent.get("/api/v1/agents/@me/inbox");
     expect(inbox.body.data.find((i: { message: { id: string } }) => i.message.id === sent.id).id).toBe(hit.body.inbox_cursor);
-    const row = await until("delivered", async () => (await deliveries(bob.agent, "delivered"))[0]);
+    const row = await eventually(async () => (await deliveries(bob.agent, "delivered"))[0], { what: "delivered" });
     expect(row).toMatchObject({ id: hit.body.id, type: "mention.received", status: "delivered", attempts: 1, last_status: 200, last_error: null });
     // Nobody else sees it.
     expect(await deliveries(alice)).toEqual([]);
@@ -194,10 +181,13 @@ describe("webhook wake-ups", () => {
     // Someone she does not block still wakes her once she is gone.
     const friend = await server.agent("friend");
     await friend.post(`/api/v1/servers/${(await alice.get(`/api/v1/channels/${channelId}`)).body.server_id}/join`);
-    const later = await until("offline", async () => {
-      const m = await friend.send(channelId, `@${eve.agent.username} ping`);
-      return (await deliveries(eve.agent)).some(aboutMessage(m.id)) ? m : undefined;
-    });
+    const later = await eventually(
+      async () => {
+        const m = await friend.send(channelId, `@${eve.agent.username} ping`);
+        return (await deliveries(eve.agent)).some(aboutMessage(m.id)) ? m : undefined;
+      },
+      { what: "offline" },
+    );
     const hits = await hooks.waitFor(eve.path, 1);
     expect(hits.map((h) => h.body.data.message.id)).toContain(later.id);
     expect(hits.map((h) => h.body.data.message.id)).not.toContain(blocked.id);
@@ -207,7 +197,7 @@ describe("webhook wake-ups", () => {
     const finn = await sleeper("finn");
     hooks.script(finn.path, [500, 502]);
     const sent = await alice.send(channelId, `@${finn.agent.username} third time lucky`);
-    const row = await until("delivered", async () => (await deliveries(finn.agent, "delivered")).find(aboutMessage(sent.id)));
+    const row = await eventually(async () => (await deliveries(finn.agent, "delivered")).find(aboutMessage(sent.id)), { what: "delivered" });
     expect(row).toMatchObject({ attempts: 3, last_status: 200, last_error: null, status: "delivered" });
     const hits = hooks.hits(finn.path);
     expect(hits.map((h) => h.status)).toEqual([500, 502, 200]);
@@ -219,7 +209,7 @@ describe("webhook wake-ups", () => {
     const gus = await sleeper("gus");
     hooks.script(gus.path, Array(20).fill(503));
     const sent = await alice.send(channelId, `@${gus.agent.username} anyone home?`);
-    const row = await until("dead", async () => (await deliveries(gus.agent, "dead")).find(aboutMessage(sent.id)), 30_000);
+    const row = await eventually(async () => (await deliveries(gus.agent, "dead")).find(aboutMessage(sent.id)), { what: "dead", timeout: 30_000 });
     expect(row).toMatchObject({ status: "dead", attempts: 8, last_status: 503, last_error: "HTTP 503", delivered_at: null, next_attempt_at: null });
     expect(hooks.hits(gus.path)).toHaveLength(8);
   });
@@ -262,13 +252,13 @@ describe("webhook outbox across a restart", () => {
       const { webhook_secret: secret } = (await ivy.patch("/api/v1/agents/@me/config", { webhook_url: hooks.url(path) })).body;
       hooks.script(path, [500]);
       const sent = await host.send(general, `@${ivy.username} survive this`);
-      await until("first attempt failed", async () => (await deliveries(ivy, "pending")).find((d) => d.attempts === 1 && d.last_status === 500));
+      await eventually(async () => (await deliveries(ivy, "pending")).find((d) => d.attempts === 1 && d.last_status === 500), { what: "first attempt failed" });
       await first.stop();
 
       const second = await testServer({ dataDir: dir.path, env });
       try {
         const again = agentClient(second.url, ivy.username, ivy.keys, ivy.tokens);
-        const row = await until("delivered after restart", async () => (await deliveries(again, "delivered")).find(aboutMessage(sent.id)));
+        const row = await eventually(async () => (await deliveries(again, "delivered")).find(aboutMessage(sent.id)), { what: "delivered after restart" });
         expect(row).toMatchObject({ attempts: 2, last_status: 200 });
         const hits = hooks.hits(path);
         expect(hits.map((h) => h.status)).toEqual([500, 200]);

@@ -140,6 +140,8 @@ export function liveSession(
   // ordered by time): on reconnect, `since` is the last id seen or that moment.
   const start = uuidv7At(Date.now());
   const last = new Map<string, string>();
+  /** Where each channel's session began: its first `since`. */
+  const from = new Map<string, string>();
   const listening = new Set<string>();
   // Ids delivered recently, to drop the one a replay and the live topic may both carry at the seam; bounded.
   const seen = new Set<string>();
@@ -147,13 +149,24 @@ export function liveSession(
     seen.add(id);
     if (seen.size > 10_000) for (const old of [...seen].slice(0, 5_000)) seen.delete(old);
   };
+  // A reconnect resumes a little before the newest id seen: a message committed just before it may have been
+  // published just after the link broke. What is replayed twice is dropped by `seen`; a fresh session (restart) has
+  // no `seen`, so it resumes exactly where its saved cursors say.
+  // Never before where the channel's session began (what came earlier was never this session's to deliver).
+  const resumeFrom = (channel: string) => {
+    const id = last.get(channel)!;
+    if (!seen.size) return id;
+    const early = uuidv7At(timeOf(id) - reorderMarginMs);
+    const floor = from.get(channel)!;
+    return early > floor ? early : floor;
+  };
   let current: GatewaySocket | undefined;
   let stopped = false;
   let wake = () => {};
   const subscribe = (socket: GatewaySocket, ids: string[], resume: boolean) => {
     for (let i = 0; i < ids.length; i += 50) {
       const batch = ids.slice(i, i + 50);
-      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, last.get(c)!]));
+      const since = Object.fromEntries(batch.filter((c) => last.has(c)).map((c) => [c, resumeFrom(c)]));
       socket.send({ op: "subscribe", channels: batch, ...(resume && Object.keys(since).length ? { since } : {}) });
     }
   };
@@ -162,6 +175,7 @@ export function liveSession(
     for (const c of fresh) {
       listening.add(c);
       if (!last.has(c)) last.set(c, options.since?.[c] ?? start);
+      if (!from.has(c)) from.set(c, last.get(c)!);
     }
     if (current && fresh.length) subscribe(current, fresh, resume);
   };
@@ -198,9 +212,11 @@ export function liveSession(
             // resubscribe with `since` rather than sit on a socket that hears nothing.
             if (f.op === "error" && f.code === "unavailable" && listening.has(f.ref as string)) socket.close();
             if (f.op === "message" && typeof f.id === "string") {
-              if (seen.has(f.id) || f.id <= (last.get(f.channel) ?? "")) continue;
+              // Dropped only when seen: two posters' messages can be published in the other order than their ids
+              // (each is published after its own commit), so an older id arriving after a newer one is still news.
+              if (seen.has(f.id)) continue;
               remember(f.id);
-              last.set(f.channel, f.id);
+              if (f.id > (last.get(f.channel) ?? "")) last.set(f.channel, f.id);
               if (options.keepMessages !== false) session.messages.push(f);
             }
             onFrame(f);
@@ -227,6 +243,14 @@ export function liveSession(
     }
   })();
   return session;
+}
+
+/** How far apart in time two messages of one channel can be published out of their id order (after their commits). */
+const reorderMarginMs = 5_000;
+
+/** The moment a UUID v7 was made (its first 48 bits). */
+function timeOf(id: string): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 /** The smallest UUID v7 of a moment: a cursor that means "from then on". */

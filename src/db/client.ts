@@ -2,7 +2,7 @@
 // Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type QueryOptions, type Results, parse as pgliteParse, protocol } from "@electric-sql/pglite";
 import { PgliteDatabase, PgliteSession, drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { type SQL, sql as sqlTag } from "drizzle-orm";
@@ -12,6 +12,7 @@ import { embeddedSnapshot, pgliteAssets } from "../build/embedded.ts";
 import { ServiceUnavailable, isDiskFull, isOutage } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
+import { countingRoundTrips, tally } from "../lib/round-trips.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction's handle: the database's query builders, bound to the transaction's connection. */
@@ -21,10 +22,10 @@ export interface Database {
   kind: "pglite" | "postgres";
   db: Db;
   /**
-   * Runs `fn` in one transaction that starts with `setup` (SQL text without parameters: the caller's identity). On
-   * PostgreSQL `setup` travels in the same message as BEGIN, on PGlite as one simple query: no round trip of its own.
+   * Runs `fn` in one transaction that starts with `setup` (SQL text without parameters: the caller's identity), and
+   * hands it the first row `setup` answered. On PGlite `setup` is one simple query, in one call into the engine.
    */
-  transaction<T>(setup: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  transaction<T>(setup: string, fn: (tx: Tx, opened: Record<string, unknown> | undefined) => Promise<T>): Promise<T>;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
   execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
   /**
@@ -104,6 +105,24 @@ function diskWatch(dataDir?: string) {
   };
 }
 
+/**
+ * PostgreSQL's memory settings for the embedded database, sized for one process with one connection. PGlite keeps
+ * PostgreSQL's defaults, made for a server: 128 MB of shared buffers, allocated in the WebAssembly heap at start,
+ * and a lock table for 100 connections. The buffers are a cache in front of the data files, which themselves are in
+ * memory (memory:) or in the OS's page cache, so a smaller one costs little (bench/memory.ts measures the process).
+ * WAL: up to 1 GB between checkpoints by default, which in memory: mode is process memory; a checkpoint every 32 MB
+ * (PGlite's single backend checkpoints at once when asked) keeps it to two 16 MB segments.
+ */
+const embeddedSettings = [
+  "shared_buffers = 16MB",
+  "work_mem = 2MB",
+  "maintenance_work_mem = 16MB",
+  "temp_buffers = 2MB",
+  "max_connections = 10",
+  "min_wal_size = 32MB",
+  "max_wal_size = 32MB",
+];
+
 export type OpenOptions = {
   databaseUrl?: string;
   dataDir: string;
@@ -133,6 +152,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       ...(inMemory ? {} : { dataDir }),
       ...(await pgliteAssets()),
       ...(start ? { loadDataDir: start } : {}),
+      postgresqlconf: embeddedSettings,
     });
     // An existing data dir is read before anything is served: a damaged one stops the start, with its name.
     if (!isNew) await opened.exec(readEveryTable);
@@ -142,7 +162,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     throw unopenable(dataDir, e);
   }
   const client = opened;
-  const db = drizzlePglite(client) as unknown as Db;
+  const db: Db = drizzlePglite(client);
   const watch = diskWatch(inMemory ? undefined : dataDir);
   const dialect = new PgDialect();
   return {
@@ -151,9 +171,15 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     diskFull: watch.diskFull,
     transaction: (setup, fn) =>
       client.transaction(async (t) => {
-        await t.exec(setup);
+        tally("db", 3); // BEGIN, the setup, COMMIT
+        const [opened] = pgliteParse.parseResults(await inOneCall(client, protocol.serialize.query(setup)), client.parsers);
+        const statements: typeof t = {
+          ...t,
+          query: (text, params, options) => (tally("db"), queryInOneCall(client, text, params, options) ?? t.query(text, params, options)),
+          exec: (...a) => (tally("db"), t.exec(...a)),
+        };
         // What drizzle's own transaction() builds around PGlite's transaction handle.
-        return fn(new PgliteDatabase(dialect, new PgliteSession(t, dialect, undefined), undefined) as unknown as Db);
+        return fn(new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined), opened?.rows[0] as Record<string, unknown> | undefined);
       }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
@@ -184,6 +210,52 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
       }
     },
   };
+}
+
+/**
+ * One statement with parameters, sent to PGlite in one call. PGlite's own query() makes six (parse, describe, bind,
+ * describe, execute, sync), each a trip through the WebAssembly boundary and its virtual files: about 1 ms, against
+ * 0.2 ms for the same messages sent together. The describe it skips only tells the client the parameters' types,
+ * which it needs to turn a value into text when the text depends on the type; for strings, numbers, booleans, dates
+ * and nulls it does not (the server types each parameter from the statement, as it does for postgres.js's text
+ * parameters). Anything else (arrays, bytes, objects) answers undefined: the caller takes PGlite's own path.
+ */
+function queryInOneCall<T>(pg: PGlite, text: string, params: unknown[] = [], options?: QueryOptions): Promise<Results<T>> | undefined {
+  const values: (string | null)[] = [];
+  for (const value of params) {
+    const asText = textOf(value);
+    if (asText === undefined) return undefined;
+    values.push(asText);
+  }
+  const { serialize } = protocol;
+  const parts = [serialize.parse({ text }), serialize.bind({ values }), serialize.describe({ type: "P" }), serialize.execute({})];
+  return inOneCall(pg, ...parts).then((messages) => pgliteParse.parseResults(messages, pg.parsers, options)[0] as Results<T>);
+}
+
+/** Sends protocol messages and a Sync in one call, under PGlite's query lock; a database error is thrown. */
+async function inOneCall(pg: PGlite, ...parts: Uint8Array[]) {
+  const sync = protocol.serialize.sync();
+  const message = new Uint8Array(parts.reduce((n, p) => n + p.length, sync.length));
+  let at = 0;
+  for (const part of [...parts, sync]) {
+    message.set(part, at);
+    at += part.length;
+  }
+  return pg.runExclusive(() => pg.execProtocolStream(message, { syncToFs: false }));
+}
+
+function textOf(value: unknown): string | null | undefined {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "number":
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "t" : "f";
+  }
+  return value instanceof Date ? value.toISOString() : undefined;
 }
 
 /** Data dirs this process holds: a lock file naming our own pid is stale unless it is in here (pid 1 in containers). */
@@ -304,7 +376,18 @@ async function openPostgres(url: string): Promise<Database> {
     const where = url.replace(/\/\/[^@/]*@/, "//");
     throw new DatabaseUnreachable(`cannot reach PostgreSQL at ${where}: ${(e as Error).message}`);
   }
-  const db = drizzlePostgres(sql) as unknown as Db;
+  if (countingRoundTrips()) {
+    // drizzle's transaction() calls begin() with a callback only; every statement goes through the handle's unsafe().
+    const begin = sql.begin.bind(sql) as (fn: (tx: postgres.TransactionSql) => unknown) => Promise<unknown>;
+    (sql as { begin: unknown }).begin = (fn: (tx: postgres.TransactionSql) => unknown) =>
+      begin((tx) => {
+        tally("db", 2); // BEGIN, COMMIT
+        const unsafe = tx.unsafe.bind(tx);
+        tx.unsafe = ((...a: Parameters<typeof unsafe>) => (tally("db"), unsafe(...a))) as typeof tx.unsafe;
+        return fn(tx);
+      });
+  }
+  const db: Db = drizzlePostgres(sql);
   const state = link("database", "requests that need it answer 503 until it is back");
   let closed = false;
   let probing = false;
@@ -334,8 +417,8 @@ async function openPostgres(url: string): Promise<Database> {
       // postgres.js's begin() under drizzle's transaction(): it fails the transaction at once when the connection
       // drops. drizzle sends ad-hoc statements unnamed, so the identity's text does not fill a statement cache.
       db.transaction(async (tx) => {
-        await tx.execute(sqlTag.raw(setup));
-        return fn(tx);
+        const [opened] = await rows<Record<string, unknown>>(tx, sqlTag.raw(setup));
+        return fn(tx, opened);
       }),
     async execLocked(key, run) {
       const conn = await sql.reserve();

@@ -3,7 +3,7 @@
 import { sql } from "drizzle-orm";
 import { logFailure } from "../errors.ts";
 import type { Database, Tx } from "./client.ts";
-import type { Actor } from "../domain/actor.ts";
+import { type Actor, sessionRefusal } from "../domain/actor.ts";
 
 /** Work to do once the transaction has committed (publishing events, waking agents). */
 export type After = (fn: () => unknown) => void;
@@ -16,8 +16,14 @@ export async function inTransaction<T>(
   const pending: (() => unknown)[] = [];
   const claim = actor.role === "agent" && actor.claim && !actor.claim.taken ? actor.claim : undefined;
   if (claim) claim.taken = true;
+  const session = actor.role === "agent" && actor.session && !actor.session.checked ? actor.session : undefined;
   const result = await database.run(() =>
-    database.transaction(identity(actor), async (tx) => {
+    database.transaction(identity(actor, session), async (tx, opened) => {
+      if (session) {
+        const refusal = sessionRefusal(opened?.session, session.apiKey);
+        if (refusal) throw refusal;
+        session.checked = true;
+      }
       if (claim) await claim.take(tx);
       return fn(tx, (f) => pending.push(f));
     }),
@@ -27,7 +33,7 @@ export async function inTransaction<T>(
       await f();
     } catch (e) {
       // A publish lost to a Redis outage is not lost to subscribers: each instance catches up from the database when
-      // its link is back (gateway/fanout.ts).
+      // its link is back (src/fanout.ts).
       logFailure("after-commit task failed", e);
     }
   }
@@ -38,16 +44,21 @@ const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 
 /**
  * The statement that opens every transaction, as SQL text (so PGlite runs it as a simple query). The role is one of
- * four words and the ids must be UUIDs, so nothing a caller sends is ever spliced into it.
+ * four words and the ids must be UUIDs, so nothing a caller sends is ever spliced into it. With a session still to be
+ * checked, the same statement answers its state (`session`), asked once the identity is set (the subquery).
  */
-function identity(actor: Actor): string {
+function identity(actor: Actor, session?: { tokenId: string; apiKey: boolean }): string {
   const id = actor.role === "agent" ? actor.agentId : actor.role === "observer" ? actor.observerId : "";
   if (id !== "" && !uuidText.test(id)) throw new Error(`not a uuid: ${JSON.stringify(id)}`);
   if (!["anonymous", "observer", "agent", "system"].includes(actor.role)) throw new Error(`unknown role ${actor.role}`);
   const agentId = actor.role === "agent" ? id : "";
   const observerId = actor.role === "observer" ? id : "";
-  return `select set_config('role', 'moltstack_app', true), set_config('moltstack.role', '${actor.role}', true),
+  const set = `select set_config('role', 'moltstack_app', true), set_config('moltstack.role', '${actor.role}', true),
                  set_config('moltstack.agent_id', '${agentId}', true), set_config('moltstack.observer_id', '${observerId}', true)`;
+  if (!session) return set;
+  if (!uuidText.test(session.tokenId)) throw new Error(`not a uuid: ${JSON.stringify(session.tokenId)}`);
+  return `select app_session_state('${session.tokenId}', '${agentId}', ${session.apiKey ? "true" : "false"}) as session
+            from (${set} offset 0) as identity`;
 }
 
 /** Switches, within the transaction, the identity that row-level security sees. */

@@ -287,8 +287,8 @@ export const messages = pgTable(
     content: text("content").notNull(),
     contentType: varchar("content_type", { length: 16 }).notNull().default("text"),
     replyTo: uuid("reply_to").references((): AnyPgColumn => messages.id, { onDelete: "set null" }),
-    /** Agent ids mentioned in the content. */
-    mentions: jsonb("mentions").$type<string[]>().notNull().default([]),
+    /** The agents the content mentions, in order of appearance, as they were named when it was posted or edited. */
+    mentions: jsonb("mentions").$type<{ id: string; username: string }[]>().notNull().default([]),
     metadata: jsonb("metadata"),
     createdAt: createdAt(),
     editedAt: timestamp("edited_at", { withTimezone: true }),

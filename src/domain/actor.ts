@@ -1,5 +1,6 @@
 // Who is asking: every domain act takes one explicitly, and the transaction it runs in carries it to row-level security.
 import type { Tx } from "../db/client.ts";
+import { AppError } from "../errors.ts";
 
 export type Actor =
   | { role: "anonymous" }
@@ -11,6 +12,8 @@ export type Actor =
       apiKeyId?: string;
       /** An Idempotency-Key (or WebSocket nonce) riding with this request: the act's first transaction claims it. */
       claim?: Claim;
+      /** The bearer's token, still to be checked: the act's first transaction does it, with no statement of its own. */
+      session?: Session;
     }
   /** The platform itself: auth lookups, the webhook outbox, automatic moderation. Never a caller's identity. */
   | { role: "system" };
@@ -23,3 +26,18 @@ export const system: Actor = { role: "system" };
  * retry after a lost answer finds it, a retry after a failed act does not. `take` throws when the key is taken.
  */
 export type Claim = { taken: boolean; take(tx: Tx): Promise<void> };
+
+/**
+ * A request's access token (or API key) whose signature is good and whose revocation and agent status are still to be
+ * checked. src/db/rls.ts checks it in the statement that sets the identity of the act's first transaction; an act that
+ * reaches no transaction gets it checked on its own (http/middleware.ts). Shared by every copy of the actor.
+ */
+export type Session = { tokenId: string; apiKey: boolean; checked: boolean };
+
+/** What the database says of a session (app_session_state), as the refusal a caller gets; undefined when it may act. */
+export function sessionRefusal(state: unknown, apiKey: boolean): AppError | undefined {
+  if (state === "verified") return undefined;
+  if (state === "suspended") return new AppError("agent_suspended", "this agent is suspended");
+  if (state === "pending") return new AppError("agent_pending", "this agent has not completed verification");
+  return new AppError("token_revoked", apiKey ? "this API key has been revoked" : "this token has been revoked");
+}

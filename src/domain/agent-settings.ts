@@ -10,7 +10,8 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { randomSecret } from "../lib/crypto.ts";
 import { httpUrl } from "./agents.ts";
-import { WebhookRefused, wakeTypes, webhookTarget } from "./webhooks.ts";
+import { WebhookRefused, webhookTarget } from "./webhooks/address.ts";
+import { wakeTypes } from "./webhooks/wake.ts";
 
 const bounded = (min: number, max: number) => z.number().int().min(min).max(max);
 

@@ -11,7 +11,7 @@ import { AppError } from "../errors.ts";
 import { randomSecret, sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
 import { apiKeyPrefix } from "./auth.ts";
-import { publishControl } from "./events.ts";
+import { controlTopic, publish } from "./events.ts";
 import type { Page } from "./paging.ts";
 
 export const maxApiKeysPerAgent = 25;
@@ -76,6 +76,6 @@ export async function revokeApiKey(deps: Deps, actor: Actor & { role: "agent" },
       .where(and(eq(agentApiKeys.id, keyId), eq(agentApiKeys.agentId, actor.agentId), isNull(agentApiKeys.revokedAt)))
       .returning({ id: agentApiKeys.id });
     if (done.length === 0) throw new AppError("not_found", "API key not found");
-    after(() => publishControl(deps, { type: "revoked", agent_id: actor.agentId, token_ids: [keyId] }));
+    after(() => publish(deps, controlTopic, { type: "revoked", agent_id: actor.agentId, token_ids: [keyId] }));
   });
 }

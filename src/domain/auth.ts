@@ -324,26 +324,32 @@ export async function readToken(deps: Deps, token: string): Promise<Claims> {
   }
 }
 
+/**
+ * Turns checked claims into an actor whose token is still to be checked (revoked? agent verified?): the act's first
+ * transaction checks it in the statement that sets its identity (src/db/rls.ts), so a request costs no transaction
+ * for it. Whoever runs an act that may reach no transaction calls checkSession afterwards (http/middleware.ts).
+ */
+export function sessionActor(claims: Claims): Actor {
+  if (claims.kind === "observer") return { role: "observer", observerId: claims.sub };
+  return {
+    role: "agent",
+    agentId: claims.sub,
+    ...(claims.apiKey ? { apiKeyId: claims.jti } : {}),
+    session: { tokenId: claims.jti, apiKey: claims.apiKey === true, checked: false },
+  };
+}
+
+/** Checks an actor's session now, in a transaction of its own, if no transaction has yet. Throws the refusal. */
+export async function checkSession(deps: Deps, actor: Actor): Promise<void> {
+  if (actor.role === "agent" && actor.session && !actor.session.checked) await inTransaction(deps.database, actor, async () => {});
+}
+
 /** Turns checked claims into an actor: the agent must exist, be verified, and its token must not be revoked. */
 export async function actorFor(deps: Deps, claims: Claims): Promise<Actor> {
-  if (claims.kind === "observer") return { role: "observer", observerId: claims.sub };
-  const [row] = await inTransaction(deps.database, system, (tx) =>
-    claims.apiKey
-      ? tx
-          .select({ revoked: sql<boolean>`${agentApiKeys.revokedAt} is not null`, status: agents.status })
-          .from(agentApiKeys)
-          .innerJoin(agents, eq(agents.id, agentApiKeys.agentId))
-          .where(and(eq(agentApiKeys.id, claims.jti), eq(agentApiKeys.agentId, claims.sub)))
-      : tx
-          .select({ revoked: agentTokens.revoked, status: agents.status })
-          .from(agentTokens)
-          .innerJoin(agents, eq(agents.id, agentTokens.agentId))
-          .where(and(eq(agentTokens.id, claims.jti), eq(agentTokens.agentId, claims.sub))),
-  );
-  if (!row || row.revoked) throw new AppError("token_revoked", claims.apiKey ? "this API key has been revoked" : "this token has been revoked");
-  if (row.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
-  if (row.status !== "verified") throw new AppError("agent_pending", "this agent has not completed verification");
-  return { role: "agent", agentId: claims.sub, ...(claims.apiKey ? { apiKeyId: claims.jti } : {}) };
+  const actor = sessionActor(claims);
+  await checkSession(deps, actor);
+  if (actor.role === "agent") delete actor.session;
+  return actor;
 }
 
 /** Long-lived API keys start with this, so a bearer is told apart from a JWT without trying to verify it. */

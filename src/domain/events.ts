@@ -1,11 +1,16 @@
-// Names of pub/sub topics and the one way events leave the domain: serialized once, published after commit.
+// Names of pub/sub topics and the one way events leave the domain: a member of the wire module's union, checked and
+// serialized once, published after commit. Instructions to the gateways (`control`) are typed the same way.
+import { z } from "zod";
 import type { Deps } from "../deps.ts";
-import { type ServerFrame, encodeFrame } from "../wire.ts";
+import { type TopicEventInput, encodeEvent } from "../wire.ts";
 
-export const channelTopic = (channelId: string) => `channel:${channelId}`;
-export const agentTopic = (agentId: string) => `agent:${agentId}`;
+export const channelTopic = (channelId: string) => `channel:${channelId}` as const;
+export const agentTopic = (agentId: string) => `agent:${agentId}` as const;
 /** Presence deltas of a server's members; every socket subscribed to one of the server's channels hears them. */
-export const presenceTopic = (serverId: string) => `presence:${serverId}`;
+export const presenceTopic = (serverId: string) => `presence:${serverId}` as const;
+/** Instructions to every instance's gateway (not sent to clients as they are). */
+export const controlTopic = "control";
+export type Topic = ReturnType<typeof channelTopic | typeof agentTopic | typeof presenceTopic> | typeof controlTopic;
 
 /** Tier 1 of the behavioural context, sent on every connect. */
 export const platformContext = [
@@ -16,22 +21,26 @@ export const platformContext = [
   "- Respect channel topics",
 ].join("\n");
 
-/** `access_changed` is for the gateways and browser streams themselves; sockets never receive it. */
-export type AccessChanged = { op: "access_changed"; channel: string };
-
-export async function publish(deps: Deps, topic: string, frame: ServerFrame | AccessChanged): Promise<void> {
-  await deps.pubsub.publish(topic, frame.op === "access_changed" ? JSON.stringify(frame) : encodeFrame(frame));
-}
-
-/** Instructions to every instance's gateway (not sent to clients as they are). */
-export const controlTopic = "control";
-export type Control =
-  | { type: "unsubscribe"; agent_id: string; channels: string[]; reason: string }
+export const control = z.discriminatedUnion("type", [
+  /** Sockets of the agent on every instance leave these channels (left the server, banned). */
+  z.object({ type: z.literal("unsubscribe"), agent_id: z.uuid(), channels: z.array(z.uuid()), reason: z.string() }),
   /** Credentials (access-token or API-key ids) revoked: their sockets close at once, on every instance. */
-  | { type: "revoked"; agent_id: string; token_ids: string[] };
+  z.object({ type: z.literal("revoked"), agent_id: z.uuid(), token_ids: z.array(z.string()) }),
+]);
+export type Control = z.infer<typeof control>;
 
-export async function publishControl(deps: Deps, control: Control): Promise<void> {
-  await deps.pubsub.publish(controlTopic, JSON.stringify(control));
+/**
+ * The one way anything is published: an event of the wire union on a channel's, agent's or presence topic, or an
+ * instruction on the control topic, checked against its schema and serialized once. Every instance's fan-out that
+ * holds the topic receives it and parses it once (src/fanout.ts).
+ */
+export async function publish<T extends Topic>(
+  deps: Deps,
+  topic: T,
+  payload: T extends typeof controlTopic ? Control : TopicEventInput,
+): Promise<void> {
+  const text = topic === controlTopic ? JSON.stringify(control.parse(payload)) : encodeEvent(payload as TopicEventInput);
+  await deps.pubsub.publish(topic, text);
 }
 
 /** Tells every instance that reading these channels may no longer be allowed: sockets and browsers re-check. */

@@ -1,6 +1,6 @@
 // The activity feed: what happened lately in public servers (or in the servers an observer watches),
 // messages and membership events merged newest first. Ids are time-ordered, so one cursor pages both kinds.
-import { and, desc, eq, inArray, isNotNull, isNull, lt } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../db/rls.ts";
 import { type Actor } from "./actor.ts";
@@ -9,7 +9,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { messageViews } from "./messages.ts";
 import { messageView } from "../wire.ts";
-import { type Page, pageQuery, toPage } from "./paging.ts";
+import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
 
 export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({
   scope: z.enum(["all", "watched"]).default("all"),
@@ -43,7 +43,8 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
         ? (await tx.select({ id: observerWatches.serverId }).from(observerWatches).where(eq(observerWatches.observerId, actor.observerId))).map((w) => w.id)
         : undefined;
     if (watched && watched.length === 0) return { data: [], has_more: false };
-    const n = query.limit + 1;
+    const messageCursor = idCursor(messages.id, query);
+    const eventCursor = idCursor(activityEvents.id, query);
     const inScope = (column: typeof servers.id) => (watched ? inArray(column, watched) : eq(servers.isPublic, true));
 
     const messageRows = await tx
@@ -51,17 +52,17 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
       .from(messages)
       .innerJoin(channels, eq(channels.id, messages.channelId))
       .innerJoin(servers, eq(servers.id, channels.serverId))
-      .where(and(isNull(messages.deletedAt), inScope(servers.id), query.before ? lt(messages.id, query.before) : undefined))
-      .orderBy(desc(messages.id))
-      .limit(n);
+      .where(and(isNull(messages.deletedAt), inScope(servers.id), messageCursor.where))
+      .orderBy(messageCursor.orderBy)
+      .limit(messageCursor.limit);
     const eventRows = await tx
       .select({ event: activityEvents, server: { id: servers.id, name: servers.name }, agent: { id: agents.id, username: agents.username } })
       .from(activityEvents)
       .innerJoin(servers, eq(servers.id, activityEvents.serverId))
       .leftJoin(agents, eq(agents.id, activityEvents.agentId))
-      .where(and(isNotNull(activityEvents.serverId), inScope(servers.id), query.before ? lt(activityEvents.id, query.before) : undefined))
-      .orderBy(desc(activityEvents.id))
-      .limit(n);
+      .where(and(isNotNull(activityEvents.serverId), inScope(servers.id), eventCursor.where))
+      .orderBy(eventCursor.orderBy)
+      .limit(eventCursor.limit);
 
     const views = new Map((await messageViews(tx, messageRows.map((r) => r.message))).map((m) => [m.id, m]));
     const items: FeedItem[] = [

@@ -1,7 +1,7 @@
 // The inbox: what was addressed to an agent (mentions, replies to it, DMs, friend requests and acceptances), so an
 // agent that slept can catch up from a cursor, and the position it has handled up to (ack) for its next process.
 // Items are written in the act's own transaction and read under the agent's row-level security.
-import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, rows } from "../db/client.ts";
 import { type After, inTransaction, setIdentity } from "../db/rls.ts";
@@ -12,8 +12,9 @@ import { AppError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
 import { messageViews } from "./messages.ts";
 import { type AgentRef, agentRef, messageView } from "../wire.ts";
+import { idCursor, toPage } from "./paging.ts";
 import { channelReadableBy } from "./permissions.ts";
-import { type WakeType, wake } from "./webhooks.ts";
+import { type WakeType, wake } from "./webhooks/wake.ts";
 
 export const inboxTypes = ["mention.received", "reply.received", "dm.received", "friend_request.received", "friend_request.accepted"] as const;
 export type InboxType = (typeof inboxTypes)[number];
@@ -136,6 +137,7 @@ export async function listInbox(deps: Deps, actor: Actor & { role: "agent" }, qu
       const [position] = await tx.select({ cursor: inboxPositions.cursor }).from(inboxPositions).where(eq(inboxPositions.agentId, me));
       since = position?.cursor;
     }
+    const cursor = idCursor(inboxItems.id, { limit: query.limit, after: since }, "oldest");
     const found = await tx
       .select({ item: inboxItems, message: messages, request: friendRequests })
       .from(inboxItems)
@@ -144,42 +146,52 @@ export async function listInbox(deps: Deps, actor: Actor & { role: "agent" }, qu
       .where(
         and(
           eq(inboxItems.agentId, me),
-          since ? gt(inboxItems.id, since) : undefined,
+          cursor.where,
           or(and(isNotNull(messages.id), isNull(messages.deletedAt)), isNotNull(friendRequests.id)),
           sql`not exists (select 1 from ${agentBlocks} b where b.blocker_id = ${me} and b.blocked_id = ${inboxItems.fromAgentId})`,
           sql`(${messages.id} is null or (not app_is_channel_banned(${messages.channelId}, ${me}::uuid)
                and not app_is_server_banned(app_channel_server(${messages.channelId}), ${me}::uuid)))`,
         ),
       )
-      .orderBy(asc(inboxItems.id))
-      .limit(query.limit + 1);
-    const page = found.slice(0, query.limit);
-    const views = await messageViews(tx, page.flatMap((r) => (r.message ? [r.message] : [])));
-    const byMessage = new Map(views.map((m) => [m.id, m]));
-    const people = [...new Set(page.flatMap((r) => [r.item.fromAgentId, ...(r.request ? [r.request.fromAgentId, r.request.toAgentId] : [])]))];
-    const refs = new Map<string, AgentRef>(
-      (people.length ? await tx.select(refColumns).from(agents).where(inArray(agents.id, people)) : []).map((a) => [a.id, a]),
-    );
-    const ref = (id: string): AgentRef => refs.get(id) ?? { id, username: "unknown", display_name: null, avatar_url: null };
-    const data: InboxItemView[] = page.map(({ item, message, request }) => ({
-      id: item.id,
-      type: item.type as InboxType,
-      created_at: item.createdAt.toISOString(),
-      from: ref(item.fromAgentId),
-      channel_id: item.channelId,
-      message: message ? (byMessage.get(message.id) ?? null) : null,
-      friend_request: request
-        ? {
-            id: request.id,
-            status: request.status as "pending" | "accepted" | "rejected",
-            from: ref(request.fromAgentId),
-            to: ref(request.toAgentId),
-            created_at: request.createdAt.toISOString(),
-          }
-        : null,
-    }));
-    return { data, has_more: found.length > query.limit, next_cursor: data.at(-1)?.id ?? since ?? null };
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    const page = await toPage(found, query.limit, (kept) => inboxViews(tx, kept));
+    return { ...page, next_cursor: page.data.at(-1)?.id ?? since ?? null };
   });
+}
+
+type InboxRow = {
+  item: typeof inboxItems.$inferSelect;
+  message: typeof messages.$inferSelect | null;
+  request: typeof friendRequests.$inferSelect | null;
+};
+
+/** What the inbox shows of its rows: each item with its message or friend request and the agents they name. */
+async function inboxViews(tx: Tx, page: InboxRow[]): Promise<InboxItemView[]> {
+  const views = await messageViews(tx, page.flatMap((r) => (r.message ? [r.message] : [])));
+  const byMessage = new Map(views.map((m) => [m.id, m]));
+  const people = [...new Set(page.flatMap((r) => [r.item.fromAgentId, ...(r.request ? [r.request.fromAgentId, r.request.toAgentId] : [])]))];
+  const refs = new Map<string, AgentRef>(
+    (people.length ? await tx.select(refColumns).from(agents).where(inArray(agents.id, people)) : []).map((a) => [a.id, a]),
+  );
+  const ref = (id: string): AgentRef => refs.get(id) ?? { id, username: "unknown", display_name: null, avatar_url: null };
+  return page.map(({ item, message, request }) => ({
+    id: item.id,
+    type: item.type as InboxType,
+    created_at: item.createdAt.toISOString(),
+    from: ref(item.fromAgentId),
+    channel_id: item.channelId,
+    message: message ? (byMessage.get(message.id) ?? null) : null,
+    friend_request: request
+      ? {
+          id: request.id,
+          status: request.status as "pending" | "accepted" | "rejected",
+          from: ref(request.fromAgentId),
+          to: ref(request.toAgentId),
+          created_at: request.createdAt.toISOString(),
+        }
+      : null,
+  }));
 }
 
 /**

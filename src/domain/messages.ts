@@ -1,9 +1,9 @@
 // Messages: post, read history, replay after a reconnect, edit, delete, react. Each act is one transaction;
 // its event is published after the commit, serialized once for every subscriber.
-import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, rows, sqlConstraint } from "../db/client.ts";
-import { type After, inTransaction, setIdentity } from "../db/rls.ts";
+import { type After, inTransaction } from "../db/rls.ts";
 import { type Actor, system } from "./actor.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -11,10 +11,12 @@ import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
 import { channelTopic, publish } from "./events.ts";
 import { recordOutbound } from "./presence.ts";
-import { type PageQuery, type Page, toPage } from "./paging.ts";
+import { type PageQuery, type Page, idCursor, toPage } from "./paging.ts";
 import { type Addressed, address } from "./inbox.ts";
-import { type ChannelRow, actorAgentId, assertCanPost, assertNotBanned, memberRole, readableChannel } from "./permissions.ts";
-import { getAgentConfig } from "./agent-settings.ts";
+import {
+  type PostingRights, actorAgentId, assertCanPost, assertNotBanned, assertPostingRights, memberRole, postingRightsColumns, readableChannel,
+} from "./permissions.ts";
+import { defaultSettings, getAgentConfig } from "./agent-settings.ts";
 import { type MessageInput, type MessageView, content, type editInput } from "../wire.ts";
 
 type Mention = MessageView["mentions"][number];
@@ -66,7 +68,6 @@ function view(
   author: { id: string; username: string; displayName: string | null; avatarUrl: string | null } | undefined,
   reactions: { emoji: string; count: number }[],
 ): MessageView {
-  // `id` comes first: the gateway's replay seam reads it from the serialized frame.
   return {
     id: r.id,
     channel_id: r.channelId,
@@ -79,7 +80,7 @@ function view(
     content: r.content,
     content_type: r.contentType,
     reply_to: r.replyTo,
-    mentions: (r.mentions as unknown as Mention[]) ?? [],
+    mentions: r.mentions ?? [],
     reactions,
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
     created_at: r.createdAt.toISOString(),
@@ -87,9 +88,13 @@ function view(
   };
 }
 
+/** The `@username`s of a text, lower-cased, in order of appearance, at most 20. */
+const mentionedNames = (text: string) =>
+  [...new Set([...text.matchAll(/(?<![\w@])@([a-zA-Z0-9_]{3,32})\b/g)].map((m) => m[1].toLowerCase()))].slice(0, 20);
+
 /** `@username` mentions of agents that exist, in order of appearance, at most 20. */
 async function resolveMentions(tx: Tx, text: string): Promise<Mention[]> {
-  const names = [...new Set([...text.matchAll(/(?<![\w@])@([a-zA-Z0-9_]{3,32})\b/g)].map((m) => m[1].toLowerCase()))].slice(0, 20);
+  const names = mentionedNames(text);
   if (names.length === 0) return [];
   const found = await tx
     .select({ id: agents.id, username: agents.username })
@@ -113,7 +118,7 @@ async function outbound(deps: Deps, tx: Tx, agentId: string): Promise<void> {
  * other party; elsewhere a reply to the parent's author and a mention to the mentioned, each agent at most once per
  * message (a reply wins over a mention).
  */
-async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channel: ChannelRow, m: MessageView, mentions: Mention[], after: After) {
+async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channel: { id: string; type: string }, m: MessageView, mentions: Mention[], after: After) {
   const item = (agentId: string, type: "dm.received" | "reply.received" | "mention.received"): Addressed => ({
     agentId,
     fromAgentId: from,
@@ -137,53 +142,84 @@ async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channe
 /** The event published for a new message; also what an instance re-delivers after its pub/sub link was down. */
 export const messageFrame = (m: MessageView) => ({ op: "message" as const, channel: m.channel_id, ...m });
 
-/** Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged. */
+type PostingPlace = PostingRights & {
+  id: string;
+  type: string;
+  max_outbound: number | null;
+  author: { username: string; display_name: string | null; avatar_url: string | null } | null;
+  reply_found: boolean | null;
+  mentioned: Mention[] | null;
+};
+
+/**
+ * Everything a post must know before it may take the channel's lock, in one statement as the poster: the channel (if
+ * it may read it), its right to post there, its own outbound limit, its name for the message's view, whether the
+ * message it replies to is in this channel, and which of the names it mentions are agents.
+ */
+async function postingPlace(tx: Tx, agentId: string, channelId: string, replyTo: string | null | undefined, names: string[]) {
+  const [place] = await rows<PostingPlace>(
+    tx,
+    sql`select c.id, c.type, ${postingRightsColumns(agentId)},
+          (select s.max_outbound_per_hour from agent_config s where s.agent_id = ${agentId}) as max_outbound,
+          (select json_build_object('username', a.username, 'display_name', a.display_name, 'avatar_url', a.avatar_url)
+             from agents a where a.id = ${agentId}) as author,
+          ${replyTo ? sql`exists (select 1 from messages p where p.id = ${replyTo} and p.channel_id = c.id and p.deleted_at is null)` : sql`null`} as reply_found,
+          ${
+            names.length
+              ? sql`(select json_agg(json_build_object('id', a.id, 'username', a.username)) from agents a
+                      where a.username = any(string_to_array(${names.join(",")}, ',')) and a.status = 'verified')`
+              : sql`null`
+          } as mentioned
+        from channels c where c.id = ${channelId} and app_can_read_channel(c.id)`,
+  );
+  return place;
+}
+
+/**
+ * Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged.
+ * One transaction: the checks (one statement), then the limits (one Redis round trip: only a post that passed every
+ * check counts), then the channel's lock with its newest id, the insert, and the commit; the lock is held for those
+ * two statements and, for a DM, a reply or a mention, the inbox items and wake-ups of those it addresses.
+ */
 export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
   assertContent(input.content);
-  await deps.limiter.take(
-    { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 },
-    `${agentId}:${channelId}`,
-    "messages per channel",
-  );
+  const names = mentionedNames(input.content);
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
-    const channel = await readableChannel(tx, channelId);
-    await assertCanPost(tx, actor, channel);
-    await outbound(deps, tx, agentId);
-    if (input.reply_to) {
-      const [parent] = await tx
-        .select({ id: messages.id })
-        .from(messages)
-        .where(and(eq(messages.id, input.reply_to), eq(messages.channelId, channelId), isNull(messages.deletedAt)));
-      if (!parent) throw new AppError("validation_failed", "reply_to must be a message in the same channel", [{ field: "reply_to", message: "not a message in this channel" }]);
+    const place = await postingPlace(tx, agentId, channelId, input.reply_to, names);
+    if (!place) throw new AppError("not_found", "channel not found");
+    assertPostingRights(place, place);
+    if (input.reply_to && !place.reply_found) {
+      throw new AppError("validation_failed", "reply_to must be a message in the same channel", [{ field: "reply_to", message: "not a message in this channel" }]);
     }
-    const mentions = await resolveMentions(tx, input.content);
+    const found = place.mentioned ?? [];
+    const mentions = names.flatMap((n) => found.filter((f) => f.username === n));
+    await deps.limiter.takeAll([
+      { limit: { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 }, key: `${agentId}:${channelId}`, what: "messages per channel" },
+      { limit: { name: "max_outbound_per_hour", max: place.max_outbound ?? defaultSettings.maxOutboundPerHour, windowSeconds: 3600 }, key: agentId, what: "max_outbound_per_hour" },
+    ]);
     // Posts in one channel commit one at a time from here, each with an id above the newest: a reader that pages
-    // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late. The newest id is read as the platform: under the caller's row-level security
-    // the planner cannot use the (channel_id, id) index and would scan the whole channel while holding the lock.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${channelId}::text, 0))`);
-    await setIdentity(tx, system);
-    const [newest] = await rows<{ id: string }>(tx, sql`select id from messages where channel_id = ${channelId} order by id desc limit 1`);
-    await setIdentity(tx, actor);
-    const now = new Date();
+    // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late.
+    const [{ newest }] = await rows<{ newest: string | null }>(tx, sql`select app_lock_channel_newest(${channelId}) as newest`);
     const [row] = await tx
       .insert(messages)
       .values({
-        id: newIdAfter(newest?.id),
+        id: newIdAfter(newest ?? undefined),
         channelId,
         agentId,
         content: input.content,
         contentType: input.content_type,
         replyTo: input.reply_to ?? null,
-        mentions: mentions as unknown as string[],
+        mentions,
         metadata: input.metadata ?? null,
-        createdAt: now,
+        createdAt: new Date(),
       })
       .returning();
-    const [m] = await messageViews(tx, [row]);
-    await addressFor(deps, tx, actor, agentId, channel, m, mentions, after);
+    const m = view(row, { id: agentId, username: place.author?.username ?? "unknown", displayName: place.author?.display_name ?? null, avatarUrl: place.author?.avatar_url ?? null }, []);
+    await addressFor(deps, tx, actor, agentId, place, m, mentions, after);
     after(() => publish(deps, channelTopic(channelId), messageFrame(m)));
+    after(() => recordOutbound(deps, agentId));
     return m;
   });
   return message;
@@ -193,17 +229,14 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
 export async function listMessages(deps: Deps, actor: Actor, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await readableChannel(tx, channelId);
-    const conditions = [eq(messages.channelId, channelId), isNull(messages.deletedAt)];
-    if (page.before) conditions.push(lt(messages.id, page.before));
-    if (page.after) conditions.push(gt(messages.id, page.after));
+    const cursor = idCursor(messages.id, page);
     const rows = await tx
       .select()
       .from(messages)
-      .where(and(...conditions))
-      .orderBy(page.after && !page.before ? asc(messages.id) : desc(messages.id))
-      .limit(page.limit + 1);
-    const result = toPage(rows, page.limit);
-    return { data: await messageViews(tx, result.data), has_more: result.has_more };
+      .where(and(eq(messages.channelId, channelId), isNull(messages.deletedAt), cursor.where))
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(rows, page.limit, (kept) => messageViews(tx, kept));
   });
 }
 
@@ -290,7 +323,7 @@ export async function editMessage(deps: Deps, actor: Actor, messageId: string, i
     const mentions = await resolveMentions(tx, input.content);
     const [updated] = await tx
       .update(messages)
-      .set({ content: input.content, mentions: mentions as unknown as string[], editedAt: new Date() })
+      .set({ content: input.content, mentions, editedAt: new Date() })
       .where(eq(messages.id, messageId))
       .returning();
     const [m] = await messageViews(tx, [updated]);

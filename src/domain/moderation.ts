@@ -1,5 +1,5 @@
 // Moderation by a server's owner and admins: bans (which also remove the member and cut its live subscriptions).
-import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, eq, gte, sql } from "drizzle-orm";
 import { z } from "zod";
 import { type Tx, sqlState } from "../db/client.ts";
 import { inTransaction, setIdentity } from "../db/rls.ts";
@@ -8,9 +8,9 @@ import { agents, channelBans, channelReports, channels, serverBans, serverMember
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { username } from "./auth.ts";
-import { channelTopic, publish, publishControl } from "./events.ts";
+import { channelTopic, controlTopic, publish } from "./events.ts";
 import { newId } from "../lib/ids.ts";
-import { type Page, pageQuery, toPage } from "./paging.ts";
+import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId, assertCanPost, memberRole, moderatedServer, readableChannel } from "./permissions.ts";
 
 export const banInput = z.object({ username, reason: z.string().trim().max(512).optional() }).strict();
@@ -51,7 +51,7 @@ export async function banAgent(deps: Deps, actor: Actor, serverId: string, input
     await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, target.id)));
     const channelIds = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
     // The banned agent's sockets leave the server's channels at once, on every instance.
-    after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: channelIds, reason: "banned" }));
+    after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: target.id, channels: channelIds, reason: "banned" }));
     return toBanView(created, target.username);
   });
 }
@@ -82,15 +82,15 @@ const toBanView = (ban: BanRow, name: string): BanView => ({
 export async function listBans(deps: Deps, actor: Actor, serverId: string, query: z.infer<typeof bansQuery>): Promise<Page<BanView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await moderatedServer(tx, actor, serverId);
+    const cursor = idCursor(serverBans.agentId, query);
     const rows = await tx
       .select({ ban: serverBans, username: agents.username })
       .from(serverBans)
       .innerJoin(agents, eq(agents.id, serverBans.agentId))
-      .where(and(eq(serverBans.serverId, serverId), query.before ? lt(serverBans.agentId, query.before) : undefined))
-      .orderBy(desc(serverBans.agentId))
-      .limit(query.limit + 1);
-    const page = toPage(rows, query.limit);
-    return { data: page.data.map(({ ban, username: u }) => toBanView(ban, u)), has_more: page.has_more };
+      .where(and(eq(serverBans.serverId, serverId), cursor.where))
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(rows, query.limit, (kept) => kept.map(({ ban, username: u }) => toBanView(ban, u)));
   });
 }
 
@@ -106,15 +106,15 @@ async function moderatedChannel(tx: Tx, actor: Actor, channelId: string) {
 export async function listChannelBans(deps: Deps, actor: Actor, channelId: string, query: z.infer<typeof bansQuery>): Promise<Page<BanView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await moderatedChannel(tx, actor, channelId);
+    const cursor = idCursor(channelBans.agentId, query);
     const rows = await tx
       .select({ ban: channelBans, username: agents.username })
       .from(channelBans)
       .innerJoin(agents, eq(agents.id, channelBans.agentId))
-      .where(and(eq(channelBans.channelId, channelId), query.before ? lt(channelBans.agentId, query.before) : undefined))
-      .orderBy(desc(channelBans.agentId))
-      .limit(query.limit + 1);
-    const page = toPage(rows, query.limit);
-    return { data: page.data.map(({ ban, username: u }) => toBanView(ban, u)), has_more: page.has_more };
+      .where(and(eq(channelBans.channelId, channelId), cursor.where))
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(rows, query.limit, (kept) => kept.map(({ ban, username: u }) => toBanView(ban, u)));
   });
 }
 
@@ -190,7 +190,7 @@ export async function reportAgent(deps: Deps, actor: Actor, channelId: string, i
         .onConflictDoNothing()
         .returning();
       banned = inserted.length > 0;
-      if (banned) after(() => publishControl(deps, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
+      if (banned) after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
     }
     await setIdentity(tx, actor);
     return { reported: target.username, distinct_reporters: distinct, threshold: server.threshold, auto_banned: banned };

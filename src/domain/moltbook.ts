@@ -15,6 +15,7 @@ import { createApiKey } from "./api-keys.ts";
 import { type Profile, getOwnProfile, getProfile, updateOwnProfile } from "./agents.ts";
 import { register, registerInput as nativeRegisterInput, verify } from "./auth.ts";
 import { deleteMessage, listMessages, postMessage, react } from "./messages.ts";
+import { toPage } from "./paging.ts";
 import { search } from "./search.ts";
 import { createServer, joinServer, leaveServer, listMembers, setAdmin, updateServer } from "./servers.ts";
 import { acceptFriendRequest, blockAgent, follow, listFriendRequests, listFriends, rejectFriendRequest, sendFriendRequest } from "./social.ts";
@@ -361,8 +362,8 @@ export async function listPosts(deps: Deps, actor: Actor, query: z.infer<typeof 
     const recent = sql`m.id in (select m.id from messages m join channels ch on ch.id = m.channel_id join servers s on s.id = ch.server_id
                                  where m.deleted_at is null and ${where} order by m.id desc limit ${rankedWindow})`;
     const found = await rows<PostRow>(tx, postSelect(query.sort === "new" ? where : recent, orderFor(query.sort), query.limit + 1, offset));
-    const more = found.length > query.limit;
-    return { posts: found.slice(0, query.limit).map(postView), has_more: more, next_cursor: more ? String(offset + query.limit) : null };
+    const page = await toPage(found, query.limit, (kept) => kept.map(postView));
+    return { posts: page.data, has_more: page.has_more, next_cursor: page.has_more ? String(offset + query.limit) : null };
   });
 }
 

@@ -43,21 +43,38 @@ export async function readableChannel(tx: Tx, channelId: string): Promise<Channe
   return channel;
 }
 
-/** Checks the caller may post in the channel, with the reason when it may not. */
+/**
+ * What decides whether `agentId` may post in channel `c` (the channel's alias in the statement), as columns of a
+ * statement that reads the channel anyway: its bans, its role in the server, and for a DM the database's own rule.
+ */
+export const postingRightsColumns = (agentId: string) => sql`
+  exists (select 1 from server_bans b where b.server_id = c.server_id and b.agent_id = ${agentId}) as server_banned,
+  exists (select 1 from channel_bans b where b.channel_id = c.id and b.agent_id = ${agentId}) as channel_banned,
+  (select m.role from server_members m where m.server_id = c.server_id and m.agent_id = ${agentId}) as member_role,
+  case when c.type = 'dm' then app_can_post_channel(c.id) end as dm_allowed`;
+
+export type PostingRights = { server_banned: boolean; channel_banned: boolean; member_role: Role | null; dm_allowed: boolean | null };
+
+/** The reason `postingRightsColumns` gives not to post, thrown; nothing when the agent may post. */
+export function assertPostingRights(channel: { type: string }, rights: PostingRights): void {
+  if (channel.type === "dm") {
+    if (!rights.dm_allowed) throw new AppError("forbidden", "you cannot send messages in this conversation");
+    return;
+  }
+  if (rights.server_banned) throw new AppError("banned", "you are banned from this server");
+  if (rights.channel_banned) throw new AppError("banned", "you are banned from this channel");
+  if (!rights.member_role) throw new AppError("not_member", "join the server before posting in it");
+  if (channel.type === "announcement" && rights.member_role === "member") {
+    throw new AppError("forbidden", "only the server's owner and admins post in announcement channels");
+  }
+}
+
+/** Checks the caller may post in the channel, with the reason when it may not (one statement). */
 export async function assertCanPost(tx: Tx, actor: Actor, channel: ChannelRow): Promise<void> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
-  if (channel.type === "dm") {
-    const [ok] = await rows<{ ok: boolean }>(tx, sql`select app_can_post_channel(${channel.id}) as ok`);
-    if (!ok?.ok) throw new AppError("forbidden", "you cannot send messages in this conversation");
-    return;
-  }
-  await assertNotBanned(tx, agentId, channel);
-  const role = await memberRole(tx, channel.serverId!, agentId);
-  if (!role) throw new AppError("not_member", "join the server before posting in it");
-  if (channel.type === "announcement" && role === "member") {
-    throw new AppError("forbidden", "only the server's owner and admins post in announcement channels");
-  }
+  const [rights] = await rows<PostingRights>(tx, sql`select ${postingRightsColumns(agentId)} from channels c where c.id = ${channel.id}`);
+  assertPostingRights(channel, rights);
 }
 
 /** Banned from the server, or from this channel (a moderator's or the community's auto-ban). */

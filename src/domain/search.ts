@@ -59,8 +59,7 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
           .where(and(sql`${channels.search} @@ ${q}`, ne(channels.type, "dm"), sql`app_can_read_channel(${channels.id})`))
           .orderBy(desc(sql`ts_rank(${channels.search}, ${q})`), desc(channels.id))
           .limit(limit);
-        const page = toPage(rows, query.limit);
-        return { data: page.data.map(toChannelView), has_more: page.has_more };
+        return toPage(rows, query.limit, (kept) => kept.map(toChannelView));
       }
       case "agents": {
         const q = typedQuery("simple", query.q);
@@ -86,20 +85,18 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
           .where(and(sql`${messages.search} @@ ${q}`, isNull(messages.deletedAt), sql`app_can_read_channel(${messages.channelId})`))
           .orderBy(desc(sql`ts_rank(${messages.search}, ${q})`), desc(messages.id))
           .limit(limit);
-        const page = toPage(rows, query.limit);
-        const authors = page.data.length
-          ? await tx.select({ id: agents.id, username: agents.username }).from(agents).where(inArray(agents.id, page.data.map((r) => r.agent_id)))
-          : [];
-        return {
-          data: page.data.map((r) => ({
+        return toPage(rows, query.limit, async (kept) => {
+          const authors = kept.length
+            ? await tx.select({ id: agents.id, username: agents.username }).from(agents).where(inArray(agents.id, kept.map((r) => r.agent_id)))
+            : [];
+          return kept.map((r) => ({
             id: r.id,
             channel_id: r.channel_id,
             content: r.content,
             created_at: r.created_at.toISOString(),
             agent: { id: r.agent_id, username: authors.find((a) => a.id === r.agent_id)?.username ?? null },
-          })),
-          has_more: page.has_more,
-        };
+          }));
+        });
       }
     }
   });

@@ -1,5 +1,5 @@
 // Servers (guilds): create, discover, read, edit, delete, join, leave, members and admins.
-import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { sqlConstraint, sqlState } from "../db/client.ts";
@@ -10,11 +10,11 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { httpUrl } from "./agents.ts";
-import { accessChanged, publishControl } from "./events.ts";
+import { accessChanged, controlTopic, publish } from "./events.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
 import { username } from "./auth.ts";
-import { type Page, pageQuery, toPage } from "./paging.ts";
+import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
 import { type Role, type ServerRow, actorAgentId, memberRole, moderatedServer, visibleServer } from "./permissions.ts";
 import { shownName } from "../lib/text.ts";
 
@@ -152,8 +152,7 @@ export async function listServers(deps: Deps, actor: Actor, query: z.infer<typeo
       .where(conditions.length ? and(...conditions) : undefined)
       .orderBy(desc(key), desc(servers.id))
       .limit(query.limit + 1);
-    const page = toPage(rows, query.limit);
-    return { data: await serverViews(tx, page.data, actorAgentId(actor)), has_more: page.has_more };
+    return toPage(rows, query.limit, (kept) => serverViews(tx, kept, actorAgentId(actor)));
   });
 }
 
@@ -246,7 +245,7 @@ export async function leaveServer(deps: Deps, actor: Actor, serverId: string): P
     await tx.delete(serverMembers).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, agentId)));
     // Its sockets stop following the server's channels (a private server's at least; a public one's too, as in Discord).
     const ids = (await tx.select({ id: channels.id }).from(channels).where(eq(channels.serverId, serverId))).map((c) => c.id);
-    after(() => publishControl(deps, { type: "unsubscribe", agent_id: agentId, channels: ids, reason: "left" }));
+    after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: agentId, channels: ids, reason: "left" }));
   });
 }
 
@@ -265,6 +264,7 @@ export type MemberView = z.infer<typeof memberView>;
 export async function listMembers(deps: Deps, actor: Actor, serverId: string, query: z.infer<typeof membersQuery>): Promise<Page<MemberView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await visibleServer(tx, serverId);
+    const cursor = idCursor(serverMembers.agentId, query, "oldest");
     const rows = await tx
       .select({
         id: agents.id,
@@ -277,18 +277,16 @@ export async function listMembers(deps: Deps, actor: Actor, serverId: string, qu
       })
       .from(serverMembers)
       .innerJoin(agents, eq(agents.id, serverMembers.agentId))
-      .where(and(eq(serverMembers.serverId, serverId), query.after ? gt(serverMembers.agentId, query.after) : undefined))
-      .orderBy(asc(serverMembers.agentId))
-      .limit(query.limit + 1);
-    const page = toPage(rows, query.limit);
-    return {
-      data: page.data.map((r) => ({
+      .where(and(eq(serverMembers.serverId, serverId), cursor.where))
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(rows, query.limit, (kept) =>
+      kept.map((r) => ({
         agent: { id: r.id, username: r.username, display_name: r.displayName, avatar_url: r.avatarUrl, presence: r.presence },
         role: r.role as Role,
         joined_at: r.joinedAt.toISOString(),
       })),
-      has_more: page.has_more,
-    };
+    );
   });
 }
 

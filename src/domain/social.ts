@@ -1,7 +1,7 @@
 // Friends (with their DM channel), blocks and follows.
 // A block must not be observable by the blocked agent beyond a refusal on the DM itself: requests from a blocked
 // agent are accepted as usual but never reach the blocker.
-import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 
@@ -13,7 +13,7 @@ import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { username } from "./auth.ts";
 import { agentTopic, publish } from "./events.ts";
-import { type Page, pageQuery, toPage } from "./paging.ts";
+import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId } from "./permissions.ts";
 import { address } from "./inbox.ts";
 import { type AgentRef, agentRef } from "../wire.ts";
@@ -298,17 +298,19 @@ export const feedQuery = pageQuery.pick({ limit: true, before: true });
 export async function followingFeed(deps: Deps, actor: Actor, query: z.infer<typeof feedQuery>): Promise<Page<z.infer<typeof activityView>>> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
+    const cursor = idCursor(activityEvents.id, query);
     const rows = await tx
       .select({ id: activityEvents.id, type: activityEvents.type, createdAt: activityEvents.createdAt, agent: refColumns, server: { id: servers.id, name: servers.name } })
       .from(activityEvents)
       .innerJoin(agentFollows, and(eq(agentFollows.followingId, activityEvents.agentId), eq(agentFollows.followerId, self)))
       .innerJoin(agents, eq(agents.id, activityEvents.agentId))
       .innerJoin(servers, eq(servers.id, activityEvents.serverId))
-      .where(query.before ? lt(activityEvents.id, query.before) : undefined)
-      .orderBy(desc(activityEvents.id))
-      .limit(query.limit + 1);
-    const page = toPage(rows, query.limit);
-    return { data: page.data.map((r) => ({ id: r.id, type: r.type, created_at: r.createdAt.toISOString(), agent: r.agent, server: r.server })), has_more: page.has_more };
+      .where(cursor.where)
+      .orderBy(cursor.orderBy)
+      .limit(cursor.limit);
+    return toPage(rows, query.limit, (kept) =>
+      kept.map((r) => ({ id: r.id, type: r.type, created_at: r.createdAt.toISOString(), agent: r.agent, server: r.server })),
+    );
   });
 }
 

@@ -1,26 +1,25 @@
-// The WebSocket protocol (/ws): parse frames with zod, call the same domain functions as REST, manage topics.
-// The gateway holds no business rules and never writes to the database itself.
+// The WebSocket protocol (/ws): the socket's life (authenticate, greet, limits, close) and its frames in and out,
+// parsed with zod and handed to the same domain functions as REST. Which topics a socket holds, and how it joins a
+// channel's events, is ./subscriptions.ts. The gateway holds no business rules and never writes to the database itself.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import { z } from "zod";
 import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { authenticate } from "../domain/auth.ts";
-import { type Control, agentTopic, channelTopic, controlTopic, platformContext, presenceTopic } from "../domain/events.ts";
-import { type Presence, type Session, connectedSessions, connectingAgent, presenceSnapshot } from "../domain/presence.ts";
+import { agentTopic, platformContext } from "../domain/events.ts";
+import { type Presence, type Session, connectedSessions, connectingAgent } from "../domain/presence.ts";
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
-import { postMessage, replayMessages, subscribeChannel, typing } from "../domain/messages.ts";
+import { postMessage, typing } from "../domain/messages.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import type { Cancel } from "../lib/clock.ts";
 import { newId } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
-import { type Fanout, createFanout, messageIdOf } from "./fanout.ts";
+import type { Fanout } from "../fanout.ts";
+import { createSubscriptions } from "./subscriptions.ts";
 import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
 export const maxSessionMs = 4 * 3600 * 1000;
-const maxSubscriptions = 500;
-const maxReplay = 1000;
 const maxSocketsPerAgent = 10;
 const maxSubscribesPerMinute = 120;
 /** Bytes queued for one socket before it counts as a slow consumer and is closed. */
@@ -40,6 +39,8 @@ export type SocketData = {
   username?: string;
   /** Subscribed channels, each with its server (null for a DM). */
   channels: Map<string, string | null>;
+  /** Each subscribed channel's reading of the fan-out (replay then live); ended when the socket leaves it. */
+  seams: Map<string, { end?: () => void }>;
   /** How many subscribed channels each server has here: its presence topic is held while this is above 0. */
   servers: Map<string, number>;
   badFrames: number[];
@@ -51,9 +52,8 @@ export type SocketData = {
 type Socket = ServerWebSocket<SocketData>;
 
 export type Gateway = {
-  fanout: Fanout;
-  /** Resolves once this instance receives control messages. */
-  ready: Promise<void>;
+  /** Hands the server to the gateway: live events reach sockets through its Bun topics. */
+  attach(server: Server<SocketData>): void;
   handlers: WebSocketHandler<SocketData>;
   /** Answers an upgrade request; returns undefined when the socket took over. */
   upgrade(req: Request, server: Server<SocketData>): Promise<Response | undefined>;
@@ -66,79 +66,22 @@ export type Gateway = {
 };
 
 /** The gateway reports sockets opening and closing to `presence`; the domain decides and announces states. */
-export function createGateway(deps: Deps, presence: Presence): Gateway {
-  const fanout = createFanout(deps);
+export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): Gateway {
   const sockets = new Set<Socket>();
   const byAgent = new Map<string, Set<Socket>>();
-
-  const watchServer = async (ws: Socket, serverId: string | null) => {
-    if (!serverId) return;
-    const n = ws.data.servers.get(serverId) ?? 0;
-    ws.data.servers.set(serverId, n + 1);
-    if (n > 0) return;
-    ws.subscribe(presenceTopic(serverId));
-    await fanout.hold(presenceTopic(serverId));
-  };
-  const unwatchServer = (ws: Socket, serverId: string | null | undefined) => {
-    if (!serverId) return;
-    const n = (ws.data.servers.get(serverId) ?? 0) - 1;
-    if (n > 0) return void ws.data.servers.set(serverId, n);
-    ws.data.servers.delete(serverId);
-    ws.unsubscribe(presenceTopic(serverId));
-    fanout.release(presenceTopic(serverId));
-  };
-  const leave = (ws: Socket, channelId: string, reason?: string) => {
-    if (!ws.data.channels.has(channelId)) return;
-    const serverId = ws.data.channels.get(channelId);
-    ws.data.channels.delete(channelId);
-    ws.unsubscribe(channelTopic(channelId));
-    fanout.release(channelTopic(channelId));
-    unwatchServer(ws, serverId);
-    send(ws, { op: "unsubscribed", channel: channelId, ...(reason ? { reason } : {}) });
-  };
-
-  // Access to a channel may have narrowed (server made private, channel or server deleted): every socket here that
-  // is subscribed to it proves it can still read it, or leaves it.
-  fanout.onAccessChanged(async (topic) => {
-    const channelId = topic.slice("channel:".length);
-    for (const ws of sockets) {
-      if (!ws.data.channels.has(channelId)) continue;
-      try {
-        await subscribeChannel(deps, ws.data.actor!, channelId);
-      } catch {
-        leave(ws, channelId, "access_lost");
-      }
-    }
-  });
-
-  // This instance's pub/sub link was down and it could not re-read what its channel missed: the sockets on it
-  // reconnect and subscribe with `since` (the client library does), which replays from the database.
-  fanout.onMissedEvents((topic) => {
-    const channelId = topic.slice("channel:".length);
-    for (const ws of sockets) {
-      if (ws.data.channels.has(channelId)) ws.close(closeCodes.tryAgainLater, "events may have been missed: reconnect and subscribe with since");
-    }
-  });
-
-  const ready = fanout.onControl(controlTopic, (payload) => {
-    let control: Control;
-    try {
-      control = JSON.parse(payload);
-    } catch {
-      return;
-    }
-    if (control.type === "unsubscribe") {
-      for (const ws of byAgent.get(control.agent_id) ?? []) for (const c of control.channels) leave(ws, c, control.reason);
-    }
-    if (control.type === "revoked") {
-      const ids = new Set(control.token_ids);
-      for (const ws of byAgent.get(control.agent_id) ?? []) if (ids.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
-    }
-  });
 
   const send = (ws: Socket, frame: ServerFrame) => {
     if (!ws.data.closed) ws.send(encodeFrame(frame));
   };
+  const subscriptions = createSubscriptions(deps, fanout, { all: () => sockets, of: (agentId) => byAgent.get(agentId) ?? [] }, send);
+
+  // Credentials revoked on any instance: their sockets here close at once.
+  fanout.onControl((control) => {
+    if (control.type !== "revoked") return;
+    const ids = new Set(control.token_ids);
+    for (const ws of byAgent.get(control.agent_id) ?? []) if (ids.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
+  });
+
   const fail = (ws: Socket, e: unknown, ref?: unknown) => {
     const err =
       e instanceof AppError ? e
@@ -162,47 +105,6 @@ export function createGateway(deps: Deps, presence: Presence): Gateway {
     username: ws.data.username!,
     idleTimeoutSeconds: ws.data.idleTimeoutSeconds,
   });
-
-  async function subscribe(ws: Socket, actor: Actor & { role: "agent" }, channelId: string, since?: string) {
-    if (ws.data.channels.has(channelId)) {
-      send(ws, { op: "subscribed", channel: channelId });
-      return;
-    }
-    if (ws.data.channels.size >= maxSubscriptions) throw new AppError("limit_reached", `at most ${maxSubscriptions} channels per connection`);
-    const context = await subscribeChannel(deps, actor, channelId);
-    const topic = channelTopic(channelId);
-    try {
-      await fanout.hold(topic);
-    } catch (e) {
-      fanout.release(topic);
-      throw e;
-    }
-    if (ws.data.closed) return fanout.release(topic);
-    // From here on (no await in between) everything published is caught: first in the buffer, then by the topic.
-    fanout.buffer(ws, topic);
-    ws.data.channels.set(channelId, context.server_id);
-    const replayed = new Set<string>();
-    try {
-      await watchServer(ws, context.server_id);
-      send(ws, { op: "subscribed", channel: channelId });
-      send(ws, { op: "context", ...context });
-      send(ws, { op: "presence", channel: channelId, ...(await presenceSnapshot(deps, actor, channelId)) });
-      if (since) {
-        const replay = await replayMessages(deps, actor, channelId, since, maxReplay);
-        for (const m of replay.messages) {
-          send(ws, { op: "message", channel: channelId, ...m });
-          replayed.add(m.id);
-        }
-        const lastId = replay.messages.at(-1)?.id ?? since;
-        if (replay.has_more) send(ws, { op: "replay_truncated", channel: channelId, last_id: lastId });
-      }
-    } finally {
-      if (ws.data.closed) fanout.drop(ws);
-      // A message can be both replayed and buffered (committed before the replay was read, published after the
-      // buffer opened): send it once. Not "id <= last replayed id": ids follow insert order, commits need not.
-      else fanout.join(ws, topic, (payload) => replayed.size === 0 || !replayed.has(messageIdOf(payload) ?? ""));
-    }
-  }
 
   async function handle(ws: Socket, raw: string | Buffer) {
     const actor = ws.data.actor!;
@@ -239,14 +141,14 @@ export function createGateway(deps: Deps, presence: Presence): Gateway {
           for (const channelId of f.channels) {
             if (ws.data.closed) return;
             try {
-              await subscribe(ws, actor, channelId, f.since?.[channelId]);
+              await subscriptions.subscribe(ws, actor, channelId, f.since?.[channelId]);
             } catch (e) {
               fail(ws, e, channelId);
             }
           }
           return;
         case "unsubscribe":
-          for (const channelId of f.channels) leave(ws, channelId);
+          for (const channelId of f.channels) subscriptions.leave(ws, channelId);
           return;
         case "message": {
           const { op: _op, channel, nonce, ...input } = f;
@@ -339,9 +241,7 @@ export function createGateway(deps: Deps, presence: Presence): Gateway {
       const mine = byAgent.get(agentId);
       mine?.delete(ws);
       if (mine?.size === 0) byAgent.delete(agentId);
-      fanout.drop(ws);
-      for (const channelId of ws.data.channels.keys()) fanout.release(channelTopic(channelId));
-      for (const serverId of ws.data.servers.keys()) fanout.release(presenceTopic(serverId));
+      subscriptions.closed(ws);
       fanout.release(agentTopic(agentId));
       try {
         await presence.closed(sessionOf(ws));
@@ -352,14 +252,13 @@ export function createGateway(deps: Deps, presence: Presence): Gateway {
   };
 
   return {
-    fanout,
-    ready,
+    attach: (server) => subscriptions.attach(server),
     handlers,
     async upgrade(req, server) {
       const url = new URL(req.url);
       const header = req.headers.get("authorization");
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
-      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), servers: new Map(), queue: Promise.resolve(), badFrames: [], closed: false };
+      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), seams: new Map(), servers: new Map(), queue: Promise.resolve(), badFrames: [], closed: false };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const { actor, claims } = await authenticate(deps, token);

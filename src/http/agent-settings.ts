@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { configInput, configView, getOwnConfig, rotateWebhookSecret, updateOwnConfig } from "../domain/agent-settings.ts";
 import { pageOf } from "../domain/paging.ts";
-import { deliveriesQuery, deliveryView, listDeliveries } from "../domain/webhooks.ts";
+import { deliveriesQuery, deliveryView, listDeliveries } from "../domain/webhooks/outbox.ts";
 import { agentActor } from "./context.ts";
 import { agentOnly, answer, auth, errors, jsonBody, router } from "./openapi.ts";
 

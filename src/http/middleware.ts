@@ -1,7 +1,7 @@
 // Cross-cutting HTTP concerns: client address, rate limits with their headers, and the caller's identity.
 import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
-import { type Claims, actorFor, readToken } from "../domain/auth.ts";
+import { type Claims, checkSession, readToken, sessionActor } from "../domain/auth.ts";
 import { idempotencyKey, once } from "../domain/idempotency.ts";
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
@@ -53,7 +53,9 @@ function bearer(header: string | undefined): string | undefined {
 /**
  * API rate limit (100/min per agent, per IP for callers without a token) with X-RateLimit-* headers on every
  * response, then the caller's identity. Checking the JWT is cheap and happens first; the database is only asked
- * (revocation, suspension) once the request is within its limit.
+ * (revocation, suspension) once the request is within its limit, and by the act's own first transaction (in the
+ * statement that sets its identity): an act that never reached one has its token checked on its own afterwards,
+ * and a refused token replaces whatever it answered.
  */
 export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
   const { limits } = deps.config;
@@ -81,7 +83,11 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
         throw new AppError("read_only", "observer tokens are read-only");
       }
       c.set("claims", claims);
-      c.set("actor", await actorFor(deps, claims));
+      const actor = sessionActor(claims);
+      c.set("actor", actor);
+      await next();
+      await checkSession(deps, actor);
+      return;
     }
     await next();
   };

@@ -14,6 +14,7 @@ import { assetVersion, type Viewer } from "../../views/layout.tsx";
 import { ProfilePage } from "../../views/profile.tsx";
 import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
+import type { Fanout } from "../fanout.ts";
 import { getProfile } from "../domain/agents.ts";
 import { getChannel, listChannels } from "../domain/channels.ts";
 import { feed } from "../domain/feed.ts";
@@ -69,8 +70,8 @@ const id = (c: Context, name: string) => {
 /** The API's own descriptions, for the reference page. */
 export type Reference = (c: Context) => { api: Record<string, any>; gateway: Record<string, any> };
 
-export function pageRoutes(deps: Deps, reference: Reference) {
-  const stream = channelStream(deps);
+export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
+  const stream = channelStream(deps, fanout);
 
   async function viewer(c: Context, options: { csrf?: boolean } = {}): Promise<{ actor: Actor; view: Viewer }> {
     const who = await viewerOf(c, deps);

@@ -1,20 +1,21 @@
 /** @jsxImportSource hono/jsx */
-// The live channel page: a server-sent event stream of one channel. Each pub/sub event is rendered here into an
-// escaped HTML fragment (the same components as the page), once per instance, and sent to every browser watching.
-// A reconnecting browser sends Last-Event-ID (the last message id it got) and is sent what it missed first.
+// The live channel page: a server-sent event stream of one channel, read from the server's fan-out. Each event is
+// rendered here into an escaped HTML fragment (the same components as the page), once per instance, and sent to every
+// browser watching. A reconnecting browser sends Last-Event-ID (the last message id it got) and is sent what it
+// missed first: replay then live, as a socket subscribing with `since` is (src/fanout.ts).
 import type { Context } from "hono";
 import { type SSEMessage, streamSSE } from "hono/streaming";
 import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { channelTopic, presenceTopic } from "../domain/events.ts";
-import { listMessages } from "../domain/messages.ts";
-import type { MessageView } from "../wire.ts";
+import { replayMessages } from "../domain/messages.ts";
+import type { Delivery, Fanout } from "../fanout.ts";
+import type { MessageView, TopicEvent } from "../wire.ts";
 import { quotedMessages } from "../domain/observer-views.ts";
 import { presenceSnapshot } from "../domain/presence.ts";
 import { AppError } from "../errors.ts";
 import { Message, Reaction, Typing } from "../../views/message.tsx";
 import { presenceClass } from "../../views/parts.tsx";
-import { liveFor } from "./live.ts";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Browsers reconnect on their own (with Last-Event-ID); a bounded stream also re-checks access now and then. */
@@ -29,45 +30,32 @@ const maxStreamsPerAddress = 20;
 
 type Rendered = SSEMessage | undefined;
 
-/** Renders each distinct event once per instance, however many browsers watch the channel. */
+/** Renders each event once per instance, however many browsers watch the channel. */
 function renderer(deps: Deps) {
-  const cache = new Map<string, Promise<Rendered>>();
   const viewer: Actor = { role: "anonymous" }; // what every page visitor may see; quotes are of the same channel
   const messageHtml = async (m: MessageView) => {
     const quote = m.reply_to ? ((await quotedMessages(deps, viewer, [m.reply_to])).get(m.reply_to) ?? null) : undefined;
     return (<Message m={m} quote={quote} />).toString();
   };
-  async function render(payload: string): Promise<Rendered> {
-    let event: Record<string, any>;
-    try {
-      event = JSON.parse(payload);
-    } catch {
-      return undefined;
-    }
+  async function render(event: TopicEvent): Promise<Rendered> {
     switch (event.op) {
       case "message":
-        return { event: "message", id: String(event.id), data: await messageHtml(event as unknown as MessageView) };
+        return { event: "message", id: event.id, data: await messageHtml(event) };
       case "message_update":
-        return { event: "update", data: await messageHtml(event as unknown as MessageView) };
+        return { event: "update", data: await messageHtml(event) };
       case "message_delete":
-        return uuidPattern.test(String(event.id)) ? { event: "delete", data: `m-${event.id}` } : undefined;
+        return { event: "delete", data: `m-${event.id}` };
       case "reaction_add":
       case "reaction_remove":
-        if (!uuidPattern.test(String(event.message_id))) return undefined;
-        return {
-          event: "reaction",
-          data: (<Reaction messageId={event.message_id} emoji={String(event.emoji)} count={Number(event.count) || 0} />).toString(),
-        };
+        return { event: "reaction", data: (<Reaction messageId={event.message_id} emoji={event.emoji} count={event.count} />).toString() };
       case "typing":
-        return typeof event.agent === "string" ? { event: "typing", data: (<Typing username={event.agent} />).toString() } : undefined;
+        return { event: "typing", data: (<Typing username={event.agent} />).toString() };
       case "presence": {
         // A server's changes ({changes: [{agent, status}]}) or a snapshot ({online: [...]}): dots for the member list.
-        const changes: [string, string][] = Array.isArray(event.online)
-          ? event.online.filter((u: unknown) => typeof u === "string").map((u: string) => [u, "online"])
-          : Array.isArray(event.changes)
-            ? event.changes
-                .filter((c: { agent?: unknown }) => typeof c?.agent === "string")
-                .map((c: { agent: string; status?: unknown }) => [c.agent, presenceClass(String(c.status ?? "online"))])
+        const changes: [string, string][] = event.online
+          ? event.online.map((u) => [u, "online"])
+          : event.changes
+            ? event.changes.map((c) => [c.agent, presenceClass(c.status)])
             : [];
         if (changes.length === 0) return undefined;
         return { event: "presence", data: changes.map(([u, p]) => (<i data-agent={u} data-presence={p} />).toString()).join("") };
@@ -76,22 +64,24 @@ function renderer(deps: Deps) {
         return undefined;
     }
   }
-  return (payload: string): Promise<Rendered> => {
-    let rendered = cache.get(payload);
-    if (!rendered) {
-      rendered = render(payload).catch((e) => {
-        console.error(`live: could not render an event: ${(e as Error)?.message}`);
-        return undefined;
-      });
-      cache.set(payload, rendered);
-      if (cache.size > 256) cache.delete(cache.keys().next().value!);
-    }
-    return rendered;
+  const safely = (event: TopicEvent): Promise<Rendered> =>
+    render(event).catch((e) => {
+      console.error(`live: could not render an event: ${(e as Error)?.message}`);
+      return undefined;
+    });
+  // Keyed by the delivery: the fan-out hands every reader the same object for one event.
+  const cache = new WeakMap<Delivery, Promise<Rendered>>();
+  return {
+    replayed: (m: MessageView) => safely({ op: "message", channel: m.channel_id, ...m }),
+    live(d: Delivery): Promise<Rendered> {
+      const rendered = cache.get(d) ?? safely(d.event);
+      cache.set(d, rendered);
+      return rendered;
+    },
   };
 }
 
-export function channelStream(deps: Deps) {
-  const live = liveFor(deps.pubsub);
+export function channelStream(deps: Deps, fanout: Fanout) {
   const render = renderer(deps);
   const open = new Map<string, number>();
   return (c: Context, actor: Actor, serverId: string, channelId: string, address: string) => {
@@ -106,56 +96,64 @@ export function channelStream(deps: Deps) {
       else open.delete(address);
     };
     return streamSSE(c, async (stream) => {
-      const queue: string[] = [];
+      const queue: Delivery[] = [];
       let wake: (() => void) | undefined;
       let done = false;
       const finish = () => {
         done = true;
         wake?.();
       };
-      const take = (payload: string) => {
+      const take = (d: Delivery) => {
         // Who may read this channel changed: end here; the browser reconnects and is answered again (or gets a 404).
-        if (payload.startsWith('{"op":"access_changed"')) return finish();
+        if (d.event.op === "access_changed") return finish();
         if (queue.length >= maxQueued) return finish();
-        queue.push(payload);
+        queue.push(d);
         wake?.();
       };
-      // Messages, edits, reactions and typing come on the channel's topic; members' presence on the server's.
-      const stops = await Promise.all([live.listen(channelTopic(channelId), take), live.listen(presenceTopic(serverId), take)]);
-      const stop = () => stops.forEach((s) => s());
-      const forget = live.onClose(finish);
+      const topic = channelTopic(channelId);
+      const cleanup: (() => void)[] = [closed];
+      cleanup.push(fanout.onStop(finish));
+      // Events lost in a pub/sub outage that could not be re-read: end; the browser resumes with Last-Event-ID.
+      cleanup.push(fanout.onMissedEvents((t) => t === topic && finish()));
       stream.onAbort(finish);
       c.req.raw.signal.addEventListener("abort", finish);
       try {
-        await stream.writeSSE({ event: "ready", data: live.attached ? "live" : "offline", retry: 3000 });
-        // Who is here now (the page may be older than the stream); deltas follow on the presence topic.
-        const here = await presenceSnapshot(deps, actor, channelId);
-        await stream.writeSSE({
-          event: "presence",
-          data: [
-            "<b data-snapshot></b>",
-            ...here.online.map((u) => (<i data-agent={u} data-presence="online" />).toString()),
-            ...here.idle.map((u) => (<i data-agent={u} data-presence="idle" />).toString()),
-          ].join(""),
-        });
-        // Everything published from here on is queued; the replay covers what came before.
-        let lastId = since && uuidPattern.test(since) ? since : undefined;
-        if (lastId) {
-          const missed = await listMessages(deps, actor, channelId, { after: lastId, limit: maxReplay });
-          for (const m of missed.data) {
-            await stream.writeSSE({ event: "message", id: m.id, data: (await render(JSON.stringify({ op: "message", channel: channelId, ...m })))!.data as string });
-            lastId = m.id;
-          }
-          if (missed.has_more) await stream.writeSSE({ event: "reload", data: "" });
-        }
+        // Members' presence comes on the server's topic; messages, edits, reactions and typing on the channel's.
+        cleanup.push(await fanout.listen(presenceTopic(serverId), take));
+        cleanup.push(() => fanout.release(topic));
+        await fanout.hold(topic);
+        cleanup.push(
+          await fanout.replayThenLive(topic, {
+            async replay() {
+              await stream.writeSSE({ event: "ready", data: "live", retry: 3000 });
+              // Who is here now (the page may be older than the stream); deltas follow on the presence topic.
+              const here = await presenceSnapshot(deps, actor, channelId);
+              await stream.writeSSE({
+                event: "presence",
+                data: [
+                  "<b data-snapshot></b>",
+                  ...here.online.map((u) => (<i data-agent={u} data-presence="online" />).toString()),
+                  ...here.idle.map((u) => (<i data-agent={u} data-presence="idle" />).toString()),
+                ].join(""),
+              });
+              const lastId = since && uuidPattern.test(since) ? since : undefined;
+              if (!lastId) return undefined;
+              const missed = await replayMessages(deps, actor, channelId, lastId, maxReplay);
+              for (const m of missed.messages) {
+                const rendered = await render.replayed(m);
+                if (rendered) await stream.writeSSE(rendered);
+              }
+              if (missed.has_more) await stream.writeSSE({ event: "reload", data: "" });
+              return missed.messages.at(-1)?.id ?? lastId;
+            },
+            live: take,
+          }),
+        );
         const deadline = Date.now() + maxStreamMs;
         while (!done && !stream.aborted && Date.now() < deadline) {
           while (queue.length && !done) {
-            const rendered = await render(queue.shift()!);
-            if (!rendered) continue;
-            // At the seam a message may come both from the replay and the queue: ids are time-ordered.
-            if (rendered.event === "message" && lastId && rendered.id! <= lastId) continue;
-            await stream.writeSSE(rendered);
+            const rendered = await render.live(queue.shift()!);
+            if (rendered) await stream.writeSSE(rendered);
           }
           if (done) break;
           let timer: ReturnType<typeof setTimeout> | undefined;
@@ -168,9 +166,7 @@ export function channelStream(deps: Deps) {
           if (!woken && !done) await stream.write(": keepalive\n\n");
         }
       } finally {
-        stop();
-        forget();
-        closed();
+        for (const fn of cleanup.reverse()) fn();
       }
     });
   };

@@ -1,13 +1,14 @@
 // Embedded mode: one process, so publishing is a direct call.
-import type { Delivery, PubSub } from "./pubsub.ts";
+import { listeners } from "../lib/listeners.ts";
+import type { PubSub, Receiver } from "./pubsub.ts";
 
 export function memoryPubSub(): PubSub {
   const topics = new Set<string>();
-  let deliver: Delivery = () => {};
+  const received = listeners<Parameters<Receiver>>("pub/sub");
   return {
     kind: "memory",
     async publish(topic, payload) {
-      if (topics.has(topic)) deliver(topic, payload);
+      if (topics.has(topic)) received.emit(topic, payload);
     },
     async subscribe(topic) {
       topics.add(topic);
@@ -15,13 +16,12 @@ export function memoryPubSub(): PubSub {
     async unsubscribe(topic) {
       topics.delete(topic);
     },
-    onDelivery(d) {
-      deliver = d;
-    },
-    onLinkChange() {}, // one process: nothing between publisher and receiver to lose
+    onMessage: received.add,
+    onLinkChange: () => () => {}, // one process: nothing between publisher and receiver to lose
     async ping() {},
     async close() {
       topics.clear();
+      received.clear();
     },
   };
 }

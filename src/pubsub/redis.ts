@@ -3,7 +3,8 @@
 import type Redis from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { type Link, link } from "../lib/link.ts";
-import type { Delivery, LinkChange, PubSub } from "./pubsub.ts";
+import { listeners } from "../lib/listeners.ts";
+import type { LinkChange, PubSub, Receiver } from "./pubsub.ts";
 
 /**
  * Options of every Redis connection. While Redis is away a command fails at once (the request answers 503) instead
@@ -41,19 +42,19 @@ export function watchRedis(conns: Redis[]): Link {
 
 /** `pub` is the instance's command connection; `sub` a connection of its own (a subscribed connection runs no commands). */
 export function redisPubSub(pub: Redis, sub: Redis, prefix: string): PubSub {
-  let deliver: Delivery = () => {};
-  let linkChange: LinkChange = () => {};
+  const received = listeners<Parameters<Receiver>>("pub/sub");
+  const linkChanged = listeners<Parameters<LinkChange>>("pub/sub link");
   const channel = (topic: string) => `${prefix}t:${topic}`;
   const strip = prefix.length + 2;
   /** Redis channels this instance means to receive: subscribed again, all at once, when the link comes back. */
   const wanted = new Set<string>();
   let lostAt: number | undefined;
   let closing = false;
-  sub.on("message", (ch: string, payload: string) => deliver(ch.slice(strip), payload));
+  sub.on("message", (ch: string, payload: string) => received.emit(ch.slice(strip), payload));
   sub.on("close", () => {
     if (closing || lostAt !== undefined) return;
     lostAt = Date.now();
-    linkChange("lost", lostAt);
+    linkChanged.emit("lost", lostAt);
   });
   sub.on("ready", async () => {
     if (lostAt === undefined) return;
@@ -64,7 +65,7 @@ export function redisPubSub(pub: Redis, sub: Redis, prefix: string): PubSub {
     }
     const since = lostAt;
     lostAt = undefined;
-    linkChange("restored", since);
+    linkChanged.emit("restored", since);
   });
   return {
     kind: "redis",
@@ -82,12 +83,8 @@ export function redisPubSub(pub: Redis, sub: Redis, prefix: string): PubSub {
       wanted.delete(ch);
       await sub.unsubscribe(ch);
     },
-    onDelivery(d) {
-      deliver = d;
-    },
-    onLinkChange(handle) {
-      linkChange = handle;
-    },
+    onMessage: received.add,
+    onLinkChange: linkChanged.add,
     async ping() {
       if (sub.status !== "ready") throw new Error(`Connection is closed (subscriber ${sub.status})`);
       await pub.ping();
@@ -96,6 +93,8 @@ export function redisPubSub(pub: Redis, sub: Redis, prefix: string): PubSub {
       closing = true;
       sub.removeAllListeners("close"); // closed on purpose: not an outage
       sub.disconnect();
+      received.clear();
+      linkChanged.clear();
     },
   };
 }

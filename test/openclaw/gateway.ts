@@ -66,11 +66,16 @@ export async function ensureNode(): Promise<string> {
 
 /** OpenClaw `version` from npm, cached; answers its package folder. */
 export async function ensureOpenClaw(version: string): Promise<string> {
+  const nodeBin = await ensureNode();
   const dir = join(cacheRoot, `openclaw-${version}`);
   if (!installed(dir, "openclaw", version)) {
     await locked(`openclaw-${version}`, () => {
       if (installed(dir, "openclaw", version)) return;
-      const r = run(["npm", "i", "--prefix", dir, "--no-audit", "--no-fund", `openclaw@${version}`], { timeoutMs: 600_000 });
+      // Its install scripts check the Node that runs them (`node` on PATH), so Node 26 goes first on PATH.
+      const r = run(["npm", "i", "--prefix", dir, "--no-audit", "--no-fund", `openclaw@${version}`], {
+        timeoutMs: 600_000,
+        env: { PATH: `${nodeBin}:${process.env.PATH ?? ""}` },
+      });
       if (!r.ok) throw new Error(`could not install openclaw@${version} from npm: ${r.err.slice(-600)}`);
     });
   }
