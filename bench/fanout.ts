@@ -34,7 +34,10 @@ if (N < 1) throw new Error("--subscribers must be at least 1");
 const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-millisecond
 const marker = "fanout-bench seq=";
 
-type Listener = { ws: WebSocket; seen: Uint8Array; last: number; lastId: string; closedWith?: number };
+/** `presence` counts the presence frames (snapshot and changes) the listener received while the listeners subscribed. */
+type Listener = { ws: WebSocket; seen: Uint8Array; last: number; lastId: string; closedWith?: number; presence: number };
+/** While true, listeners count presence frames: the subscribe wave. */
+let wave = true;
 
 // Counters, filled by the socket handlers.
 const latencies = new Float64Array(M * N);
@@ -67,6 +70,7 @@ function countOther(data: string) {
 }
 
 function onListenerFrame(l: Listener, data: string) {
+  if (wave && data.startsWith('{"op":"presence"')) l.presence++;
   if (!data.startsWith('{"op":"message",')) return countOther(data);
   const at = now();
   const i = data.indexOf(marker);
@@ -105,7 +109,7 @@ function onListenerFrame(l: Listener, data: string) {
 function connectListener(baseUrl: string, token: string, channelId: string): Promise<Listener> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(wsUrl(baseUrl, token));
-    const l: Listener = { ws, seen: new Uint8Array(M), last: -1, lastId: "" };
+    const l: Listener = { ws, seen: new Uint8Array(M), last: -1, lastId: "", presence: 0 };
     let state: "ready" | "subscribed" | "live" = "ready";
     const timer = setTimeout(() => {
       reject(new Error(`subscribe timed out (state ${state})`));
@@ -114,6 +118,7 @@ function connectListener(baseUrl: string, token: string, channelId: string): Pro
     ws.onmessage = (ev) => {
       const data = String(ev.data);
       if (state === "live") return onListenerFrame(l, data);
+      if (data.startsWith('{"op":"presence"')) l.presence++;
       countOther(data);
       if (data.startsWith('{"op":"error"')) {
         clearTimeout(timer);
@@ -210,7 +215,10 @@ async function main() {
       sockets.push(l.ws);
       return l;
     });
-    progress(`${N} listeners subscribed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const waveSeconds = (performance.now() - t) / 1000;
+    wave = false;
+    const perListener = summarize(ls.map((l) => l.presence));
+    progress(`${N} listeners subscribed in ${waveSeconds.toFixed(1)} s; presence frames per listener meanwhile: mean ${perListener.mean.toFixed(1)}, max ${perListener.max}`);
     const ps = await Promise.all(posters.map((a) => connectPoster(target.url, a.tokens.api_token)));
     sockets.push(...ps);
     progress(`setup took ${((performance.now() - setupStarted) / 1000).toFixed(1)} s; posting`);
@@ -302,6 +310,7 @@ async function main() {
           ["ack latency p50 / p95 / p99 / max", `${ms(ack.p50)} / ${ms(ack.p95)} / ${ms(ack.p99)} / ${ms(ack.max)}`],
           ["fan-out spread p50 / p99 / max", `${ms(spread.p50)} / ${ms(spread.p99)} / ${ms(spread.max)} (receipt - first receipt of that message)`],
           ["send schedule lag (max)", ms(maxLag)],
+          ["subscribe wave", `${N} listeners in ${waveSeconds.toFixed(1)} s; presence frames per listener meanwhile (snapshot included): mean ${perListener.mean.toFixed(1)}, p50 ${perListener.p50}, max ${perListener.max}`],
           ["other frames to listeners (setup)", describe(otherFrames.setup)],
           ["other frames to listeners (run)", describe(otherFrames.run)],
           ["errors", errors.size ? [...errors].map(([c, n]) => `${c} x${n}`).join(", ") : "none"],
@@ -318,6 +327,7 @@ async function main() {
           bench: "fanout", mode: target.mode, subscribers: N, posters: P, rate: opts.rate, seconds: opts.seconds,
           messages: M, acked: ackLatency.length, drain: stopped, expected, delivered, lost, lost_of_acked: lostOfAcked, duplicates, out_of_send_order: outOfOrder, out_of_id_order: outOfIdOrder,
           deliveries_per_s: delivered / span, latency_ms: lat, ack_ms: ack, spread_ms: spread, server_commit: target.commit, max_send_lag_ms: maxLag,
+          subscribe_wave_s: waveSeconds, presence_frames_per_listener: { mean: perListener.mean, p50: perListener.p50, max: perListener.max },
           cpu_server: usage.server, cpu_loadgen: usage.loadgen, errors: Object.fromEntries(errors), other_frames_setup: Object.fromEntries(otherFrames.setup), other_frames_run: Object.fromEntries(otherFrames.run), closes: Object.fromEntries(closes),
         }),
       );

@@ -1,4 +1,4 @@
-// Wires what one running server needs: database, key-value store, pub/sub, rate limiter, signing key.
+// Wires what one running server needs: database, key-value store, pub/sub, rate limiter, signing key, clock.
 // A plain object handed to the domain; no container.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import RedisMock from "ioredis-mock";
 import type { Config } from "./config.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { isDiskFull } from "./errors.ts";
+import { type Clock, systemClock } from "./lib/clock.ts";
 import { migrate } from "./db/migrate.ts";
 import { type Limiter, createLimiter } from "./domain/limits.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
@@ -23,11 +24,23 @@ export type Deps = {
   pubsub: PubSub;
   limiter: Limiter;
   jwtKey: Uint8Array;
+  /**
+   * The time the platform's rules go by (presence, session leases and limits, periodic jobs). Token expiry (jose) and
+   * Redis TTLs keep the real time.
+   */
+  clock: Clock;
+};
+
+export type DepsOptions = {
+  /** A migrated database to start from (embedded mode). */
+  snapshot?: Blob;
+  /** Default: the system clock. Tests pass a manual one. */
+  clock?: Clock;
 };
 
 export class RedisUnreachable extends Error {}
 
-export async function createDeps(config: Config, options: { snapshot?: Blob } = {}): Promise<Deps> {
+export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
   if (config.countRoundTrips) countRoundTrips();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, snapshot: options.snapshot });
   try {
@@ -55,6 +68,7 @@ export async function createDeps(config: Config, options: { snapshot?: Blob } = 
       pubsub,
       limiter: createLimiter(redis, config.redisPrefix),
       jwtKey: loadJwtKey(config),
+      clock: options.clock ?? systemClock,
     };
   } catch (e) {
     await database.close().catch(() => {});

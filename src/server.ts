@@ -4,13 +4,13 @@ import { createApp } from "./app.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { within } from "./lib/deadline.ts";
-import { type Deps, closeDeps, createDeps } from "./deps.ts";
+import { type Deps, type DepsOptions, closeDeps, createDeps } from "./deps.ts";
 import { logFailure } from "./errors.ts";
 import { type Fanout, createFanout } from "./fanout.ts";
 import { type SocketData, createGateway } from "./gateway/gateway.ts";
-import { forgetExpiredKeys } from "./domain/idempotency.ts";
+import { createPresence } from "./domain/presence.ts";
 import { startWebhookWorker } from "./domain/webhooks/outbox.ts";
-import { sql } from "drizzle-orm";
+import { analyze, serverJobs, startJobs } from "./jobs.ts";
 
 export type Running = {
   url: string;
@@ -34,14 +34,15 @@ const drainMs = 10_000;
 const lingerQuietMs = 250;
 const lingerMaxMs = 1_000;
 
-export async function startServer(config: Config, options: { snapshot?: Blob } = {}): Promise<Running> {
+export async function startServer(config: Config, options: DepsOptions = {}): Promise<Running> {
   // Before the database: a port that is taken should not cost a data dir being created or migrated.
   assertCanListen(config);
   const deps = await createDeps(config, options);
   // One fan-out per running server, handed to everything that reads events: the gateway and the live pages.
   const fanout = createFanout(deps);
   const app = createApp(deps, fanout);
-  const gateway = createGateway(deps, fanout);
+  const presence = createPresence(deps);
+  const gateway = createGateway(deps, fanout, presence);
   await fanout.ready;
   let draining = false;
   let inFlight = 0;
@@ -95,22 +96,16 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
   }
   gateway.attach(server);
   const webhookWorker = startWebhookWorker(deps);
-  // PGlite has no autovacuum: refresh the planner's statistics now and then, or growing channels get slow plans.
-  let analyzing: Promise<unknown> | undefined;
-  const analyze = () => {
-    analyzing = deps.database.db.execute(sql`analyze`).catch((e) => console.error(`analyze: ${(e as Error).message}`));
-  };
-  const maintenance = deps.database.kind === "pglite" ? setInterval(analyze, 10 * 60_000) : undefined;
-  maintenance?.unref?.();
-  if (maintenance) {
-    analyze();
-    // Starting the embedded database (initdb or a snapshot unpacked, migrations, this first analyze) leaves a few
-    // hundred MB of buffers behind; an idle server would keep them until the collector gets round to it.
-    void analyzing?.then(() => setImmediate(() => Bun.gc(true)));
-  }
-  // Idempotency keys live 24 hours; lookups ignore older ones, this removes them.
-  const forgetting = setInterval(() => forgetExpiredKeys(deps).catch((e) => logFailure("idempotency keys", e)), 10 * 60_000);
-  forgetting.unref?.();
+  const jobs = startJobs(deps, serverJobs(deps, gateway, presence));
+  // Planner statistics for the migrated tables at once (PGlite has no autovacuum); the job renews them.
+  const analyzing =
+    deps.database.kind === "pglite"
+      ? analyze(deps)
+          .catch((e) => logFailure("analyze", e))
+          // Starting the embedded database (initdb or a snapshot unpacked, migrations, this first analyze) leaves a few
+          // hundred MB of buffers behind; an idle server would keep them until the collector gets round to it.
+          .then(() => setImmediate(() => Bun.gc(true)))
+      : undefined;
   const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   let stopping: Promise<void> | undefined;
@@ -124,16 +119,17 @@ export async function startServer(config: Config, options: { snapshot?: Blob } =
       stopping ??= (async () => {
         // 1. No new work: from here every request is answered 503 with `Connection: close`.
         draining = true;
-        clearInterval(maintenance);
-        clearInterval(forgetting);
         // 2. What is in flight finishes (bounded), then the clients still talking to us get their answer.
         if (inFlight > 0) await within(new Promise<void>((resolve) => (drained = resolve)), drainMs).catch(() => {});
         const lingerEnd = performance.now() + lingerMaxMs;
         for (let quiet = 0; quiet < lingerQuietMs && performance.now() < lingerEnd; quiet = performance.now() - lastActivity) {
           await Bun.sleep(Math.min(lingerQuietMs - quiet, lingerEnd - performance.now()));
         }
-        // 3. WebSockets close with 1001, live pages end, the listener and the idle connections close.
+        // 3. The jobs stop; WebSockets close with 1001 and their agents go offline; live pages end; the listener and
+        //    the idle connections close.
+        await jobs.stop();
         await gateway.closeAll();
+        await presence.stop().catch((e) => logFailure("presence", e));
         fanout.stop();
         await within(server.stop(false), drainMs).catch(() => server.stop(true));
         await analyzing;

@@ -126,7 +126,10 @@ const contextFrame = channelContext
   .partial()
   .extend({ op: z.literal("context"), platform: z.string().optional().meta({ description: "on connect only" }) })
   .meta({ description: "on connect: platform; on subscribe and on changes: channel_id, server_id, server, channel, topic" });
-// One op, two occasions: a snapshot of a channel on subscribe (usernames), then each agent's change per server.
+/** One agent's new presence, in a server's `presence` frame. */
+export const presenceChange = z.object({ agent: z.string(), agent_id: z.uuid(), status: z.enum(["online", "idle", "offline"]) });
+export type PresenceChange = z.infer<typeof presenceChange>;
+// One op, two occasions: a snapshot of a channel on subscribe (usernames), then its server's changes, batched.
 const presenceFrame = z
   .object({
     op: z.literal("presence"),
@@ -134,11 +137,12 @@ const presenceFrame = z
     online: z.array(z.string()).optional(),
     idle: z.array(z.string()).optional(),
     server_id: z.uuid().optional(),
-    agent: z.string().optional(),
-    agent_id: z.uuid().optional(),
-    status: z.enum(["online", "idle", "offline"]).optional(),
+    changes: z.array(presenceChange).optional(),
   })
-  .meta({ description: "snapshot on subscribe: channel, online, idle; a change: server_id, agent, agent_id, status" });
+  .meta({
+    description:
+      "snapshot on subscribe: channel, online, idle; then changes: server_id and the changes of its members since its last such frame (at most one a second per server, down to one per 15 s while its members keep changing)",
+  });
 const messageFrame = messageView.extend({ op: z.literal("message"), channel });
 const messageUpdateFrame = messageView.extend({ op: z.literal("message_update"), channel });
 const messageDeleteFrame = z.object({ op: z.literal("message_delete"), channel, id: z.uuid() });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openDatabase } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
+import type { Clock } from "../src/lib/clock.ts";
 import { type Running, startServer } from "../src/server.ts";
 import { type AgentClient, type ApiResponse, type RequestOptions, call, registerAgent } from "../src/client/agent.ts";
 
@@ -42,6 +43,8 @@ export type ServerOptions = {
   dataDir?: string;
   /** Share rate-limit counters and pub/sub with another test server (Redis only). */
   redisPrefix?: string;
+  /** The server's clock: `manualClock()` stands still until the test advances it (default: the system clock). */
+  clock?: Clock;
 };
 
 const permissive = {
@@ -61,7 +64,7 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
     ...options.env,
   };
   const config = loadConfig(["--port", "0", "--data-dir", options.dataDir ?? "memory:", ...(options.args ?? [])], env);
-  const running = await startServer(config, { snapshot: config.databaseUrl ? undefined : await migratedSnapshot() });
+  const running = await startServer(config, { snapshot: config.databaseUrl ? undefined : await migratedSnapshot(), clock: options.clock });
   let n = 0;
   return Object.assign(running, {
     agent: (name: string, extra?: Parameters<typeof registerAgent>[2]) =>

@@ -2,55 +2,50 @@
 //   sockets:<agent>   sorted set of live session ids, scored by when they lapse (an instance that dies stops renewing)
 //   outbound:<agent>  time of the agent's last outbound act (send, react, type); connecting counts as one
 //   state:<agent>     the published state (online | idle), which lapses to offline
-// ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout. Receiving does not count.
+// ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout or when the last socket
+// closes. Receiving does not count. Time is `deps.clock`'s. Changes are announced once per tick, one frame per server
+// listing every change since its last frame, and less often while the server keeps changing: a thousand agents
+// connecting at once cost each listener a handful of frames, not a thousand.
 import { eq, inArray, ne, or } from "drizzle-orm";
 import { inTransaction } from "../db/rls.ts";
 import { type Actor, system } from "./actor.ts";
-import { agents, friendships, serverMembers } from "../db/schema.ts";
-import { getAgentConfig } from "./agent-settings.ts";
+import { agentConfig, agents, friendships, serverMembers } from "../db/schema.ts";
+import { defaultSettings } from "./agent-settings.ts";
 import type { Deps } from "../deps.ts";
+import { AppError, logFailure } from "../errors.ts";
+import { presenceTopic, publish } from "./events.ts";
 import { readableChannel } from "./permissions.ts";
+import type { PresenceChange } from "../wire.ts";
 
 export type PresenceState = "online" | "idle" | "offline";
 
 /** How long a session stays counted without renewal; instances renew theirs well within it. */
 export const sessionLeaseMs = 60_000;
+/** How often an instance renews the leases of its sessions (and the lifetime of their published states). */
+export const sessionRenewMs = 10_000;
+/** How often states are re-read and changes announced: the granularity of presence, and at most one frame per server. */
+export const presenceTickMs = 1_000;
+/** The longest a server's changes wait while its members keep changing (see `outbox` below). */
+export const maxPresenceGapMs = 15_000;
+/** How often an instance looks for agents still shown present whose instance died without saying goodbye. */
+export const stalePresenceMs = 60_000;
 
 const key = (deps: Deps, kind: string, agentId: string) => `${deps.config.redisPrefix}presence:${kind}:${agentId}`;
+const stateTtlMs = (timeoutSeconds: number) => timeoutSeconds * 1000 + sessionLeaseMs;
 
 /** True while the agent has a live socket on any instance. */
 export async function isConnected(deps: Deps, agentId: string): Promise<boolean> {
-  return (await deps.redis.zcount(key(deps, "sockets", agentId), Date.now(), "+inf")) > 0;
+  return (await connectedSessions(deps, agentId)) > 0;
 }
 
-export async function sessionOpened(deps: Deps, agentId: string, sessionId: string): Promise<void> {
-  const now = Date.now();
-  await deps.redis
-    .multi()
-    .zadd(key(deps, "sockets", agentId), now + sessionLeaseMs, sessionId)
-    .pexpire(key(deps, "sockets", agentId), sessionLeaseMs * 2)
-    .set(key(deps, "outbound", agentId), String(now), "PX", 24 * 3600 * 1000)
-    .exec();
-}
-
-/** Renews the leases of this instance's live sessions. */
-export async function renewSessions(deps: Deps, sessions: { agentId: string; sessionId: string }[]): Promise<void> {
-  if (sessions.length === 0) return;
-  const until = Date.now() + sessionLeaseMs;
-  const tx = deps.redis.multi();
-  for (const s of sessions) {
-    tx.zadd(key(deps, "sockets", s.agentId), until, s.sessionId).pexpire(key(deps, "sockets", s.agentId), sessionLeaseMs * 2);
-  }
-  await tx.exec();
-}
-
-export async function sessionClosed(deps: Deps, agentId: string, sessionId: string): Promise<void> {
-  await deps.redis.multi().zrem(key(deps, "sockets", agentId), sessionId).zremrangebyscore(key(deps, "sockets", agentId), "-inf", Date.now()).exec();
+/** How many live sessions the agent has across all instances. */
+export async function connectedSessions(deps: Deps, agentId: string): Promise<number> {
+  return deps.redis.zcount(key(deps, "sockets", agentId), deps.clock.now(), "+inf");
 }
 
 /** An outbound act (send, react, type) resets the idle timer, wherever it came from (REST or WebSocket). */
 export async function recordOutbound(deps: Deps, agentId: string): Promise<void> {
-  await deps.redis.set(key(deps, "outbound", agentId), String(Date.now()), "PX", 24 * 3600 * 1000);
+  await deps.redis.set(key(deps, "outbound", agentId), String(deps.clock.now()), "PX", 24 * 3600 * 1000);
 }
 
 /** The state the clock says an agent is in, from its last outbound act and its idle timeout. */
@@ -62,16 +57,10 @@ export function stateAt(now: number, lastOutbound: number | undefined, timeoutSe
   return "offline";
 }
 
-export async function lastOutbound(deps: Deps, agentIds: string[]): Promise<(number | undefined)[]> {
+async function lastOutbound(deps: Deps, agentIds: string[]): Promise<(number | undefined)[]> {
   if (agentIds.length === 0) return [];
   const values = await deps.redis.mget(agentIds.map((id) => key(deps, "outbound", id)));
   return values.map((v) => (v ? Number(v) : undefined));
-}
-
-/** Records the published state of agents (so snapshots on other instances agree); offline removes it. */
-export async function publishState(deps: Deps, agentId: string, state: PresenceState, timeoutSeconds: number): Promise<void> {
-  if (state === "offline") await deps.redis.del(key(deps, "state", agentId));
-  else await deps.redis.set(key(deps, "state", agentId), state, "PX", timeoutSeconds * 1000 + sessionLeaseMs);
 }
 
 /** The current state of many agents at once (one round trip): a snapshot for a new subscriber. */
@@ -99,33 +88,30 @@ export async function presenceSnapshot(deps: Deps, actor: Actor, channelId: stri
       .innerJoin(agents, or(eq(agents.id, friendships.agentAId), eq(agents.id, friendships.agentBId)))
       .where(eq(friendships.dmChannelId, channel.id));
   });
-  const states = await statesOf(deps, people.map((p) => p.id));
+  const states = await statesOf(
+    deps,
+    people.map((p) => p.id),
+  );
   return {
     online: people.filter((_, i) => states[i] === "online").map((p) => p.username),
     idle: people.filter((_, i) => states[i] === "idle").map((p) => p.username),
   };
 }
 
-/**
- * Keeps the agents.presence column (profiles, member lists) in step with the published state, and answers the
- * servers the agent belongs to (where the change is announced).
- */
-export async function storePresence(deps: Deps, agentId: string, state: PresenceState): Promise<string[]> {
-  return inTransaction(deps.database, system, async (tx) => {
-    await tx.update(agents).set({ presence: state, lastSeenAt: new Date() }).where(eq(agents.id, agentId));
-    const rows = await tx.select({ id: serverMembers.serverId }).from(serverMembers).where(eq(serverMembers.agentId, agentId)).limit(1000);
-    return rows.map((r) => r.id);
+/** What presence needs of an agent opening a socket, in one read: its username and its idle timeout. */
+export async function connectingAgent(
+  deps: Deps,
+  actor: Actor & { role: "agent" },
+): Promise<{ username: string; idleTimeoutSeconds: number }> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const [row] = await tx
+      .select({ username: agents.username, idleTimeoutSeconds: agentConfig.idleTimeoutSeconds })
+      .from(agents)
+      .leftJoin(agentConfig, eq(agentConfig.agentId, agents.id))
+      .where(eq(agents.id, actor.agentId));
+    if (!row) throw new AppError("not_found", "agent not found");
+    return { username: row.username, idleTimeoutSeconds: row.idleTimeoutSeconds ?? defaultSettings.idleTimeoutSeconds };
   });
-}
-
-/** The agent's idle timeout, read when it connects. */
-export async function idleTimeoutOf(deps: Deps, actor: Actor & { role: "agent" }): Promise<number> {
-  return (await inTransaction(deps.database, actor, (tx) => getAgentConfig(tx, actor.agentId))).idleTimeoutSeconds;
-}
-
-/** How many live sessions the agent has across all instances. */
-export async function connectedSessions(deps: Deps, agentId: string): Promise<number> {
-  return deps.redis.zcount(key(deps, "sockets", agentId), Date.now(), "+inf");
 }
 
 /**
@@ -135,8 +121,209 @@ export async function connectedSessions(deps: Deps, agentId: string): Promise<nu
 export async function settleStalePresence(deps: Deps): Promise<void> {
   await inTransaction(deps.database, system, async (tx) => {
     const shown = await tx.select({ id: agents.id }).from(agents).where(ne(agents.presence, "offline")).limit(1000);
-    const states = await statesOf(deps, shown.map((a) => a.id));
+    const states = await statesOf(
+      deps,
+      shown.map((a) => a.id),
+    );
     const lapsed = shown.filter((_, i) => states[i] === "offline").map((a) => a.id);
     if (lapsed.length) await tx.update(agents).set({ presence: "offline" }).where(inArray(agents.id, lapsed));
+  });
+}
+
+// ---------------------------------------------------------------- the sessions of one instance
+
+/** One socket of an agent on this instance, as the gateway reports it. */
+export type Session = { agentId: string; sessionId: string; username: string; idleTimeoutSeconds: number };
+
+/** The presence of the agents connected to one instance: the gateway reports sockets, the clock moves states along. */
+export type Presence = {
+  /** A socket opened: the agent is online (announced at the next tick). */
+  opened(session: Session): Promise<void>;
+  /** A socket closed: the agent goes offline with its last socket anywhere. */
+  closed(session: Session): Promise<void>;
+  /** Moves each agent connected here to the state the clock says, and announces the changes: one frame per server. */
+  tick(): Promise<void>;
+  /** Renews the leases of this instance's sessions and of the states it published. */
+  renew(): Promise<void>;
+  /** Shutdown: agents connected only here go offline now, announced before this resolves. */
+  stop(): Promise<void>;
+};
+
+type Local = { username: string; idleTimeoutSeconds: number; sessions: Set<string> };
+type Change = { agentId: string; username: string; state: PresenceState; idleTimeoutSeconds: number };
+
+export function createPresence(deps: Deps): Presence {
+  const local = new Map<string, Local>();
+  /** The state this instance last announced for an agent (none: nothing yet, or offline and gone from here). */
+  const published = new Map<string, PresenceState>();
+  /** What the next tick announces, per agent: the last change wins, a change back to what was announced cancels. */
+  const pending = new Map<string, Change>();
+
+  const change = (c: Change) => {
+    if (published.get(c.agentId) === c.state) pending.delete(c.agentId);
+    else pending.set(c.agentId, c);
+  };
+
+  /**
+   * Per server: the changes not sent yet and when the next frame may go. A server whose members keep changing (a
+   * wave of agents connecting) gets frames further and further apart, 1, 2, 4, 8 then every 15 s; once a gap passes
+   * with nothing to say, it is back to the first pace.
+   */
+  const outbox = new Map<string, { changes: Map<string, PresenceChange>; nextAt: number; gapMs: number }>();
+
+  const send = async (all: boolean) => {
+    const now = deps.clock.now();
+    for (const [serverId, o] of outbox) {
+      if (o.changes.size === 0) {
+        if (now >= o.nextAt) outbox.delete(serverId);
+        continue;
+      }
+      if (now < o.nextAt && !all) continue;
+      const changes = [...o.changes.values()];
+      o.changes.clear();
+      o.nextAt = now + o.gapMs;
+      o.gapMs = Math.min(o.gapMs * 2, maxPresenceGapMs);
+      await publish(deps, presenceTopic(serverId), { op: "presence", server_id: serverId, changes });
+    }
+  };
+
+  const announce = async (all = false) => {
+    await store();
+    await send(all);
+  };
+
+  /** Records the changes of this tick (Redis, the agents table) and files them under their servers. */
+  const store = async () => {
+    if (pending.size === 0) return;
+    const batch = [...pending.values()];
+    pending.clear();
+    try {
+      const tx = deps.redis.multi();
+      for (const c of batch) {
+        if (c.state === "offline") tx.del(key(deps, "state", c.agentId));
+        else tx.set(key(deps, "state", c.agentId), c.state, "PX", stateTtlMs(c.idleTimeoutSeconds));
+      }
+      await tx.exec();
+      const servers = await storePresence(deps, batch);
+      for (const c of batch) {
+        if (c.state === "offline" && !local.has(c.agentId)) published.delete(c.agentId);
+        else published.set(c.agentId, c.state);
+      }
+      for (const [serverId, changes] of servers) {
+        const o = outbox.get(serverId) ?? { changes: new Map(), nextAt: 0, gapMs: presenceTickMs };
+        outbox.set(serverId, o);
+        for (const c of changes) o.changes.set(c.agent_id, c);
+      }
+    } catch (e) {
+      // Not announced: the next tick tries again, unless a newer change came meanwhile.
+      for (const c of batch) if (!pending.has(c.agentId)) change(c);
+      throw e;
+    }
+  };
+
+  const closed = async (s: Session) => {
+    const mine = local.get(s.agentId);
+    mine?.sessions.delete(s.sessionId);
+    if (mine?.sessions.size === 0) local.delete(s.agentId);
+    await deps.redis
+      .multi()
+      .zrem(key(deps, "sockets", s.agentId), s.sessionId)
+      .zremrangebyscore(key(deps, "sockets", s.agentId), "-inf", deps.clock.now())
+      .exec();
+    if (local.has(s.agentId)) return;
+    const elsewhere = await isConnected(deps, s.agentId);
+    if (local.has(s.agentId)) return; // it connected here again meanwhile
+    // The last socket anywhere: the agent goes offline now rather than when its timer runs out.
+    if (!elsewhere) change({ ...s, state: "offline" });
+    // This instance no longer speaks for the agent: it forgets what it announced (once its offline has gone out).
+    if (!pending.has(s.agentId)) published.delete(s.agentId);
+  };
+
+  return {
+    closed,
+    async opened(s) {
+      const mine = local.get(s.agentId) ?? { username: s.username, idleTimeoutSeconds: s.idleTimeoutSeconds, sessions: new Set() };
+      local.set(s.agentId, mine);
+      mine.sessions.add(s.sessionId);
+      const now = deps.clock.now();
+      await deps.redis
+        .multi()
+        .zadd(key(deps, "sockets", s.agentId), now + sessionLeaseMs, s.sessionId)
+        .pexpire(key(deps, "sockets", s.agentId), sessionLeaseMs * 2)
+        .set(key(deps, "outbound", s.agentId), String(now), "PX", 24 * 3600 * 1000)
+        .exec();
+      change({ ...s, state: "online" });
+    },
+
+    async tick() {
+      const ids = [...local.keys()];
+      const last = await lastOutbound(deps, ids);
+      const now = deps.clock.now();
+      for (let i = 0; i < ids.length; i++) {
+        const mine = local.get(ids[i]);
+        if (!mine) continue; // closed meanwhile
+        change({
+          agentId: ids[i],
+          username: mine.username,
+          idleTimeoutSeconds: mine.idleTimeoutSeconds,
+          state: stateAt(now, last[i], mine.idleTimeoutSeconds, true),
+        });
+      }
+      await announce();
+    },
+
+    async renew() {
+      if (local.size === 0) return;
+      const until = deps.clock.now() + sessionLeaseMs;
+      const tx = deps.redis.multi();
+      for (const [agentId, mine] of local) {
+        for (const sessionId of mine.sessions) tx.zadd(key(deps, "sockets", agentId), until, sessionId);
+        tx.pexpire(key(deps, "sockets", agentId), sessionLeaseMs * 2);
+        // A state stays published while its agent is connected, however long that is.
+        const state = published.get(agentId);
+        if (state && state !== "offline") tx.pexpire(key(deps, "state", agentId), stateTtlMs(mine.idleTimeoutSeconds));
+      }
+      await tx.exec();
+    },
+
+    async stop() {
+      for (const [agentId, mine] of [...local]) {
+        local.delete(agentId);
+        const session = { agentId, username: mine.username, idleTimeoutSeconds: mine.idleTimeoutSeconds };
+        for (const sessionId of mine.sessions) await closed({ ...session, sessionId }).catch((e) => logFailure("presence", e));
+      }
+      await announce(true);
+    },
+  };
+}
+
+/**
+ * Keeps the agents.presence column (profiles, member lists) in step with the announced states, in one transaction
+ * for a whole tick, and answers each server's share of the changes (its members' changes, announced on its topic).
+ */
+async function storePresence(deps: Deps, batch: Change[]): Promise<Map<string, PresenceChange[]>> {
+  return inTransaction(deps.database, system, async (tx) => {
+    const seenAt = new Date(deps.clock.now());
+    for (const state of ["online", "idle", "offline"] as const) {
+      const ids = batch.filter((c) => c.state === state).map((c) => c.agentId);
+      if (ids.length) await tx.update(agents).set({ presence: state, lastSeenAt: seenAt }).where(inArray(agents.id, ids));
+    }
+    const rows = await tx
+      .select({ serverId: serverMembers.serverId, agentId: serverMembers.agentId })
+      .from(serverMembers)
+      .where(
+        inArray(
+          serverMembers.agentId,
+          batch.map((c) => c.agentId),
+        ),
+      );
+    const byAgent = new Map(batch.map((c) => [c.agentId, { agent: c.username, agent_id: c.agentId, status: c.state }]));
+    const servers = new Map<string, PresenceChange[]>();
+    for (const r of rows) {
+      const changes = servers.get(r.serverId) ?? [];
+      servers.set(r.serverId, changes);
+      changes.push(byAgent.get(r.agentId)!);
+    }
+    return servers;
   });
 }

@@ -4,18 +4,15 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
-import { getOwnProfile } from "../domain/agents.ts";
 import { authenticate } from "../domain/auth.ts";
-import { agentTopic, platformContext, presenceTopic, publish } from "../domain/events.ts";
-import {
-  type PresenceState, idleTimeoutOf, isConnected, lastOutbound, publishState, renewSessions,
-  sessionClosed, sessionOpened, settleStalePresence, stateAt, storePresence, connectedSessions,
-} from "../domain/presence.ts";
+import { agentTopic, platformContext } from "../domain/events.ts";
+import { type Presence, type Session, connectedSessions, connectingAgent } from "../domain/presence.ts";
 import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
 import { postMessage, typing } from "../domain/messages.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
+import type { Cancel } from "../lib/clock.ts";
 import { newId } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 import type { Fanout } from "../fanout.ts";
@@ -23,7 +20,6 @@ import { createSubscriptions } from "./subscriptions.ts";
 import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
 export const maxSessionMs = 4 * 3600 * 1000;
-const presenceTickMs = 500;
 const maxSocketsPerAgent = 10;
 const maxSubscribesPerMinute = 120;
 /** Bytes queued for one socket before it counts as a slow consumer and is closed. */
@@ -49,7 +45,8 @@ export type SocketData = {
   servers: Map<string, number>;
   badFrames: number[];
   closed: boolean;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Cancels the session-limit timer. */
+  timer?: Cancel;
 };
 
 type Socket = ServerWebSocket<SocketData>;
@@ -60,11 +57,16 @@ export type Gateway = {
   handlers: WebSocketHandler<SocketData>;
   /** Answers an upgrade request; returns undefined when the socket took over. */
   upgrade(req: Request, server: Server<SocketData>): Promise<Response | undefined>;
-  /** Closes every socket with 1001 and marks agents connected only here offline (shutdown). */
+  /** Closes every socket with 1001 (shutdown); their agents' presence is `Presence.stop`'s. */
   closeAll(): Promise<void>;
+  /** Closes the sockets whose send buffer keeps growing (slow consumers), instead of growing memory without bound. */
+  closeSlowConsumers(): void;
+  /** Closes the sockets of sessions revoked (refresh-token reuse) or agents suspended since they connected. */
+  closeRevoked(): Promise<void>;
 };
 
-export function createGateway(deps: Deps, fanout: Fanout): Gateway {
+/** The gateway reports sockets opening and closing to `presence`; the domain decides and announces states. */
+export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): Gateway {
   const sockets = new Set<Socket>();
   const byAgent = new Map<string, Set<Socket>>();
 
@@ -90,64 +92,19 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
     send(ws, { op: "error", code: err.code, message: err.message, ...(ref !== undefined ? { ref } : {}) });
   };
   const badFrame = (ws: Socket, code: string, message: string, ref?: unknown) => {
-    const now = Date.now();
+    const now = deps.clock.now();
     ws.data.badFrames = ws.data.badFrames.filter((t) => now - t < 60_000);
     ws.data.badFrames.push(now);
     send(ws, { op: "error", code, message, ...(ref !== undefined ? { ref } : {}) });
     if (ws.data.badFrames.length > maxBadFramesPerMinute) ws.close(closeCodes.rateLimited, "too many bad frames");
   };
 
-  // Slow consumers: a socket whose queue keeps growing is closed instead of growing memory without bound.
-  const sweep = setInterval(() => {
-    for (const ws of sockets) {
-      if (ws.getBufferedAmount() > slowConsumerBytes) ws.close(closeCodes.slowConsumer, "slow consumer: send buffer full");
-    }
-  }, 250);
-  sweep.unref?.();
-
-  // Presence: the published state of each agent connected here, moved along by the clock and by outbound acts.
-  const published = new Map<string, PresenceState>();
-  // Deltas go to the presence topic of every server the agent belongs to; subscribers of any of its channels hear them.
-  const announce = async (agentId: string, state: PresenceState, username: string, timeout: number) => {
-    if (published.get(agentId) === state) return;
-    if (state === "offline") published.delete(agentId);
-    else published.set(agentId, state);
-    await publishState(deps, agentId, state, timeout);
-    for (const serverId of await storePresence(deps, agentId, state)) {
-      await publish(deps, presenceTopic(serverId), { op: "presence", server_id: serverId, agent: username, agent_id: agentId, status: state });
-    }
-  };
-  let ticks = 0;
-  let ticking = false;
-  const presenceTick = setInterval(async () => {
-    if (ticking) return;
-    ticking = true;
-    try {
-      const ids = [...byAgent.keys()];
-      const last = await lastOutbound(deps, ids);
-      const now = Date.now();
-      for (let i = 0; i < ids.length; i++) {
-        const mine = byAgent.get(ids[i]);
-        const first = mine && [...mine][0];
-        if (!first) continue;
-        const state = stateAt(now, last[i], first.data.idleTimeoutSeconds, true);
-        await announce(ids[i], state, first.data.username!, first.data.idleTimeoutSeconds);
-      }
-      if (++ticks % 20 === 0) {
-        await renewSessions(deps, [...sockets].map((ws) => ({ agentId: ws.data.actor!.agentId, sessionId: ws.data.sessionId })));
-        // A session revoked (refresh-token reuse) or an agent suspended since connecting loses its sockets.
-        const live = [...sockets];
-        const bad = await revokedTokens(deps, live.map((ws) => ws.data.tokenId!));
-        for (const ws of live) if (bad.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
-      }
-      if (ticks % 120 === 0) await settleStalePresence(deps);
-    } catch (e) {
-      logFailure("presence", e);
-    } finally {
-      ticking = false;
-    }
-  }, presenceTickMs);
-  presenceTick.unref?.();
+  const sessionOf = (ws: Socket): Session => ({
+    agentId: ws.data.actor!.agentId,
+    sessionId: ws.data.sessionId,
+    username: ws.data.username!,
+    idleTimeoutSeconds: ws.data.idleTimeoutSeconds,
+  });
 
   async function handle(ws: Socket, raw: string | Buffer) {
     const actor = ws.data.actor!;
@@ -224,7 +181,7 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
     }
   }
 
-  /** A socket has opened: count it toward the agent's limit, greet it, hold its agent topic, mark the agent online. */
+  /** A socket has opened: count it toward the agent's limit, hold its agent topic, mark the agent online, greet it. */
   async function opened(ws: Socket) {
     if (ws.data.authError) {
       const code = ws.data.authError.code === "unavailable" ? closeCodes.tryAgainLater : closeCodes.unauthorized;
@@ -240,7 +197,14 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
     let mine = byAgent.get(actor.agentId);
     if (!mine) byAgent.set(actor.agentId, (mine = new Set()));
     mine.add(ws);
-    ws.data.timer = setTimeout(() => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"), maxSessionMs);
+    ws.data.timer = deps.clock.after(maxSessionMs, () => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"));
+    const topic = agentTopic(actor.agentId);
+    ws.subscribe(topic);
+    await fanout.hold(topic);
+    await presence.opened(sessionOf(ws));
+    // Closed while it opened: the close may have been reported before the open was.
+    if (ws.data.closed) return void (await presence.closed(sessionOf(ws)));
+    // Only now: an agent that got `ready` hears what is sent to it, and counts as connected (it is not woken by webhook).
     send(ws, {
       op: "ready",
       session_id: ws.data.sessionId,
@@ -249,11 +213,6 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
       max_session_seconds: maxSessionMs / 1000,
     });
     send(ws, { op: "context", platform: platformContext });
-    const topic = agentTopic(actor.agentId);
-    ws.subscribe(topic);
-    await fanout.hold(topic);
-    await sessionOpened(deps, actor.agentId, ws.data.sessionId);
-    await announce(actor.agentId, "online", ws.data.username!, ws.data.idleTimeoutSeconds);
   }
 
   const handlers: WebSocketHandler<SocketData> = {
@@ -276,7 +235,7 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
     },
     async close(ws) {
       ws.data.closed = true;
-      clearTimeout(ws.data.timer);
+      ws.data.timer?.();
       if (!sockets.delete(ws)) return;
       const agentId = ws.data.actor!.agentId;
       const mine = byAgent.get(agentId);
@@ -285,11 +244,7 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
       subscriptions.closed(ws);
       fanout.release(agentTopic(agentId));
       try {
-        await sessionClosed(deps, agentId, ws.data.sessionId);
-        // The last socket anywhere: the agent goes offline now rather than when its timer runs out.
-        if (!byAgent.has(agentId) && !(await isConnected(deps, agentId))) {
-          await announce(agentId, "offline", ws.data.username!, ws.data.idleTimeoutSeconds);
-        }
+        await presence.closed(sessionOf(ws));
       } catch (e) {
         logFailure("presence", e);
       }
@@ -310,8 +265,7 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
         data.tokenId = claims.jti;
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
         data.actor = actor;
-        data.username = (await getOwnProfile(deps, actor)).username ?? undefined;
-        data.idleTimeoutSeconds = await idleTimeoutOf(deps, actor);
+        ({ username: data.username, idleTimeoutSeconds: data.idleTimeoutSeconds } = await connectingAgent(deps, actor));
       } catch (e) {
         data.authError =
           e instanceof AppError ? e
@@ -322,26 +276,24 @@ export function createGateway(deps: Deps, fanout: Fanout): Gateway {
       return Response.json(new AppError("bad_request", "expected a WebSocket upgrade").toJSON(), { status: 400 });
     },
     async closeAll() {
-      clearInterval(sweep);
-      clearInterval(presenceTick);
       const all = [...sockets];
       sockets.clear(); // the close handler has nothing left to do for these
       for (const ws of all) {
         ws.data.closed = true;
-        clearTimeout(ws.data.timer);
+        ws.data.timer?.();
         ws.close(closeCodes.goingAway, "server shutting down");
       }
-      // Agents connected only here go offline now, not when their presence lapses.
-      for (const [agentId, mine] of byAgent) {
-        try {
-          for (const ws of mine) await sessionClosed(deps, agentId, ws.data.sessionId);
-          const first = [...mine][0];
-          if (first && !(await isConnected(deps, agentId))) await announce(agentId, "offline", first.data.username!, first.data.idleTimeoutSeconds);
-        } catch (e) {
-          logFailure("presence", e);
-        }
-      }
       byAgent.clear();
+    },
+    closeSlowConsumers() {
+      for (const ws of sockets) {
+        if (ws.getBufferedAmount() > slowConsumerBytes) ws.close(closeCodes.slowConsumer, "slow consumer: send buffer full");
+      }
+    },
+    async closeRevoked() {
+      const live = [...sockets];
+      const bad = await revokedTokens(deps, live.map((ws) => ws.data.tokenId!));
+      for (const ws of live) if (bad.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
     },
   };
 }

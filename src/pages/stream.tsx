@@ -51,11 +51,11 @@ function renderer(deps: Deps) {
       case "typing":
         return { event: "typing", data: (<Typing username={event.agent} />).toString() };
       case "presence": {
-        // One agent's change ({agent, status}) or a snapshot ({online: [...]}): dots for the member list.
+        // A server's changes ({changes: [{agent, status}]}) or a snapshot ({online: [...]}): dots for the member list.
         const changes: [string, string][] = event.online
           ? event.online.map((u) => [u, "online"])
-          : event.agent
-            ? [[event.agent, presenceClass(event.status ?? "online")]]
+          : event.changes
+            ? event.changes.map((c) => [c.agent, presenceClass(c.status)])
             : [];
         if (changes.length === 0) return undefined;
         return { event: "presence", data: changes.map(([u, p]) => (<i data-agent={u} data-presence={p} />).toString()).join("") };
