@@ -32,7 +32,7 @@ export type FuzzOptions = {
 
 export type Failure = { target: string; seed: number; batch: number; message: string; counterexample: string };
 export type Totals = { target: string; requests: number; statuses: Map<string, number>; failures: number; ms: number; slowest: { ms: number; what: string } };
-export type FuzzReport = { seed: number; api: Totals[]; ws: Totals[]; failures: Failure[]; serverLog: string[]; ms: number };
+export type FuzzReport = { seed: number; api: Totals[]; ws: Totals[]; failures: Failure[]; serverLog: string[]; healTroubles: string[]; ms: number };
 
 /** A fuzz server: the tests' own real server, with every limit far out of the fuzzer's way (429 stays acceptable). */
 export function fuzzServer(): Promise<TestServer> {
@@ -64,6 +64,8 @@ export type World = {
   pools: Pools;
   /** Puts back what the fuzzer broke (deleted the server, transferred it, banned bob, revoked the key, ...). */
   heal(): Promise<void>;
+  /** Heals that gave up (the fuzzer kept deleting what they made): not failures of the server. */
+  troubles: string[];
 };
 
 async function ok<T = any>(what: string, p: Promise<{ status: number; body: T }>): Promise<T> {
@@ -113,15 +115,14 @@ export async function makeWorld(server: TestServer): Promise<World> {
     email: [email, "nobody@example.com"],
     password: ["correct horse battery", "wrong horse battery"],
   };
-  const world: World = { server, alice, bob, carol, observerToken: login.token, apiKey: "", pools, heal: async () => {} };
+  const world: World = { server, alice, bob, carol, observerToken: login.token, apiKey: "", pools, heal: async () => {}, troubles: [] };
 
   let refreshedAt = Date.now();
   let healing: Promise<void> | undefined;
   const heal = async () => {
-    // Tokens last 15 minutes; long runs renew them.
+    // Agents' access tokens last 15 minutes (an observer's, 12 hours): long runs renew them.
     if (Date.now() - refreshedAt > 8 * 60_000) {
       for (const a of [alice, bob, carol]) await ok("refresh", a.refresh());
-      world.observerToken = (await ok<{ token: string }>("observer login", server.call("POST", "/api/v1/observers/login", { email, password: "correct horse battery" }))).token;
       refreshedAt = Date.now();
     }
     const [serverId] = pools.server;
@@ -158,13 +159,17 @@ export async function makeWorld(server: TestServer): Promise<World> {
       pools.apikey[0] = key.id;
     }
   };
-  // Batches run side by side and may delete what a heal just made: it tries again, a few times.
+  // Batches run side by side and may delete what a heal just made: it tries again, a few times, then lets the batch
+  // run in whatever world there is (a heal that loses the race is not the server's failure; the report counts them).
   const healHard = async () => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await heal();
       } catch (e) {
-        if (attempt >= 10) throw e;
+        if (attempt >= 10) {
+          world.troubles.push((e as Error).message);
+          return;
+        }
         pools.server[0] = "";
         await Bun.sleep(50 * attempt);
       }
@@ -481,10 +486,6 @@ function segment(s: string): string {
   }
 }
 
-function queryPart(s: string): string {
-  return segment(s);
-}
-
 type Sent = { method: string; url: string; headers: Record<string, string>; body?: string | Uint8Array<ArrayBuffer>; bodyText: string };
 
 function concrete(world: World, operation: Operation, req: FuzzRequest): Sent {
@@ -493,7 +494,7 @@ function concrete(world: World, operation: Operation, req: FuzzRequest): Sent {
     const value = "ref" in p ? segment(pick(world, p.ref.kind, p.ref.n)) : "text" in p ? segment(p.text) : p.raw;
     path = path.replace(`{${name}}`, value);
   }
-  const pairs = req.query.map(([k, v]) => `${queryPart(k)}=${queryPart(String(live(world, v)))}`);
+  const pairs = req.query.map(([k, v]) => `${segment(k)}=${segment(String(live(world, v)))}`);
   let url = path + req.suffix;
   if (pairs.length) url += (url.includes("?") ? "&" : "?") + pairs.join("&");
   if (req.rawQuery) url += (url.includes("?") ? "&" : "") + (url.includes("?") ? req.rawQuery.replace(/^\?/, "") : req.rawQuery);
@@ -654,7 +655,10 @@ async function runJobs(jobs: Job[], workers: number, totals: Map<string, Totals>
           failures.push({ target: job.target, seed: 0, batch: job.batch, message: `the batch could not run: ${(e as Error).message}`, counterexample: "" });
         }
         t.ms += performance.now() - started;
-        if (failures.length > before) failedTargets.add(job.target);
+        if (failures.length > before) {
+          failedTargets.add(job.target);
+          for (const f of failures.slice(before)) log(`FAIL ${f.target}: ${f.message.slice(0, 300)}`);
+        }
         stop = await between();
         if (stop) log(`stopping: ${stop}`);
       }
@@ -851,6 +855,7 @@ async function fuzzGateway(world: World, frames: JsonSchema, ops: string[], opti
   const batches = Math.ceil(options.wsRuns / options.batch);
   // One agent per op, a member of the world's server: its sockets' bad-frame and subscribe budgets are its own.
   const agents = new Map<string, AgentClient>();
+  const refreshedAt = new Map<string, number>();
   for (const op of ops) {
     const a = await world.server.agent(`fz_ws_${op}`);
     agents.set(op, a);
@@ -866,9 +871,9 @@ async function fuzzGateway(world: World, frames: JsonSchema, ops: string[], opti
         run: async (t, fails) => {
           await world.heal();
           const agent = agents.get(op)!;
-          if (Date.now() - (agent as any).fzRefreshed > 8 * 60_000 || !(agent as any).fzRefreshed) {
+          if (Date.now() - (refreshedAt.get(op) ?? 0) > 8 * 60_000) {
             await agent.refresh();
-            (agent as any).fzRefreshed = Date.now();
+            refreshedAt.set(op, Date.now());
           }
           await agent.post(`/api/v1/servers/${world.pools.server[0]}/join`);
           let socket = await freshSocket(agent);
@@ -949,7 +954,7 @@ export async function runFuzz(server: TestServer, opts: FuzzOptions): Promise<Fu
     const wsOps = ops.filter((op) => !options.only || `ws ${op}`.includes(options.only));
     const ws = options.wsRuns > 0 && wsOps.length ? await fuzzGateway(world, gateway.client_frames, wsOps, options, failures, between) : [];
     await between();
-    return { seed: options.seed, api, ws, failures, serverLog, ms: performance.now() - started };
+    return { seed: options.seed, api, ws, failures, serverLog, healTroubles: world.troubles, ms: performance.now() - started };
   } finally {
     console.error = originalError;
     process.off("unhandledRejection", onCrash);
@@ -970,7 +975,8 @@ export function totalsTable(report: FuzzReport): string {
   const widths = [0, 1, 2, 3].map((i) => Math.max(header[i].length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => [r[0].padEnd(widths[0]), r[1].padStart(widths[1]), r[2].padStart(widths[2]), r[3].padStart(widths[3]), r[4]].join("  ");
   const total = [...report.api, ...report.ws].reduce((n, t) => n + t.requests, 0);
-  return [fmt(header), ...rows.map(fmt), `total: ${total} requests and frames in ${(report.ms / 1000).toFixed(0)} s, ${report.failures.length} failures, seed ${report.seed}`].join("\n");
+  const troubles = report.healTroubles.length ? `\n(${report.healTroubles.length} heals of the fuzzer's world gave up; last: ${report.healTroubles.at(-1)!.slice(0, 200)})` : "";
+  return [fmt(header), ...rows.map(fmt), `total: ${total} requests and frames in ${(report.ms / 1000).toFixed(0)} s, ${report.failures.length} failures, seed ${report.seed}${troubles}`].join("\n");
 }
 
 /** The slowest request or frame of the run, described: what came closest to a hang. */
