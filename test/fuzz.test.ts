@@ -1,6 +1,6 @@
 // A small share of the fuzzer (test/fuzz/fuzz.ts) in the suite: every API operation and every gateway op gets
 // generated requests and frames, valid-ish and hostile, from every kind of caller; none may answer a 5xx, leave the
-// error shape, leak a stack trace or SQL, hang, or bring the server down. FUZZ_RUNS scales it (default 60 per
+// error shape, leak a stack trace or SQL, hang, or bring the server down. FUZZ_RUNS scales it (default 40 per
 // operation and op); the seed is fixed (FUZZ_SEED overrides it) and printed, so a failure replays with
 // `bun run fuzz --seed <seed> --runs <runs> --batch <runs> --only "<operation>"`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import type { TestServer } from "./helpers.ts";
 
 setDefaultTimeout(600_000);
 
-const runs = Number(process.env.FUZZ_RUNS || 60);
+const runs = Number(process.env.FUZZ_RUNS || 40);
 const seed = Number(process.env.FUZZ_SEED || 20261112);
 
 let server: TestServer;
