@@ -647,17 +647,19 @@ async function runJobs(jobs: Job[], workers: number, totals: Map<string, Totals>
         if (failedTargets.has(job.target)) continue; // one shrunk counterexample per target is enough
         const t = totals.get(job.target)!;
         const started = performance.now();
-        const before = failures.length;
+        // This job's own failures: other workers add theirs to the shared list meanwhile.
+        const found: Failure[] = [];
         try {
-          await job.run(t, failures);
+          await job.run(t, found);
         } catch (e) {
           t.failures++;
-          failures.push({ target: job.target, seed: 0, batch: job.batch, message: `the batch could not run: ${(e as Error).message}`, counterexample: "" });
+          found.push({ target: job.target, seed: 0, batch: job.batch, message: `the batch could not run: ${(e as Error).message}`, counterexample: "" });
         }
         t.ms += performance.now() - started;
-        if (failures.length > before) {
+        if (found.length) {
           failedTargets.add(job.target);
-          for (const f of failures.slice(before)) log(`FAIL ${f.target}: ${f.message.slice(0, 300)}`);
+          failures.push(...found);
+          for (const f of found) log(`FAIL ${f.target}: ${f.message.slice(0, 300)}`);
         }
         stop = await between();
         if (stop) log(`stopping: ${stop}`);
