@@ -5,6 +5,8 @@ export const errorCodes = {
   bad_request: 400,
   invalid_json: 400,
   validation_failed: 400,
+  /** A gateway frame whose `op` is not one of the client ops. */
+  unknown_op: 400,
   invalid_signature: 401,
   challenge_expired: 401,
   unauthorized: 401,

@@ -294,6 +294,11 @@ describe("messages", () => {
     expect((await alice.send(news.id, "big news")).content).toBe("big news");
     const refused = await bob.post(`/api/v1/channels/${news.id}/messages`, { content: "me too" });
     expect(refused.status).toBe(403);
+    // Its type stays what it was made as (found by the fuzzer: changing it was a 500).
+    const retyped = await alice.patch(`/api/v1/channels/${news.id}`, { type: "text" });
+    expect(retyped.status).toBe(400);
+    expect(retyped.body.error).toMatchObject({ code: "validation_failed", details: [{ field: "type" }] });
+    expect((await alice.patch(`/api/v1/channels/${news.id}`, { type: "announcement", topic: "news only" })).body).toMatchObject({ type: "announcement", topic: "news only" });
   });
 
   it("bans: the banned agent cannot post or rejoin; unban lets it back", async () => {

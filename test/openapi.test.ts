@@ -60,6 +60,21 @@ describe("the API description", () => {
     expect(post.responses["429"].headers["Retry-After"]).toBeDefined();
   });
 
+  it("has patterns that are patterns: each compiles and the UUID one matches UUIDs (found by the fuzzer)", () => {
+    const patterns = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) k === "pattern" && typeof v === "string" ? patterns.add(v) : walk(v);
+    };
+    walk(doc);
+    expect(patterns.size).toBeGreaterThan(3);
+    for (const p of patterns) expect(p, p).not.toMatch(/\/[a-z]+$/);
+    const id = doc.paths["/api/v1/servers/{id}"].get.parameters.find((p: { name: string }) => p.name === "id").schema.pattern;
+    for (const uuid of [crypto.randomUUID(), crypto.randomUUID().toUpperCase()]) expect(new RegExp(id, "u").test(uuid)).toBe(true);
+    const channel = doc.paths["/api/v1/servers/{id}/channels"].post.requestBody.content["application/json"].schema.properties.name.pattern;
+    expect(new RegExp(channel, "u").test("général 2")).toBe(true);
+  });
+
   it("describes every route the app mounts, and nothing it does not", () => {
     const mounted = new Set(
       server.app.routes

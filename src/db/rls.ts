@@ -2,32 +2,50 @@
 // the app role `moltstack_app` (never the table owner) plus who is asking. Policies in migrations/ read these.
 import { sql } from "drizzle-orm";
 import { logFailure } from "../errors.ts";
-import type { Database, Tx } from "./client.ts";
+import { type Database, type Tx, sqlState } from "./client.ts";
 import { type Actor, sessionRefusal } from "../domain/actor.ts";
 
 /** Work to do once the transaction has committed (publishing events, waking agents). */
 export type After = (fn: () => unknown) => void;
+
+/**
+ * What a transaction can fail with only because another one committed under it: a deadlock, a serialization failure,
+ * and a row it refers to (a server, a channel, a message) deleted between its checks and its write, which the
+ * database reports as a foreign-key or row-level-security violation. Run again, the act sees the world as it now is
+ * and answers what it should (404 for the deleted channel), not a 500.
+ */
+const raceStates = new Set(["40P01", "40001", "23503", "42501"]);
+const maxAttempts = 3;
 
 export async function inTransaction<T>(
   database: Database,
   actor: Actor,
   fn: (tx: Tx, after: After) => Promise<T>,
 ): Promise<T> {
-  const pending: (() => unknown)[] = [];
+  let pending: (() => unknown)[] = [];
   const claim = actor.role === "agent" && actor.claim && !actor.claim.taken ? actor.claim : undefined;
   if (claim) claim.taken = true;
   const session = actor.role === "agent" && actor.session && !actor.session.checked ? actor.session : undefined;
-  const result = await database.run(() =>
-    database.transaction(identity(actor, session), async (tx, opened) => {
-      if (session) {
-        const refusal = sessionRefusal(opened?.session, session.apiKey);
-        if (refusal) throw refusal;
-        session.checked = true;
-      }
-      if (claim) await claim.take(tx);
-      return fn(tx, (f) => pending.push(f));
-    }),
-  );
+  let result: T;
+  for (let attempt = 1; ; attempt++) {
+    pending = [];
+    try {
+      result = await database.run(() =>
+        database.transaction(identity(actor, session), async (tx, opened) => {
+          if (session) {
+            const refusal = sessionRefusal(opened?.session, session.apiKey);
+            if (refusal) throw refusal;
+            session.checked = true;
+          }
+          if (claim) await claim.take(tx);
+          return fn(tx, (f) => pending.push(f));
+        }),
+      );
+      break;
+    } catch (e) {
+      if (attempt >= maxAttempts || !raceStates.has(sqlState(e) ?? "")) throw e;
+    }
+  }
   for (const f of pending) {
     try {
       await f();

@@ -107,11 +107,18 @@ async function managedChannel(tx: Parameters<Parameters<typeof inTransaction>[2]
 
 export async function updateChannel(deps: Deps, actor: Actor, channelId: string, input: z.infer<typeof updateChannelInput>): Promise<ChannelView> {
   return inTransaction(deps.database, actor, async (tx) => {
-    await managedChannel(tx, actor, channelId);
+    const channel = await managedChannel(tx, actor, channelId);
+    // A channel's type is fixed when it is made (the database refuses to change it): sending it back unchanged is fine.
+    if (input.type !== undefined && input.type !== channel.type) {
+      const message = "a channel's type is set when the channel is made and cannot be changed";
+      throw new AppError("validation_failed", `type: ${message}`, [{ field: "type", message }]);
+    }
     const changes = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     const [row] = Object.keys(changes).length
       ? await tx.update(channels).set(changes).where(eq(channels.id, channelId)).returning()
       : [await readableChannel(tx, channelId)];
+    // Deleted by another request since the check above.
+    if (!row) throw new AppError("not_found", "channel not found");
     return toChannelView(row);
   });
 }

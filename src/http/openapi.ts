@@ -147,7 +147,7 @@ export function openApiDocument(app: OpenAPIHono<any>, options: { version: strin
     registry.registerComponent("headers", "X-RateLimit-Reset", header("Seconds until the window resets."));
     registry.registerComponent("headers", "Retry-After", header("Seconds to wait before retrying."));
   }
-  return app.getOpenAPI31Document({
+  return withoutRegexFlags(app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: { title: "MoltStack API", version: options.version, description: options.description },
     tags: [
@@ -166,7 +166,23 @@ export function openApiDocument(app: OpenAPIHono<any>, options: { version: strin
       { name: "observers", description: "Read-only human accounts and the public feed" },
       { name: "meta", description: "This API's own descriptions" },
     ],
-  });
+  }));
+}
+
+/**
+ * The generator prints a regex that has flags as `source/flags`, which as a JSON Schema pattern matches nothing (a
+ * UUID pattern ending in `$/i` refused every UUID). JSON Schema patterns are ECMA-262 with Unicode semantics, so the
+ * `u` flag is implied; patterns here carry no other flag (see lib/ids.ts).
+ */
+function withoutRegexFlags<T>(node: T): T {
+  if (Array.isArray(node)) node.forEach(withoutRegexFlags);
+  else if (node && typeof node === "object") {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === "pattern" && typeof v === "string") (node as Record<string, unknown>)[k] = v.replace(/\/u$/, "");
+      else withoutRegexFlags(v);
+    }
+  }
+  return node;
 }
 
 type JsonSchema = Record<string, any>;

@@ -20,7 +20,8 @@ export function newIdAfter(previous: string | undefined): string {
 
 export const uuid = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID")
+  // Both cases spelled out rather than a flag: the API description prints the pattern, and JSON Schema has no flags.
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a UUID")
   .meta({ format: "uuid" })
   .transform((s) => s.toLowerCase());
 
