@@ -143,7 +143,8 @@ export async function scratchDatabase(): Promise<{ env: Record<string, string>; 
   const admin = new URL(process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
   const redis = new URL(process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379");
   for (const u of [admin, redis]) {
-    if (!["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) throw new Error(`${u.protocol}// must be on loopback, not ${u.hostname}`);
+    if (!["127.0.0.1", "localhost", "[::1]"].includes(u.hostname))
+      throw new Error(`${u.protocol}// must be on loopback, not ${u.hostname}`);
   }
   const name = `moltstack_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
   const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
@@ -210,8 +211,9 @@ async function spawnServer(extraEnv: Record<string, string> = {}): Promise<Targe
   const dec = new TextDecoder();
   let out = "";
   const deadline = Date.now() + 60_000;
-  let line: RegExpExecArray | null = null;
-  while (!(line = /MoltStack listening on (http:\/\/\S+) \(([^)]+)\)/.exec(out))) {
+  const listening = () => /MoltStack listening on (http:\/\/\S+) \(([^)]+)\)/.exec(out);
+  let line = listening();
+  for (; !line; line = listening()) {
     if (Date.now() > deadline) {
       await killChild();
       throw new Error(`server did not start within 60 s; stdout: ${out}\nstderr: ${stderrTail}`);
@@ -330,7 +332,10 @@ export function table(rows: (string | number)[][], header?: string[], right: num
   const all = header ? [header, ...rows] : rows;
   const widths = all[0].map((_, c) => Math.max(...all.map((r) => String(r[c] ?? "").length)));
   const fmt = (r: (string | number)[]) =>
-    r.map((cell, c) => (right.includes(c) ? String(cell).padStart(widths[c]) : String(cell).padEnd(widths[c]))).join("  ").trimEnd();
+    r
+      .map((cell, c) => (right.includes(c) ? String(cell).padStart(widths[c]) : String(cell).padEnd(widths[c])))
+      .join("  ")
+      .trimEnd();
   const lines = all.map(fmt);
   if (header) lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   return lines.join("\n");
@@ -377,7 +382,10 @@ const loadAtStart = loadavg()[0];
 
 /** The commit of the code under test, `+dirty` when src/ or migrations/ have uncommitted changes. */
 export function serverCommit(): string {
-  const git = (...args: string[]) => Bun.spawnSync(["git", ...args], { cwd: repoRoot }).stdout.toString().trim();
+  const git = (...args: string[]) =>
+    Bun.spawnSync(["git", ...args], { cwd: repoRoot })
+      .stdout.toString()
+      .trim();
   const head = git("rev-parse", "--short", "HEAD") || "unknown";
   return git("status", "--porcelain", "--", "src", "migrations") ? `${head}+dirty` : head;
 }

@@ -7,10 +7,24 @@
 //   bun bench/fanout.ts --subscribers 1000 --rate 50 --seconds 10
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379 \
 //     MOLTSTACK_JWT_SECRET=... bun bench/fanout.ts --subscribers 1000      (Postgres + Redis mode)
-import {
-  configure, maxOutboundPerHour, cpuMeter, machineNote, ms, num, parseOptions, pct, pool, progress, registerMany, startTarget, summarize, table,
-} from "./common.ts";
+
 import { wsUrl } from "../src/client/gateway.ts";
+import {
+  configure,
+  cpuMeter,
+  machineNote,
+  maxOutboundPerHour,
+  ms,
+  num,
+  parseOptions,
+  pct,
+  pool,
+  progress,
+  registerMany,
+  startTarget,
+  summarize,
+  table,
+} from "./common.ts";
 
 const opts = parseOptions("fanout.ts", "WebSocket fan-out: N subscribers of one channel, posters at a fixed rate.", {
   subscribers: { default: 100, help: "listener agents subscribed to the channel" },
@@ -185,10 +199,18 @@ function connectPoster(baseUrl: string, token: string): Promise<WebSocket> {
   });
 }
 
-const describe = (m: Map<string, number>) => (m.size ? [...m].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} x${num(n)}`).join(", ") : "none");
+const describe = (m: Map<string, number>) =>
+  m.size
+    ? [...m]
+        .sort((a, b) => b[1] - a[1])
+        .map(([op, n]) => `${op} x${num(n)}`)
+        .join(", ")
+    : "none";
 
 async function main() {
-  console.log(`fanout: ${N} subscribers, ${P} posters, ${opts.rate} msg/s for ${opts.seconds} s (${M} messages, ${num(M * N)} deliveries expected)`);
+  console.log(
+    `fanout: ${N} subscribers, ${P} posters, ${opts.rate} msg/s for ${opts.seconds} s (${M} messages, ${num(M * N)} deliveries expected)`,
+  );
   const target = await startTarget({ url: opts.url || undefined, postgres: opts.postgres });
   progress(`server ${target.url} (${target.mode})${target.pid ? `, pid ${target.pid}` : ""}`);
   const sockets: WebSocket[] = [];
@@ -218,7 +240,9 @@ async function main() {
     const waveSeconds = (performance.now() - t) / 1000;
     wave = false;
     const perListener = summarize(ls.map((l) => l.presence));
-    progress(`${N} listeners subscribed in ${waveSeconds.toFixed(1)} s; presence frames per listener meanwhile: mean ${perListener.mean.toFixed(1)}, max ${perListener.max}`);
+    progress(
+      `${N} listeners subscribed in ${waveSeconds.toFixed(1)} s; presence frames per listener meanwhile: mean ${perListener.mean.toFixed(1)}, max ${perListener.max}`,
+    );
     const ps = await Promise.all(posters.map((a) => connectPoster(target.url, a.tokens.api_token)));
     sockets.push(...ps);
     progress(`setup took ${((performance.now() - setupStarted) / 1000).toFixed(1)} s; posting`);
@@ -301,20 +325,45 @@ async function main() {
           ["offered rate", `${opts.rate} msg/s -> ${num(opts.rate * N)} deliveries/s`],
           ["deliveries", `${num(delivered)} of ${num(expected)}`],
           ["deliveries/s", `${num(delivered / span)} (over ${span.toFixed(2)} s, first send to last receipt)`],
-          ["lost deliveries (acked messages)", `${num(lostOfAcked)} of ${num(expectedOfAcked)} (${expectedOfAcked ? ((lostOfAcked / expectedOfAcked) * 100).toFixed(3) : "-"}%; ${messagesLost} msgs reached nobody, ${messagesPartly} reached some)`],
-          ["messages not acked", `${M - ackLatency.length}${lost > lostOfAcked ? ` (${num(lost - lostOfAcked)} deliveries missing because of them)` : ""}`],
-          ["drain", stopped === "complete" ? "complete: every ack and delivery arrived" : stopped === "stalled" ? "stalled: nothing arrived for 5 s, missing = lost" : `cut at --drain ${opts.drain} s while still arriving: missing may be late, not lost`],
+          [
+            "lost deliveries (acked messages)",
+            `${num(lostOfAcked)} of ${num(expectedOfAcked)} (${expectedOfAcked ? ((lostOfAcked / expectedOfAcked) * 100).toFixed(3) : "-"}%; ${messagesLost} msgs reached nobody, ${messagesPartly} reached some)`,
+          ],
+          [
+            "messages not acked",
+            `${M - ackLatency.length}${lost > lostOfAcked ? ` (${num(lost - lostOfAcked)} deliveries missing because of them)` : ""}`,
+          ],
+          [
+            "drain",
+            stopped === "complete"
+              ? "complete: every ack and delivery arrived"
+              : stopped === "stalled"
+                ? "stalled: nothing arrived for 5 s, missing = lost"
+                : `cut at --drain ${opts.drain} s while still arriving: missing may be late, not lost`,
+          ],
           ["duplicates", String(duplicates)],
-          ["out of order: send order / id order", `${num(outOfOrder)} / ${num(outOfIdOrder)} (concurrent posters; id order matters for since=)`],
+          [
+            "out of order: send order / id order",
+            `${num(outOfOrder)} / ${num(outOfIdOrder)} (concurrent posters; id order matters for since=)`,
+          ],
           ["e2e latency p50 / p95 / p99 / max", `${ms(lat.p50)} / ${ms(lat.p95)} / ${ms(lat.p99)} / ${ms(lat.max)}`],
           ["ack latency p50 / p95 / p99 / max", `${ms(ack.p50)} / ${ms(ack.p95)} / ${ms(ack.p99)} / ${ms(ack.max)}`],
-          ["fan-out spread p50 / p99 / max", `${ms(spread.p50)} / ${ms(spread.p99)} / ${ms(spread.max)} (receipt - first receipt of that message)`],
+          [
+            "fan-out spread p50 / p99 / max",
+            `${ms(spread.p50)} / ${ms(spread.p99)} / ${ms(spread.max)} (receipt - first receipt of that message)`,
+          ],
           ["send schedule lag (max)", ms(maxLag)],
-          ["subscribe wave", `${N} listeners in ${waveSeconds.toFixed(1)} s; presence frames per listener meanwhile (snapshot included): mean ${perListener.mean.toFixed(1)}, p50 ${perListener.p50}, max ${perListener.max}`],
+          [
+            "subscribe wave",
+            `${N} listeners in ${waveSeconds.toFixed(1)} s; presence frames per listener meanwhile (snapshot included): mean ${perListener.mean.toFixed(1)}, p50 ${perListener.p50}, max ${perListener.max}`,
+          ],
           ["other frames to listeners (setup)", describe(otherFrames.setup)],
           ["other frames to listeners (run)", describe(otherFrames.run)],
           ["errors", errors.size ? [...errors].map(([c, n]) => `${c} x${n}`).join(", ") : "none"],
-          ["sockets closed by server", closes.size ? [...closes].map(([c, n]) => `${c} x${n}`).join(", ") : `none (${stillOpen}/${N} listeners open)`],
+          [
+            "sockets closed by server",
+            closes.size ? [...closes].map(([c, n]) => `${c} x${n}`).join(", ") : `none (${stillOpen}/${N} listeners open)`,
+          ],
           ["CPU: server / load generator", `${pct(usage.server)} / ${pct(usage.loadgen)} of one core`],
         ],
         ["fan-out", "result"],
@@ -324,11 +373,36 @@ async function main() {
     if (opts.json) {
       console.log(
         JSON.stringify({
-          bench: "fanout", mode: target.mode, subscribers: N, posters: P, rate: opts.rate, seconds: opts.seconds,
-          messages: M, acked: ackLatency.length, drain: stopped, expected, delivered, lost, lost_of_acked: lostOfAcked, duplicates, out_of_send_order: outOfOrder, out_of_id_order: outOfIdOrder,
-          deliveries_per_s: delivered / span, latency_ms: lat, ack_ms: ack, spread_ms: spread, server_commit: target.commit, max_send_lag_ms: maxLag,
-          subscribe_wave_s: waveSeconds, presence_frames_per_listener: { mean: perListener.mean, p50: perListener.p50, max: perListener.max },
-          cpu_server: usage.server, cpu_loadgen: usage.loadgen, errors: Object.fromEntries(errors), other_frames_setup: Object.fromEntries(otherFrames.setup), other_frames_run: Object.fromEntries(otherFrames.run), closes: Object.fromEntries(closes),
+          bench: "fanout",
+          mode: target.mode,
+          subscribers: N,
+          posters: P,
+          rate: opts.rate,
+          seconds: opts.seconds,
+          messages: M,
+          acked: ackLatency.length,
+          drain: stopped,
+          expected,
+          delivered,
+          lost,
+          lost_of_acked: lostOfAcked,
+          duplicates,
+          out_of_send_order: outOfOrder,
+          out_of_id_order: outOfIdOrder,
+          deliveries_per_s: delivered / span,
+          latency_ms: lat,
+          ack_ms: ack,
+          spread_ms: spread,
+          server_commit: target.commit,
+          max_send_lag_ms: maxLag,
+          subscribe_wave_s: waveSeconds,
+          presence_frames_per_listener: { mean: perListener.mean, p50: perListener.p50, max: perListener.max },
+          cpu_server: usage.server,
+          cpu_loadgen: usage.loadgen,
+          errors: Object.fromEntries(errors),
+          other_frames_setup: Object.fromEntries(otherFrames.setup),
+          other_frames_run: Object.fromEntries(otherFrames.run),
+          closes: Object.fromEntries(closes),
         }),
       );
     }

@@ -77,7 +77,19 @@ async function main() {
     );
     console.log(`mode: ${target.mode}, server code ${target.commit}; readings ${opts.settle} s after each step`);
     console.log(`note: ${machineNote()}`);
-    if (opts.json) console.log(JSON.stringify({ bench: "memory", mode: target.mode, server_commit: target.commit, idle, registered, open, sockets: N, per_socket: perSocket }));
+    if (opts.json)
+      console.log(
+        JSON.stringify({
+          bench: "memory",
+          mode: target.mode,
+          server_commit: target.commit,
+          idle,
+          registered,
+          open,
+          sockets: N,
+          per_socket: perSocket,
+        }),
+      );
   } finally {
     for (const ws of sockets) ws.close();
     await target.stop();

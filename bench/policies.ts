@@ -7,9 +7,9 @@
 //   bun bench/policies.ts --postgres          a scratch database on the local PostgreSQL (dropped afterwards)
 //   bun bench/policies.ts --plans all         print every plan, not only the history page's
 import { sql } from "drizzle-orm";
+import { migrationFiles } from "../src/build/embedded.ts";
 import { type Database, openDatabase, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { migrationFiles } from "../src/build/embedded.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import type { Actor } from "../src/domain/actor.ts";
 import { machineNote, ms, num, parseOptions, progress, scratchDatabase, serverCommit, table } from "./common.ts";
@@ -23,7 +23,10 @@ const opts = parseOptions("policies.ts", "RLS cost per statement: a channel of -
   plans: { default: "history", help: "plans to print: history (the history page), all, or none" },
   postgres: { default: false, help: "run on a scratch database of the local PostgreSQL (BENCH_PG_URL) instead of embedded PGlite" },
   "database-url": { default: "", help: "run on this empty PostgreSQL database and leave it loaded (to try statements by hand with psql)" },
-  analyze: { default: true, help: "ANALYZE after loading, as autovacuum (PostgreSQL) and the server (embedded) do; --analyze=false shows fresh tables" },
+  analyze: {
+    default: true,
+    help: "ANALYZE after loading, as autovacuum (PostgreSQL) and the server (embedded) do; --analyze=false shows fresh tables",
+  },
 });
 
 // Fixed ids, so that the statements below can name them. Agents: 1 owns the two target servers, 2 reads (a member
@@ -45,7 +48,13 @@ const baseMs = 1_780_000_000_000;
 
 /** Messages of channel `ch`, numbered 1..n: time-ordered UUIDv7-shaped ids, every 37th soft-deleted. */
 const messageId = (ch: number, g: number) =>
-  `${(baseMs + g).toString(16).padStart(12, "0").replace(/^(.{8})(.{4})$/, "$1-$2")}-7${ch.toString(16).padStart(3, "0")}-8${g.toString(16).padStart(15, "0").replace(/^(.{3})/, "$1-")}`;
+  `${(baseMs + g)
+    .toString(16)
+    .padStart(12, "0")
+    .replace(/^(.{8})(.{4})$/, "$1-$2")}-7${ch.toString(16).padStart(3, "0")}-8${g
+    .toString(16)
+    .padStart(15, "0")
+    .replace(/^(.{3})/, "$1-")}`;
 const messageIdSql = (ch: string, g: string) =>
   `(lpad(to_hex(${baseMs}::bigint + ${g}), 12, '0') || '7' || lpad(to_hex(${ch}), 3, '0') || '8' || lpad(to_hex(${g}), 15, '0'))::uuid`;
 
@@ -134,7 +143,8 @@ function statements(small: number, big: number): Statement[] {
     `select ${columns} from "messages" where ("messages"."channel_id" = '${channel(ch)}' and "messages"."deleted_at" is null and "messages"."id" > ${newest(ch, size(ch), 200)}) order by "messages"."id" asc limit 101`;
   const reactions = (ch: number) =>
     `select "message_id", "emoji", count(*)::int from "message_reactions" where "message_reactions"."message_id" in (${Array.from({ length: 50 }, (_, k) => newest(ch, size(ch), k)).join(", ")}) group by "message_reactions"."message_id", "message_reactions"."emoji" order by "message_reactions"."message_id", min("message_reactions"."created_at")`;
-  const readable = (ch: number) => `select * from "channels" where ("channels"."id" = '${channel(ch)}' and app_can_read_channel("channels"."id"))`;
+  const readable = (ch: number) =>
+    `select * from "channels" where ("channels"."id" = '${channel(ch)}' and app_can_read_channel("channels"."id"))`;
   const search = (words: string) =>
     `select "id", "channel_id", "content", "created_at", "agent_id" from "messages" where ("messages"."search" @@ websearch_to_tsquery('english', '${words}') and "messages"."deleted_at" is null and app_can_read_channel("messages"."channel_id")) order by ts_rank("messages"."search", websearch_to_tsquery('english', '${words}')) desc, "messages"."id" desc limit 21`;
   const newestId = (ch: number) => `select id from messages where channel_id = '${channel(ch)}' order by id desc limit 1`;
@@ -154,22 +164,69 @@ function statements(small: number, big: number): Statement[] {
     { name: "search messages: a rare word", actor: asAnonymous, text: () => search("4242") },
     { name: "search messages: 1 in 5 match", actor: asReader, text: () => search("gardens") },
     { name: "agents: @me", actor: asReader, text: () => `select * from "agents" where "agents"."id" = '${reader}'` },
-    { name: "agents: a page's authors", actor: asAnonymous, text: () => `select "id", "username", "display_name", "avatar_url" from "agents" where "agents"."id" in (${Array.from({ length: 50 }, (_, k) => `'${agent(5 + k)}'`).join(", ")})` },
+    {
+      name: "agents: a page's authors",
+      actor: asAnonymous,
+      text: () =>
+        `select "id", "username", "display_name", "avatar_url" from "agents" where "agents"."id" in (${Array.from({ length: 50 }, (_, k) => `'${agent(5 + k)}'`).join(", ")})`,
+    },
     { name: "agent_config: own", actor: asReader, text: () => `select * from "agent_config" where "agent_id" = '${reader}'` },
     { name: "agent_tokens: own", actor: asReader, text: () => `select * from "agent_tokens" where "agent_id" = '${reader}'` },
-    { name: "servers: discovery page", actor: asReader, text: () => `select * from "servers" order by "member_count" desc, "id" desc limit 51` },
-    { name: "servers: discovery page", actor: asAnonymous, text: () => `select * from "servers" order by "member_count" desc, "id" desc limit 51` },
+    {
+      name: "servers: discovery page",
+      actor: asReader,
+      text: () => `select * from "servers" order by "member_count" desc, "id" desc limit 51`,
+    },
+    {
+      name: "servers: discovery page",
+      actor: asAnonymous,
+      text: () => `select * from "servers" order by "member_count" desc, "id" desc limit 51`,
+    },
     { name: "servers: by id (private)", actor: asReader, text: () => `select * from "servers" where "id" = '${privateServer}'` },
-    { name: "server_members: a server's", actor: asReader, text: () => `select * from "server_members" where "server_id" = '${publicServer}' limit 101` },
+    {
+      name: "server_members: a server's",
+      actor: asReader,
+      text: () => `select * from "server_members" where "server_id" = '${publicServer}' limit 101`,
+    },
     { name: "server_members: my servers", actor: asReader, text: () => `select * from "server_members" where "agent_id" = '${reader}'` },
-    { name: "channels: a server's", actor: asReader, text: () => `select * from "channels" where "server_id" = '${privateServer}' order by "position"` },
+    {
+      name: "channels: a server's",
+      actor: asReader,
+      text: () => `select * from "channels" where "server_id" = '${privateServer}' order by "position"`,
+    },
     { name: "server_bans: a server's", actor: asOwner, text: () => `select * from "server_bans" where "server_id" = '${privateServer}'` },
-    { name: "channel_bans: a channel's", actor: asOwner, text: () => `select * from "channel_bans" where "channel_id" = '${channel(targets.privateBig)}'` },
-    { name: "channel_reports: a channel's", actor: asOwner, text: () => `select * from "channel_reports" where "channel_id" = '${channel(targets.privateBig)}'` },
-    { name: "friendships: mine", actor: asReader, text: () => `select * from "friendships" where '${reader}' in ("agent_a_id", "agent_b_id")` },
-    { name: "friend_requests: to me", actor: asReader, text: () => `select * from "friend_requests" where "to_agent_id" = '${reader}' and "status" = 'pending'` },
-    { name: "activity feed: events page", actor: asAnonymous, text: () => `select e.*, s.id, s.name from "activity_events" e join "servers" s on s.id = e.server_id where e.server_id is not null and s.is_public order by e.id desc limit 51` },
-    { name: "activity feed: messages page", actor: asAnonymous, text: () => `select m.*, s.id, s.name, c.id, c.name from "messages" m join "channels" c on c.id = m.channel_id join "servers" s on s.id = c.server_id where m.deleted_at is null and s.is_public order by m.id desc limit 51` },
+    {
+      name: "channel_bans: a channel's",
+      actor: asOwner,
+      text: () => `select * from "channel_bans" where "channel_id" = '${channel(targets.privateBig)}'`,
+    },
+    {
+      name: "channel_reports: a channel's",
+      actor: asOwner,
+      text: () => `select * from "channel_reports" where "channel_id" = '${channel(targets.privateBig)}'`,
+    },
+    {
+      name: "friendships: mine",
+      actor: asReader,
+      text: () => `select * from "friendships" where '${reader}' in ("agent_a_id", "agent_b_id")`,
+    },
+    {
+      name: "friend_requests: to me",
+      actor: asReader,
+      text: () => `select * from "friend_requests" where "to_agent_id" = '${reader}' and "status" = 'pending'`,
+    },
+    {
+      name: "activity feed: events page",
+      actor: asAnonymous,
+      text: () =>
+        `select e.*, s.id, s.name from "activity_events" e join "servers" s on s.id = e.server_id where e.server_id is not null and s.is_public order by e.id desc limit 51`,
+    },
+    {
+      name: "activity feed: messages page",
+      actor: asAnonymous,
+      text: () =>
+        `select m.*, s.id, s.name, c.id, c.name from "messages" m join "channels" c on c.id = m.channel_id join "servers" s on s.id = c.server_id where m.deleted_at is null and s.is_public order by m.id desc limit 51`,
+    },
   ];
 }
 
@@ -198,7 +255,7 @@ async function run(database: Database) {
   progress(`loading ${num(2 * (opts.small + opts.big) + opts.small)} messages in the target channels`);
   await database.execLocked(0, (exec) => exec(buildSql(opts.small, opts.big)).then(() => {}));
   if (opts.analyze) await database.execLocked(0, (exec) => exec("analyze").then(() => {}));
-  progress(`loaded in ${(performance.now() - t0) / 1000 | 0} s`);
+  progress(`loaded in ${((performance.now() - t0) / 1000) | 0} s`);
 
   const explain = (actor: Actor, text: string) =>
     inTransaction(database, actor, async (tx) =>
@@ -220,34 +277,44 @@ async function run(database: Database) {
 
   const out: (string | number)[][] = [];
   const plans: string[] = [];
-  const variants = { public: [targets.publicSmall, targets.publicBig], private: [targets.privateSmall, targets.privateBig], dm: [targets.dm, targets.dm] };
+  const variants = {
+    public: [targets.publicSmall, targets.publicBig],
+    private: [targets.privateSmall, targets.privateBig],
+    dm: [targets.dm, targets.dm],
+  };
   for (const st of statements(opts.small, opts.big).filter((st) => st.name.includes(opts.only))) {
-    const who = st.actor.role === "agent" ? ({ [reader]: "member", [outsider]: "outsider", [owner]: "owner", [friend]: "friend" }[st.actor.agentId] ?? "agent") : st.actor.role;
+    const who =
+      st.actor.role === "agent"
+        ? ({ [reader]: "member", [outsider]: "outsider", [owner]: "owner", [friend]: "friend" }[st.actor.agentId] ?? "agent")
+        : st.actor.role;
     const chs = st.where ? variants[st.where] : [0];
     const results = [];
     for (const ch of chs) {
       const r = await timed(st.actor, st.text(ch));
       results.push(r);
-      const printPlan = opts.plans === "all" || (opts.plans === "history" && st.name === "history page (newest 50)" && who === "member" && st.where === "public");
-      if (printPlan) plans.push(`-- ${st.name}, ${who}, ${st.where ?? ""} channel of ${sizeLabel(ch === chs[0] ? opts.small : opts.big)} messages\n${st.text(ch)};\n${await explain(st.actor, st.text(ch))}`);
+      const printPlan =
+        opts.plans === "all" ||
+        (opts.plans === "history" && st.name === "history page (newest 50)" && who === "member" && st.where === "public");
+      if (printPlan)
+        plans.push(
+          `-- ${st.name}, ${who}, ${st.where ?? ""} channel of ${sizeLabel(ch === chs[0] ? opts.small : opts.big)} messages\n${st.text(ch)};\n${await explain(st.actor, st.text(ch))}`,
+        );
     }
     const [a, b] = results;
-    out.push([
-      st.name,
-      who,
-      st.where ?? "",
-      a.count,
-      ms(a.median),
-      b ? ms(b.median) : "",
-      b ? `${(b.median / a.median).toFixed(1)}×` : "",
-    ]);
+    out.push([st.name, who, st.where ?? "", a.count, ms(a.median), b ? ms(b.median) : "", b ? `${(b.median / a.median).toFixed(1)}×` : ""]);
   }
   const migrations = opts.without ? `migrations without ${opts.without}` : "all migrations";
   console.log(`\nRow-level security per statement, ${mode} ${version.v}, as moltstack_app; code at ${serverCommit()}, ${migrations}`);
   console.log(machineNote());
-  console.log(`Execution Time of EXPLAIN ANALYZE, median of ${opts.runs} (of fewer beyond 2 s); statistics ${opts.analyze ? "analyzed" : "never gathered"}.\n`);
   console.log(
-    table(out, ["statement", "as", "channel", "rows", `${sizeLabel(opts.small)} msgs`, `${sizeLabel(opts.big)} msgs`, "big/small"], [3, 4, 5, 6]),
+    `Execution Time of EXPLAIN ANALYZE, median of ${opts.runs} (of fewer beyond 2 s); statistics ${opts.analyze ? "analyzed" : "never gathered"}.\n`,
+  );
+  console.log(
+    table(
+      out,
+      ["statement", "as", "channel", "rows", `${sizeLabel(opts.small)} msgs`, `${sizeLabel(opts.big)} msgs`, "big/small"],
+      [3, 4, 5, 6],
+    ),
   );
   for (const p of plans) console.log(`\n${p}`);
 }

@@ -10,7 +10,20 @@
 // With the bare phase in the run, every row also shows its rate as a share of the bare handler's (the machine is
 // shared: ratios taken in one run are the comparable figure, absolute rates are not).
 import {
-  configure, maxOutboundPerHour, cpuMeter, machineNote, ms, num, parseOptions, pct, progress, registerMany, repoRoot, startTarget, summarize, table,
+  configure,
+  cpuMeter,
+  machineNote,
+  maxOutboundPerHour,
+  ms,
+  num,
+  parseOptions,
+  pct,
+  progress,
+  registerMany,
+  repoRoot,
+  startTarget,
+  summarize,
+  table,
 } from "./common.ts";
 
 const opts = parseOptions("rest.ts", "REST throughput: K concurrent agents, closed loop, S seconds per phase.", {
@@ -28,7 +41,10 @@ const opts = parseOptions("rest.ts", "REST throughput: K concurrent agents, clos
 });
 
 const K = Math.max(1, Math.floor(opts.agents));
-const phases = opts.phases.split(",").map((s) => s.trim()).filter(Boolean);
+const phases = opts.phases
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const p of phases) if (!["post", "me", "history", "bare"].includes(p)) throw new Error(`unknown phase ${p}`);
 
 type Request = { url: string; init: RequestInit; expect: number };
@@ -108,7 +124,11 @@ async function runPhase(phase: string, what: string, requests: ((n: number) => R
 /** A bare Bun.serve handler in its own process: what this load generator can push through HTTP at all. */
 async function startBare(): Promise<{ url: string; pid: number; stop(): void }> {
   const child = Bun.spawn(
-    [process.execPath, "-e", `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ id: "bare", ok: true }) }); console.log("listening " + s.port);`],
+    [
+      process.execPath,
+      "-e",
+      `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ id: "bare", ok: true }) }); console.log("listening " + s.port);`,
+    ],
     { cwd: repoRoot, stdout: "pipe", stderr: "inherit" },
   );
   process.once("exit", () => child.kill("SIGKILL"));
@@ -162,7 +182,11 @@ async function main() {
               agents.map((a, k) => {
                 const headers = { ...auth(a.tokens.api_token), "content-type": "application/json" };
                 const url = `${target.url}/api/v1/channels/${postChannels[k % postChannels.length]}/messages`;
-                return (n) => ({ url, init: { method: "POST", headers, body: JSON.stringify({ content: `rest bench ${k}:${n}` }) }, expect: 201 });
+                return (n) => ({
+                  url,
+                  init: { method: "POST", headers, body: JSON.stringify({ content: `rest bench ${k}:${n}` }) },
+                  expect: 201,
+                });
               }),
               target.pid,
             ),
@@ -187,9 +211,11 @@ async function main() {
           if (channelSize < want) {
             progress(`topping the channel up to ${want} messages`);
             const missing = want - channelSize;
-            await Promise.all(agents.map(async (a, k) => {
-              for (let i = k; i < missing; i += K) await a.send(channelId, `history filler ${i}`);
-            }));
+            await Promise.all(
+              agents.map(async (a, k) => {
+                for (let i = k; i < missing; i += K) await a.send(channelId, `history filler ${i}`);
+              }),
+            );
             channelSize = want;
           }
           progress(`GET history (limit ${opts.history})`);
@@ -198,7 +224,11 @@ async function main() {
               "history",
               `GET /api/v1/channels/:id/messages?limit=${opts.history} (channel of ${Math.max(opts.history, channelSize)} msgs)`,
               agents.map((a) => {
-                const r = { url: `${target.url}/api/v1/channels/${channelId}/messages?limit=${opts.history}`, init: { headers: auth(a.tokens.api_token) }, expect: 200 };
+                const r = {
+                  url: `${target.url}/api/v1/channels/${channelId}/messages?limit=${opts.history}`,
+                  init: { headers: auth(a.tokens.api_token) },
+                  expect: 200,
+                };
                 return () => r;
               }),
               target.pid,
@@ -212,10 +242,15 @@ async function main() {
       const bare = await startBare();
       try {
         results.push(
-          await runPhase("bare", "GET / on bare Bun.serve (baseline)", Array.from({ length: K }, () => {
-            const r = { url: `${bare.url}/`, init: {}, expect: 200 };
-            return () => r;
-          }), bare.pid),
+          await runPhase(
+            "bare",
+            "GET / on bare Bun.serve (baseline)",
+            Array.from({ length: K }, () => {
+              const r = { url: `${bare.url}/`, init: {}, expect: 200 };
+              return () => r;
+            }),
+            bare.pid,
+          ),
         );
       } finally {
         bare.stop();
@@ -237,16 +272,34 @@ async function main() {
         ms(r.latency.p95),
         ms(r.latency.p99),
         ms(r.latency.max),
-        r.failed ? `${r.failed} (${Object.entries(r.statuses).filter(([s]) => s !== "200" && s !== "201").map(([s, n]) => `${s}x${n}`).join(" ")})` : "0",
+        r.failed
+          ? `${r.failed} (${Object.entries(r.statuses)
+              .filter(([s]) => s !== "200" && s !== "201")
+              .map(([s, n]) => `${s}x${n}`)
+              .join(" ")})`
+          : "0",
         `${pct(r.cpuServer)} / ${pct(r.cpuLoadgen)}`,
       ]),
       ["request", "per s", "of bare", "p50", "p95", "p99", "max", "failed", "CPU server / loadgen"],
       [1, 2, 3, 4, 5, 6],
     ),
   );
-  console.log(`mode: ${target?.mode ?? "-"}, server code ${target?.commit}; ${K} agents, closed loop (one request in flight each), ${opts.seconds} s per phase`);
+  console.log(
+    `mode: ${target?.mode ?? "-"}, server code ${target?.commit}; ${K} agents, closed loop (one request in flight each), ${opts.seconds} s per phase`,
+  );
   console.log(`note: ${machineNote()}; CPU is a share of one core.`);
-  if (opts.json) console.log(JSON.stringify({ bench: "rest", mode: target?.mode, server_commit: target?.commit, agents: K, channels: opts.channels, seconds: opts.seconds, results }));
+  if (opts.json)
+    console.log(
+      JSON.stringify({
+        bench: "rest",
+        mode: target?.mode,
+        server_commit: target?.commit,
+        agents: K,
+        channels: opts.channels,
+        seconds: opts.seconds,
+        results,
+      }),
+    );
 }
 
 await main().then(

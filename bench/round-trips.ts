@@ -36,22 +36,38 @@ async function main() {
       rows.push({ what, status: last!.status, db: Number(m[1]), redis: Number(m[2]) });
     };
     const headers = { authorization: `Bearer ${alice.tokens.api_token}`, "content-type": "application/json" };
-    const post = (body: unknown, extra: Record<string, string> = {}) => () =>
-      fetch(`${target.url}/api/v1/channels/${channelId}/messages`, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+    const post =
+      (body: unknown, extra: Record<string, string> = {}) =>
+      () =>
+        fetch(`${target.url}/api/v1/channels/${channelId}/messages`, {
+          method: "POST",
+          headers: { ...headers, ...extra },
+          body: JSON.stringify(body),
+        });
     await measure("POST message", post({ content: "hello" }));
-    await measure("POST message with Idempotency-Key", () => post({ content: "hello again" }, { "idempotency-key": crypto.randomUUID() })());
+    await measure("POST message with Idempotency-Key", () =>
+      post({ content: "hello again" }, { "idempotency-key": crypto.randomUUID() })(),
+    );
     await measure("POST message mentioning an agent", post({ content: `hi @${bob.username}` }));
     await measure("POST reply", post({ content: "a reply", reply_to: parent.id }));
     await measure("POST reply to an unknown message (refused)", post({ content: "a reply", reply_to: crypto.randomUUID() }));
     await measure("GET /agents/@me", () => fetch(`${target.url}/api/v1/agents/@me`, { headers }));
-    await measure("GET channel history (limit 50)", () => fetch(`${target.url}/api/v1/channels/${channelId}/messages?limit=50`, { headers }));
+    await measure("GET channel history (limit 50)", () =>
+      fetch(`${target.url}/api/v1/channels/${channelId}/messages?limit=50`, { headers }),
+    );
     await measure("GET channel history, anonymous", () => fetch(`${target.url}/api/v1/channels/${channelId}/messages?limit=50`));
     await measure("GET channel page (observer UI), anonymous", () => fetch(`${target.url}/servers/${server.id}/channels/${channelId}`));
   } finally {
     await target.stop();
   }
   console.log();
-  console.log(table(rows.map((r) => [r.what, r.status, r.db, r.redis]), ["request", "status", "db statements", "redis round trips"], [1, 2, 3]));
+  console.log(
+    table(
+      rows.map((r) => [r.what, r.status, r.db, r.redis]),
+      ["request", "status", "db statements", "redis round trips"],
+      [1, 2, 3],
+    ),
+  );
   console.log(`mode: ${target.mode}, server code ${target.commit}`);
   if (opts.json) console.log(JSON.stringify({ bench: "round-trips", mode: target.mode, server_commit: target.commit, rows }));
 }

@@ -1,31 +1,31 @@
 // Builds the Hono app: middleware, the API routers, health checks, the skill file and the observer pages.
-import { OpenAPIHono, createRoute } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import type { Deps } from "./deps.ts";
-import type { Fanout } from "./fanout.ts";
 import { AppError } from "./errors.ts";
-import { within } from "./lib/deadline.ts";
-import { counted } from "./lib/round-trips.ts";
-import { agentRoutes } from "./http/agents.ts";
-import { authRoutes } from "./http/auth.ts";
-import { apiKeyRoutes } from "./http/api-keys.ts";
+import type { Fanout } from "./fanout.ts";
 import { agentConfigRoutes } from "./http/agent-settings.ts";
+import { agentRoutes } from "./http/agents.ts";
+import { apiKeyRoutes } from "./http/api-keys.ts";
+import { authRoutes } from "./http/auth.ts";
+import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
 import { moltbookRoutes } from "./http/moltbook.ts";
-import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
 import { observerRoutes } from "./http/observers.ts";
-import { pageRoutes } from "./pages/routes.tsx";
-import { agentDocs } from "./http/skill.ts";
-import { gatewayDescription } from "./wire.ts";
-import { channelRoutes, messageRoutes } from "./http/channels.ts";
+import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
 import { searchRoutes } from "./http/search.ts";
 import { serverRoutes } from "./http/servers.ts";
+import { agentDocs } from "./http/skill.ts";
 import { blockRoutes, followRoutes, friendRoutes } from "./http/social.ts";
+import { within } from "./lib/deadline.ts";
+import { counted } from "./lib/round-trips.ts";
+import { pageRoutes } from "./pages/routes.tsx";
+import { gatewayDescription } from "./wire.ts";
 
 export const maxBodyBytes = 64 * 1024;
 const readyCheckMs = 700;
@@ -66,7 +66,12 @@ export function createApp(deps: Deps, fanout: Fanout) {
     );
   });
 
-  const limitBody = bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`); } });
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: () => {
+      throw new AppError("payload_too_large", `request bodies are limited to ${maxBodyBytes} bytes`);
+    },
+  });
   const api = router();
   api.use(limitBody);
   api.use(apiIdentity(deps));
@@ -90,13 +95,17 @@ export function createApp(deps: Deps, fanout: Fanout) {
   const describeApi = (c: Context) => {
     document ??= openApiDocument(app, {
       version: pkg.version,
-      description: "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
+      description:
+        "Discord for AI agents. Errors are {error: {code, message, details}}; lists are {data, has_more}. The WebSocket gateway's frames: /api/v1/gateway.json.",
     });
     return { ...document, servers: [{ url: baseUrl(c) }] };
   };
   api.openapi(
     createRoute({
-      method: "get", path: "/openapi.json", tags: ["meta"], security: auth.optional,
+      method: "get",
+      path: "/openapi.json",
+      tags: ["meta"],
+      security: auth.optional,
       summary: "This API, described (OpenAPI 3.1), generated from the schemas that validate it",
       responses: { 200: answer(z.record(z.string(), z.unknown()), "The OpenAPI 3.1 document"), ...errors() },
     }),
@@ -104,7 +113,10 @@ export function createApp(deps: Deps, fanout: Fanout) {
   );
   api.openapi(
     createRoute({
-      method: "get", path: "/gateway.json", tags: ["meta"], security: auth.optional,
+      method: "get",
+      path: "/gateway.json",
+      tags: ["meta"],
+      security: auth.optional,
       summary: "The WebSocket gateway described: every frame, both directions, as JSON Schema, and the close codes",
       responses: { 200: answer(z.record(z.string(), z.unknown()), "The gateway's description"), ...errors() },
     }),

@@ -161,14 +161,13 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue.path.join(".");
-    const where =
-      path.startsWith("limits.")
-        ? limitName(path.slice(7) as keyof Limits, env)
-        : (flags as Record<string, { flag: string; env: string }>)[path]
-          ? `${(flags as any)[path].flag} / ${(flags as any)[path].env}`
-          : path === "jwtSecret"
-            ? "MOLTSTACK_JWT_SECRET"
-            : path;
+    const where = path.startsWith("limits.")
+      ? limitName(path.slice(7) as keyof Limits, env)
+      : (flags as Record<string, { flag: string; env: string }>)[path]
+        ? `${(flags as any)[path].flag} / ${(flags as any)[path].env}`
+        : path === "jwtSecret"
+          ? "MOLTSTACK_JWT_SECRET"
+          : path;
     throw new ConfigError(`invalid ${where}: ${issue.message}`);
   }
   const config = parsed.data;
@@ -186,7 +185,10 @@ export type AgentSettings = { serverUrl: string; profile: string; configDir: str
  * `--server` / `MOLTSTACK_URL` (default http://127.0.0.1:3000), `--profile` / `MOLTSTACK_PROFILE` (default
  * `default`), and the config directory: `$XDG_CONFIG_HOME/moltstack`, else `~/.config/moltstack`.
  */
-export function agentSettings(given: { server?: string; profile?: string }, env: Record<string, string | undefined> = process.env): AgentSettings {
+export function agentSettings(
+  given: { server?: string; profile?: string },
+  env: Record<string, string | undefined> = process.env,
+): AgentSettings {
   const server = given.server ?? (env.MOLTSTACK_URL || "http://127.0.0.1:3000");
   let url: URL;
   try {
@@ -194,7 +196,8 @@ export function agentSettings(given: { server?: string; profile?: string }, env:
   } catch {
     throw new ConfigError(`invalid --server / MOLTSTACK_URL: ${JSON.stringify(server)} is not a URL`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("invalid --server / MOLTSTACK_URL: must be an http(s) URL");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError("invalid --server / MOLTSTACK_URL: must be an http(s) URL");
   const profile = given.profile ?? (env.MOLTSTACK_PROFILE || "default");
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(profile) || profile.startsWith(".")) {
     throw new ConfigError("invalid --profile / MOLTSTACK_PROFILE: 1-64 characters of letters, digits, _ - and . (not first)");

@@ -1,20 +1,21 @@
 // Wires what one running server needs: database, key-value store, pub/sub, rate limiter, signing key, clock.
 // A plain object handed to the domain; no container.
+
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
 import RedisMock from "ioredis-mock";
 import type { Config } from "./config.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { createLimiter, type Limiter } from "./domain/limits.ts";
 import { isDiskFull } from "./errors.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
-import { migrate } from "./db/migrate.ts";
-import { type Limiter, createLimiter } from "./domain/limits.ts";
+import { countingRedis, countRoundTrips } from "./lib/round-trips.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
 import type { PubSub } from "./pubsub/pubsub.ts";
 import { redisOptions, redisPubSub, watchRedis } from "./pubsub/redis.ts";
-import { countRoundTrips, countingRedis } from "./lib/round-trips.ts";
 
 export type Deps = {
   config: Config;

@@ -34,7 +34,10 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-export const errorDetail = z.object({ field: z.string().optional().meta({ description: "the input field, dotted (e.g. `since.0`)" }), message: z.string() });
+export const errorDetail = z.object({
+  field: z.string().optional().meta({ description: "the input field, dotted (e.g. `since.0`)" }),
+  message: z.string(),
+});
 export type ErrorDetail = z.infer<typeof errorDetail>;
 
 function errorBodyOf(status: number) {
@@ -85,11 +88,7 @@ export function validationError(issues: { path: PropertyKey[]; message: string }
     message: i.message,
   }));
   const first = details[0];
-  return new AppError(
-    "validation_failed",
-    first ? `${first.field ? `${first.field}: ` : ""}${first.message}` : "invalid input",
-    details,
-  );
+  return new AppError("validation_failed", first ? `${first.field ? `${first.field}: ` : ""}${first.message}` : "invalid input", details);
 }
 
 /** Whether an error means a backing service (database, Redis) is unreachable right now: a 503, not a 500. */
@@ -97,7 +96,8 @@ export function isOutage(e: unknown): boolean {
   for (let err: any = e, i = 0; err && i < 4; err = err.cause, i++) {
     if (err instanceof ServiceUnavailable) return true;
     const code = String(err.code ?? "");
-    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|57P0[1-3]|08\d{3})$/.test(code)) return true;
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|57P0[1-3]|08\d{3})$/.test(code))
+      return true;
     // Matched by message as well as by name: the compiled binary minifies class names.
     if (err.name === "MaxRetriesPerRequestError") return true;
     if (/max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue/.test(String(err.message))) return true;
@@ -114,7 +114,11 @@ export class ServiceUnavailable extends Error {}
  */
 export function logFailure(where: string, e: unknown): void {
   if (isOutage(e)) return;
-  console.error(`${where}: ${String((e as Error)?.message ?? e).split("\n")[0].slice(0, 300)}`);
+  console.error(
+    `${where}: ${String((e as Error)?.message ?? e)
+      .split("\n")[0]
+      .slice(0, 300)}`,
+  );
 }
 
 /** Whether an error means the disk under the database is full (PostgreSQL's 53100, or the file system's ENOSPC). */

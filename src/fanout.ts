@@ -10,7 +10,7 @@ import { type Control, control, controlTopic } from "./domain/events.ts";
 import { messageFrame, missedMessages } from "./domain/messages.ts";
 import { firstIdAt } from "./lib/ids.ts";
 import { type Listeners, listeners } from "./lib/listeners.ts";
-import { type TopicEvent, decodeEvent, encodeEvent } from "./wire.ts";
+import { decodeEvent, encodeEvent, type TopicEvent } from "./wire.ts";
 
 /**
  * How long before a lost pub/sub link the re-read starts, and how long a replay's seam stays guarded: a message's

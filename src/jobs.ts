@@ -2,9 +2,9 @@
 // stopped with it. A run that is still going when its next is due is not doubled; a failure is logged with the name.
 import { sql } from "drizzle-orm";
 import type { Deps } from "./deps.ts";
-import { logFailure } from "./errors.ts";
 import { forgetExpiredKeys } from "./domain/idempotency.ts";
 import { type Presence, presenceTickMs, sessionRenewMs, settleStalePresence, stalePresenceMs } from "./domain/presence.ts";
+import { logFailure } from "./errors.ts";
 import type { Gateway } from "./gateway/gateway.ts";
 
 export type Job = { name: string; everyMs: number; run: () => unknown };

@@ -1,12 +1,13 @@
 // The moltstack command: parse the command line, pick a subcommand. Nothing else.
-import { ConfigError, booleanFlags, flags, loadConfig } from "./config.ts";
+
+import pkg from "../package.json" with { type: "json" };
+import { agentCommand } from "./cli/agent.ts";
+import { seedCommand } from "./cli/seed.ts";
+import { booleanFlags, ConfigError, flags, loadConfig } from "./config.ts";
 import { DatabaseUnreachable, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { RedisUnreachable } from "./deps.ts";
-import { seedCommand } from "./cli/seed.ts";
-import { agentCommand } from "./cli/agent.ts";
 import { startServer } from "./server.ts";
-import pkg from "../package.json" with { type: "json" };
 
 const commands: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   serve: { summary: "run the server (the default)", run: serve },
@@ -18,10 +19,7 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
 };
 
 function usage(command?: string): string {
-  const lines = [
-    command ? `usage: moltstack ${command} [options]` : "usage: moltstack [command] [options]",
-    "",
-  ];
+  const lines = [command ? `usage: moltstack ${command} [options]` : "usage: moltstack [command] [options]", ""];
   if (!command) {
     lines.push("commands:");
     for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
@@ -36,7 +34,9 @@ function usage(command?: string): string {
   if (!command || command === "serve" || command === "migrate" || command === "seed") {
     lines.push("options (each has an environment twin; the flag wins):");
     for (const [key, f] of Object.entries(flags)) {
-      lines.push(`  ${(f.flag + (booleanFlags.has(key) ? "" : " <value>")).padEnd(24)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default || "unset"})`);
+      lines.push(
+        `  ${(f.flag + (booleanFlags.has(key) ? "" : " <value>")).padEnd(24)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default || "unset"})`,
+      );
     }
     lines.push("", "  MOLTSTACK_JWT_SECRET     signing key for tokens (required with --database-url)");
   }

@@ -2,15 +2,14 @@
 import type { Server } from "bun";
 import { createApp } from "./app.ts";
 import { type Config, ConfigError } from "./config.ts";
-import { AppError } from "./errors.ts";
-import { within } from "./lib/deadline.ts";
-import { type Deps, type DepsOptions, closeDeps, createDeps } from "./deps.ts";
-import { logFailure } from "./errors.ts";
-import { type Fanout, createFanout } from "./fanout.ts";
-import { type SocketData, createGateway } from "./gateway/gateway.ts";
+import { closeDeps, createDeps, type Deps, type DepsOptions } from "./deps.ts";
 import { createPresence } from "./domain/presence.ts";
 import { startWebhookWorker } from "./domain/webhooks/outbox.ts";
+import { AppError, logFailure } from "./errors.ts";
+import { createFanout, type Fanout } from "./fanout.ts";
+import { createGateway, type SocketData } from "./gateway/gateway.ts";
 import { analyze, serverJobs, startJobs } from "./jobs.ts";
+import { within } from "./lib/deadline.ts";
 
 export type Running = {
   url: string;
@@ -81,7 +80,8 @@ export async function startServer(config: Config, options: DepsOptions = {}): Pr
           return res;
         } finally {
           // The path only: a query string may carry a token (/ws?token=), and headers and bodies are never logged.
-          if (config.logRequests) console.log(`${req.method} ${new URL(req.url).pathname} ${status} ${Math.round(performance.now() - started)}ms`);
+          if (config.logRequests)
+            console.log(`${req.method} ${new URL(req.url).pathname} ${status} ${Math.round(performance.now() - started)}ms`);
           lastActivity = performance.now();
           if (--inFlight === 0) drained?.();
         }
@@ -157,7 +157,9 @@ function listenError(config: Config, e: unknown): unknown {
   const where = `cannot listen on ${config.host}:${config.port}`;
   switch (code) {
     case "EADDRINUSE":
-      return new ConfigError(`${where}: the port is in use by another process (choose another --port, or pass --reuse-port to share it on purpose)`);
+      return new ConfigError(
+        `${where}: the port is in use by another process (choose another --port, or pass --reuse-port to share it on purpose)`,
+      );
     case "EADDRNOTAVAIL":
       return new ConfigError(`${where}: ${config.host} is not an address of this machine (--host / HOST)`);
     case "EACCES":

@@ -40,7 +40,10 @@ export const closeCodeMeanings: Record<(typeof closeCodes)[keyof typeof closeCod
 
 const metadata = z
   .record(z.string(), z.unknown())
-  .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes, `metadata is limited to ${maxMetadataBytes} bytes of JSON`)
+  .refine(
+    (m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes,
+    `metadata is limited to ${maxMetadataBytes} bytes of JSON`,
+  )
   .meta({ description: `free-form JSON for machines, at most ${maxMetadataBytes} bytes` });
 
 export const content = z
@@ -99,12 +102,18 @@ const nonce = z.union([z.string().max(64), z.number()]);
 
 export const clientFrame = z
   .discriminatedUnion("op", [
-    z.object({ op: z.literal("ping"), nonce: z.unknown().optional() }).passthrough().meta({ description: "keep-alive, every heartbeat_interval ms; answered by pong" }),
+    z
+      .object({ op: z.literal("ping"), nonce: z.unknown().optional() })
+      .passthrough()
+      .meta({ description: "keep-alive, every heartbeat_interval ms; answered by pong" }),
     z
       .object({
         op: z.literal("subscribe"),
         channels: z.array(uuid).min(1).max(maxChannelsPerFrame),
-        since: z.record(z.string(), uuid).optional().meta({ description: "per channel, the last message id seen: what came after it is replayed first" }),
+        since: z
+          .record(z.string(), uuid)
+          .optional()
+          .meta({ description: "per channel, the last message id seen: what came after it is replayed first" }),
       })
       .meta({ description: "answered per channel by subscribed, context and presence (or error with ref = the channel id)" }),
     z.object({ op: z.literal("unsubscribe"), channels: z.array(uuid).min(1).max(maxChannelsPerFrame) }),
@@ -146,11 +155,28 @@ const presenceFrame = z
 const messageFrame = messageView.extend({ op: z.literal("message"), channel });
 const messageUpdateFrame = messageView.extend({ op: z.literal("message_update"), channel });
 const messageDeleteFrame = z.object({ op: z.literal("message_delete"), channel, id: z.uuid() });
-const reactionFrame = z.object({ op: z.enum(["reaction_add", "reaction_remove"]), channel, message_id: z.uuid(), emoji: z.string(), agent: z.string(), count: z.number().int() });
+const reactionFrame = z.object({
+  op: z.enum(["reaction_add", "reaction_remove"]),
+  channel,
+  message_id: z.uuid(),
+  emoji: z.string(),
+  agent: z.string(),
+  count: z.number().int(),
+});
 const typingFrame = z.object({ op: z.literal("typing"), channel, agent: z.string(), agent_id: z.uuid() });
 const friendRequestFrame = z.object({ op: z.literal("friend_request"), from: z.string(), request_id: z.uuid(), agent: agentRef });
-const friendAcceptedFrame = z.object({ op: z.literal("friend_accepted"), friend: z.string(), agent: agentRef, dm_channel_id: z.uuid().nullable() });
-const followActivityFrame = z.object({ op: z.literal("follow_activity"), type: z.literal("server.joined"), agent: agentRef, server: z.object({ id: z.uuid(), name: z.string() }) });
+const friendAcceptedFrame = z.object({
+  op: z.literal("friend_accepted"),
+  friend: z.string(),
+  agent: agentRef,
+  dm_channel_id: z.uuid().nullable(),
+});
+const followActivityFrame = z.object({
+  op: z.literal("follow_activity"),
+  type: z.literal("server.joined"),
+  agent: agentRef,
+  server: z.object({ id: z.uuid(), name: z.string() }),
+});
 
 export const serverFrame = z
   .discriminatedUnion("op", [
@@ -171,13 +197,22 @@ export const serverFrame = z
     messageUpdateFrame,
     messageDeleteFrame,
     z.object({ op: z.literal("message_ack"), id: z.uuid(), channel, timestamp: z.iso.datetime({ offset: true }), nonce: nonce.optional() }),
-    z.object({ op: z.literal("replay_truncated"), channel, last_id: z.uuid().meta({ description: "page on with GET /channels/{id}/messages?after=" }) }),
+    z.object({
+      op: z.literal("replay_truncated"),
+      channel,
+      last_id: z.uuid().meta({ description: "page on with GET /channels/{id}/messages?after=" }),
+    }),
     reactionFrame,
     typingFrame,
     friendRequestFrame,
     friendAcceptedFrame,
     followActivityFrame,
-    z.object({ op: z.literal("error"), code: z.string(), message: z.string(), ref: z.unknown().optional().meta({ description: "the nonce or channel id the error answers" }) }),
+    z.object({
+      op: z.literal("error"),
+      code: z.string(),
+      message: z.string(),
+      ref: z.unknown().optional().meta({ description: "the nonce or channel id the error answers" }),
+    }),
   ])
   .meta({ id: "ServerFrame" });
 export type ServerFrame = z.input<typeof serverFrame>;

@@ -2,7 +2,6 @@
 // it. The server renders every live event into escaped HTML; this only places those fragments (parsed in an inert
 // <template>, never evaluated). No inline code, no eval: the CSP allows scripts from /static only.
 (() => {
-  "use strict";
   let source = null;
   let sourceUrl = null;
   const typingTimers = new Map();
@@ -24,11 +23,15 @@
       const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
       const format = el.getAttribute("data-format");
       el.textContent =
-        format === "date" ? d.toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" })
-        : format === "time" ? time
-        : sameDay(d, now) ? `Today at ${time}`
-        : sameDay(d, yesterday) ? `Yesterday at ${time}`
-        : `${d.toLocaleDateString()} ${time}`;
+        format === "date"
+          ? d.toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" })
+          : format === "time"
+            ? time
+            : sameDay(d, now)
+              ? `Today at ${time}`
+              : sameDay(d, yesterday)
+                ? `Yesterday at ${time}`
+                : `${d.toLocaleDateString()} ${time}`;
       el.title = d.toLocaleString();
       el.setAttribute("data-local", "");
     }
@@ -104,7 +107,10 @@
       const agent = el.dataset.agent;
       stopTyping(agent);
       typing.appendChild(el);
-      typingTimers.set(agent, setTimeout(() => stopTyping(agent), 6000));
+      typingTimers.set(
+        agent,
+        setTimeout(() => stopTyping(agent), 6000),
+      );
     },
     presence(html) {
       const changes = fragment(html);
@@ -120,7 +126,10 @@
       for (const change of changes.querySelectorAll("[data-agent]")) {
         for (const member of members) if (member.dataset.agent === change.dataset.agent) set(member, change.dataset.presence);
       }
-      for (const [id, list] of [["online-count", "members-online"], ["offline-count", "members-offline"]]) {
+      for (const [id, list] of [
+        ["online-count", "members-online"],
+        ["offline-count", "members-offline"],
+      ]) {
         if (byId(id) && byId(list)) byId(id).textContent = String(byId(list).children.length);
       }
     },

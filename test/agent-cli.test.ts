@@ -1,8 +1,9 @@
 // `moltstack agent ...` run as real processes against a real server, each test with its own config directory.
+
+import { setDefaultTimeout } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { setDefaultTimeout } from "bun:test";
 import { type AgentClient, call, publicKeyBase64, registerAgent } from "../src/client/agent.ts";
 import { readKeyFile } from "../src/client/key-file.ts";
 import { serveProcess, tempDir, uniqueName, useServer } from "./helpers.ts";
@@ -19,7 +20,12 @@ function machine(url: string) {
   const home = tempDir("moltstack-cli-");
   const env = { ...process.env, XDG_CONFIG_HOME: home.path, MOLTSTACK_URL: url, MOLTSTACK_PROFILE: "" };
   const spawn = (args: string[], stdin?: string) =>
-    Bun.spawn(["bun", entry, "agent", ...args], { env, stdout: "pipe", stderr: "pipe", stdin: stdin === undefined ? "ignore" : new Blob([stdin]) });
+    Bun.spawn(["bun", entry, "agent", ...args], {
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
+    });
   return {
     home: home.path,
     profileDir: (profile = "default") => join(home.path, "moltstack", "profiles", profile),
@@ -115,7 +121,8 @@ describe("moltstack agent", () => {
       const keyPath = join(box.profileDir(), "agent.key");
       expect(made.stdout).toContain(keyPath);
       expect(mode(keyPath)).toBe(0o600);
-      for (const dir of [join(box.home, "moltstack"), join(box.home, "moltstack", "profiles"), box.profileDir()]) expect(mode(dir)).toBe(0o700);
+      for (const dir of [join(box.home, "moltstack"), join(box.home, "moltstack", "profiles"), box.profileDir()])
+        expect(mode(dir)).toBe(0o700);
       const pem = readFileSync(keyPath, "utf8");
       expect(pem).toStartWith("-----BEGIN PRIVATE KEY-----");
       const secretBody = pem.split("\n")[1];
@@ -211,7 +218,10 @@ describe("moltstack agent", () => {
       expect(refused.stderr.trim()).toBe(
         `moltstack: @${bob.username} is not your friend: direct messages are between friends ('moltstack agent friends request ${bob.username}', then they accept)`,
       );
-      expect(JSON.parse((await box.run(["dm", bob.username, "hi", "--json"])).stderr)).toMatchObject({ error: { code: "not_friends" }, exit_code: 4 });
+      expect(JSON.parse((await box.run(["dm", bob.username, "hi", "--json"])).stderr)).toMatchObject({
+        error: { code: "not_friends" },
+        exit_code: 4,
+      });
 
       expect((await box.run(["friends", "request", bob.username])).stdout.trim()).toBe(`asked @${bob.username} to be friends`);
       expect((await box.json(["friends", "requests"])).outgoing.map((r: any) => r.to.username)).toEqual([bob.username]);
@@ -246,7 +256,11 @@ describe("moltstack agent", () => {
       const listen = box.listen([]);
       for (const channel of [general.id, secondChannel, dm]) await listen.next((f) => f.op === "subscribed" && f.channel === channel);
       const posted = [await bob.send(general.id, `hi @${name}`), await bob.send(secondChannel, "over here"), await bob.send(dm, "psst")];
-      for (const m of posted) expect(await listen.next((f) => f.op === "message" && f.id === m.id)).toMatchObject({ content: m.content, agent: { username: bob.username } });
+      for (const m of posted)
+        expect(await listen.next((f) => f.op === "message" && f.id === m.id)).toMatchObject({
+          content: m.content,
+          agent: { username: bob.username },
+        });
 
       listen.proc.kill("SIGINT");
       expect(await listen.proc.exited).toBe(0);
@@ -263,7 +277,10 @@ describe("moltstack agent", () => {
       await narrow.next((f) => f.id === wanted.id);
       narrow.proc.kill("SIGINT");
       expect(await narrow.proc.exited).toBe(0);
-      expect(narrow.frames().map((f) => [f.op, f.channel])).toEqual([["subscribed", general.id], ["message", general.id]]);
+      expect(narrow.frames().map((f) => [f.op, f.channel])).toEqual([
+        ["subscribed", general.id],
+        ["message", general.id],
+      ]);
       expect(narrow.frames().some((f) => f.id === probe.id)).toBe(false);
     } finally {
       box.remove();
@@ -400,7 +417,19 @@ describe("moltstack agent", () => {
       expect(help.code).toBe(0);
       expect(help.stdout).toStartWith("usage: moltstack agent send <channel-id> <text>");
       const all = await box.run(["--help"]);
-      for (const word of ["keygen", "register", "whoami", "servers", "channels", "send", "history", "dm", "friends", "listen", "exit codes"]) {
+      for (const word of [
+        "keygen",
+        "register",
+        "whoami",
+        "servers",
+        "channels",
+        "send",
+        "history",
+        "dm",
+        "friends",
+        "listen",
+        "exit codes",
+      ]) {
         expect(all.stdout).toContain(word);
       }
     } finally {
@@ -415,7 +444,10 @@ describe("moltstack agent listen across a server restart", () => {
     const probe = Bun.serve({ port: 0, fetch: () => new Response() });
     const port = probe.port;
     probe.stop(true);
-    const start = () => serveProcess(["bun", entry, "--port", String(port), "--data-dir", data.path], { env: { MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "1000" } });
+    const start = () =>
+      serveProcess(["bun", entry, "--port", String(port), "--data-dir", data.path], {
+        env: { MOLTSTACK_LIMIT_REGISTRATIONS_PER_HOUR: "1000" },
+      });
     let running = await start();
     const box = machine(running.url);
     let listen: ReturnType<typeof lineReader> | undefined;

@@ -1,14 +1,15 @@
 // Long-lived API keys: made with a session, shown once, stored hashed, usable as a bearer on REST and the gateway,
 // revocable at once, and never able to make more keys.
-import { beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
 import { eq } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { openSocket, wsUrl } from "../src/client/gateway.ts";
 import { inTransaction } from "../src/db/rls.ts";
-import { system } from "../src/domain/actor.ts";
 import { agentApiKeys } from "../src/db/schema.ts";
+import { system } from "../src/domain/actor.ts";
 import { useServer } from "./helpers.ts";
 
 // Tests start real servers: seconds, not milliseconds.
@@ -39,10 +40,17 @@ describe("API keys", () => {
 
     const list = await alice.get("/api/v1/agents/@me/api-keys");
     expect(list.status).toBe(200);
-    expect(list.body.data).toContainEqual({ id: made.body.id, name: "moltbook client", prefix: made.body.prefix, created_at: made.body.created_at });
+    expect(list.body.data).toContainEqual({
+      id: made.body.id,
+      name: "moltbook client",
+      prefix: made.body.prefix,
+      created_at: made.body.created_at,
+    });
     expect(JSON.stringify(list.body)).not.toContain(secret);
 
-    const [row] = await inTransaction(server.deps.database, system, (tx) => tx.select().from(agentApiKeys).where(eq(agentApiKeys.id, made.body.id)));
+    const [row] = await inTransaction(server.deps.database, system, (tx) =>
+      tx.select().from(agentApiKeys).where(eq(agentApiKeys.id, made.body.id)),
+    );
     expect(row.keyHash).toBe(createHash("sha256").update(secret).digest("hex"));
     expect(JSON.stringify(row)).not.toContain(secret);
 

@@ -6,9 +6,10 @@
 // Out of scope: the observer web pages (HTML; test/ui.test.ts) and the Moltbook compat API under
 // /compat/moltbook/api/v1 (its own envelope, over the same domain functions; test/moltbook.test.ts). The compat
 // routes are listed below (`compatOutOfScope`), and checked against the app, so a new one is noticed.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
-import { type AgentClient, type Tokens, call, newKeys, publicKeyBase64, signChallenge } from "../src/client/agent.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AgentClient, call, newKeys, publicKeyBase64, signChallenge, type Tokens } from "../src/client/agent.ts";
 import { type Frame, type GatewaySocket, openSocket, wsUrl } from "../src/client/gateway.ts";
 import { clientOps } from "../src/wire.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";

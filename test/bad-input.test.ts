@@ -1,7 +1,8 @@
 // Every API route, fed hostile input by a signed-in agent and by an anonymous caller: never a 500, never a stack
 // trace or SQL in the answer, always the one error shape.
-import { beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { useServer } from "./helpers.ts";
 
@@ -19,8 +20,26 @@ beforeAll(async () => {
 });
 
 const params = ["not-a-uuid", "00000000-0000-0000-0000-000000000000", "%27%20OR%201%3D1--", "a".repeat(300), "%00", "..%2F..%2Fetc"];
-const bodies: unknown[] = [null, [], "text", 42, true, { content: { $gt: "" } }, { username: ["a"], limit: -1 }, { emoji: "\u0000" }, { content: "x".repeat(5000) }];
-const queries = ["?limit=-1", "?limit=abc", "?before=garbage", "?after=%00", "?sort=../../", "?q=%25%5F%27", "?limit=1e9&status=nope&type=evil"];
+const bodies: unknown[] = [
+  null,
+  [],
+  "text",
+  42,
+  true,
+  { content: { $gt: "" } },
+  { username: ["a"], limit: -1 },
+  { emoji: "\u0000" },
+  { content: "x".repeat(5000) },
+];
+const queries = [
+  "?limit=-1",
+  "?limit=abc",
+  "?before=garbage",
+  "?after=%00",
+  "?sort=../../",
+  "?q=%25%5F%27",
+  "?limit=1e9&status=nope&type=evil",
+];
 
 describe("hostile input on every route", () => {
   it("never answers 500 or leaks internals", async () => {
@@ -47,7 +66,10 @@ describe("hostile input on every route", () => {
       }
     }
     // Raw bytes that are not even text.
-    const garbage = await server.call("POST", "/api/v1/agents/register", undefined, { rawBody: new Uint8Array([0xff, 0xfe, 0x00, 0x80]), headers: { "content-type": "application/json" } });
+    const garbage = await server.call("POST", "/api/v1/agents/register", undefined, {
+      rawBody: new Uint8Array([0xff, 0xfe, 0x00, 0x80]),
+      headers: { "content-type": "application/json" },
+    });
     expect(garbage.status).toBe(400);
     expect(calls).toBeGreaterThan(1000);
   });

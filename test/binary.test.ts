@@ -1,8 +1,9 @@
 // The single executable: built, copied alone into an empty folder, and run from there like a user would.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerAgent } from "../src/client/agent.ts";
 import { serveProcess, tempDir } from "./helpers.ts";
 
@@ -33,7 +34,10 @@ describe("dist/moltstack", () => {
     expect(version.exitCode).toBe(0);
     expect(version.stdout.toString()).toMatch(/^moltstack \d/);
 
-    const { proc, url } = await serveProcess([binary, "--port", "0", "--data-dir", "./data"], { cwd: empty.path, env: { PATH: "/usr/bin:/bin" } });
+    const { proc, url } = await serveProcess([binary, "--port", "0", "--data-dir", "./data"], {
+      cwd: empty.path,
+      env: { PATH: "/usr/bin:/bin" },
+    });
     try {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       expect((await fetch(`${url}/readyz`)).status).toBe(200);

@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { testServer, useServer } from "./helpers.ts";
 
@@ -30,7 +30,9 @@ describe("servers", () => {
     const general = await generalOf(alice, created.id);
     expect(general).toMatchObject({ type: "text", server_id: created.id });
     const members = await bob.get(`/api/v1/servers/${created.id}/members`);
-    expect(members.body.data).toEqual([expect.objectContaining({ role: "owner", agent: expect.objectContaining({ username: alice.username }) })]);
+    expect(members.body.data).toEqual([
+      expect.objectContaining({ role: "owner", agent: expect.objectContaining({ username: alice.username }) }),
+    ]);
   });
 
   it("joins and leaves; the owner cannot leave; only the owner deletes", async () => {
@@ -125,7 +127,10 @@ describe("messages", () => {
   it("posts, reads history without membership, and refuses non-members", async () => {
     const s = await alice.createServer({ name: "Talk" });
     const general = await generalOf(alice, s.id);
-    const sent = await alice.send(general.id, "hello @" + bob.username + " and @nobody_at_all", { content_type: "text", metadata: { mood: "happy" } });
+    const sent = await alice.send(general.id, "hello @" + bob.username + " and @nobody_at_all", {
+      content_type: "text",
+      metadata: { mood: "happy" },
+    });
     expect(sent).toMatchObject({
       channel_id: general.id,
       content_type: "text",
@@ -298,7 +303,10 @@ describe("messages", () => {
     const retyped = await alice.patch(`/api/v1/channels/${news.id}`, { type: "text" });
     expect(retyped.status).toBe(400);
     expect(retyped.body.error).toMatchObject({ code: "validation_failed", details: [{ field: "type" }] });
-    expect((await alice.patch(`/api/v1/channels/${news.id}`, { type: "announcement", topic: "news only" })).body).toMatchObject({ type: "announcement", topic: "news only" });
+    expect((await alice.patch(`/api/v1/channels/${news.id}`, { type: "announcement", topic: "news only" })).body).toMatchObject({
+      type: "announcement",
+      topic: "news only",
+    });
   });
 
   it("bans: the banned agent cannot post or rejoin; unban lets it back", async () => {
@@ -315,7 +323,10 @@ describe("messages", () => {
     const rejoin = await bob.post(`/api/v1/servers/${s.id}/join`);
     expect(rejoin.status).toBe(403);
     expect(rejoin.body.error.code).toBe("banned");
-    expect((await alice.get(`/api/v1/servers/${s.id}/bans`)).body.data[0]).toMatchObject({ agent: { username: bob.username }, reason: "spam" });
+    expect((await alice.get(`/api/v1/servers/${s.id}/bans`)).body.data[0]).toMatchObject({
+      agent: { username: bob.username },
+      reason: "spam",
+    });
     expect((await bob.get(`/api/v1/servers/${s.id}/bans`)).status).toBe(403);
     expect((await alice.del(`/api/v1/servers/${s.id}/ban/${bob.username}`)).status).toBe(204);
     expect((await bob.post(`/api/v1/servers/${s.id}/join`)).status).toBe(200);
@@ -414,7 +425,11 @@ describe("search as you type", () => {
     for (const q of ["underw", "basket wea", "Weaving!", "weav'); drop table servers;--", "under & | ! :*"]) {
       const res = await server.call("GET", `/api/v1/servers?q=${encodeURIComponent(q)}`);
       expect(res.status, q).toBe(200);
-      if (!q.includes("drop") && !q.includes("&")) expect(res.body.data.map((x: { id: string }) => x.id), q).toContain(s.id);
+      if (!q.includes("drop") && !q.includes("&"))
+        expect(
+          res.body.data.map((x: { id: string }) => x.id),
+          q,
+        ).toContain(s.id);
     }
     const none = await server.call("GET", `/api/v1/servers?q=${encodeURIComponent("!!!")}`);
     expect(none.body.data).toEqual([]);

@@ -1,7 +1,7 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { setDefaultTimeout } from "bun:test";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { setDefaultTimeout } from "bun:test";
 import { registerAgent } from "../src/client/agent.ts";
 import { serveProcess, tempDir, testServer, uniqueName } from "./helpers.ts";
 
@@ -11,7 +11,11 @@ setDefaultTimeout(60_000);
 const entry = `${import.meta.dir}/../src/main.ts`;
 
 async function run(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
-  const proc = Bun.spawn([...prefix, "bun", entry, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...env } });
+  const proc = Bun.spawn([...prefix, "bun", entry, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...env },
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { stdout, stderr, code };
 }
@@ -36,7 +40,11 @@ describe("the moltstack command", () => {
   });
 
   it("says what a number flag must be, in words", async () => {
-    for (const [args, env] of [[["--port", "abc"], {}], [["--port", "1.5"], {}], [[], { PORT: "-1" }]] as const) {
+    for (const [args, env] of [
+      [["--port", "abc"], {}],
+      [["--port", "1.5"], {}],
+      [[], { PORT: "-1" }],
+    ] as const) {
       const res = await run(["serve", ...args, "--data-dir", "memory:"], env);
       expect(res.code, args.join(" ")).toBe(2);
       expect(res.stderr.trim()).toBe("moltstack: invalid --port / PORT: must be a whole number 0-65535");
@@ -56,7 +64,10 @@ describe("the moltstack command", () => {
   });
 
   it("refuses an unreachable database with one line and exit code 2", async () => {
-    const res = await run(["serve", "--port", "0"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/nothing", MOLTSTACK_JWT_SECRET: "x".repeat(40) });
+    const res = await run(["serve", "--port", "0"], {
+      DATABASE_URL: "postgres://postgres@127.0.0.1:1/nothing",
+      MOLTSTACK_JWT_SECRET: "x".repeat(40),
+    });
     expect(res.code).toBe(2);
     expect(res.stderr.trim().split("\n")).toHaveLength(1);
     expect(res.stderr).toContain("cannot reach PostgreSQL");
@@ -72,7 +83,9 @@ describe("the moltstack command", () => {
         `moltstack: cannot listen on 127.0.0.1:${other.port}: the port is in use by another process (choose another --port, or pass --reuse-port to share it on purpose)`,
       ]);
       // Asked for: MoltStack shares the port.
-      const shared = await serveProcess(["bun", entry, "--port", String(other.port), "--data-dir", "memory:"], { env: { MOLTSTACK_REUSE_PORT: "1" } });
+      const shared = await serveProcess(["bun", entry, "--port", String(other.port), "--data-dir", "memory:"], {
+        env: { MOLTSTACK_REUSE_PORT: "1" },
+      });
       expect(shared.url).toBe(`http://127.0.0.1:${other.port}`);
       shared.proc.kill("SIGTERM");
       expect(await shared.proc.exited).toBe(0);

@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { useServer } from "./helpers.ts";
 
@@ -35,9 +35,18 @@ describe("agent config", () => {
   });
 
   it("changes only the fields given, within their bounds", async () => {
-    const res = await alice.patch("/api/v1/agents/@me/config", { idle_timeout_seconds: 30, max_outbound_per_hour: 500, webhook_events: ["dm.received", "dm.received", "friend_request.received"] });
+    const res = await alice.patch("/api/v1/agents/@me/config", {
+      idle_timeout_seconds: 30,
+      max_outbound_per_hour: 500,
+      webhook_events: ["dm.received", "dm.received", "friend_request.received"],
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ idle_timeout_seconds: 30, max_outbound_per_hour: 500, max_inbound_wakes_per_hour: 10, webhook_events: ["dm.received", "friend_request.received"] });
+    expect(res.body).toMatchObject({
+      idle_timeout_seconds: 30,
+      max_outbound_per_hour: 500,
+      max_inbound_wakes_per_hour: 10,
+      webhook_events: ["dm.received", "friend_request.received"],
+    });
     expect((await alice.get("/api/v1/agents/@me/config")).body.idle_timeout_seconds).toBe(30);
 
     const outOfBounds: [string, unknown][] = [

@@ -80,7 +80,10 @@ describe("kill -9 under load", () => {
         before = page.body.data.at(-1).id;
       }
       const delivered = () => new Set(session!.messages.map((m) => m.id as string));
-      await eventually(() => [...acknowledged].every((id) => delivered().has(id)), { timeout: 60_000, what: "every acknowledged post live" }).catch(() => {});
+      await eventually(() => [...acknowledged].every((id) => delivered().has(id)), {
+        timeout: 60_000,
+        what: "every acknowledged post live",
+      }).catch(() => {});
       const missingStored = [...acknowledged].filter((id) => !stored.has(id));
       const missingLive = [...acknowledged].filter((id) => !delivered().has(id));
       console.log(

@@ -3,8 +3,9 @@
 // error shape, leak a stack trace or SQL, hang, or bring the server down. FUZZ_RUNS scales it (default 40 per
 // operation and op); the seed is fixed (FUZZ_SEED overrides it) and printed, so a failure replays with
 // `bun run fuzz --seed <seed> --runs <runs> --batch <runs> --only "<operation>"`.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failureReport, fuzzServer, runFuzz, totalsTable } from "./fuzz/fuzz.ts";
 import type { TestServer } from "./helpers.ts";
 

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import { type Frame, type GatewaySocket, liveSession, openSocket, wsUrl } from "../src/client/gateway.ts";
 import type { Delivery } from "../src/fanout.ts";
 import type { TopicEvent } from "../src/wire.ts";
-import { type TestServer, onPostgres, tempDir, testServer } from "./helpers.ts";
+import { onPostgres, type TestServer, tempDir, testServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
@@ -24,8 +24,7 @@ async function connect(agent: AgentClient) {
   return socket;
 }
 
-const messagesIn = (socket: GatewaySocket, channel: string) =>
-  socket.frames.filter((f) => f.op === "message" && f.channel === channel);
+const messagesIn = (socket: GatewaySocket, channel: string) => socket.frames.filter((f) => f.op === "message" && f.channel === channel);
 
 async function subscribed(socket: GatewaySocket, channel: string, since?: string) {
   const from = socket.frames.length;
@@ -77,7 +76,13 @@ describe("gateway", () => {
       const got = messagesIn(s, general).slice(-2);
       expect(got.map((f) => f.id)).toEqual([viaRest.id, ack.id]);
       expect(got[0]).toEqual({ op: "message", channel: general, ...viaRest });
-      expect(got[1]).toMatchObject({ content: "two via WS", content_type: "code", agent: { id: alice.id, username: alice.username }, reactions: [], mentions: [] });
+      expect(got[1]).toMatchObject({
+        content: "two via WS",
+        content_type: "code",
+        agent: { id: alice.id, username: alice.username },
+        reactions: [],
+        mentions: [],
+      });
     }
     // The WS post is durable: history has it.
     const history = await bob.get(`/api/v1/channels/${general}/messages?limit=2`);
@@ -202,7 +207,9 @@ describe("gateway", () => {
       for (let i = 0; i < 4; i++) e.send({ op: "message", channel: ch, content: `m${i}`, nonce: i });
       const refused = await e.next((f) => f.op === "error");
       expect(refused.code).toBe("rate_limited");
-      const acks = await Promise.all([0, 1, 2, 3].filter((n) => n !== refused.ref).map((n) => e.next((f) => f.op === "message_ack" && f.nonce === n)));
+      const acks = await Promise.all(
+        [0, 1, 2, 3].filter((n) => n !== refused.ref).map((n) => e.next((f) => f.op === "message_ack" && f.nonce === n)),
+      );
       expect(acks).toHaveLength(3);
       e.close();
     } finally {
@@ -316,7 +323,9 @@ describe("the gateway keeps up with changes", () => {
     await s.next((f) => f.op === "message_ack" && f.nonce === 19);
     expect(s.frames.filter((f) => f.op === "message_ack").map((f) => f.nonce)).toEqual([...Array(20).keys()]);
     const history = await g.get(`/api/v1/channels/${general}/messages?limit=20`);
-    expect(history.body.data.map((m: { content: string }) => m.content).reverse()).toEqual([...Array(20).keys()].map((i) => `in order ${i}`));
+    expect(history.body.data.map((m: { content: string }) => m.content).reverse()).toEqual(
+      [...Array(20).keys()].map((i) => `in order ${i}`),
+    );
   });
 
   it("closes the sockets of a revoked session with 4001", async () => {
@@ -417,8 +426,14 @@ describe("what each act publishes", () => {
         const end = published.findIndex((d) => d.event.op === "message" && d.event.id === done.id);
         expect(end, act).toBeGreaterThanOrEqual(from);
         const during = published.slice(from, end);
-        expect(during.map((d) => d.event.op), act).toEqual(events);
-        expect(during.every((d) => d.topic === `channel:${general}`), act).toBe(true);
+        expect(
+          during.map((d) => d.event.op),
+          act,
+        ).toEqual(events);
+        expect(
+          during.every((d) => d.topic === `channel:${general}`),
+          act,
+        ).toBe(true);
         // The subscribed socket got exactly those events, byte for byte.
         const sent = b.frames.slice(seenFrom).filter((f) => f.channel === general && f.op !== "presence");
         expect(sent, act).toEqual(during.map((d) => JSON.parse(d.bytes)));

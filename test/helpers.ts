@@ -1,14 +1,15 @@
 // Starts real MoltStack servers for the tests (port 0, in memory or on the CI's Postgres + Redis) and makes agents.
-import { afterAll, beforeAll } from "vitest";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { type AgentClient, type ApiResponse, call, type RequestOptions, registerAgent } from "../src/client/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openDatabase } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Clock } from "../src/lib/clock.ts";
 import { type Running, startServer } from "../src/server.ts";
-import { type AgentClient, type ApiResponse, type RequestOptions, call, registerAgent } from "../src/client/agent.ts";
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
@@ -67,10 +68,8 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
   const running = await startServer(config, { snapshot: config.databaseUrl ? undefined : await migratedSnapshot(), clock: options.clock });
   let n = 0;
   return Object.assign(running, {
-    agent: (name: string, extra?: Parameters<typeof registerAgent>[2]) =>
-      registerAgent(running.url, uniqueName(name, n++), extra),
-    call: <T = any>(method: string, path: string, body?: unknown, opts?: RequestOptions) =>
-      call<T>(running.url, method, path, body, opts),
+    agent: (name: string, extra?: Parameters<typeof registerAgent>[2]) => registerAgent(running.url, uniqueName(name, n++), extra),
+    call: <T = any>(method: string, path: string, body?: unknown, opts?: RequestOptions) => call<T>(running.url, method, path, body, opts),
   });
 }
 
@@ -130,10 +129,14 @@ export function tempDir(prefix = "moltstack-test-"): { path: string; remove(): v
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-
 /** Starts `moltstack serve` as its own process and waits for the line that names its URL. */
 export async function serveProcess(command: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const proc = Bun.spawn(command, { cwd: options.cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...options.env } });
+  const proc = Bun.spawn(command, {
+    cwd: options.cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, DATABASE_URL: "", REDIS_URL: "", ...options.env },
+  });
   const reader = proc.stdout.getReader();
   let out = "";
   const deadline = Date.now() + 60_000;
@@ -147,4 +150,3 @@ export async function serveProcess(command: string[], options: { cwd?: string; e
   if (!url) throw new Error(`server did not start: ${out} ${await new Response(proc.stderr).text()}`);
   return { proc, url, out };
 }
-

@@ -1,14 +1,15 @@
 // What a hostile agent tried (issue 12, section 3): locking others out of signing in, turning a client's retry into a
 // revoked session, flooding a message with reactions, probing for observer accounts, following through a block, and
 // text that hides or reorders what a reader sees.
-import { describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { and, eq, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { type AgentClient, signChallenge } from "../src/client/agent.ts";
+import { wsUrl } from "../src/client/gateway.ts";
 import { rows, sqlState } from "../src/db/client.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { agentFollows, messageReactions } from "../src/db/schema.ts";
-import { type AgentClient, signChallenge } from "../src/client/agent.ts";
-import { wsUrl } from "../src/client/gateway.ts";
 import { uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -35,10 +36,20 @@ describe("text that hides or reorders what a reader sees", () => {
     for (const display_name of deceptiveNames) {
       const res = await alice.patch("/api/v1/agents/@me", { display_name });
       expect(res.status, JSON.stringify(display_name)).toBe(400);
-      expect(res.body.error).toMatchObject({ code: "validation_failed", details: expect.arrayContaining([expect.objectContaining({ field: "display_name" })]) });
+      expect(res.body.error).toMatchObject({
+        code: "validation_failed",
+        details: expect.arrayContaining([expect.objectContaining({ field: "display_name" })]),
+      });
       const reg = await server.call("POST", "/api/v1/agents/register", { username: uniqueName("r"), publicKey: "AAAA", display_name });
-      expect(reg.body.error.details.map((d: { field: string }) => d.field), JSON.stringify(display_name)).toContain("display_name");
-      const obs = await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("o")}@example.com`, password: "long enough pw", display_name });
+      expect(
+        reg.body.error.details.map((d: { field: string }) => d.field),
+        JSON.stringify(display_name),
+      ).toContain("display_name");
+      const obs = await server.call("POST", "/api/v1/observers/register", {
+        email: `${uniqueName("o")}@example.com`,
+        password: "long enough pw",
+        display_name,
+      });
       expect(obs.status, JSON.stringify(display_name)).toBe(400);
       const srv = await alice.post("/api/v1/servers", { name: display_name });
       expect(srv.status, JSON.stringify(display_name)).toBe(400);
@@ -62,7 +73,8 @@ describe("text that hides or reorders what a reader sees", () => {
     // Nor by editing, nor through the Moltbook compat API, which posts through the same domain function.
     const shown = await alice.send(channel, "visible");
     expect((await alice.patch(`/api/v1/messages/${shown.id}`, { content: "\u202e\u2066\u00ad" })).status).toBe(400);
-    const compat = (path: string, body: unknown) => server.call("POST", `/compat/moltbook/api/v1${path}`, body, { token: alice.tokens.api_token });
+    const compat = (path: string, body: unknown) =>
+      server.call("POST", `/compat/moltbook/api/v1${path}`, body, { token: alice.tokens.api_token });
     const post = await compat("/posts", { submolt: "general", title: "a post to comment on" });
     expect(post.status).toBe(201);
     const comment = await compat(`/posts/${post.body.post.id}/comments`, { content: "\u202e\u2066\u00ad" });
@@ -98,7 +110,9 @@ describe("text that hides or reorders what a reader sees", () => {
       expect(typeof res.body.error.message).toBe("string");
     }
     // A well-formed surrogate pair is an ordinary emoji.
-    expect((await server.call("POST", path, undefined, { rawBody: bytes('{"content":"hi \\ud83d\\ude00"}'), headers: json })).status).toBe(201);
+    expect((await server.call("POST", path, undefined, { rawBody: bytes('{"content":"hi \\ud83d\\ude00"}'), headers: json })).status).toBe(
+      201,
+    );
     const stored = (await alice.get(path)).body.data.map((m: { content: string }) => m.content);
     expect(stored).toEqual(["hi \u{1F600}"]);
 
@@ -158,7 +172,33 @@ describe("following across a block", () => {
 });
 
 describe("reactions per message", () => {
-  const emoji = ["😀", "😂", "😍", "👍", "👎", "🎉", "🔥", "🚀", "👀", "🤖", "❤️", "💯", "🙏", "👏", "🤔", "😢", "😡", "🌟", "✅", "❌", "🍕", "🐍", "🦀", "🎯", "🧠"];
+  const emoji = [
+    "😀",
+    "😂",
+    "😍",
+    "👍",
+    "👎",
+    "🎉",
+    "🔥",
+    "🚀",
+    "👀",
+    "🤖",
+    "❤️",
+    "💯",
+    "🙏",
+    "👏",
+    "🤔",
+    "😢",
+    "😡",
+    "🌟",
+    "✅",
+    "❌",
+    "🍕",
+    "🐍",
+    "🦀",
+    "🎯",
+    "🧠",
+  ];
   const react = (a: AgentClient, id: string, e: string) => a.post(`/api/v1/messages/${id}/react`, { emoji: e });
 
   it("caps one agent's reactions on a message at 10 and a message at 20 different emoji", async () => {
@@ -194,19 +234,27 @@ describe("reactions per message", () => {
     const raced = await Promise.all(agents.slice(2).map((a, i) => react(a, message.id, emoji[19 + i])));
     expect(raced.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
     const [{ n }] = await inTransaction(server.deps.database, { role: "system" }, (tx) =>
-      tx.select({ n: sql<number>`count(distinct ${messageReactions.emoji})::int` }).from(messageReactions).where(eq(messageReactions.messageId, message.id)),
+      tx
+        .select({ n: sql<number>`count(distinct ${messageReactions.emoji})::int` })
+        .from(messageReactions)
+        .where(eq(messageReactions.messageId, message.id)),
     );
     expect(Number(n)).toBe(20);
 
     // Straight into the table as a member, past the domain: the database refuses the 21st emoji and the 11th reaction.
     const insert = (agentId: string, e: string) =>
-      inTransaction(server.deps.database, { role: "agent", agentId }, (tx) => tx.insert(messageReactions).values({ messageId: message.id, agentId, emoji: e }))
+      inTransaction(server.deps.database, { role: "agent", agentId }, (tx) =>
+        tx.insert(messageReactions).values({ messageId: message.id, agentId, emoji: e }),
+      )
         .then(() => "ok")
         .catch((e) => sqlState(e));
     expect(await insert(agents[6].id, emoji[24])).toBe("23514");
     expect(await insert(agents[0].id, emoji[12])).toBe("23514");
     const kept = await inTransaction(server.deps.database, { role: "system" }, (tx) =>
-      tx.select().from(messageReactions).where(and(eq(messageReactions.messageId, message.id), eq(messageReactions.agentId, agents[0].id))),
+      tx
+        .select()
+        .from(messageReactions)
+        .where(and(eq(messageReactions.messageId, message.id), eq(messageReactions.agentId, agents[0].id))),
     );
     expect(kept).toHaveLength(10);
   });
@@ -236,12 +284,23 @@ describe("signing in again cannot be blocked by strangers", () => {
     const statuses: number[] = [];
     // Any address in one /64 is the same caller.
     for (let i = 0; i < 101; i++) {
-      statuses.push((await server.call("POST", "/api/v1/auth/challenge", { username: uniqueName("nobody") }, from(`2001:db8:77:5::${(i + 1).toString(16)}`))).status);
+      statuses.push(
+        (
+          await server.call(
+            "POST",
+            "/api/v1/auth/challenge",
+            { username: uniqueName("nobody") },
+            from(`2001:db8:77:5::${(i + 1).toString(16)}`),
+          )
+        ).status,
+      );
     }
     expect(statuses.slice(0, 100).every((s) => s === 404)).toBe(true);
     expect(statuses[100]).toBe(429);
     // Another /64 is another caller.
-    expect((await server.call("POST", "/api/v1/auth/challenge", { username: uniqueName("nobody") }, from("2001:db8:77:6::1"))).status).toBe(404);
+    expect((await server.call("POST", "/api/v1/auth/challenge", { username: uniqueName("nobody") }, from("2001:db8:77:6::1"))).status).toBe(
+      404,
+    );
   });
 });
 
@@ -249,8 +308,18 @@ describe("observer accounts", () => {
   it("answers registration the same whether or not the email has an account", async () => {
     const email = `${uniqueName("obs")}@example.com`;
     const first = await server.call("POST", "/api/v1/observers/register", { email, password: "correct horse battery" }, from("10.13.0.1"));
-    const second = await server.call("POST", "/api/v1/observers/register", { email: email.toUpperCase(), password: "another password" }, from("10.13.0.2"));
-    const fresh = await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("new")}@example.com`, password: "another password" }, from("10.13.0.3"));
+    const second = await server.call(
+      "POST",
+      "/api/v1/observers/register",
+      { email: email.toUpperCase(), password: "another password" },
+      from("10.13.0.2"),
+    );
+    const fresh = await server.call(
+      "POST",
+      "/api/v1/observers/register",
+      { email: `${uniqueName("new")}@example.com`, password: "another password" },
+      from("10.13.0.3"),
+    );
     for (const res of [first, second, fresh]) {
       expect(res.status).toBe(202);
       expect(res.body).toEqual(first.body);
@@ -279,7 +348,16 @@ describe("observer accounts", () => {
     // The guessing address, trying other accounts, is stopped by the per-address limit (30 a minute, some spent above).
     const spray: number[] = [];
     for (let i = 0; i < 40 && !spray.includes(429); i++) {
-      spray.push((await server.call("POST", "/api/v1/observers/login", { email: `${uniqueName("x")}@example.com`, password: "whatever1" }, from("10.14.0.1"))).status);
+      spray.push(
+        (
+          await server.call(
+            "POST",
+            "/api/v1/observers/login",
+            { email: `${uniqueName("x")}@example.com`, password: "whatever1" },
+            from("10.14.0.1"),
+          )
+        ).status,
+      );
     }
     // (A slow run that crosses the turn of a minute may get a few more answers: the window slides.)
     expect(spray.at(-1)).toBe(429);
@@ -291,7 +369,9 @@ describe("a client retrying a refresh", () => {
   const refresh = (token: string) => server.call("POST", "/api/v1/auth/refresh", { refresh_token: token });
   /** Lets the grace of an agent's spent refresh tokens run out (as if a minute had passed since they were spent). */
   const ageSpentTokens = (agentId: string) =>
-    server.deps.database.db.execute(sql`update agent_tokens set used_at = used_at - interval '1 minute' where agent_id = ${agentId} and used_at is not null`);
+    server.deps.database.db.execute(
+      sql`update agent_tokens set used_at = used_at - interval '1 minute' where agent_id = ${agentId} and used_at is not null`,
+    );
 
   it("gets the same new pair for the same refresh token sent twice at once, and the session lives on", async () => {
     const alice = await server.agent("alice");
@@ -335,7 +415,10 @@ describe("a client retrying a refresh", () => {
     expect(late.body.error.code).toBe("token_revoked");
     expect((await carol.get("/api/v1/agents/@me")).body.error.code).toBe("token_revoked");
     // The sealed pairs of the revoked session are gone.
-    const sealed = await rows(server.deps.database.db, sql`select id from agent_tokens where agent_id = ${carol.id} and successor_sealed is not null`);
+    const sealed = await rows(
+      server.deps.database.db,
+      sql`select id from agent_tokens where agent_id = ${carol.id} and successor_sealed is not null`,
+    );
     expect(sealed).toEqual([]);
   });
 });

@@ -1,11 +1,12 @@
 // Retries never duplicate: Idempotency-Key on REST posts, nonces on the gateway's message op.
-import { beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { and, eq, sql } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { inTransaction } from "../src/db/rls.ts";
-import { system } from "../src/domain/actor.ts";
 import { idempotencyKeys } from "../src/db/schema.ts";
+import { system } from "../src/domain/actor.ts";
 import { forgetExpiredKeys } from "../src/domain/idempotency.ts";
 import { useServer } from "./helpers.ts";
 
@@ -119,7 +120,9 @@ describe("Idempotency-Key", () => {
     }
     expect((await withKey(alice, "~".repeat(255), `/api/v1/channels/${general}/messages`, { content: "long key" })).status).toBe(201);
     // The body limit holds for keyed requests too.
-    expect((await withKey(alice, crypto.randomUUID(), `/api/v1/channels/${general}/messages`, { content: "x".repeat(70_000) })).status).toBe(413);
+    expect(
+      (await withKey(alice, crypto.randomUUID(), `/api/v1/channels/${general}/messages`, { content: "x".repeat(70_000) })).status,
+    ).toBe(413);
     expect(await contents()).not.toContain("never posted");
   });
 
@@ -143,7 +146,10 @@ describe("Idempotency-Key", () => {
     const other = crypto.randomUUID();
     await withKey(alice, other, `/api/v1/channels/${general}/messages`, { content: `expiring ${other}` });
     await inTransaction(server.deps.database, system, (tx) =>
-      tx.update(idempotencyKeys).set({ createdAt: sql`now() - interval '25 hours'` }).where(eq(idempotencyKeys.key, `rest:${other}`)),
+      tx
+        .update(idempotencyKeys)
+        .set({ createdAt: sql`now() - interval '25 hours'` })
+        .where(eq(idempotencyKeys.key, `rest:${other}`)),
     );
     expect(await forgetExpiredKeys(server.deps)).toBeGreaterThanOrEqual(1);
     const left = await inTransaction(server.deps.database, system, (tx) =>

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { sql } from "drizzle-orm";
 import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
 import { agentClient, call, newKeys, publicKeyBase64, registerAgent, signChallenge } from "../src/client/agent.ts";
 import { uniqueName, useServer } from "./helpers.ts";
 
@@ -95,7 +95,9 @@ describe("registration and verification", () => {
     expect(over.status).toBe(429);
     expect(over.headers.get("retry-after")).toBeTruthy();
     // Someone else's name is unaffected.
-    expect((await server.call("POST", "/api/v1/auth/challenge", { username: (await server.agent("bystander")).username })).status).toBe(201);
+    expect((await server.call("POST", "/api/v1/auth/challenge", { username: (await server.agent("bystander")).username })).status).toBe(
+      201,
+    );
   });
 
   it("refuses an expired challenge", async () => {
@@ -226,7 +228,11 @@ describe("tokens", () => {
 
   it("updates its profile with validated fields", async () => {
     const dave = await server.agent("dave");
-    const ok = await dave.patch("/api/v1/agents/@me", { display_name: "Dave", bio: "I build things", avatar_url: "https://example.com/a.png" });
+    const ok = await dave.patch("/api/v1/agents/@me", {
+      display_name: "Dave",
+      bio: "I build things",
+      avatar_url: "https://example.com/a.png",
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ display_name: "Dave", bio: "I build things", avatar_url: "https://example.com/a.png" });
     for (const bad of [{ avatar_url: "javascript:alert(1)" }, { bio: "x".repeat(257) }, { status: "verified" }, { display_name: 7 }]) {
@@ -255,7 +261,11 @@ describe("observers", () => {
 
     const agent = await server.agent("watched");
     expect((await server.call("GET", `/api/v1/agents/${agent.username}`, undefined, { token })).status).toBe(200);
-    for (const [method, path] of [["PATCH", "/api/v1/agents/@me"], ["POST", "/api/v1/servers"], ["DELETE", "/api/v1/servers/x"]]) {
+    for (const [method, path] of [
+      ["PATCH", "/api/v1/agents/@me"],
+      ["POST", "/api/v1/servers"],
+      ["DELETE", "/api/v1/servers/x"],
+    ]) {
       const res = await server.call(method, path, { display_name: "hacked" }, { token });
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(res.body.error.code).toBe("read_only");
@@ -265,14 +275,19 @@ describe("observers", () => {
 
   it("refuses short passwords and bad emails", async () => {
     expect((await server.call("POST", "/api/v1/observers/register", { email: "not-an-email", password: "long enough" })).status).toBe(400);
-    expect((await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("o")}@example.com`, password: "short" })).status).toBe(400);
+    expect(
+      (await server.call("POST", "/api/v1/observers/register", { email: `${uniqueName("o")}@example.com`, password: "short" })).status,
+    ).toBe(400);
   });
 });
 
 describe("bad input never yields a 500", () => {
   it("answers malformed JSON, empty and non-object bodies with 400", async () => {
     for (const rawBody of ["{not json", "", "null", "[1,2]", '"text"', "42"]) {
-      const res = await server.call("POST", "/api/v1/agents/register", undefined, { rawBody, headers: { "content-type": "application/json" } });
+      const res = await server.call("POST", "/api/v1/agents/register", undefined, {
+        rawBody,
+        headers: { "content-type": "application/json" },
+      });
       expect(res.status, rawBody).toBe(400);
       expect(["invalid_json", "validation_failed"]).toContain(res.body.error.code);
     }

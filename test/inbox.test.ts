@@ -1,7 +1,8 @@
 // The inbox: an agent that slept catches up on what was addressed to it, from a cursor it can store on the server.
-import { beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { eq, sql } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { rows } from "../src/db/client.ts";
 import { inTransaction } from "../src/db/rls.ts";
@@ -105,7 +106,13 @@ describe("inbox", () => {
     const dan = await member("dan");
     await host.send(general, `@${dan.username} ping`);
     const dansItem = (await inbox(dan)).data[0].id;
-    for (const body of [{ cursor: dansItem }, { cursor: "01890000-0000-7000-8000-000000000000" }, { cursor: "nope" }, {}, { cursor: dansItem, extra: 1 }]) {
+    for (const body of [
+      { cursor: dansItem },
+      { cursor: "01890000-0000-7000-8000-000000000000" },
+      { cursor: "nope" },
+      {},
+      { cursor: dansItem, extra: 1 },
+    ]) {
       const res = await cleo.post("/api/v1/agents/@me/inbox/ack", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe("validation_failed");
@@ -128,7 +135,12 @@ describe("inbox", () => {
     });
     const dm = (await fred.post("/api/v1/friends/accept", { username: erin.username })).body.dm_channel_id;
     const [accepted] = (await inbox(erin)).data;
-    expect(accepted).toMatchObject({ type: "friend_request.accepted", from: { username: fred.username }, channel_id: dm, friend_request: { status: "accepted" } });
+    expect(accepted).toMatchObject({
+      type: "friend_request.accepted",
+      from: { username: fred.username },
+      channel_id: dm,
+      friend_request: { status: "accepted" },
+    });
     const note = await erin.send(dm, "thanks for accepting");
     const fredsNow = (await inbox(fred)).data;
     expect(fredsNow.map((i) => i.type)).toEqual(["friend_request.received", "dm.received"]);
@@ -202,7 +214,13 @@ describe("inbox", () => {
     let written!: () => void;
     const inFlight = new Promise<void>((r) => (written = r));
     const slow = inTransaction(server.deps.database, actor, async (tx, after) => {
-      await address(server.deps, tx, actor, [{ agentId: hal.id, fromAgentId: host.id, type: "mention.received", messageId: plain.id, channelId: general }], after);
+      await address(
+        server.deps,
+        tx,
+        actor,
+        [{ agentId: hal.id, fromAgentId: host.id, type: "mention.received", messageId: plain.id, channelId: general }],
+        after,
+      );
       written();
       await held;
     });

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import { describe, expect, it } from "vitest";
 import { newKeys, publicKeyBase64 } from "../src/client/agent.ts";
 import { testServer, uniqueName, useServer } from "./helpers.ts";
 

@@ -2,9 +2,10 @@
 // token rotation and theft, API keys, webhooks (delivered, refused with a 500, and to a closed port), observers with
 // passwords and session cookies, bad tokens and the gateway; every secret the test saw is then looked for in what the
 // process wrote to stdout and stderr, whole and in pieces.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { createHmac, randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, call, registerAgent } from "../src/client/agent.ts";
 import { openSocket, wsUrl } from "../src/client/gateway.ts";
 import { onPostgres, serveProcess, uniqueName } from "./helpers.ts";

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import { describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { useServer } from "./helpers.ts";
 

@@ -1,12 +1,13 @@
 // A real Moltbook client against MoltStack: the npm package `moltbook-http-mcp` (an MCP server whose tools call
 // Moltbook's API), run under Node with a preload that sends its requests here, driven over MCP's stdio transport.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir, uniqueName, useServer } from "./helpers.ts";
 
 setDefaultTimeout(180_000);
@@ -20,7 +21,10 @@ const preload = join(import.meta.dir, "fixtures", "moltbook-redirect.mjs");
 function installClient(): void {
   if (existsSync(cli)) return;
   mkdirSync(cache, { recursive: true });
-  const npm = spawnSync("npm", ["i", "--prefix", cache, `moltbook-http-mcp@${version}`, "--no-audit", "--no-fund"], { encoding: "utf8", timeout: 150_000 });
+  const npm = spawnSync("npm", ["i", "--prefix", cache, `moltbook-http-mcp@${version}`, "--no-audit", "--no-fund"], {
+    encoding: "utf8",
+    timeout: 150_000,
+  });
   if (npm.status !== 0 || !existsSync(cli)) throw new Error(`could not install moltbook-http-mcp@${version}: ${npm.stderr?.slice(-500)}`);
 }
 
@@ -60,7 +64,11 @@ function mcpClient(baseUrl: string, apiKey: string, cwd: string) {
     });
   return {
     async start() {
-      await request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "moltstack-test", version: "1" } });
+      await request("initialize", {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "moltstack-test", version: "1" },
+      });
       child.stdin!.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
     },
     tools: async () => ((await request("tools/list", {})).tools as { name: string }[]).map((t) => t.name),
@@ -114,7 +122,8 @@ describe("moltbook-http-mcp, the real package, against MoltStack", () => {
       expect((await call("moltbook_agent_status")).json.status).toBe("claimed");
       expect((await call("moltbook_agent_update", { description: "migrated" })).json.agent.description).toBe("migrated");
 
-      const post = (await call("moltbook_post_create", { submolt: "general", title: "Moved in", content: "hello from Moltbook" })).json.post;
+      const post = (await call("moltbook_post_create", { submolt: "general", title: "Moved in", content: "hello from Moltbook" })).json
+        .post;
       expect(post).toMatchObject({ title: "Moved in", content: "hello from Moltbook" });
       expect((await call("moltbook_post_get", { post_id: post.id })).json.post.id).toBe(post.id);
       expect((await call("moltbook_posts_list", { submolt: "general", sort: "new", limit: 5 })).json.posts[0].id).toBe(post.id);
@@ -124,7 +133,12 @@ describe("moltbook-http-mcp, the real package, against MoltStack", () => {
 
       // Another agent (native) to vote, follow and DM with.
       const peer = await server.agent("peer");
-      const peerPost = await server.call("POST", "/compat/moltbook/api/v1/posts", { submolt: "general", title: "Peer post" }, { token: peer.tokens.api_token });
+      const peerPost = await server.call(
+        "POST",
+        "/compat/moltbook/api/v1/posts",
+        { submolt: "general", title: "Peer post" },
+        { token: peer.tokens.api_token },
+      );
       expect((await call("moltbook_post_upvote", { post_id: peerPost.body.post.id })).json.author.name).toBe(peer.username);
       expect((await call("moltbook_post_downvote", { post_id: peerPost.body.post.id })).isError).toBe(false);
       expect((await call("moltbook_comment_upvote", { comment_id: comment.id })).isError).toBe(false);
@@ -133,17 +147,23 @@ describe("moltbook-http-mcp, the real package, against MoltStack", () => {
       expect((await call("moltbook_unfollow", { agent_name: peer.username })).json.following).toBe(false);
 
       const place = uniqueName("p").replace(/_/g, "-").slice(0, 30);
-      expect((await call("moltbook_submolt_create", { name: place, display_name: "A place", description: "ours" })).json.submolt.name).toBe(place);
+      expect((await call("moltbook_submolt_create", { name: place, display_name: "A place", description: "ours" })).json.submolt.name).toBe(
+        place,
+      );
       expect((await call("moltbook_submolts_list")).json.submolts.map((s: { name: string }) => s.name)).toContain(place);
       expect((await call("moltbook_submolt_get", { name: place })).json.submolt.your_role).toBe("owner");
-      expect((await call("moltbook_submolt_settings", { name: place, description: "still ours" })).json.submolt.description).toBe("still ours");
+      expect((await call("moltbook_submolt_settings", { name: place, description: "still ours" })).json.submolt.description).toBe(
+        "still ours",
+      );
       await peer.post(`/api/v1/servers/${(await call("moltbook_submolt_get", { name: place })).json.submolt.id}/join`);
       expect((await call("moltbook_submolt_moderator_add", { name: place, agent_name: peer.username })).isError).toBe(false);
       expect((await call("moltbook_submolt_moderators_list", { name: place })).json.moderators).toHaveLength(2);
       expect((await call("moltbook_submolt_moderator_remove", { name: place, agent_name: peer.username })).isError).toBe(false);
       expect((await call("moltbook_submolt_subscribe", { name: "general" })).isError).toBe(false);
       expect((await call("moltbook_submolt_unsubscribe", { name: "general" })).isError).toBe(false);
-      expect((await call("moltbook_search", { q: "Moved", type: "posts" })).json.results.map((r: { id: string }) => r.id)).toContain(post.id);
+      expect((await call("moltbook_search", { q: "Moved", type: "posts" })).json.results.map((r: { id: string }) => r.id)).toContain(
+        post.id,
+      );
 
       // DMs: a request is a friend request; approving it opens the DM channel.
       const asPeer = { token: peer.tokens.api_token };
@@ -154,7 +174,11 @@ describe("moltbook-http-mcp, the real package, against MoltStack", () => {
       const conversation = (await call("moltbook_dm_approve", { conversation_id: request.conversation_id })).json.conversation_id;
       expect((await call("moltbook_dm_conversations")).json.conversations[0].conversation_id).toBe(conversation);
       expect((await call("moltbook_dm_send", { conversation_id: conversation, message: "now we talk" })).isError).toBe(false);
-      expect((await call("moltbook_dm_conversation", { conversation_id: conversation })).json.messages.map((m: { message: string }) => m.message)).toEqual(["now we talk"]);
+      expect(
+        (await call("moltbook_dm_conversation", { conversation_id: conversation })).json.messages.map(
+          (m: { message: string }) => m.message,
+        ),
+      ).toEqual(["now we talk"]);
       const stranger = await server.agent("stranger");
       await server.call("POST", "/compat/moltbook/api/v1/agents/dm/request", { to: name }, { token: stranger.tokens.api_token });
       const unwanted = (await call("moltbook_dm_requests")).json.requests[0];
@@ -174,7 +198,9 @@ describe("moltbook-http-mcp, the real package, against MoltStack", () => {
     } finally {
       molty.stop();
     }
-    const working = Object.entries(tried).filter(([, ok]) => ok).map(([tool]) => tool);
+    const working = Object.entries(tried)
+      .filter(([, ok]) => ok)
+      .map(([tool]) => tool);
     console.log(`moltbook-http-mcp@${version}: ${working.length} tools answered: ${working.join(", ")}`);
   });
 });

@@ -1,6 +1,7 @@
 // Moltbook's API on MoltStack: what a migrating agent's client calls, in Moltbook's envelopes, over the native rules.
-import { describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
+import { describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { uniqueName, useServer } from "./helpers.ts";
 
@@ -41,7 +42,13 @@ describe("Moltbook compatibility", () => {
 
     const created = await mb(alice, "POST", "/posts", { submolt: "general", title: "Hello Moltbook", content: "my first post" });
     expect(created.status).toBe(201);
-    expect(created.body.post).toMatchObject({ title: "Hello Moltbook", content: "my first post", upvotes: 0, comment_count: 0, author: { name: alice.username } });
+    expect(created.body.post).toMatchObject({
+      title: "Hello Moltbook",
+      content: "my first post",
+      upvotes: 0,
+      comment_count: 0,
+      author: { name: alice.username },
+    });
     expect(created.body.post.submolt.name).toBe("general");
 
     // The same post, natively: a message in general's first channel, visible to any MoltStack client.
@@ -88,10 +95,14 @@ describe("Moltbook compatibility", () => {
     expect((await mb(bob, "POST", `/submolts/${name}/subscribe`)).status).toBe(200);
     expect((await mb(bob, "GET", `/submolts/${name}`)).body.submolt).toMatchObject({ subscriber_count: 2, your_role: "member" });
     expect((await mb(bob, "PATCH", `/submolts/${name}/settings`, { description: "mine now" })).status).toBe(403);
-    expect((await mb(alice, "PATCH", `/submolts/${name}/settings`, { description: "still a place" })).body.submolt.description).toBe("still a place");
+    expect((await mb(alice, "PATCH", `/submolts/${name}/settings`, { description: "still a place" })).body.submolt.description).toBe(
+      "still a place",
+    );
     expect((await mb(alice, "POST", `/submolts/${name}/moderators`, { agent_name: bob.username })).status).toBe(200);
     const mods = await mb(null, "GET", `/submolts/${name}/moderators`);
-    expect(mods.body.moderators.map((m: { name: string; role: string }) => `${m.name}:${m.role}`).sort()).toEqual([`${alice.username}:owner`, `${bob.username}:moderator`].sort());
+    expect(mods.body.moderators.map((m: { name: string; role: string }) => `${m.name}:${m.role}`).sort()).toEqual(
+      [`${alice.username}:owner`, `${bob.username}:moderator`].sort(),
+    );
 
     const post = (await mb(bob, "POST", "/posts", { submolt: name, title: "In the new place", url: "https://example.com/a" })).body.post;
     expect(post).toMatchObject({ title: "In the new place", url: "https://example.com/a", content: null });
@@ -107,7 +118,8 @@ describe("Moltbook compatibility", () => {
     const patched = await mb(alice, "PATCH", "/agents/me", { description: "I study zebras" });
     expect(patched.body.agent).toMatchObject({ name: alice.username, description: "I study zebras", is_claimed: true });
     expect((await mb(alice, "GET", "/agents/status")).body.status).toBe("claimed");
-    const post = (await mb(alice, "POST", "/posts", { submolt: "general", title: `All about ${word}`, content: `${word} stripes` })).body.post;
+    const post = (await mb(alice, "POST", "/posts", { submolt: "general", title: `All about ${word}`, content: `${word} stripes` })).body
+      .post;
     const profile = await mb(bob, "GET", `/agents/profile?name=${alice.username}`);
     expect(profile.body.agent.description).toBe("I study zebras");
     expect(profile.body.recentPosts[0].id).toBe(post.id);

@@ -1,9 +1,10 @@
 // The API's description (/api/v1/openapi.json) covers every route the app mounts, and what a scripted session of
 // agents and an observer really gets back (status, body, headers) validates against it, errors included.
-import { beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, type ApiResponse, call, newKeys, publicKeyBase64, signChallenge } from "../src/client/agent.ts";
 import { uniqueName, useServer } from "./helpers.ts";
 
@@ -22,9 +23,12 @@ beforeAll(async () => {
 });
 
 const operations = () =>
-  Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+  Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+  );
 
-const pointer = (...segments: string[]) => `openapi#/${segments.map((s) => encodeURIComponent(s.replace(/~/g, "~0").replace(/\//g, "~1"))).join("/")}`;
+const pointer = (...segments: string[]) =>
+  `openapi#/${segments.map((s) => encodeURIComponent(s.replace(/~/g, "~0").replace(/\//g, "~1"))).join("/")}`;
 
 const exercised = new Set<string>();
 
@@ -35,9 +39,12 @@ function conforms<T>(res: ApiResponse<T>, operation: string): ApiResponse<T> {
   expect(op, `${operation} is described`).toBeDefined();
   const described = op.responses[String(res.status)];
   expect(described, `${operation} answered ${res.status} ${JSON.stringify(res.body)?.slice(0, 200)}, which is not described`).toBeDefined();
-  for (const h of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]) expect(res.headers.get(h), `${operation} ${h}`).toMatch(/^\d+$/);
+  for (const h of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"])
+    expect(res.headers.get(h), `${operation} ${h}`).toMatch(/^\d+$/);
   if (described.content?.["application/json"]) {
-    const validate = ajv.getSchema(pointer("paths", template, method.toLowerCase(), "responses", String(res.status), "content", "application/json", "schema"))!;
+    const validate = ajv.getSchema(
+      pointer("paths", template, method.toLowerCase(), "responses", String(res.status), "content", "application/json", "schema"),
+    )!;
     const ok = validate(res.body);
     expect(ok ? [] : validate.errors, `${operation} ${res.status}: ${JSON.stringify(res.body)?.slice(0, 300)}`).toEqual([]);
   } else {
@@ -64,7 +71,8 @@ describe("the API description", () => {
     const patterns = new Set<string>();
     const walk = (node: unknown): void => {
       if (Array.isArray(node)) node.forEach(walk);
-      else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) k === "pattern" && typeof v === "string" ? patterns.add(v) : walk(v);
+      else if (node && typeof node === "object")
+        for (const [k, v] of Object.entries(node)) k === "pattern" && typeof v === "string" ? patterns.add(v) : walk(v);
     };
     walk(doc);
     expect(patterns.size).toBeGreaterThan(3);
@@ -95,20 +103,35 @@ describe("a scripted session", () => {
   it("registers and verifies, reads and edits profiles, rotates tokens", async () => {
     const keys = await newKeys();
     const name = uniqueName("dora");
-    const reg = conforms(await server.call("POST", "/api/v1/agents/register", { username: name, publicKey: publicKeyBase64(keys) }), "POST /api/v1/agents/register");
+    const reg = conforms(
+      await server.call("POST", "/api/v1/agents/register", { username: name, publicKey: publicKeyBase64(keys) }),
+      "POST /api/v1/agents/register",
+    );
     expect(reg.status).toBe(201);
-    conforms(await server.call("POST", "/api/v1/agents/register", { username: name, publicKey: publicKeyBase64(keys) }), "POST /api/v1/agents/register");
+    conforms(
+      await server.call("POST", "/api/v1/agents/register", { username: name, publicKey: publicKeyBase64(keys) }),
+      "POST /api/v1/agents/register",
+    );
     conforms(await server.call("POST", "/api/v1/agents/register", { username: "x" }), "POST /api/v1/agents/register");
     conforms(await server.call("POST", "/api/v1/agents/register", "{not json", { rawBody: "{not json" }), "POST /api/v1/agents/register");
     const verified = conforms(
-      await server.call("POST", "/api/v1/agents/verify", { agent_id: reg.body.agent_id, signed_challenge: await signChallenge(keys, reg.body.challenge_nonce) }),
+      await server.call("POST", "/api/v1/agents/verify", {
+        agent_id: reg.body.agent_id,
+        signed_challenge: await signChallenge(keys, reg.body.challenge_nonce),
+      }),
       "POST /api/v1/agents/verify",
     );
     expect(verified.status).toBe(200);
-    conforms(await server.call("POST", "/api/v1/agents/verify", { agent_id: reg.body.agent_id, signed_challenge: "AAAA" }), "POST /api/v1/agents/verify");
+    conforms(
+      await server.call("POST", "/api/v1/agents/verify", { agent_id: reg.body.agent_id, signed_challenge: "AAAA" }),
+      "POST /api/v1/agents/verify",
+    );
     const challenge = conforms(await server.call("POST", "/api/v1/auth/challenge", { username: name }), "POST /api/v1/auth/challenge");
     expect(challenge.status).toBe(201);
-    const refreshed = conforms(await server.call("POST", "/api/v1/auth/refresh", { refresh_token: verified.body.refresh_token }), "POST /api/v1/auth/refresh");
+    const refreshed = conforms(
+      await server.call("POST", "/api/v1/auth/refresh", { refresh_token: verified.body.refresh_token }),
+      "POST /api/v1/auth/refresh",
+    );
     expect(refreshed.status).toBe(200);
     conforms(await server.call("POST", "/api/v1/auth/refresh", { refresh_token: "nope" }), "POST /api/v1/auth/refresh");
 
@@ -117,14 +140,20 @@ describe("a scripted session", () => {
     carol = await server.agent("carol");
     conforms(await alice.get("/api/v1/agents/@me"), "GET /api/v1/agents/@me");
     conforms(await server.call("GET", "/api/v1/agents/@me"), "GET /api/v1/agents/@me");
-    conforms(await alice.patch("/api/v1/agents/@me", { display_name: "Alice", bio: "hi", avatar_url: "https://example.com/a.png" }), "PATCH /api/v1/agents/@me");
+    conforms(
+      await alice.patch("/api/v1/agents/@me", { display_name: "Alice", bio: "hi", avatar_url: "https://example.com/a.png" }),
+      "PATCH /api/v1/agents/@me",
+    );
     conforms(await alice.patch("/api/v1/agents/@me", { avatar_url: "javascript:alert(1)" }), "PATCH /api/v1/agents/@me");
     conforms(await bob.get(`/api/v1/agents/${alice.username}`), "GET /api/v1/agents/{username}");
     conforms(await bob.get("/api/v1/agents/nobody_here"), "GET /api/v1/agents/{username}");
   });
 
   it("makes a server, channels and messages, and moderates them", async () => {
-    const created = conforms(await alice.post("/api/v1/servers", { name: "Described", description: "a server", tags: ["docs"] }), "POST /api/v1/servers");
+    const created = conforms(
+      await alice.post("/api/v1/servers", { name: "Described", description: "a server", tags: ["docs"] }),
+      "POST /api/v1/servers",
+    );
     expect(created.status).toBe(201);
     const s = created.body;
     conforms(await alice.post("/api/v1/servers", {}), "POST /api/v1/servers");
@@ -140,21 +169,36 @@ describe("a scripted session", () => {
     conforms(await alice.put(`/api/v1/servers/${s.id}/admins/${bob.username}`), "PUT /api/v1/servers/{id}/admins/{username}");
     conforms(await alice.del(`/api/v1/servers/${s.id}/admins/${bob.username}`), "DELETE /api/v1/servers/{id}/admins/{username}");
     conforms(await alice.put(`/api/v1/servers/${s.id}/instructions`, { instructions: "be kind" }), "PUT /api/v1/servers/{id}/instructions");
-    const channel = conforms(await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "docs", topic: "the API" }), "POST /api/v1/servers/{id}/channels");
+    const channel = conforms(
+      await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "docs", topic: "the API" }),
+      "POST /api/v1/servers/{id}/channels",
+    );
     expect(channel.status).toBe(201);
     const channelId = channel.body.id;
     conforms(await bob.post(`/api/v1/servers/${s.id}/channels`, { name: "nope" }), "POST /api/v1/servers/{id}/channels");
     conforms(await server.call("GET", `/api/v1/servers/${s.id}/channels`), "GET /api/v1/servers/{id}/channels");
     conforms(await bob.get(`/api/v1/channels/${channelId}`), "GET /api/v1/channels/{id}");
     conforms(await alice.patch(`/api/v1/channels/${channelId}`, { topic: "all of it" }), "PATCH /api/v1/channels/{id}");
-    conforms(await alice.put(`/api/v1/channels/${channelId}/instructions`, { instructions: "stay on topic" }), "PUT /api/v1/channels/{id}/instructions");
+    conforms(
+      await alice.put(`/api/v1/channels/${channelId}/instructions`, { instructions: "stay on topic" }),
+      "PUT /api/v1/channels/{id}/instructions",
+    );
 
-    const posted = conforms(await bob.post(`/api/v1/channels/${channelId}/messages`, { content: `hello @${alice.username}`, metadata: { k: 1 } }), "POST /api/v1/channels/{id}/messages");
+    const posted = conforms(
+      await bob.post(`/api/v1/channels/${channelId}/messages`, { content: `hello @${alice.username}`, metadata: { k: 1 } }),
+      "POST /api/v1/channels/{id}/messages",
+    );
     expect(posted.status).toBe(201);
     const m = posted.body;
     conforms(await bob.post(`/api/v1/channels/${channelId}/messages`, { content: 42 }), "POST /api/v1/channels/{id}/messages");
-    conforms(await server.call("POST", `/api/v1/channels/${channelId}/messages`, { content: "anonymous" }), "POST /api/v1/channels/{id}/messages");
-    conforms(await alice.post(`/api/v1/channels/${channelId}/messages`, { content: "a reply", reply_to: m.id }), "POST /api/v1/channels/{id}/messages");
+    conforms(
+      await server.call("POST", `/api/v1/channels/${channelId}/messages`, { content: "anonymous" }),
+      "POST /api/v1/channels/{id}/messages",
+    );
+    conforms(
+      await alice.post(`/api/v1/channels/${channelId}/messages`, { content: "a reply", reply_to: m.id }),
+      "POST /api/v1/channels/{id}/messages",
+    );
     conforms(await server.call("GET", `/api/v1/channels/${channelId}/messages?limit=10`), "GET /api/v1/channels/{id}/messages");
     conforms(await alice.get(`/api/v1/channels/${channelId}/messages?before=garbage`), "GET /api/v1/channels/{id}/messages");
     conforms(await alice.post(`/api/v1/messages/${m.id}/react`, { emoji: "👍" }), "POST /api/v1/messages/{id}/react");
@@ -163,10 +207,16 @@ describe("a scripted session", () => {
     conforms(await bob.patch(`/api/v1/messages/${m.id}`, { content: "hello, edited" }), "PATCH /api/v1/messages/{id}");
     conforms(await carol.patch(`/api/v1/messages/${m.id}`, { content: "not mine" }), "PATCH /api/v1/messages/{id}");
 
-    conforms(await bob.post(`/api/v1/channels/${channelId}/report`, { username: carol.username, reason: "spam" }), "POST /api/v1/channels/{id}/report");
+    conforms(
+      await bob.post(`/api/v1/channels/${channelId}/report`, { username: carol.username, reason: "spam" }),
+      "POST /api/v1/channels/{id}/report",
+    );
     conforms(await alice.get(`/api/v1/channels/${channelId}/bans`), "GET /api/v1/channels/{id}/bans");
     conforms(await alice.del(`/api/v1/channels/${channelId}/ban/${carol.username}`), "DELETE /api/v1/channels/{id}/ban/{username}");
-    conforms(await alice.post(`/api/v1/servers/${s.id}/ban`, { username: carol.username, reason: "testing" }), "POST /api/v1/servers/{id}/ban");
+    conforms(
+      await alice.post(`/api/v1/servers/${s.id}/ban`, { username: carol.username, reason: "testing" }),
+      "POST /api/v1/servers/{id}/ban",
+    );
     conforms(await alice.get(`/api/v1/servers/${s.id}/bans`), "GET /api/v1/servers/{id}/bans");
     conforms(await bob.get(`/api/v1/servers/${s.id}/bans`), "GET /api/v1/servers/{id}/bans");
     conforms(await alice.del(`/api/v1/servers/${s.id}/ban/${carol.username}`), "DELETE /api/v1/servers/{id}/ban/{username}");
@@ -216,10 +266,19 @@ describe("a scripted session", () => {
     const general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
     await bob.post(`/api/v1/servers/${s.id}/join`);
     const key = { "idempotency-key": `k-${crypto.randomUUID()}` };
-    const first = conforms(await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: `hi @${alice.username}` }, { headers: key }), "POST /api/v1/channels/{id}/messages");
-    const again = conforms(await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: `hi @${alice.username}` }, { headers: key }), "POST /api/v1/channels/{id}/messages");
+    const first = conforms(
+      await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: `hi @${alice.username}` }, { headers: key }),
+      "POST /api/v1/channels/{id}/messages",
+    );
+    const again = conforms(
+      await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: `hi @${alice.username}` }, { headers: key }),
+      "POST /api/v1/channels/{id}/messages",
+    );
     expect([again.status, again.body.id, again.headers.get("idempotent-replayed")]).toEqual([201, first.body.id, "true"]);
-    const other = conforms(await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: "something else" }, { headers: key }), "POST /api/v1/channels/{id}/messages");
+    const other = conforms(
+      await bob.api("POST", `/api/v1/channels/${general}/messages`, { content: "something else" }, { headers: key }),
+      "POST /api/v1/channels/{id}/messages",
+    );
     expect(other.status).toBe(422);
 
     const inbox = conforms(await alice.get("/api/v1/agents/@me/inbox?limit=10"), "GET /api/v1/agents/@me/inbox");
@@ -229,7 +288,10 @@ describe("a scripted session", () => {
 
     const made = conforms(await alice.post("/api/v1/agents/@me/api-keys", { name: "laptop" }), "POST /api/v1/agents/@me/api-keys");
     expect(made.status).toBe(201);
-    conforms(await server.call("POST", "/api/v1/agents/@me/api-keys", { name: "from a key" }, { token: made.body.api_key }), "POST /api/v1/agents/@me/api-keys");
+    conforms(
+      await server.call("POST", "/api/v1/agents/@me/api-keys", { name: "from a key" }, { token: made.body.api_key }),
+      "POST /api/v1/agents/@me/api-keys",
+    );
     conforms(await alice.get("/api/v1/agents/@me/api-keys"), "GET /api/v1/agents/@me/api-keys");
     conforms(await alice.del(`/api/v1/agents/@me/api-keys/${made.body.id}`), "DELETE /api/v1/agents/@me/api-keys/{id}");
     conforms(await alice.del(`/api/v1/agents/@me/api-keys/${made.body.id}`), "DELETE /api/v1/agents/@me/api-keys/{id}");
@@ -237,11 +299,20 @@ describe("a scripted session", () => {
 
   it("lets an observer sign up, sign in and read the feed, and describes itself", async () => {
     const email = `${uniqueName("obs")}@example.com`;
-    conforms(await server.call("POST", "/api/v1/observers/register", { email, password: "correct horse battery" }), "POST /api/v1/observers/register");
+    conforms(
+      await server.call("POST", "/api/v1/observers/register", { email, password: "correct horse battery" }),
+      "POST /api/v1/observers/register",
+    );
     conforms(await server.call("POST", "/api/v1/observers/register", { email, password: "short" }), "POST /api/v1/observers/register");
-    const login = conforms(await server.call("POST", "/api/v1/observers/login", { email, password: "correct horse battery" }), "POST /api/v1/observers/login");
+    const login = conforms(
+      await server.call("POST", "/api/v1/observers/login", { email, password: "correct horse battery" }),
+      "POST /api/v1/observers/login",
+    );
     conforms(await server.call("POST", "/api/v1/observers/login", { email, password: "wrong password" }), "POST /api/v1/observers/login");
-    conforms(await server.call("GET", "/api/v1/observers/feed?limit=5", undefined, { token: login.body.token }), "GET /api/v1/observers/feed");
+    conforms(
+      await server.call("GET", "/api/v1/observers/feed?limit=5", undefined, { token: login.body.token }),
+      "GET /api/v1/observers/feed",
+    );
     conforms(await server.call("GET", "/api/v1/observers/feed?scope=watched"), "GET /api/v1/observers/feed");
     conforms(await server.call("POST", "/api/v1/servers", { name: "x" }, { token: login.body.token }), "POST /api/v1/servers");
     conforms(await server.call("GET", "/api/v1/openapi.json"), "GET /api/v1/openapi.json");

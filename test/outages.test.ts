@@ -1,13 +1,14 @@
 // Outages of the backing services, on two real instances (separate processes) sharing a throwaway PostgreSQL and a
 // throwaway Redis that the test kills (-9) and starts again: what agents see while it is down and after it is back.
 // Each scenario prints its acknowledged / stored / delivered counts.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import Redis from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, registerAgent } from "../src/client/agent.ts";
 import { type LiveSession, liveSession } from "../src/client/gateway.ts";
 import { uniqueName } from "./helpers.ts";
-import { type Throwaway, missingBinaries, throwawayPostgres, throwawayRedis } from "./throwaway.ts";
+import { missingBinaries, type Throwaway, throwawayPostgres, throwawayRedis } from "./throwaway.ts";
 
 setDefaultTimeout(120_000);
 
@@ -15,7 +16,8 @@ const missing = missingBinaries();
 // The scenarios bring their own PostgreSQL and Redis whatever the suite runs on: once per CI run is enough.
 const elsewhere = Boolean(process.env.DATABASE_URL);
 if (missing) console.log(`outages: SKIPPED, missing ${missing} (apt-get install -y redis-server postgresql-15 to run them)`);
-else if (elsewhere) console.log("outages: skipped with DATABASE_URL set; they run in the run without it (they start their own PostgreSQL and Redis)");
+else if (elsewhere)
+  console.log("outages: skipped with DATABASE_URL set; they run in the run without it (they start their own PostgreSQL and Redis)");
 
 type Instance = {
   url: string;
@@ -109,8 +111,7 @@ function browserStream(url: string) {
           if (done) break;
           open = true;
           buffer += new TextDecoder().decode(value);
-          let end: number;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
+          for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
             const event = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             if (/^event: message$/m.test(event)) {
@@ -202,7 +203,9 @@ async function tally(name: string, w: Awaited<ReturnType<typeof world>>) {
   const slowest = Math.max(...w.posts.map((p) => p.ms));
   const overOne = w.posts.filter((p) => p.ms > 1000).length;
   console.log(
-    `${name}: ${w.posts.length} posts (${Object.entries(statuses).map(([k, v]) => `${v} × ${k}`).join(", ")}; slowest answer ${Math.round(slowest)} ms, ${overOne} over 1 s); ` +
+    `${name}: ${w.posts.length} posts (${Object.entries(statuses)
+      .map(([k, v]) => `${v} × ${k}`)
+      .join(", ")}; slowest answer ${Math.round(slowest)} ms, ${overOne} over 1 s); ` +
       `acknowledged ${acked.length}, stored ${stored.length}, delivered live ${delivered().length}, shown in the browser ${shown().length}; ` +
       `subscriber reconnects ${w.session.connections - 1}${w.closes.length ? ` (closed: ${w.closes.join("; ")})` : ""}`,
   );

@@ -1,8 +1,9 @@
 // Presence follows the state machine: ONLINE on connect, IDLE after timeout/2 without an outbound act, OFFLINE
 // after timeout or when the last socket closes. Only outbound acts reset the clock. The server runs on a manual clock
 // that the test moves forward: nobody sleeps through an idle timeout. Changes come batched, one frame per server a tick.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import type { Frame, GatewaySocket } from "../src/client/gateway.ts";
 import { maxPresenceGapMs, presenceTickMs } from "../src/domain/presence.ts";

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
+import { describe, expect, it } from "vitest";
 import { agentClient } from "../src/client/agent.ts";
 import { onPostgres, tempDir, testServer } from "./helpers.ts";
 

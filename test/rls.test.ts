@@ -1,15 +1,16 @@
 // Row-level security, proven in the database itself: queries run as the app role with a given identity,
 // exactly as the domain runs them, and the wrong identity gets nothing.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
-import { type SQL, eq, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AgentClient } from "../src/client/agent.ts";
 import { type Database, openDatabase, rows, sqlState } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { inTransaction } from "../src/db/rls.ts";
+import { agentChallenges, agentConfig, agents, agentTokens, messageReactions, messages, observers } from "../src/db/schema.ts";
 import { type Actor, system } from "../src/domain/actor.ts";
-import { agentConfig, agentTokens, agents, agentChallenges, messageReactions, messages, observers } from "../src/db/schema.ts";
-import type { AgentClient } from "../src/client/agent.ts";
 import { migratedDatabase, onPostgres, uniqueName, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
@@ -35,7 +36,9 @@ const asBob = (): Actor => ({ role: "agent", agentId: bob.id });
 
 describe("row-level security", () => {
   it("runs as the app role, not as the table owner or a superuser", async () => {
-    const [who] = await as(asAlice(), (tx) => rows<{ role: string; superuser: string }>(tx, sql`select current_user as role, current_setting('is_superuser') as superuser`));
+    const [who] = await as(asAlice(), (tx) =>
+      rows<{ role: string; superuser: string }>(tx, sql`select current_user as role, current_setting('is_superuser') as superuser`),
+    );
     expect(who.role).toBe("moltstack_app");
     expect(who.superuser).toBe("off");
   });
@@ -83,7 +86,9 @@ describe("row-level security", () => {
     await forged.catch((e) => (code = sqlState(e)));
     expect(code).toBe("42501");
     // Bob is not a member either, so even as himself he cannot post there.
-    const asHimself = as(asBob(), (tx) => tx.insert(messages).values({ id: crypto.randomUUID(), channelId: general.id, agentId: bob.id, content: "hi" }));
+    const asHimself = as(asBob(), (tx) =>
+      tx.insert(messages).values({ id: crypto.randomUUID(), channelId: general.id, agentId: bob.id, content: "hi" }),
+    );
     await expect(asHimself).rejects.toThrow();
     expect((await alice.get(`/api/v1/agents/@me`)).body.bio).toBeNull();
   });
@@ -218,7 +223,12 @@ for (const [n, name] of storyOn.entries()) {
       sql`insert into messages (id, channel_id, agent_id, content) values (${id}, ${channel}, ${author}, ${content})`;
 
     it("lets agents register themselves as pending, and only the platform verify them", async () => {
-      for (const [id, username] of [[alice, "alice"], [bob, "bob"], [carol, "carol"], [pat, "pat"]]) {
+      for (const [id, username] of [
+        [alice, "alice"],
+        [bob, "bob"],
+        [carol, "carol"],
+        [pat, "pat"],
+      ]) {
         await as({ role: "agent", agentId: id }, async (q) => {
           await q(sql`insert into agents (id, username, public_key) values (${id}, ${username}, 'k') returning id, status`);
           await q(sql`insert into agent_challenges (agent_id, challenge, expires_at) values (${id}, 'c', now() + interval '10 minutes')`);
@@ -261,7 +271,9 @@ for (const [n, name] of storyOn.entries()) {
       await as(A, async (q) => {
         await q(sql`insert into servers (id, name, owner_agent_id) values (${pub}, 'Public Lounge', ${alice}) returning id`);
         await q(sql`insert into servers (id, name, owner_agent_id, is_public) values (${priv}, 'Hideout', ${alice}, false) returning id`);
-        await q(sql`insert into server_members (server_id, agent_id, role) values (${pub}, ${alice}, 'owner'), (${priv}, ${alice}, 'owner')`);
+        await q(
+          sql`insert into server_members (server_id, agent_id, role) values (${pub}, ${alice}, 'owner'), (${priv}, ${alice}, 'owner')`,
+        );
         await q(sql`insert into server_tags (server_id, tag) values (${pub}, 'ai-research')`);
         await q(sql`insert into channels (id, server_id, name, type) values (${general}, ${pub}, 'general', 'text'),
                     (${news}, ${pub}, 'news', 'announcement'), (${secret}, ${priv}, 'secret', 'text') returning id`);
@@ -297,7 +309,9 @@ for (const [n, name] of storyOn.entries()) {
       await denied(B, (q) => q(sql`insert into friendships (agent_a_id, agent_b_id) values (${low}, ${high})`));
       expect(await select(B, sql`update friend_requests set status = 'accepted' where from_agent_id = ${bob} returning id`)).toEqual([]);
       await as(A, async (q) => {
-        await q(sql`update friend_requests set status = 'accepted', responded_at = now() where from_agent_id = ${bob} and to_agent_id = ${alice}`);
+        await q(
+          sql`update friend_requests set status = 'accepted', responded_at = now() where from_agent_id = ${bob} and to_agent_id = ${alice}`,
+        );
         await q(sql`insert into channels (id, type) values (${dm}, 'dm')`);
         await q(sql`insert into friendships (agent_a_id, agent_b_id, dm_channel_id) values (${low}, ${high}, ${dm})`);
         await q(post(mDm, dm, alice, "just us"));
@@ -338,7 +352,10 @@ for (const [n, name] of storyOn.entries()) {
     it("counts karma: one point per distinct reactor per message (own reactions aside), two per follower", async () => {
       const karma = async () =>
         (await select(anon, sql`select score, reactions_received, followers_count from agent_karma where agent_id = ${alice}`))[0];
-      await select(B, sql`insert into message_reactions (message_id, agent_id, emoji) values (${mPub}, ${bob}, '👍'), (${mPub}, ${bob}, '🔥')`);
+      await select(
+        B,
+        sql`insert into message_reactions (message_id, agent_id, emoji) values (${mPub}, ${bob}, '👍'), (${mPub}, ${bob}, '🔥')`,
+      );
       await select(A, sql`insert into message_reactions (message_id, agent_id, emoji) values (${mPub}, ${alice}, '👍')`);
       await denied(C, (q) => q(sql`insert into message_reactions (message_id, agent_id, emoji) values (${mPub}, ${carol}, '👍')`));
       await select(C, sql`insert into agent_follows (follower_id, following_id) values (${carol}, ${alice})`);
@@ -387,8 +404,14 @@ for (const [n, name] of storyOn.entries()) {
       await denied(C, (q) => q(sql`insert into server_members (server_id, agent_id) values (${pub}, ${carol})`));
       expect(await select(C, sql`select * from server_bans`)).toHaveLength(1); // her own ban
       expect(await select(B, sql`select * from server_bans`)).toEqual([]);
-      await select(B, sql`insert into channel_reports (channel_id, reporter_agent_id, target_agent_id, reason) values (${general}, ${bob}, ${alice}, 'rude')`);
-      await select(system, sql`insert into channel_bans (channel_id, agent_id, auto_ban, reason) values (${general}, ${bob}, true, 'reports')`);
+      await select(
+        B,
+        sql`insert into channel_reports (channel_id, reporter_agent_id, target_agent_id, reason) values (${general}, ${bob}, ${alice}, 'rude')`,
+      );
+      await select(
+        system,
+        sql`insert into channel_bans (channel_id, agent_id, auto_ban, reason) values (${general}, ${bob}, true, 'reports')`,
+      );
       await denied(B, (q) => q(post(crypto.randomUUID(), general, bob, "again")));
       await denied(B, async (q) =>
         some(await q(sql`delete from server_members where server_id = ${pub} and agent_id = ${alice} returning agent_id`)),
@@ -399,7 +422,10 @@ for (const [n, name] of storyOn.entries()) {
     });
 
     it("shows the feed of public servers only, and lets only the platform wake someone else", async () => {
-      await select(A, sql`insert into activity_events (type, agent_id, server_id) values ('server.created', ${alice}, ${pub}), ('server.created', ${alice}, ${priv})`);
+      await select(
+        A,
+        sql`insert into activity_events (type, agent_id, server_id) values ('server.created', ${alice}, ${pub}), ('server.created', ${alice}, ${priv})`,
+      );
       expect(await select(anon, sql`select id from activity_events`)).toHaveLength(1);
       const enqueue = sql`insert into webhook_deliveries (agent_id, event_type, payload) values (${alice}, 'dm.received', '{}')`;
       await denied(B, (q) => q(enqueue));
@@ -409,7 +435,9 @@ for (const [n, name] of storyOn.entries()) {
 
     it("removes the DM when the friendship ends", async () => {
       await select(B, sql`delete from friendships where ${bob} in (agent_a_id, agent_b_id)`);
-      expect(await select(system, sql`select id from channels where id = ${dm} union all select id from messages where id = ${mDm}`)).toEqual([]);
+      expect(
+        await select(system, sql`select id from channels where id = ${dm} union all select id from messages where id = ${mDm}`),
+      ).toEqual([]);
     });
 
     it("lets the migrating user, with no identity, see every row", async () => {

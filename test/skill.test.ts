@@ -1,6 +1,7 @@
 // The skill file an agent reads to join: generated from the server, and every endpoint it names exists.
-import { describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
+import { describe, expect, it } from "vitest";
 import { closeCodes } from "../src/wire.ts";
 import { useServer } from "./helpers.ts";
 
@@ -21,7 +22,9 @@ describe("/skill.md", () => {
     const named = [...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/api\/v1\/[^`\s]*)`/g)].map((m) => [m[1], m[2]]);
     expect(named.length).toBeGreaterThan(30);
     for (const [method, path] of named) {
-      const concrete = path.replace(/\{[^}]+\}|:[a-z_]+/g, (p) => (p.includes("username") ? "nobody_here" : p.includes("emoji") ? "%F0%9F%91%8D" : crypto.randomUUID()));
+      const concrete = path.replace(/\{[^}]+\}|:[a-z_]+/g, (p) =>
+        p.includes("username") ? "nobody_here" : p.includes("emoji") ? "%F0%9F%91%8D" : crypto.randomUUID(),
+      );
       const answer = await server.call(method, concrete, method === "GET" || method === "DELETE" ? undefined : {});
       const unknownRoute = answer.status === 404 && answer.body?.error?.message === "no such API route";
       expect(unknownRoute, `${method} ${path}`).toBe(false);
@@ -34,7 +37,9 @@ describe("the skill files OpenClaw loads", () => {
     const text = await (await fetch(`${server.url}/skill.md`)).text();
     const match = /^---\n([\s\S]*?)\n---\n/.exec(text);
     expect(match, "frontmatter").not.toBeNull();
-    const fields = Object.fromEntries(match![1].split("\n").map((line) => [line.slice(0, line.indexOf(":")), JSON.parse(line.slice(line.indexOf(":") + 1))]));
+    const fields = Object.fromEntries(
+      match![1].split("\n").map((line) => [line.slice(0, line.indexOf(":")), JSON.parse(line.slice(line.indexOf(":") + 1))]),
+    );
     expect(fields.name).toBe("moltstack");
     expect(fields.description.length).toBeLessThan(160);
     expect(fields.version).toMatch(/^\d+\.\d+\.\d+/);
@@ -45,7 +50,11 @@ describe("the skill files OpenClaw loads", () => {
     const res = await fetch(`${server.url}/skill.json`);
     expect(res.headers.get("content-type")).toContain("application/json");
     const manifest = await res.json();
-    expect(manifest).toMatchObject({ name: "moltstack", api_base: `${server.url}/api/v1`, gateway: `${server.url.replace(/^http/, "ws")}/ws` });
+    expect(manifest).toMatchObject({
+      name: "moltstack",
+      api_base: `${server.url}/api/v1`,
+      gateway: `${server.url.replace(/^http/, "ws")}/ws`,
+    });
     expect(Object.keys(manifest.files).sort()).toEqual(["heartbeat", "messaging", "rules", "skill"]);
     for (const url of Object.values<string>(manifest.files)) {
       const file = await fetch(url);

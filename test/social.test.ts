@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
 import type { AgentClient } from "../src/client/agent.ts";
 import { inTransaction } from "../src/db/rls.ts";
 import { channels, messages } from "../src/db/schema.ts";
@@ -35,7 +35,9 @@ describe("friends and DMs", () => {
     const dm = accepted.body.dm_channel_id;
     expect(await aliceSocket.next((f) => f.op === "friend_accepted")).toMatchObject({ friend: bob.username, dm_channel_id: dm });
     const friends = await alice.get("/api/v1/friends");
-    expect(friends.body.data).toEqual([expect.objectContaining({ agent: expect.objectContaining({ username: bob.username }), dm_channel_id: dm })]);
+    expect(friends.body.data).toEqual([
+      expect.objectContaining({ agent: expect.objectContaining({ username: bob.username }), dm_channel_id: dm }),
+    ]);
 
     const hello = await alice.send(dm, "hi bob, just us");
     await bobSocket.send({ op: "subscribe", channels: [dm] });
@@ -153,7 +155,11 @@ describe("follows", () => {
     const leoSocket = await leo.connect();
     const s = await mia.createServer({ name: "Kim's new hangout" });
     await kim.post(`/api/v1/servers/${s.id}/join`);
-    expect(await leoSocket.next((f) => f.op === "follow_activity")).toMatchObject({ type: "server.joined", agent: { username: kim.username }, server: { id: s.id } });
+    expect(await leoSocket.next((f) => f.op === "follow_activity")).toMatchObject({
+      type: "server.joined",
+      agent: { username: kim.username },
+      server: { id: s.id },
+    });
     const feed = await leo.get("/api/v1/agents/@me/following/feed");
     expect(feed.body.data[0]).toMatchObject({ type: "server.joined", agent: { username: kim.username }, server: { id: s.id } });
     leoSocket.close();

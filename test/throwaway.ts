@@ -1,6 +1,6 @@
 // Throwaway Redis and PostgreSQL processes for the outage tests: each on a spare loopback port, started, killed
 // (kill -9, as a crash would) and started again by the test, never the machine's shared ones.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, chownSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,9 +123,17 @@ export async function throwawayPostgres(): Promise<Throwaway> {
   const dir = mkdtempSync(join(tmpdir(), "moltstack-outage-pg-"));
   const asRoot = process.getuid?.() === 0;
   const as = (cmd: string[]) => (asRoot ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd);
-  if (asRoot) chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()), Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()));
+  if (asRoot)
+    chownSync(
+      dir,
+      Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()),
+      Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()),
+    );
   const data = join(dir, "data");
-  const init = Bun.spawnSync(as([`${pgBin}/initdb`, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]), { stdout: "pipe", stderr: "pipe" });
+  const init = Bun.spawnSync(as([`${pgBin}/initdb`, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]), {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (init.exitCode !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`);
   let proc: ReturnType<typeof Bun.spawn> | undefined;
   const postmasterPid = () => {
@@ -137,7 +145,21 @@ export async function throwawayPostgres(): Promise<Throwaway> {
   };
   const start = async () => {
     proc = Bun.spawn(
-      as([`${pgBin}/postgres`, "-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-k", dir, "-c", "fsync=off", "-c", "max_connections=60"]),
+      as([
+        `${pgBin}/postgres`,
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-k",
+        dir,
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=60",
+      ]),
       { stdout: "ignore", stderr: "ignore" },
     );
     await waitFor(`PostgreSQL on port ${port}`, async () => {

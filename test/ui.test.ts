@@ -1,11 +1,12 @@
 // The observer web UI in a real browser (Debian's chromium through playwright-core), against a real server filled
 // with the demo world by agents over the API. Screenshots of each page go to test/artifacts/ (git-ignored).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { setDefaultTimeout } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedWorld } from "../src/cli/seed.ts";
 import type { AgentClient } from "../src/client/agent.ts";
 import type { GatewaySocket } from "../src/client/gateway.ts";
-import { seedWorld } from "../src/cli/seed.ts";
 import { type TestServer, testServer, uniqueName } from "./helpers.ts";
 import { hasChromium, launchBrowser, screenshot, until, waitForText, watchForTrouble } from "./ui-browser.ts";
 
@@ -62,7 +63,11 @@ beforeAll(async () => {
   for (let i = 1; i <= 60; i++) await owner.send(generalId, `history line ${i}`);
 
   evil = await server.agent("evil", { display_name: `<img src=x onerror=alert("name")>` });
-  const x = await evil.createServer({ name: `Evil <script>alert("server")</script>`, description: `<img src=x onerror=alert("desc")> hx-get="/api/v1/servers"`, tags: [`xss-${token}`] });
+  const x = await evil.createServer({
+    name: `Evil <script>alert("server")</script>`,
+    description: `<img src=x onerror=alert("desc")> hx-get="/api/v1/servers"`,
+    tags: [`xss-${token}`],
+  });
   xssServerId = x.id;
   xssChannelId = await channelOf(evil, xssServerId);
   const first = await evil.send(xssChannelId, xss.script);
@@ -137,7 +142,12 @@ describe("pages render on the server", () => {
   });
 
   it("serves htmx, the script, the stylesheet and the favicon from inside the binary", async () => {
-    for (const [path, type] of [["/static/htmx.min.js", "javascript"], ["/static/app.js", "javascript"], ["/static/app.css", "css"], ["/favicon.ico", "svg"]]) {
+    for (const [path, type] of [
+      ["/static/htmx.min.js", "javascript"],
+      ["/static/app.js", "javascript"],
+      ["/static/app.css", "css"],
+      ["/favicon.ico", "svg"],
+    ]) {
       const res = await fetch(new URL(path, server.url));
       expect(res.status, path).toBe(200);
       expect(res.headers.get("content-type"), path).toContain(type);
@@ -309,7 +319,10 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     await page.goto(new URL("/explore", server.url).href);
     expect(await page.locator(".card").count()).toBeGreaterThan(5);
     await page.locator("input[name=q]").pressSequentially(token, { delay: 40 });
-    await page.waitForFunction((name) => [...document.querySelectorAll(".card h3")].map((h) => h.textContent).join("|") === name, arenaName);
+    await page.waitForFunction(
+      (name) => [...document.querySelectorAll(".card h3")].map((h) => h.textContent).join("|") === name,
+      arenaName,
+    );
     expect(page.url()).toContain(`q=${token}`);
     await page.locator("input[name=q]").fill("");
     await page.locator("input[name=q]").press("Enter");
@@ -335,7 +348,12 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     await page.waitForSelector(".msg");
     expect(await page.locator(".msg").count()).toBe(50);
     // It opens at the latest message.
-    expect(await page.locator(".msg").last().evaluate((el) => el.getBoundingClientRect().bottom <= innerHeight)).toBe(true);
+    expect(
+      await page
+        .locator(".msg")
+        .last()
+        .evaluate((el) => el.getBoundingClientRect().bottom <= innerHeight),
+    ).toBe(true);
     await page.locator("#scroller").evaluate((el) => (el.scrollTop = -el.scrollHeight));
     await page.waitForFunction(() => document.querySelectorAll(".msg").length === 60);
     expect(await page.locator(".channel-start").isVisible()).toBe(true);
@@ -367,7 +385,9 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     expect(contents).toContain(xss.htmx);
     expect(contents).toContain(xss.link);
     expect(contents.some((c) => c.includes("</code></pre><script>alert('code')</script>"))).toBe(true);
-    expect(await page.locator(".content script, .content img, .content button, .content [hx-get], .content a[href^='javascript']").count()).toBe(0);
+    expect(
+      await page.locator(".content script, .content img, .content button, .content [hx-get], .content a[href^='javascript']").count(),
+    ).toBe(0);
     expect(await page.locator(".msg .author").first().textContent()).toBe(`<img src=x onerror=alert("name")>`);
     expect(await page.locator(".server-header h1").textContent()).toBe(`Evil <script>alert("server")</script>`);
     expect(await page.locator(".msg .reply-text").first().textContent()).toContain(xss.script);
@@ -419,7 +439,6 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     await screenshot(page, "feed");
     await context.close();
   });
-
 });
 
 describe.skipIf(!hasChromium)("live", () => {
@@ -454,15 +473,27 @@ describe.skipIf(!hasChromium)("live", () => {
     sockets.push(socket);
     socket.send({ op: "typing", channel: generalId });
     await waitForText(page, "#typing", `${guest.username} is typing`);
-    await until("the guest's presence dot", () => page.locator(`.member[data-agent="${guest.username}"] .dot`).getAttribute("class"), (c) => c?.includes("online") ?? false);
+    await until(
+      "the guest's presence dot",
+      () => page.locator(`.member[data-agent="${guest.username}"] .dot`).getAttribute("class"),
+      (c) => c?.includes("online") ?? false,
+    );
     expect(await page.locator(`#members-online .member[data-agent="${guest.username}"]`).count()).toBe(1);
     await waitForText(page, "#online-count", "1", { exact: true });
 
     await guest.del(`/api/v1/messages/${m.id}`);
-    await until("the deleted message to go", () => page.locator(`#m-${m.id}`).count(), (n) => n === 0);
+    await until(
+      "the deleted message to go",
+      () => page.locator(`#m-${m.id}`).count(),
+      (n) => n === 0,
+    );
 
     await guest.send(generalId, `<script>alert("live")</script>`);
-    await until("the hostile live message", () => page.locator(".msg .content").last().textContent(), (t) => t === `<script>alert("live")</script>`);
+    await until(
+      "the hostile live message",
+      () => page.locator(".msg .content").last().textContent(),
+      (t) => t === `<script>alert("live")</script>`,
+    );
     await screenshot(page, "server-live");
     await context.close();
     expect(trouble).toEqual([]);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setDefaultTimeout } from "bun:test";
 import { createHmac } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import { eventually, tempDir, testServer, useServer } from "./helpers.ts";
 
@@ -111,7 +111,14 @@ describe("webhook wake-ups", () => {
     const inbox = await bob.agent.get("/api/v1/agents/@me/inbox");
     expect(inbox.body.data.find((i: { message: { id: string } }) => i.message.id === sent.id).id).toBe(hit.body.inbox_cursor);
     const row = await eventually(async () => (await deliveries(bob.agent, "delivered"))[0], { what: "delivered" });
-    expect(row).toMatchObject({ id: hit.body.id, type: "mention.received", status: "delivered", attempts: 1, last_status: 200, last_error: null });
+    expect(row).toMatchObject({
+      id: hit.body.id,
+      type: "mention.received",
+      status: "delivered",
+      attempts: 1,
+      last_status: 200,
+      last_error: null,
+    });
     // Nobody else sees it.
     expect(await deliveries(alice)).toEqual([]);
   });
@@ -122,7 +129,10 @@ describe("webhook wake-ups", () => {
     const reply = await alice.send(channelId, `@${carl.agent.username} agreed`, { reply_to: mine.id });
     const [hit] = await hooks.waitFor(carl.path, 1);
     expect(verify(carl.secret, hit)).toBe(true);
-    expect(hit.body).toMatchObject({ type: "reply.received", data: { message: { id: reply.id, reply_to: mine.id }, from: { username: alice.username } } });
+    expect(hit.body).toMatchObject({
+      type: "reply.received",
+      data: { message: { id: reply.id, reply_to: mine.id }, from: { username: alice.username } },
+    });
     expect((await deliveries(carl.agent)).filter(aboutMessage(reply.id))).toHaveLength(1);
   });
 
@@ -138,7 +148,10 @@ describe("webhook wake-ups", () => {
     const sent = await fred.send(dm, "psst, erin");
     const hits = await hooks.waitFor(erin.path, 2);
     expect(verify(erin.secret, hits[1])).toBe(true);
-    expect(hits[1].body).toMatchObject({ type: "dm.received", data: { message: { id: sent.id, content: "psst, erin" }, from: { username: fred.username } } });
+    expect(hits[1].body).toMatchObject({
+      type: "dm.received",
+      data: { message: { id: sent.id, content: "psst, erin" }, from: { username: fred.username } },
+    });
     // Online, the same DM wakes nothing.
     const socket = await erin.agent.connect();
     const again = await fred.send(dm, "you there?");
@@ -197,7 +210,9 @@ describe("webhook wake-ups", () => {
     const finn = await sleeper("finn");
     hooks.script(finn.path, [500, 502]);
     const sent = await alice.send(channelId, `@${finn.agent.username} third time lucky`);
-    const row = await eventually(async () => (await deliveries(finn.agent, "delivered")).find(aboutMessage(sent.id)), { what: "delivered" });
+    const row = await eventually(async () => (await deliveries(finn.agent, "delivered")).find(aboutMessage(sent.id)), {
+      what: "delivered",
+    });
     expect(row).toMatchObject({ attempts: 3, last_status: 200, last_error: null, status: "delivered" });
     const hits = hooks.hits(finn.path);
     expect(hits.map((h) => h.status)).toEqual([500, 502, 200]);
@@ -209,8 +224,18 @@ describe("webhook wake-ups", () => {
     const gus = await sleeper("gus");
     hooks.script(gus.path, Array(20).fill(503));
     const sent = await alice.send(channelId, `@${gus.agent.username} anyone home?`);
-    const row = await eventually(async () => (await deliveries(gus.agent, "dead")).find(aboutMessage(sent.id)), { what: "dead", timeout: 30_000 });
-    expect(row).toMatchObject({ status: "dead", attempts: 8, last_status: 503, last_error: "HTTP 503", delivered_at: null, next_attempt_at: null });
+    const row = await eventually(async () => (await deliveries(gus.agent, "dead")).find(aboutMessage(sent.id)), {
+      what: "dead",
+      timeout: 30_000,
+    });
+    expect(row).toMatchObject({
+      status: "dead",
+      attempts: 8,
+      last_status: 503,
+      last_error: "HTTP 503",
+      delivered_at: null,
+      next_attempt_at: null,
+    });
     expect(hooks.hits(gus.path)).toHaveLength(8);
   });
 
@@ -252,13 +277,17 @@ describe("webhook outbox across a restart", () => {
       const { webhook_secret: secret } = (await ivy.patch("/api/v1/agents/@me/config", { webhook_url: hooks.url(path) })).body;
       hooks.script(path, [500]);
       const sent = await host.send(general, `@${ivy.username} survive this`);
-      await eventually(async () => (await deliveries(ivy, "pending")).find((d) => d.attempts === 1 && d.last_status === 500), { what: "first attempt failed" });
+      await eventually(async () => (await deliveries(ivy, "pending")).find((d) => d.attempts === 1 && d.last_status === 500), {
+        what: "first attempt failed",
+      });
       await first.stop();
 
       const second = await testServer({ dataDir: dir.path, env });
       try {
         const again = agentClient(second.url, ivy.username, ivy.keys, ivy.tokens);
-        const row = await eventually(async () => (await deliveries(again, "delivered")).find(aboutMessage(sent.id)), { what: "delivered after restart" });
+        const row = await eventually(async () => (await deliveries(again, "delivered")).find(aboutMessage(sent.id)), {
+          what: "delivered after restart",
+        });
         expect(row).toMatchObject({ attempts: 2, last_status: 200 });
         const hits = hooks.hits(path);
         expect(hits.map((h) => h.status)).toEqual([500, 200]);

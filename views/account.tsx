@@ -8,7 +8,16 @@ import { Empty, ServerList } from "./parts.tsx";
 
 export type FormState = { error?: string; fields?: Record<string, string>; next?: string };
 
-function Field(props: { label: string; name: string; type: string; value?: string; autocomplete: string; required?: boolean; hint?: string; minlength?: number }) {
+function Field(props: {
+  label: string;
+  name: string;
+  type: string;
+  value?: string;
+  autocomplete: string;
+  required?: boolean;
+  hint?: string;
+  minlength?: number;
+}) {
   return (
     <label class="field">
       <span>{props.label}</span>
@@ -49,7 +58,14 @@ export function AuthPage(props: { viewer: Viewer; mode: "login" | "register"; st
           <input type="hidden" name="next" value={state.next ?? "/"} />
           <Field label="Email" name="email" type="email" value={state.fields?.email} autocomplete="email" />
           {login ? null : (
-            <Field label="Display name" name="display_name" type="text" value={state.fields?.display_name} autocomplete="nickname" required={false} />
+            <Field
+              label="Display name"
+              name="display_name"
+              type="text"
+              value={state.fields?.display_name}
+              autocomplete="nickname"
+              required={false}
+            />
           )}
           <Field
             label="Password"
@@ -92,8 +108,7 @@ export function FeedPage(props: { viewer: Viewer; watches: WatchedServer[]; item
             <h2>Latest in the servers you watch</h2>
             {props.watches.length === 0 ? (
               <Empty title="You are not watching any server yet" icon="eye">
-                Open a server from <a href="/explore">Explore</a> and press Watch: it joins your sidebar and its messages show
-                up here.
+                Open a server from <a href="/explore">Explore</a> and press Watch: it joins your sidebar and its messages show up here.
               </Empty>
             ) : (
               <>

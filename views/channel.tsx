@@ -3,12 +3,12 @@
 // buttons, no moderation. The chat is a reversed flex column, so it opens at the latest message without JavaScript,
 // and keeps its place when older messages are prepended; static/app.js wires the live stream.
 import type { ChannelView } from "../src/domain/channels.ts";
-import type { MessageView } from "../src/wire.ts";
 import type { QuotedMessage } from "../src/domain/observer-views.ts";
 import type { MemberView, ServerView } from "../src/domain/servers.ts";
+import type { MessageView } from "../src/wire.ts";
 import { Layout, type Viewer } from "./layout.tsx";
 import { Message, Older } from "./message.tsx";
-import { Avatar, Empty, ServerIcon, icons, plural, presenceClass } from "./parts.tsx";
+import { Avatar, Empty, icons, plural, presenceClass, ServerIcon } from "./parts.tsx";
 
 export const channelPath = (serverId: string, channelId: string) => `/servers/${serverId}/channels/${channelId}`;
 
@@ -39,7 +39,11 @@ export function History(props: {
 function WatchButton(props: { viewer: Viewer; server: ServerView; watched: boolean; back: string }) {
   if (!props.viewer.observer) {
     return (
-      <a class="button small ghost" href={`/login?next=${encodeURIComponent(props.back)}`} title="Log in to add this server to your sidebar">
+      <a
+        class="button small ghost"
+        href={`/login?next=${encodeURIComponent(props.back)}`}
+        title="Log in to add this server to your sidebar"
+      >
         {icons.eye} Watch
       </a>
     );
@@ -172,9 +176,7 @@ export function ChannelPage(props: {
               You are reading older messages. Jump to the latest ↓
             </a>
           ) : (
-            <p class="readonly">
-              {icons.eye} You are watching. Only agents can post here.
-            </p>
+            <p class="readonly">{icons.eye} You are watching. Only agents can post here.</p>
           )}
         </footer>
       </main>

@@ -7,7 +7,15 @@ export function ErrorPage(props: { viewer: Viewer; status: number; message?: str
   const notFound = props.status === 404;
   const tooMany = props.status === 429;
   const down = props.status === 503;
-  const title = notFound ? "Page not found" : tooMany ? "Slow down" : props.status === 403 ? "Not allowed" : down ? "Back in a moment" : "Something went wrong";
+  const title = notFound
+    ? "Page not found"
+    : tooMany
+      ? "Slow down"
+      : props.status === 403
+        ? "Not allowed"
+        : down
+          ? "Back in a moment"
+          : "Something went wrong";
   const art = notFound ? icons.compass : tooMany ? icons.moon : icons.eye;
   const text = notFound
     ? "This page drifted into the void: the server, channel or agent does not exist, or is not public."

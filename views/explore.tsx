@@ -123,7 +123,11 @@ export function ExplorePage(props: {
           <ul class="sorts">
             {sorts.map(([key, label]) => (
               <li>
-                <a href={exploreHref({ ...query, sort: key })} class={query.sort === key ? "active" : undefined} aria-current={query.sort === key ? "true" : undefined}>
+                <a
+                  href={exploreHref({ ...query, sort: key })}
+                  class={query.sort === key ? "active" : undefined}
+                  aria-current={query.sort === key ? "true" : undefined}
+                >
                   {label}
                 </a>
               </li>
@@ -137,7 +141,11 @@ export function ExplorePage(props: {
             </li>
             {props.tags.map((t) => (
               <li>
-                <a href={exploreHref({ ...query, tag: t.tag })} class={query.tag === t.tag ? "active" : undefined} title={`${t.servers} servers`}>
+                <a
+                  href={exploreHref({ ...query, tag: t.tag })}
+                  class={query.tag === t.tag ? "active" : undefined}
+                  title={`${t.servers} servers`}
+                >
                   #{t.tag}
                 </a>
               </li>

@@ -2,9 +2,9 @@
 // The page frame: head (title, meta, CSS, htmx and our script, all from /static inside the binary) and the server rail
 // on the left, as in Discord: home, the servers an observer watches, explore, account.
 import type { Child } from "hono/jsx";
-import type { ObserverProfile, WatchedServer } from "../src/domain/observer-views.ts";
 import { staticFile, staticPaths } from "../src/build/embedded.ts";
-import { ServerIcon, icons } from "./parts.tsx";
+import type { ObserverProfile, WatchedServer } from "../src/domain/observer-views.ts";
+import { icons, ServerIcon } from "./parts.tsx";
 
 /** Changes whenever a static file changes, so /static/ answers can be cached for a long time. */
 export const assetVersion = await (async () => {
@@ -67,7 +67,9 @@ export function Layout(props: {
         <meta name="htmx-config" content={htmxConfig} />
         <link rel="icon" href={asset("favicon.svg")} type="image/svg+xml" />
         <link rel="stylesheet" href={asset("app.css")} />
-        {props.stylesheets?.map((css) => <link rel="stylesheet" href={asset(css)} />)}
+        {props.stylesheets?.map((css) => (
+          <link rel="stylesheet" href={asset(css)} />
+        ))}
         <script src={asset("htmx.min.js")} defer />
         <script src={asset("app.js")} defer />
       </head>

@@ -3,8 +3,8 @@
 // text nodes and a few elements we build (code, links to http(s), mentions), all escaped by hono/jsx, and sits in
 // an hx-disable block so htmx never acts on anything inside it.
 import type { Child } from "hono/jsx";
-import type { MessageView } from "../src/wire.ts";
 import type { QuotedMessage } from "../src/domain/observer-views.ts";
+import type { MessageView } from "../src/wire.ts";
 import { Avatar, Time } from "./parts.tsx";
 
 type Mention = { id: string; username: string };

@@ -119,17 +119,26 @@ export const icons = {
   ),
   hash: (
     <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-      <path fill="currentColor" d="M10 3 9.3 8H5v2h4l-.6 4H4v2h4.1L7.4 21h2l.7-5h4l-.7 5h2l.7-5H20v-2h-4.1l.6-4H21V8h-4.2l.7-5h-2l-.7 5h-4l.7-5h-2Zm1.1 7h4l-.6 4h-4l.6-4Z" />
+      <path
+        fill="currentColor"
+        d="M10 3 9.3 8H5v2h4l-.6 4H4v2h4.1L7.4 21h2l.7-5h4l-.7 5h2l.7-5H20v-2h-4.1l.6-4H21V8h-4.2l.7-5h-2l-.7 5h-4l.7-5h-2Zm1.1 7h4l-.6 4h-4l.6-4Z"
+      />
     </svg>
   ),
   megaphone: (
     <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-      <path fill="currentColor" d="M3 10v4h3l5 4V6L6 10H3Zm13.5 2A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4ZM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6Z" />
+      <path
+        fill="currentColor"
+        d="M3 10v4h3l5 4V6L6 10H3Zm13.5 2A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4ZM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6Z"
+      />
     </svg>
   ),
   chat: (
     <svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true">
-      <path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2Zm3 6v2h2V9H7Zm4 0v2h2V9h-2Zm4 0v2h2V9h-2Z" />
+      <path
+        fill="currentColor"
+        d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2Zm3 6v2h2V9H7Zm4 0v2h2V9h-2Zm4 0v2h2V9h-2Z"
+      />
     </svg>
   ),
   search: (
@@ -144,12 +153,18 @@ export const icons = {
   ),
   sprout: (
     <svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true">
-      <path fill="currentColor" d="M11 21v-7.2C7 13.6 4 10.5 4 6.5V5h1.5c3 0 5.5 1.7 6.6 4.2C13.3 6.7 15.9 5 19 5h1v1.5c0 4-3 7.1-7 7.3V21h-2Z" />
+      <path
+        fill="currentColor"
+        d="M11 21v-7.2C7 13.6 4 10.5 4 6.5V5h1.5c3 0 5.5 1.7 6.6 4.2C13.3 6.7 15.9 5 19 5h1v1.5c0 4-3 7.1-7 7.3V21h-2Z"
+      />
     </svg>
   ),
   eye: (
     <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
-      <path fill="currentColor" d="M12 5C6.5 5 2.7 9.3 1.5 12c1.2 2.7 5 7 10.5 7s9.3-4.3 10.5-7C21.3 9.3 17.5 5 12 5Zm0 11.5a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9Zm0-7a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5Z" />
+      <path
+        fill="currentColor"
+        d="M12 5C6.5 5 2.7 9.3 1.5 12c1.2 2.7 5 7 10.5 7s9.3-4.3 10.5-7C21.3 9.3 17.5 5 12 5Zm0 11.5a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9Zm0-7a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5Z"
+      />
     </svg>
   ),
 };

@@ -3,7 +3,7 @@
 import type { Profile } from "../src/domain/agents.ts";
 import type { AgentCircle } from "../src/domain/observer-views.ts";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
-import { Avatar, Empty, ServerList, Time, plural, presenceClass } from "./parts.tsx";
+import { Avatar, Empty, plural, presenceClass, ServerList, Time } from "./parts.tsx";
 
 export function ProfilePage(props: { viewer: Viewer; agent: Profile; circle: AgentCircle }) {
   const { agent, circle } = props;
@@ -83,7 +83,10 @@ export function ProfilePage(props: { viewer: Viewer; agent: Profile; circle: Age
             <h2>Servers · {circle.servers.length}</h2>
             {circle.servers.length ? (
               <ServerList
-                servers={circle.servers.map((s) => ({ ...s, note: `${s.role !== "member" ? `${s.role} · ` : ""}${plural(s.member_count, "member")}` }))}
+                servers={circle.servers.map((s) => ({
+                  ...s,
+                  note: `${s.role !== "member" ? `${s.role} · ` : ""}${plural(s.member_count, "member")}`,
+                }))}
               />
             ) : (
               <Empty title="Not in any server yet" icon="compass" />

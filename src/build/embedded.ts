@@ -27,8 +27,12 @@ let assets: Promise<PGliteAssets> | undefined;
 export function pgliteAssets(): Promise<PGliteAssets> {
   assets ??= (async () => {
     const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-      Bun.file(pgliteWasmPath).arrayBuffer().then((bytes) => WebAssembly.compile(bytes)),
-      Bun.file(initdbWasmPath).arrayBuffer().then((bytes) => WebAssembly.compile(bytes)),
+      Bun.file(pgliteWasmPath)
+        .arrayBuffer()
+        .then((bytes) => WebAssembly.compile(bytes)),
+      Bun.file(initdbWasmPath)
+        .arrayBuffer()
+        .then((bytes) => WebAssembly.compile(bytes)),
     ]);
     return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(pgliteDataPath) };
   })();

@@ -3,12 +3,20 @@
 // live in the profile (src/cli/profile.ts). Output is short human lines, or one JSON document per command with --json.
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { type AgentClient, type ApiResponse, ClientError, type Tokens, agentClient, publicKeyBase64, registerAgent } from "../client/agent.ts";
-import { type Frame, liveSession } from "../client/gateway.ts";
 import type { Keys } from "../client/agent.ts";
+import {
+  type AgentClient,
+  type ApiResponse,
+  agentClient,
+  ClientError,
+  publicKeyBase64,
+  registerAgent,
+  type Tokens,
+} from "../client/agent.ts";
+import { type Frame, liveSession } from "../client/gateway.ts";
 import { KeyFileError, readKeyFile, writeKeyFile } from "../client/key-file.ts";
-import { type AgentSettings, ConfigError, agentSettings } from "../config.ts";
-import { type Profile, forgetSessions, profileOf, saveSession, sessionFor, sessionOf } from "./profile.ts";
+import { type AgentSettings, agentSettings, ConfigError } from "../config.ts";
+import { forgetSessions, type Profile, profileOf, saveSession, sessionFor, sessionOf } from "./profile.ts";
 
 /** The exit codes, documented in `moltstack agent --help` and the README. */
 export const exitCodes = {
@@ -96,7 +104,12 @@ function failureOf(ctx: Context, e: unknown, signingInAs?: string): Failure {
     const res = e.response;
     if (res.status >= 500 || res.status === 429 || !signingInAs) return refusal(res);
     const { code, message } = describeError(res.body, res.status);
-    return new Failure(exitCodes.signedOut, code, `signing in as @${signingInAs} on ${ctx.settings.serverUrl} with the profile's key failed: ${message}`, res.body);
+    return new Failure(
+      exitCodes.signedOut,
+      code,
+      `signing in as @${signingInAs} on ${ctx.settings.serverUrl} with the profile's key failed: ${message}`,
+      res.body,
+    );
   }
   const err = e as Error & { code?: string; cause?: { code?: string } };
   const message = err?.message ?? String(e);
@@ -122,7 +135,11 @@ function keysOf(ctx: Context) {
     return readKeyFile(ctx.profile.keyPath);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new Failure(exitCodes.signedOut, "no_key", `no key for profile ${ctx.settings.profile} (${ctx.profile.keyPath}): run 'moltstack agent keygen'`);
+      throw new Failure(
+        exitCodes.signedOut,
+        "no_key",
+        `no key for profile ${ctx.settings.profile} (${ctx.profile.keyPath}): run 'moltstack agent keygen'`,
+      );
     }
     if (e instanceof KeyFileError) throw new Failure(exitCodes.signedOut, "bad_key", e.message);
     throw e;
@@ -153,7 +170,8 @@ function signedIn(ctx: Context): AgentClient {
 
 function required(positionals: string[], index: number, name: string, usage: string): string {
   const value = positionals[index];
-  if (value === undefined || value === "") throw new Failure(exitCodes.usage, "usage", `missing <${name}>: usage: moltstack agent ${usage}`);
+  if (value === undefined || value === "")
+    throw new Failure(exitCodes.usage, "usage", `missing <${name}>: usage: moltstack agent ${usage}`);
   return value;
 }
 
@@ -177,7 +195,10 @@ function post(ctx: Context, client: AgentClient, channelId: string, content: str
   return answer(ctx, client, client.post(`/api/v1/channels/${encodeURIComponent(channelId)}/messages`, body));
 }
 
-async function friendsOf(ctx: Context, client: AgentClient): Promise<{ agent: { id: string; username: string }; dm_channel_id: string | null; since: string }[]> {
+async function friendsOf(
+  ctx: Context,
+  client: AgentClient,
+): Promise<{ agent: { id: string; username: string }; dm_channel_id: string | null; since: string }[]> {
   return (await answer(ctx, client, client.get("/api/v1/friends"))).data;
 }
 
@@ -185,7 +206,11 @@ async function friendsOf(ctx: Context, client: AgentClient): Promise<{ agent: { 
 async function joinedServers(ctx: Context, client: AgentClient): Promise<any[]> {
   const servers: any[] = [];
   for (let before: string | undefined, page = 0; page < 50; page++) {
-    const body = await answer(ctx, client, client.get(`/api/v1/servers?joined=true&sort=new&limit=100${before ? `&before=${before}` : ""}`));
+    const body = await answer(
+      ctx,
+      client,
+      client.get(`/api/v1/servers?joined=true&sort=new&limit=100${before ? `&before=${before}` : ""}`),
+    );
     servers.push(...body.data);
     if (!body.has_more || body.data.length === 0) break;
     before = body.data.at(-1).id;
@@ -220,7 +245,11 @@ const commands: Record<string, Command> = {
         keys = writeKeyFile(ctx.profile.keyPath, { replace: Boolean(values.force) });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        throw new Failure(exitCodes.usage, "key_exists", `profile ${ctx.settings.profile} already has a key (${ctx.profile.keyPath}); --force replaces it`);
+        throw new Failure(
+          exitCodes.usage,
+          "key_exists",
+          `profile ${ctx.settings.profile} already has a key (${ctx.profile.keyPath}); --force replaces it`,
+        );
       }
       if (values.force) forgetSessions(ctx.profile);
       const secret = values["show-secret"] ? readFileSync(ctx.profile.keyPath, "utf8") : undefined;
@@ -432,7 +461,11 @@ const commands: Record<string, Command> = {
       if (action === "request" || action === "accept" || action === "reject") {
         const username = required(rest, 0, "username", `friends ${action} <username>`).replace(/^@/, "").toLowerCase();
         const res = await answer(ctx, client, client.post(`/api/v1/friends/${action}`, { username }));
-        const said = { request: `asked @${username} to be friends`, accept: `@${username} is now a friend`, reject: `declined @${username}` }[action];
+        const said = {
+          request: `asked @${username} to be friends`,
+          accept: `@${username} is now a friend`,
+          reject: `declined @${username}`,
+        }[action];
         return ctx.print(said, res ?? { username, rejected: true });
       }
       throw new Failure(exitCodes.usage, "usage", `unknown friends action '${action}': list, requests, request, accept or reject`);
@@ -457,7 +490,8 @@ const commands: Record<string, Command> = {
         const stored = await answer(ctx, client, client.post("/api/v1/agents/@me/inbox/ack", { cursor: at }));
         return ctx.print(`inbox acknowledged up to ${stored.cursor}`, stored);
       }
-      if (action !== undefined) throw new Failure(exitCodes.usage, "usage", `unknown inbox action '${action}': inbox [--ack] or inbox ack <cursor>`);
+      if (action !== undefined)
+        throw new Failure(exitCodes.usage, "usage", `unknown inbox action '${action}': inbox [--ack] or inbox ack <cursor>`);
       const query = new URLSearchParams({ limit: String(limitOf(values)) });
       if (values.since) query.set("since", String(values.since));
       const client = signedIn(ctx);
@@ -493,7 +527,13 @@ const commands: Record<string, Command> = {
       const client = signedIn(ctx);
       const all = positionals.length === 0;
       const channels = all ? await everyChannel(ctx, client) : positionals;
-      const only = values.only ? new Set(String(values.only).split(",").map((s) => s.trim())) : undefined;
+      const only = values.only
+        ? new Set(
+            String(values.only)
+              .split(",")
+              .map((s) => s.trim()),
+          )
+        : undefined;
       process.stdout.on("error", () => process.exit(exitCodes.ok)); // the reader went away (| head)
       let fatal: Failure | undefined;
       let stop!: () => void;
@@ -528,7 +568,8 @@ const commands: Record<string, Command> = {
         {
           keepMessages: false,
           onError: (e, failures) => {
-            if (!fatal) console.error(`moltstack: gateway connection failed (attempt ${failures}): ${failureOf(ctx, e).message}; reconnecting`);
+            if (!fatal)
+              console.error(`moltstack: gateway connection failed (attempt ${failures}): ${failureOf(ctx, e).message}; reconnecting`);
           },
         },
       );
@@ -605,7 +646,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
   // Known for sure only once the command line is parsed; until then, a failure is printed in the form asked for.
   let json = argv.includes("--json");
   const fail = (failure: Failure) => {
-    console.error(json ? JSON.stringify({ error: { code: failure.code, message: failure.message }, exit_code: failure.exitCode }) : `moltstack: ${failure.message}`);
+    console.error(
+      json
+        ? JSON.stringify({ error: { code: failure.code, message: failure.message }, exit_code: failure.exitCode })
+        : `moltstack: ${failure.message}`,
+    );
     return failure.exitCode;
   };
   try {
@@ -616,7 +661,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
         console.log(usage(first.positionals[1]));
         return exitCodes.ok;
       }
-      throw new Failure(exitCodes.usage, "usage", "missing command: keygen, register, whoami, send, listen, ... (see 'moltstack agent --help')");
+      throw new Failure(
+        exitCodes.usage,
+        "usage",
+        "missing command: keygen, register, whoami, send, listen, ... (see 'moltstack agent --help')",
+      );
     }
     const command = commands[name];
     if (!command) throw new Failure(exitCodes.usage, "usage", `unknown agent command '${name}' (see 'moltstack agent --help')`);

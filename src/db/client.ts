@@ -2,14 +2,14 @@
 // Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PGlite, type QueryOptions, type Results, parse as pgliteParse, protocol } from "@electric-sql/pglite";
-import { PgliteDatabase, PgliteSession, drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { PGlite, parse as pgliteParse, protocol, type QueryOptions, type Results } from "@electric-sql/pglite";
 import { type SQL, sql as sqlTag } from "drizzle-orm";
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite, PgliteDatabase, PgliteSession } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { embeddedSnapshot, pgliteAssets } from "../build/embedded.ts";
-import { ServiceUnavailable, isDiskFull, isOutage } from "../errors.ts";
+import { isDiskFull, isOutage, ServiceUnavailable } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
 import { countingRoundTrips, tally } from "../lib/round-trips.ts";
@@ -179,14 +179,15 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
           exec: (...a) => (tally("db"), t.exec(...a)),
         };
         // What drizzle's own transaction() builds around PGlite's transaction handle.
-        return fn(new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined), opened?.rows[0] as Record<string, unknown> | undefined);
+        return fn(
+          new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined),
+          opened?.rows[0] as Record<string, unknown> | undefined,
+        );
       }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
       await client.transaction(async (tx) => {
-        await run(async (text, params) =>
-          params ? (await tx.query(text, params)).rows : (await tx.exec(text)).flatMap((r) => r.rows),
-        );
+        await run(async (text, params) => (params ? (await tx.query(text, params)).rows : (await tx.exec(text)).flatMap((r) => r.rows)));
       });
     },
     // In process: there is no link to lose, only a disk that can fill up.
@@ -308,7 +309,9 @@ function unopenable(dataDir: string, e: unknown): DatabaseUnreachable {
   const message = String((e as Error)?.message ?? e).split("\n")[0];
   // The WASM build reports a PostgreSQL that failed its own checks on the files (PANIC, a bad pg_control) as "Aborted()".
   if (/^Aborted\(/.test(message) || (e as Error)?.name === "RuntimeError") {
-    return new DatabaseUnreachable(`the embedded database in ${dataDir} is damaged (PostgreSQL stopped while reading its files): restore the data dir from a backup`);
+    return new DatabaseUnreachable(
+      `the embedded database in ${dataDir} is damaged (PostgreSQL stopped while reading its files): restore the data dir from a backup`,
+    );
   }
   if (/^(XX|58)/.test(String((e as { code?: string })?.code))) {
     return new DatabaseUnreachable(`the embedded database in ${dataDir} is damaged (${message}): restore the data dir from a backup`);
@@ -391,7 +394,11 @@ async function openPostgres(url: string): Promise<Database> {
   const state = link("database", "requests that need it answer 503 until it is back");
   let closed = false;
   let probing = false;
-  const answers = () => within(sql`select 1`.then(() => {}), probeDeadlineMs);
+  const answers = () =>
+    within(
+      sql`select 1`.then(() => {}),
+      probeDeadlineMs,
+    );
   const wentDown = (e: unknown) => {
     state.down((e as Error)?.message ?? String(e));
     if (probing) return;
@@ -466,7 +473,6 @@ async function openPostgres(url: string): Promise<Database> {
     },
   };
 }
-
 
 /** The SQLSTATE of a database error, whichever driver raised it (drizzle wraps the driver's error in `cause`). */
 export function sqlState(e: unknown): string | undefined {

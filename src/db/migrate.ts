@@ -17,9 +17,7 @@ export async function migrate(database: Database, files: Migration[] = migration
        drop policy if exists migrator_only on moltstack_migrations;
        create policy migrator_only on moltstack_migrations using (current_user <> 'moltstack_app');`,
     );
-    const done = new Set(
-      ((await exec("select name from moltstack_migrations")) as { name: string }[]).map((r) => r.name),
-    );
+    const done = new Set(((await exec("select name from moltstack_migrations")) as { name: string }[]).map((r) => r.name));
     for (const file of files) {
       if (done.has(file.name)) continue;
       await exec(file.sql.replaceAll("--> statement-breakpoint", ""));

@@ -1,9 +1,9 @@
 // Every domain act runs in one transaction that carries the caller's identity to row-level security:
 // the app role `moltstack_app` (never the table owner) plus who is asking. Policies in migrations/ read these.
 import { sql } from "drizzle-orm";
-import { logFailure } from "../errors.ts";
-import { type Database, type Tx, sqlState } from "./client.ts";
 import { type Actor, sessionRefusal } from "../domain/actor.ts";
+import { logFailure } from "../errors.ts";
+import { type Database, sqlState, type Tx } from "./client.ts";
 
 /** Work to do once the transaction has committed (publishing events, waking agents). */
 export type After = (fn: () => unknown) => void;
@@ -17,11 +17,7 @@ export type After = (fn: () => unknown) => void;
 const raceStates = new Set(["40P01", "40001", "23503", "42501"]);
 const maxAttempts = 3;
 
-export async function inTransaction<T>(
-  database: Database,
-  actor: Actor,
-  fn: (tx: Tx, after: After) => Promise<T>,
-): Promise<T> {
+export async function inTransaction<T>(database: Database, actor: Actor, fn: (tx: Tx, after: After) => Promise<T>): Promise<T> {
   let pending: (() => unknown)[] = [];
   const claim = actor.role === "agent" && actor.claim && !actor.claim.taken ? actor.claim : undefined;
   if (claim) claim.taken = true;

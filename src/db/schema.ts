@@ -1,6 +1,6 @@
 // The whole data model (ARCHITECTURE.md "Data Model"). Columns and constraints live here; row-level security,
 // the app role, permission helpers and the karma/counter triggers live in migrations/0001_rls.sql.
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
   bigint,
@@ -57,8 +57,7 @@ export const agents = pgTable(
     updatedAt: updatedAt(),
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
     search: tsvector("search").generatedAlwaysAs(
-      (): SQL =>
-        sql`to_tsvector('simple', coalesce(username, '') || ' ' || coalesce(display_name, '') || ' ' || coalesce(bio, ''))`,
+      (): SQL => sql`to_tsvector('simple', coalesce(username, '') || ' ' || coalesce(display_name, '') || ' ' || coalesce(bio, ''))`,
     ),
   },
   (t) => [
@@ -123,10 +122,7 @@ export const agentConfig = pgTable(
     webhookUrl: text("webhook_url"),
     /** HMAC key for signing webhook deliveries; shown to the agent once. */
     webhookSecret: text("webhook_secret"),
-    webhookEvents: jsonb("webhook_events")
-      .$type<string[]>()
-      .notNull()
-      .default(["dm.received", "mention.received", "reply.received"]),
+    webhookEvents: jsonb("webhook_events").$type<string[]>().notNull().default(["dm.received", "mention.received", "reply.received"]),
     idleTimeoutSeconds: integer("idle_timeout_seconds").notNull().default(60),
     maxOutboundPerHour: integer("max_outbound_per_hour").notNull().default(100),
     maxInboundWakesPerHour: integer("max_inbound_wakes_per_hour").notNull().default(10),
@@ -244,9 +240,7 @@ export const channels = pgTable(
     createdAt: createdAt(),
     /** Maintained by a trigger on messages. */
     lastMessageAt: timestamp("last_message_at", { withTimezone: true }),
-    search: tsvector("search").generatedAlwaysAs(
-      (): SQL => sql`to_tsvector('english', coalesce(name, '') || ' ' || coalesce(topic, ''))`,
-    ),
+    search: tsvector("search").generatedAlwaysAs((): SQL => sql`to_tsvector('english', coalesce(name, '') || ' ' || coalesce(topic, ''))`),
   },
   (t) => [
     check("channels_type_valid", sql`${t.type} in ('text', 'announcement', 'dm')`),

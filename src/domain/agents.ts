@@ -2,12 +2,12 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor } from "./actor.ts";
 import { agentKarma, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { capabilities } from "./auth.ts";
 import { shownName } from "../lib/text.ts";
+import type { Actor } from "./actor.ts";
+import { capabilities } from "./auth.ts";
 
 /** http(s) only: an avatar is an image URL, never javascript: or data:. */
 export const httpUrl = z
@@ -80,7 +80,6 @@ function profile(row: ProfileRow, own: boolean): Profile {
   };
 }
 
-
 export async function getOwnProfile(deps: Deps, actor: Actor & { role: "agent" }): Promise<Profile> {
   return inTransaction(deps.database, actor, async (tx) => {
     const [row] = await tx
@@ -119,7 +118,10 @@ export async function updateOwnProfile(
       ...(input.capabilities !== undefined ? { capabilities: input.capabilities } : {}),
     };
     if (Object.keys(changes).length === 0) return;
-    await tx.update(agents).set({ ...changes, updatedAt: new Date() }).where(eq(agents.id, actor.agentId));
+    await tx
+      .update(agents)
+      .set({ ...changes, updatedAt: new Date() })
+      .where(eq(agents.id, actor.agentId));
   });
   return getOwnProfile(deps, actor);
 }

@@ -4,12 +4,12 @@
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor } from "./actor.ts";
 import { agentApiKeys } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { randomSecret, sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
+import type { Actor } from "./actor.ts";
 import { apiKeyPrefix } from "./auth.ts";
 import { controlTopic, publish } from "./events.ts";
 import type { Page } from "./paging.ts";
@@ -37,7 +37,8 @@ const view = (r: KeyRow): ApiKeyView => ({ id: r.id, name: r.name, prefix: r.pre
 
 /** A new key for the calling agent. Only a session (challenge-response login) may make one, never another key. */
 export async function createApiKey(deps: Deps, actor: Actor & { role: "agent" }, input: z.infer<typeof createApiKeyInput>) {
-  if (actor.apiKeyId) throw new AppError("forbidden", "an API key cannot create API keys: sign in with your Ed25519 key and use that session's token");
+  if (actor.apiKeyId)
+    throw new AppError("forbidden", "an API key cannot create API keys: sign in with your Ed25519 key and use that session's token");
   return inTransaction(deps.database, actor, async (tx) => {
     // Serializes one agent's creations so the cap holds under concurrency.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`api_keys:${actor.agentId}`}, 0))`);
@@ -49,7 +50,13 @@ export async function createApiKey(deps: Deps, actor: Actor & { role: "agent" },
     const secret = randomSecret(apiKeyPrefix.slice(0, -1));
     const [row] = await tx
       .insert(agentApiKeys)
-      .values({ id: newId(), agentId: actor.agentId, name: input.name, keyHash: sha256Hex(secret), prefix: secret.slice(0, apiKeyPrefix.length + 4) })
+      .values({
+        id: newId(),
+        agentId: actor.agentId,
+        name: input.name,
+        keyHash: sha256Hex(secret),
+        prefix: secret.slice(0, apiKeyPrefix.length + 4),
+      })
       .returning();
     return { ...view(row), api_key: secret };
   });

@@ -1,18 +1,30 @@
 // Agent identity: Ed25519 challenge-response, JWT access tokens, rotating refresh tokens with reuse detection.
-import { type SQL, and, desc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+
 import { randomBytes } from "node:crypto";
+import { and, desc, eq, inArray, isNotNull, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { sqlState } from "../db/client.ts";
 import { inTransaction, setIdentity } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
-import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agentTokens, agents } from "../db/schema.ts";
+import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agents, agentTokens } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { constantTimeEqual, fromBase64, hmacBytes, hmacHex, isEd25519PublicKey, randomSecret, seal, sha256Hex, unseal, verifyEd25519 } from "../lib/crypto.ts";
+import {
+  constantTimeEqual,
+  fromBase64,
+  hmacBytes,
+  hmacHex,
+  isEd25519PublicKey,
+  randomSecret,
+  seal,
+  sha256Hex,
+  unseal,
+  verifyEd25519,
+} from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { shownName } from "../lib/text.ts";
+import { type Actor, system } from "./actor.ts";
 
 export const accessTokenSeconds = 15 * 60;
 export const refreshTokenSeconds = 30 * 24 * 3600;
@@ -20,8 +32,25 @@ export const challengeSeconds = 10 * 60;
 const issuer = "moltstack";
 
 export const reservedUsernames = new Set([
-  "me", "admin", "administrator", "moltstack", "root", "system", "support", "mod", "moderator", "staff",
-  "everyone", "here", "api", "null", "undefined", "observer", "official", "help", "security",
+  "me",
+  "admin",
+  "administrator",
+  "moltstack",
+  "root",
+  "system",
+  "support",
+  "mod",
+  "moderator",
+  "staff",
+  "everyone",
+  "here",
+  "api",
+  "null",
+  "undefined",
+  "observer",
+  "official",
+  "help",
+  "security",
 ]);
 
 export const username = z
@@ -50,7 +79,13 @@ export const registerInput = z
     public_key: publicKey.optional(),
     capabilities: capabilities.default([]),
     display_name: shownName(128).optional(),
-    agent_type: z.string().trim().min(1).max(32).regex(/^[a-z0-9_.-]+$/).optional(),
+    agent_type: z
+      .string()
+      .trim()
+      .min(1)
+      .max(32)
+      .regex(/^[a-z0-9_.-]+$/)
+      .optional(),
   })
   .strict()
   .refine((v) => v.publicKey ?? v.public_key, { message: "publicKey is required", path: ["publicKey"] });
@@ -133,7 +168,11 @@ const openChallengesChecked = 2 * challengesPerWindow + 1;
 
 /** A fresh challenge for an agent that already exists (to get tokens again with its key). */
 export async function challenge(deps: Deps, input: z.infer<typeof challengeInput>, ip = "unknown"): Promise<Challenge> {
-  await deps.limiter.take({ name: "auth_challenges_ip", max: challengesPerAddress, windowSeconds: challengeSeconds }, ip, "challenges per address");
+  await deps.limiter.take(
+    { name: "auth_challenges_ip", max: challengesPerAddress, windowSeconds: challengeSeconds },
+    ip,
+    "challenges per address",
+  );
   await deps.limiter.take(
     { name: "auth_challenges", max: challengesPerWindow, windowSeconds: challengeSeconds },
     `${input.username}@${ip}`,
@@ -153,7 +192,9 @@ const addressTag = (deps: Deps, ip: string) => hmacHex(deps.jwtKey, `challenge-a
 async function issueChallenge(deps: Deps, tx: Tx, agentId: string, ip: string): Promise<Challenge> {
   const expires = new Date(Date.now() + challengeSeconds * 1000);
   const nonce = `moltstack-verify:v1:${agentId}:${randomBytes(24).toString("base64url")}:${Math.floor(expires.getTime() / 1000)}`;
-  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires, requestedFrom: addressTag(deps, ip) });
+  await tx
+    .insert(agentChallenges)
+    .values({ id: newId(), agentId, challenge: nonce, expiresAt: expires, requestedFrom: addressTag(deps, ip) });
   return { agent_id: agentId, challenge_nonce: nonce, expires_at: expires.toISOString() };
 }
 
@@ -172,7 +213,8 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>, ip 
     if (!agent) throw new AppError("not_found", "agent not found");
     if (agent.status === "suspended") throw new AppError("agent_suspended", "this agent is suspended");
     const unused = and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt));
-    const newest = (where: SQL | undefined) => tx.select().from(agentChallenges).where(where).orderBy(desc(agentChallenges.id)).limit(openChallengesChecked);
+    const newest = (where: SQL | undefined) =>
+      tx.select().from(agentChallenges).where(where).orderBy(desc(agentChallenges.id)).limit(openChallengesChecked);
     const mine = await newest(and(unused, eq(agentChallenges.requestedFrom, addressTag(deps, ip))));
     const seen = new Set(mine.map((c) => c.id));
     const candidates = [...mine, ...(await newest(unused)).filter((c) => !seen.has(c.id))];
@@ -235,9 +277,19 @@ export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): 
       .for("update", { of: agentTokens });
     if (!row || !constantTimeEqual(row.refreshHash ?? "", hash)) return { error: new AppError("unauthorized", "unknown refresh token") };
     const now = new Date();
-    if (row.usedAt && !row.revoked && row.successorId && row.successorSealed && now.getTime() - row.usedAt.getTime() <= refreshGraceSeconds * 1000) {
-      const [successor] = await tx.select({ usedAt: agentTokens.usedAt, revoked: agentTokens.revoked }).from(agentTokens).where(eq(agentTokens.id, row.successorId));
-      const pair = successor && !successor.usedAt && !successor.revoked ? unseal(graceKey(deps, input.refresh_token), row.successorSealed) : undefined;
+    if (
+      row.usedAt &&
+      !row.revoked &&
+      row.successorId &&
+      row.successorSealed &&
+      now.getTime() - row.usedAt.getTime() <= refreshGraceSeconds * 1000
+    ) {
+      const [successor] = await tx
+        .select({ usedAt: agentTokens.usedAt, revoked: agentTokens.revoked })
+        .from(agentTokens)
+        .where(eq(agentTokens.id, row.successorId));
+      const pair =
+        successor && !successor.usedAt && !successor.revoked ? unseal(graceKey(deps, input.refresh_token), row.successorSealed) : undefined;
       if (pair && row.status !== "suspended") return { tokens: JSON.parse(pair) as Tokens };
     }
     if (row.usedAt || row.revoked) {
@@ -359,7 +411,10 @@ export const apiKeyPrefix = "mst_ak_";
 async function readApiKey(deps: Deps, token: string): Promise<Claims> {
   const hash = sha256Hex(token);
   const [key] = await inTransaction(deps.database, system, (tx) =>
-    tx.select({ id: agentApiKeys.id, agentId: agentApiKeys.agentId, hash: agentApiKeys.keyHash }).from(agentApiKeys).where(eq(agentApiKeys.keyHash, hash)),
+    tx
+      .select({ id: agentApiKeys.id, agentId: agentApiKeys.agentId, hash: agentApiKeys.keyHash })
+      .from(agentApiKeys)
+      .where(eq(agentApiKeys.keyHash, hash)),
   );
   if (!key || !constantTimeEqual(key.hash, hash)) throw new AppError("unauthorized", "unknown API key");
   return { kind: "agent", sub: key.agentId, jti: key.id, exp: 0, apiKey: true };

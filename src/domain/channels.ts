@@ -1,18 +1,24 @@
 // Channels of a server: create, list, read, edit, delete. At most 100 per server; owner and admins manage them.
 import { asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { inTransaction } from "../db/rls.ts";
-import { type Actor } from "./actor.ts";
 import { sqlConstraint } from "../db/client.ts";
+import { inTransaction } from "../db/rls.ts";
 import { channels } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
+import type { Actor } from "./actor.ts";
 import { accessChanged } from "./events.ts";
 import { type ChannelRow, moderatedServer, readableChannel, visibleServer } from "./permissions.ts";
 
 const channelFields = {
-  name: z.string().trim().toLowerCase().min(1).max(100).regex(/^[\p{L}\p{N}_-]+(?: [\p{L}\p{N}_-]+)*$/u, "letters, digits, - and _"),
+  name: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .min(1)
+    .max(100)
+    .regex(/^[\p{L}\p{N}_-]+(?: [\p{L}\p{N}_-]+)*$/u, "letters, digits, - and _"),
   type: z.enum(["text", "announcement"]),
   category: z.string().trim().min(1).max(64).nullable(),
   topic: z.string().trim().max(1024).nullable(),
@@ -20,7 +26,10 @@ const channelFields = {
   position: z.number().int().min(0).max(10000),
 };
 
-export const createChannelInput = z.object(channelFields).partial({ type: true, category: true, topic: true, instructions: true, position: true }).strict();
+export const createChannelInput = z
+  .object(channelFields)
+  .partial({ type: true, category: true, topic: true, instructions: true, position: true })
+  .strict();
 export const updateChannelInput = z.object(channelFields).partial().strict();
 
 export const channelView = z
@@ -54,7 +63,12 @@ export function toChannelView(c: ChannelRow): ChannelView {
   };
 }
 
-export async function createChannel(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof createChannelInput>): Promise<ChannelView> {
+export async function createChannel(
+  deps: Deps,
+  actor: Actor,
+  serverId: string,
+  input: z.infer<typeof createChannelInput>,
+): Promise<ChannelView> {
   return inTransaction(deps.database, actor, async (tx) => {
     await moderatedServer(tx, actor, serverId);
     const [{ n }] = await tx.select({ n: count() }).from(channels).where(eq(channels.serverId, serverId));
@@ -105,7 +119,12 @@ async function managedChannel(tx: Parameters<Parameters<typeof inTransaction>[2]
   return channel;
 }
 
-export async function updateChannel(deps: Deps, actor: Actor, channelId: string, input: z.infer<typeof updateChannelInput>): Promise<ChannelView> {
+export async function updateChannel(
+  deps: Deps,
+  actor: Actor,
+  channelId: string,
+  input: z.infer<typeof updateChannelInput>,
+): Promise<ChannelView> {
   return inTransaction(deps.database, actor, async (tx) => {
     const channel = await managedChannel(tx, actor, channelId);
     // A channel's type is fixed when it is made (the database refuses to change it): sending it back unchanged is fine.

@@ -2,7 +2,7 @@
 // serialized once, published after commit. Instructions to the gateways (`control`) are typed the same way.
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
-import { type TopicEventInput, encodeEvent } from "../wire.ts";
+import { encodeEvent, type TopicEventInput } from "../wire.ts";
 
 export const channelTopic = (channelId: string) => `channel:${channelId}` as const;
 export const agentTopic = (agentId: string) => `agent:${agentId}` as const;

@@ -3,13 +3,13 @@
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor } from "./actor.ts";
 import { activityEvents, agents, channels, messages, observerWatches, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { messageViews } from "./messages.ts";
 import { messageView } from "../wire.ts";
-import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
+import type { Actor } from "./actor.ts";
+import { messageViews } from "./messages.ts";
+import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
 
 export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({
   scope: z.enum(["all", "watched"]).default("all"),
@@ -40,7 +40,9 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
   return inTransaction(deps.database, actor, async (tx) => {
     const watched =
       query.scope === "watched" && actor.role === "observer"
-        ? (await tx.select({ id: observerWatches.serverId }).from(observerWatches).where(eq(observerWatches.observerId, actor.observerId))).map((w) => w.id)
+        ? (
+            await tx.select({ id: observerWatches.serverId }).from(observerWatches).where(eq(observerWatches.observerId, actor.observerId))
+          ).map((w) => w.id)
         : undefined;
     if (watched && watched.length === 0) return { data: [], has_more: false };
     const messageCursor = idCursor(messages.id, query);
@@ -56,7 +58,11 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
       .orderBy(messageCursor.orderBy)
       .limit(messageCursor.limit);
     const eventRows = await tx
-      .select({ event: activityEvents, server: { id: servers.id, name: servers.name }, agent: { id: agents.id, username: agents.username } })
+      .select({
+        event: activityEvents,
+        server: { id: servers.id, name: servers.name },
+        agent: { id: agents.id, username: agents.username },
+      })
       .from(activityEvents)
       .innerJoin(servers, eq(servers.id, activityEvents.serverId))
       .leftJoin(agents, eq(agents.id, activityEvents.agentId))
@@ -64,7 +70,14 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
       .orderBy(eventCursor.orderBy)
       .limit(eventCursor.limit);
 
-    const views = new Map((await messageViews(tx, messageRows.map((r) => r.message))).map((m) => [m.id, m]));
+    const views = new Map(
+      (
+        await messageViews(
+          tx,
+          messageRows.map((r) => r.message),
+        )
+      ).map((m) => [m.id, m]),
+    );
     const items: FeedItem[] = [
       ...messageRows.map((r) => ({
         type: "message" as const,
@@ -85,4 +98,3 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
     return toPage(items, query.limit);
   });
 }
-

@@ -6,10 +6,10 @@ import { and, eq, gt, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor, type Claim, system } from "./actor.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, isOutage, logFailure } from "../errors.ts";
+import { type Actor, type Claim, system } from "./actor.ts";
 
 export const keyLifetimeHours = 24;
 /** How long a retry waits for the first request's answer before giving up with 409. */
@@ -126,7 +126,10 @@ async function firstAnswer(deps: Deps, actor: AgentActor, key: string, requestHa
     }
     if (row.responseStatus !== null) return { status: row.responseStatus, body: row.responseBody ?? "" };
     if (!row.running || Date.now() > deadline) {
-      throw new AppError("conflict", "a request with this key is still running, or was carried out and its answer lost; it is not carried out again");
+      throw new AppError(
+        "conflict",
+        "a request with this key is still running, or was carried out and its answer lost; it is not carried out again",
+      );
     }
     await Bun.sleep(50);
   }
@@ -151,14 +154,19 @@ async function remember(deps: Deps, actor: AgentActor, key: string, requestHash:
 
 async function forget(deps: Deps, actor: AgentActor, key: string): Promise<void> {
   await inTransaction(deps.database, actor, (tx) =>
-    tx.delete(idempotencyKeys).where(and(eq(idempotencyKeys.agentId, actor.agentId), eq(idempotencyKeys.key, key), sql`${idempotencyKeys.responseStatus} is null`)),
+    tx
+      .delete(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.agentId, actor.agentId), eq(idempotencyKeys.key, key), sql`${idempotencyKeys.responseStatus} is null`)),
   ).catch((e) => logFailure("idempotency: could not release a key", e));
 }
 
 /** Deletes keys past their lifetime (the server runs this now and then). Answers how many went. */
 export async function forgetExpiredKeys(deps: Deps): Promise<number> {
   const gone = await inTransaction(deps.database, system, (tx) =>
-    tx.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - ${lifetime}`)).returning({ key: idempotencyKeys.key }),
+    tx
+      .delete(idempotencyKeys)
+      .where(lt(idempotencyKeys.createdAt, sql`now() - ${lifetime}`))
+      .returning({ key: idempotencyKeys.key }),
   );
   return gone.length;
 }

@@ -3,20 +3,26 @@
 // Items are written in the act's own transaction and read under the agent's row-level security.
 import { and, eq, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Tx, rows } from "../db/client.ts";
+import { rows, type Tx } from "../db/client.ts";
 import { type After, inTransaction, setIdentity } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
 import { agentBlocks, agents, friendRequests, inboxItems, inboxPositions, messages } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
-import { messageViews } from "./messages.ts";
 import { type AgentRef, agentRef, messageView } from "../wire.ts";
+import { type Actor, system } from "./actor.ts";
+import { messageViews } from "./messages.ts";
 import { idCursor, toPage } from "./paging.ts";
 import { channelReadableBy } from "./permissions.ts";
 import { type WakeType, wake } from "./webhooks/wake.ts";
 
-export const inboxTypes = ["mention.received", "reply.received", "dm.received", "friend_request.received", "friend_request.accepted"] as const;
+export const inboxTypes = [
+  "mention.received",
+  "reply.received",
+  "dm.received",
+  "friend_request.received",
+  "friend_request.accepted",
+] as const;
 export type InboxType = (typeof inboxTypes)[number];
 
 /** Advisory-lock class (two-int form) that serializes the inbox writes of one agent, so item ids follow commit order. */
@@ -82,7 +88,12 @@ async function record(deps: Deps, tx: Tx, items: Addressed[], after: After): Pro
       channelId: t.channelId ?? null,
     });
     if (t.wake && t.type !== "friend_request.accepted") {
-      await wake(deps, tx, { agentId: t.agentId, fromAgentId: t.fromAgentId, type: t.type as WakeType, data: t.wake, channelId: t.channelId, inboxCursor: id }, after);
+      await wake(
+        deps,
+        tx,
+        { agentId: t.agentId, fromAgentId: t.fromAgentId, type: t.type as WakeType, data: t.wake, channelId: t.channelId, inboxCursor: id },
+        after,
+      );
     }
   }
 }
@@ -95,7 +106,6 @@ export const inboxQuery = z.object({
 });
 export const ackInput = z.object({ cursor: uuid }).strict();
 
-
 export const inboxItemView = z
   .object({
     id: z.uuid().meta({ description: "this item's inbox cursor" }),
@@ -105,7 +115,13 @@ export const inboxItemView = z
     channel_id: z.uuid().nullable().meta({ description: "the message's channel, or the DM channel an acceptance opened" }),
     message: messageView.nullable().meta({ description: "the Message it points at (mentions, replies, DMs)" }),
     friend_request: z
-      .object({ id: z.uuid(), status: z.enum(["pending", "accepted", "rejected"]), from: agentRef, to: agentRef, created_at: z.iso.datetime() })
+      .object({
+        id: z.uuid(),
+        status: z.enum(["pending", "accepted", "rejected"]),
+        from: agentRef,
+        to: agentRef,
+        created_at: z.iso.datetime(),
+      })
       .nullable(),
   })
   .meta({ id: "InboxItem" });
@@ -115,7 +131,10 @@ export const inboxPageView = z
   .object({
     data: z.array(inboxItemView),
     has_more: z.boolean(),
-    next_cursor: z.uuid().nullable().meta({ description: "pass as ?since= for the next page, or acknowledge it; null: the inbox is empty" }),
+    next_cursor: z
+      .uuid()
+      .nullable()
+      .meta({ description: "pass as ?since= for the next page, or acknowledge it; null: the inbox is empty" }),
   })
   .meta({ id: "InboxPage" });
 export type InboxPage = z.infer<typeof inboxPageView>;
@@ -168,9 +187,14 @@ type InboxRow = {
 
 /** What the inbox shows of its rows: each item with its message or friend request and the agents they name. */
 async function inboxViews(tx: Tx, page: InboxRow[]): Promise<InboxItemView[]> {
-  const views = await messageViews(tx, page.flatMap((r) => (r.message ? [r.message] : [])));
+  const views = await messageViews(
+    tx,
+    page.flatMap((r) => (r.message ? [r.message] : [])),
+  );
   const byMessage = new Map(views.map((m) => [m.id, m]));
-  const people = [...new Set(page.flatMap((r) => [r.item.fromAgentId, ...(r.request ? [r.request.fromAgentId, r.request.toAgentId] : [])]))];
+  const people = [
+    ...new Set(page.flatMap((r) => [r.item.fromAgentId, ...(r.request ? [r.request.fromAgentId, r.request.toAgentId] : [])])),
+  ];
   const refs = new Map<string, AgentRef>(
     (people.length ? await tx.select(refColumns).from(agents).where(inArray(agents.id, people)) : []).map((a) => [a.id, a]),
   );
@@ -208,7 +232,10 @@ export async function ackInbox(deps: Deps, actor: Actor & { role: "agent" }, cur
       .from(inboxItems)
       .where(and(eq(inboxItems.id, cursor), eq(inboxItems.agentId, me)));
     await setIdentity(tx, actor);
-    if (!item) throw new AppError("validation_failed", "cursor is not a position in your inbox", [{ field: "cursor", message: "not an item of your inbox" }]);
+    if (!item)
+      throw new AppError("validation_failed", "cursor is not a position in your inbox", [
+        { field: "cursor", message: "not an item of your inbox" },
+      ]);
     const [stored] = await tx
       .insert(inboxPositions)
       .values({ agentId: me, cursor })

@@ -25,7 +25,10 @@ export function createLimiter(redis: Redis, prefix: string, now: () => number = 
       const windowMs = limit.windowSeconds * 1000;
       const window = Math.floor(t / windowMs);
       const current = `${prefix}rl:${limit.name}:${key}:${window}`;
-      batch.incr(current).pexpire(current, 2 * windowMs + 1000).get(`${prefix}rl:${limit.name}:${key}:${window - 1}`);
+      batch
+        .incr(current)
+        .pexpire(current, 2 * windowMs + 1000)
+        .get(`${prefix}rl:${limit.name}:${key}:${window - 1}`);
       return { limit, windowMs, window };
     });
     const result = await batch.exec();

@@ -2,22 +2,29 @@
 // its event is published after the commit, serialized once for every subscriber.
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Tx, rows, sqlConstraint } from "../db/client.ts";
+import { rows, sqlConstraint, type Tx } from "../db/client.ts";
 import { type After, inTransaction } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
-import { channelTopic, publish } from "./events.ts";
-import { recordOutbound } from "./presence.ts";
-import { type PageQuery, type Page, idCursor, toPage } from "./paging.ts";
-import { type Addressed, address } from "./inbox.ts";
-import {
-  type PostingRights, actorAgentId, assertCanPost, assertNotBanned, assertPostingRights, memberRole, postingRightsColumns, readableChannel,
-} from "./permissions.ts";
+import { content, type editInput, type MessageInput, type MessageView } from "../wire.ts";
+import { type Actor, system } from "./actor.ts";
 import { defaultSettings, getAgentConfig } from "./agent-settings.ts";
-import { type MessageInput, type MessageView, content, type editInput } from "../wire.ts";
+import { channelTopic, publish } from "./events.ts";
+import { type Addressed, address } from "./inbox.ts";
+import { idCursor, type Page, type PageQuery, toPage } from "./paging.ts";
+import {
+  actorAgentId,
+  assertCanPost,
+  assertNotBanned,
+  assertPostingRights,
+  memberRole,
+  type PostingRights,
+  postingRightsColumns,
+  readableChannel,
+} from "./permissions.ts";
+import { recordOutbound } from "./presence.ts";
 
 type Mention = MessageView["mentions"][number];
 
@@ -28,11 +35,15 @@ function assertContent(text: string): void {
 }
 
 /** A reaction: one unicode emoji (with modifiers / ZWJ sequences) or a :short_name:, at most 32 characters. */
+// One emoji as code points: pictographs, flags, skin tones, joiners and keycaps (the string is the sequence).
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: the class lists single code points on purpose
+const emojiSequence = /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[\u{1F3FB}-\u{1F3FF}\u200D\uFE0F\u20E3#*0-9])+$/u;
+
 export const emoji = z
   .string()
   .max(32)
   .refine(
-    (e) => /^:[a-z0-9_+-]{1,30}:$/.test(e) || /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[\u{1F3FB}-\u{1F3FF}\u200D\uFE0F\u20E3#*0-9])+$/u.test(e) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(e),
+    (e) => /^:[a-z0-9_+-]{1,30}:$/.test(e) || (emojiSequence.test(e) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(e)),
     "must be one emoji or a :short_name:",
   );
 
@@ -49,7 +60,12 @@ export async function messageViews(tx: Tx, rows: MessageRow[]): Promise<MessageV
     tx
       .select({ messageId: messageReactions.messageId, emoji: messageReactions.emoji, count: sql<number>`count(*)::int` })
       .from(messageReactions)
-      .where(inArray(messageReactions.messageId, rows.map((r) => r.id)))
+      .where(
+        inArray(
+          messageReactions.messageId,
+          rows.map((r) => r.id),
+        ),
+      )
       .groupBy(messageReactions.messageId, messageReactions.emoji)
       .orderBy(messageReactions.messageId, sql`min(${messageReactions.createdAt})`),
   ]);
@@ -109,7 +125,11 @@ async function resolveMentions(tx: Tx, text: string): Promise<Mention[]> {
  */
 async function outbound(deps: Deps, tx: Tx, agentId: string): Promise<void> {
   const { maxOutboundPerHour } = await getAgentConfig(tx, agentId);
-  await deps.limiter.take({ name: "max_outbound_per_hour", max: maxOutboundPerHour, windowSeconds: 3600 }, agentId, "max_outbound_per_hour");
+  await deps.limiter.take(
+    { name: "max_outbound_per_hour", max: maxOutboundPerHour, windowSeconds: 3600 },
+    agentId,
+    "max_outbound_per_hour",
+  );
   await recordOutbound(deps, agentId);
 }
 
@@ -118,7 +138,16 @@ async function outbound(deps: Deps, tx: Tx, agentId: string): Promise<void> {
  * other party; elsewhere a reply to the parent's author and a mention to the mentioned, each agent at most once per
  * message (a reply wins over a mention).
  */
-async function addressFor(deps: Deps, tx: Tx, actor: Actor, from: string, channel: { id: string; type: string }, m: MessageView, mentions: Mention[], after: After) {
+async function addressFor(
+  deps: Deps,
+  tx: Tx,
+  actor: Actor,
+  from: string,
+  channel: { id: string; type: string },
+  m: MessageView,
+  mentions: Mention[],
+  after: After,
+) {
   const item = (agentId: string, type: "dm.received" | "reply.received" | "mention.received"): Addressed => ({
     agentId,
     fromAgentId: from,
@@ -181,7 +210,13 @@ async function postingPlace(tx: Tx, agentId: string, channelId: string, replyTo:
  * check counts), then the channel's lock with its newest id, the insert, and the commit; the lock is held for those
  * two statements and, for a DM, a reply or a mention, the inbox items and wake-ups of those it addresses.
  */
-export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, _via: "rest" | "ws"): Promise<MessageView> {
+export async function postMessage(
+  deps: Deps,
+  actor: Actor,
+  channelId: string,
+  input: MessageInput,
+  _via: "rest" | "ws",
+): Promise<MessageView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
   assertContent(input.content);
@@ -191,13 +226,23 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     if (!place) throw new AppError("not_found", "channel not found");
     assertPostingRights(place, place);
     if (input.reply_to && !place.reply_found) {
-      throw new AppError("validation_failed", "reply_to must be a message in the same channel", [{ field: "reply_to", message: "not a message in this channel" }]);
+      throw new AppError("validation_failed", "reply_to must be a message in the same channel", [
+        { field: "reply_to", message: "not a message in this channel" },
+      ]);
     }
     const found = place.mentioned ?? [];
     const mentions = names.flatMap((n) => found.filter((f) => f.username === n));
     await deps.limiter.takeAll([
-      { limit: { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 }, key: `${agentId}:${channelId}`, what: "messages per channel" },
-      { limit: { name: "max_outbound_per_hour", max: place.max_outbound ?? defaultSettings.maxOutboundPerHour, windowSeconds: 3600 }, key: agentId, what: "max_outbound_per_hour" },
+      {
+        limit: { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 },
+        key: `${agentId}:${channelId}`,
+        what: "messages per channel",
+      },
+      {
+        limit: { name: "max_outbound_per_hour", max: place.max_outbound ?? defaultSettings.maxOutboundPerHour, windowSeconds: 3600 },
+        key: agentId,
+        what: "max_outbound_per_hour",
+      },
     ]);
     // Posts in one channel commit one at a time from here, each with an id above the newest: a reader that pages
     // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late.
@@ -216,7 +261,16 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
         createdAt: new Date(),
       })
       .returning();
-    const m = view(row, { id: agentId, username: place.author?.username ?? "unknown", displayName: place.author?.display_name ?? null, avatarUrl: place.author?.avatar_url ?? null }, []);
+    const m = view(
+      row,
+      {
+        id: agentId,
+        username: place.author?.username ?? "unknown",
+        displayName: place.author?.display_name ?? null,
+        avatarUrl: place.author?.avatar_url ?? null,
+      },
+      [],
+    );
     await addressFor(deps, tx, actor, agentId, place, m, mentions, after);
     after(() => publish(deps, channelTopic(channelId), messageFrame(m)));
     after(() => recordOutbound(deps, agentId));
@@ -276,7 +330,10 @@ export async function subscribeChannel(deps: Deps, actor: Actor, channelId: stri
     const agentId = actorAgentId(actor);
     if (agentId) await assertNotBanned(tx, agentId, channel);
     const [server] = channel.serverId
-      ? await tx.select({ id: servers.id, name: servers.name, instructions: servers.instructions }).from(servers).where(eq(servers.id, channel.serverId))
+      ? await tx
+          .select({ id: servers.id, name: servers.name, instructions: servers.instructions })
+          .from(servers)
+          .where(eq(servers.id, channel.serverId))
       : [];
     return {
       channel_id: channel.id,
@@ -304,7 +361,10 @@ export async function typing(deps: Deps, actor: Actor, channelId: string): Promi
 }
 
 async function ownMessage(tx: Tx, messageId: string): Promise<MessageRow> {
-  const [row] = await tx.select().from(messages).where(and(eq(messages.id, messageId), isNull(messages.deletedAt)));
+  const [row] = await tx
+    .select()
+    .from(messages)
+    .where(and(eq(messages.id, messageId), isNull(messages.deletedAt)));
   if (!row) throw new AppError("not_found", "message not found");
   await readableChannel(tx, row.channelId);
   return row;
@@ -402,7 +462,9 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
           })
       : await tx
           .delete(messageReactions)
-          .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, emojiText)))
+          .where(
+            and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, emojiText)),
+          )
           .returning();
     const [m] = await messageViews(tx, [row]);
     if (changed.length > 0) {

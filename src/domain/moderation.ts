@@ -1,16 +1,16 @@
 // Moderation by a server's owner and admins: bans (which also remove the member and cut its live subscriptions).
 import { and, eq, gte, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Tx, sqlState } from "../db/client.ts";
+import { sqlState, type Tx } from "../db/client.ts";
 import { inTransaction, setIdentity } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
 import { agents, channelBans, channelReports, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { newId } from "../lib/ids.ts";
+import { type Actor, system } from "./actor.ts";
 import { username } from "./auth.ts";
 import { channelTopic, controlTopic, publish } from "./events.ts";
-import { newId } from "../lib/ids.ts";
-import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
+import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId, assertCanPost, memberRole, moderatedServer, readableChannel } from "./permissions.ts";
 
 export const banInput = z.object({ username, reason: z.string().trim().max(512).optional() }).strict();
@@ -61,7 +61,10 @@ export async function unbanAgent(deps: Deps, actor: Actor, serverId: string, nam
     await moderatedServer(tx, actor, serverId);
     const [target] = await tx.select({ id: agents.id }).from(agents).where(eq(agents.username, name));
     const removed = target
-      ? await tx.delete(serverBans).where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, target.id))).returning()
+      ? await tx
+          .delete(serverBans)
+          .where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, target.id)))
+          .returning()
       : [];
     if (removed.length === 0) throw new AppError("not_found", `${name} is not banned here`);
   });
@@ -103,7 +106,12 @@ async function moderatedChannel(tx: Tx, actor: Actor, channelId: string) {
 }
 
 /** Who is banned from one channel (a moderator's channel ban or the community's auto-ban). */
-export async function listChannelBans(deps: Deps, actor: Actor, channelId: string, query: z.infer<typeof bansQuery>): Promise<Page<BanView>> {
+export async function listChannelBans(
+  deps: Deps,
+  actor: Actor,
+  channelId: string,
+  query: z.infer<typeof bansQuery>,
+): Promise<Page<BanView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await moderatedChannel(tx, actor, channelId);
     const cursor = idCursor(channelBans.agentId, query);
@@ -127,7 +135,10 @@ export async function unbanFromChannel(deps: Deps, actor: Actor, channelId: stri
     await moderatedChannel(tx, actor, channelId);
     const [target] = await tx.select({ id: agents.id }).from(agents).where(eq(agents.username, name));
     const removed = target
-      ? await tx.delete(channelBans).where(and(eq(channelBans.channelId, channelId), eq(channelBans.agentId, target.id))).returning()
+      ? await tx
+          .delete(channelBans)
+          .where(and(eq(channelBans.channelId, channelId), eq(channelBans.agentId, target.id)))
+          .returning()
       : [];
     if (removed.length === 0) throw new AppError("not_found", `${name} is not banned in this channel`);
     await tx.delete(channelReports).where(and(eq(channelReports.channelId, channelId), eq(channelReports.targetAgentId, target!.id)));
@@ -156,21 +167,35 @@ export async function reportAgent(deps: Deps, actor: Actor, channelId: string, i
     const channel = await readableChannel(tx, channelId);
     if (!channel.serverId) throw new AppError("forbidden", "direct messages cannot be reported to a community");
     await assertCanPost(tx, actor, { ...channel, type: "text" });
-    const [target] = await tx.select({ id: agents.id, username: agents.username }).from(agents).where(and(eq(agents.username, input.username), eq(agents.status, "verified")));
+    const [target] = await tx
+      .select({ id: agents.id, username: agents.username })
+      .from(agents)
+      .where(and(eq(agents.username, input.username), eq(agents.status, "verified")));
     if (!target) throw new AppError("not_found", `agent ${input.username} not found`);
-    if (target.id === me) throw new AppError("validation_failed", "you cannot report yourself", [{ field: "username", message: "that is you" }]);
+    if (target.id === me)
+      throw new AppError("validation_failed", "you cannot report yourself", [{ field: "username", message: "that is you" }]);
     const [previous] = await tx
       .select()
       .from(channelReports)
-      .where(and(eq(channelReports.channelId, channelId), eq(channelReports.reporterAgentId, me), eq(channelReports.targetAgentId, target.id)));
+      .where(
+        and(eq(channelReports.channelId, channelId), eq(channelReports.reporterAgentId, me), eq(channelReports.targetAgentId, target.id)),
+      );
     const cooldownEnds = previous ? previous.createdAt.getTime() + reportCooldownDays * 86400_000 : 0;
     if (previous && cooldownEnds > Date.now()) {
-      throw new AppError("conflict", `you already reported ${target.username} here; you may report again after ${new Date(cooldownEnds).toISOString()}`);
+      throw new AppError(
+        "conflict",
+        `you already reported ${target.username} here; you may report again after ${new Date(cooldownEnds).toISOString()}`,
+      );
     }
     if (previous) {
-      await tx.update(channelReports).set({ reason: input.reason ?? null, createdAt: new Date() }).where(eq(channelReports.id, previous.id));
+      await tx
+        .update(channelReports)
+        .set({ reason: input.reason ?? null, createdAt: new Date() })
+        .where(eq(channelReports.id, previous.id));
     } else {
-      await tx.insert(channelReports).values({ id: newId(), channelId, reporterAgentId: me, targetAgentId: target.id, reason: input.reason ?? null });
+      await tx
+        .insert(channelReports)
+        .values({ id: newId(), channelId, reporterAgentId: me, targetAgentId: target.id, reason: input.reason ?? null });
     }
     // Counting everyone's reports and the automatic ban are the platform's acts, not the reporter's.
     await setIdentity(tx, system);
@@ -179,7 +204,9 @@ export async function reportAgent(deps: Deps, actor: Actor, channelId: string, i
     const [{ n }] = await tx
       .select({ n: sql<number>`count(distinct ${channelReports.reporterAgentId})::int` })
       .from(channelReports)
-      .where(and(eq(channelReports.channelId, channelId), eq(channelReports.targetAgentId, target.id), gte(channelReports.createdAt, since)));
+      .where(
+        and(eq(channelReports.channelId, channelId), eq(channelReports.targetAgentId, target.id), gte(channelReports.createdAt, since)),
+      );
     const distinct = Number(n);
     let banned = false;
     const targetRole = await memberRole(tx, channel.serverId, target.id);
@@ -190,7 +217,8 @@ export async function reportAgent(deps: Deps, actor: Actor, channelId: string, i
         .onConflictDoNothing()
         .returning();
       banned = inserted.length > 0;
-      if (banned) after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
+      if (banned)
+        after(() => publish(deps, controlTopic, { type: "unsubscribe", agent_id: target.id, channels: [channelId], reason: "auto_ban" }));
     }
     await setIdentity(tx, actor);
     return { reported: target.username, distinct_reporters: distinct, threshold: server.threshold, auto_banned: banned };
@@ -204,10 +232,20 @@ export async function setServerInstructions(deps: Deps, actor: Actor, serverId: 
   return inTransaction(deps.database, actor, async (tx, after) => {
     await moderatedServer(tx, actor, serverId);
     await tx.update(servers).set({ instructions, updatedAt: new Date() }).where(eq(servers.id, serverId));
-    const ids = await tx.select({ id: channels.id, instructions: channels.instructions, topic: channels.topic }).from(channels).where(eq(channels.serverId, serverId));
+    const ids = await tx
+      .select({ id: channels.id, instructions: channels.instructions, topic: channels.topic })
+      .from(channels)
+      .where(eq(channels.serverId, serverId));
     after(async () => {
       for (const c of ids) {
-        await publish(deps, channelTopic(c.id), { op: "context", channel_id: c.id, server_id: serverId, server: instructions, channel: c.instructions, topic: c.topic });
+        await publish(deps, channelTopic(c.id), {
+          op: "context",
+          channel_id: c.id,
+          server_id: serverId,
+          server: instructions,
+          channel: c.instructions,
+          topic: c.topic,
+        });
       }
     });
     return { server_id: serverId, instructions };
@@ -222,7 +260,14 @@ export async function setChannelInstructions(deps: Deps, actor: Actor, channelId
     const server = await moderatedServer(tx, actor, channel.serverId);
     await tx.update(channels).set({ instructions }).where(eq(channels.id, channelId));
     after(() =>
-      publish(deps, channelTopic(channelId), { op: "context", channel_id: channelId, server_id: server.id, server: server.instructions, channel: instructions, topic: channel.topic }),
+      publish(deps, channelTopic(channelId), {
+        op: "context",
+        channel_id: channelId,
+        server_id: server.id,
+        server: server.instructions,
+        channel: instructions,
+        topic: channel.topic,
+      }),
     );
     return { channel_id: channelId, instructions };
   });

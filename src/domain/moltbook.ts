@@ -5,20 +5,28 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import { type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
-import { type Tx, rows } from "../db/client.ts";
+import { rows, type Tx } from "../db/client.ts";
 import { inTransaction, setIdentity } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { type Actor, system } from "./actor.ts";
+import { getOwnProfile, getProfile, type Profile, updateOwnProfile } from "./agents.ts";
 import { createApiKey } from "./api-keys.ts";
-import { type Profile, getOwnProfile, getProfile, updateOwnProfile } from "./agents.ts";
-import { register, registerInput as nativeRegisterInput, verify } from "./auth.ts";
+import { registerInput as nativeRegisterInput, register, verify } from "./auth.ts";
 import { deleteMessage, listMessages, postMessage, react } from "./messages.ts";
 import { toPage } from "./paging.ts";
 import { search } from "./search.ts";
 import { createServer, joinServer, leaveServer, listMembers, setAdmin, updateServer } from "./servers.ts";
-import { acceptFriendRequest, blockAgent, follow, listFriendRequests, listFriends, rejectFriendRequest, sendFriendRequest } from "./social.ts";
+import {
+  acceptFriendRequest,
+  blockAgent,
+  follow,
+  listFriendRequests,
+  listFriends,
+  rejectFriendRequest,
+  sendFriendRequest,
+} from "./social.ts";
 
 export const upvoteEmoji = "👍";
 export const downvoteEmoji = "👎";
@@ -72,7 +80,11 @@ export const searchInput = z.object({
   type: z.enum(["posts", "comments", "all"]).default("all"),
   limit: z.coerce.number().int().min(1).max(50).default(20),
 });
-export const dmRequestInput = z.object({ to: z.string().trim().min(1).max(64).optional(), to_owner: z.string().optional(), message: z.string().max(4000).optional() });
+export const dmRequestInput = z.object({
+  to: z.string().trim().min(1).max(64).optional(),
+  to_owner: z.string().optional(),
+  message: z.string().max(4000).optional(),
+});
 export const dmSendInput = z.object({ message: z.string().min(1).max(4000), needs_human_input: z.boolean().optional() });
 export const moderatorInput = z.object({ agent_name: z.string().trim().min(1).max(64), role: z.string().max(32).optional() });
 
@@ -116,14 +128,17 @@ export type Submolt = {
 };
 
 /** A server's submolt name: its own name when that is a valid submolt name, else its id. */
-const nameOf = (server: { id: string; name: string }) => (/^[a-z0-9][a-z0-9-]{1,29}$/.test(server.name.toLowerCase()) ? server.name.toLowerCase() : server.id);
+const nameOf = (server: { id: string; name: string }) =>
+  /^[a-z0-9][a-z0-9-]{1,29}$/.test(server.name.toLowerCase()) ? server.name.toLowerCase() : server.id;
 
 const isUuid = (s: string) => uuid.safeParse(s).success;
 
-
 // ------------------------------------------------------------------------------------------------------------ submolts
 
-type Place = { server: { id: string; name: string; description: string | null; member_count: number; created_at: Date }; channelId: string };
+type Place = {
+  server: { id: string; name: string; description: string | null; member_count: number; created_at: Date };
+  channelId: string;
+};
 
 /** The server a submolt name (or id) points at and the channel its posts live in; 404 when the caller cannot see it. */
 async function place(tx: Tx, name: string): Promise<Place | undefined> {
@@ -204,9 +219,15 @@ export async function getSubmolt(deps: Deps, actor: Actor, name: string): Promis
   return inTransaction(deps.database, actor, async (tx) => {
     const p = await findPlace(tx, name);
     await setIdentity(tx, actor);
-    const role = actor.role === "agent"
-      ? (await rows<{ role: string }>(tx, sql`select role from server_members where server_id = ${p.server.id} and agent_id = ${actor.agentId}`))[0]?.role ?? null
-      : null;
+    const role =
+      actor.role === "agent"
+        ? ((
+            await rows<{ role: string }>(
+              tx,
+              sql`select role from server_members where server_id = ${p.server.id} and agent_id = ${actor.agentId}`,
+            )
+          )[0]?.role ?? null)
+        : null;
     return submoltView(p.server, role);
   });
 }
@@ -215,7 +236,16 @@ export async function createSubmolt(deps: Deps, actor: AgentActor, input: z.infe
   const taken = await inTransaction(deps.database, system, async (tx) => Boolean(await place(tx, input.name)));
   if (taken || input.name === generalSubmolt) throw new AppError("conflict", `submolt ${input.name} already exists`);
   const server = await createServer(deps, actor, { name: input.name, description: input.description ?? input.display_name });
-  return submoltView({ id: server.id, name: server.name, description: server.description, member_count: server.member_count, created_at: new Date(server.created_at) }, "owner");
+  return submoltView(
+    {
+      id: server.id,
+      name: server.name,
+      description: server.description,
+      member_count: server.member_count,
+      created_at: new Date(server.created_at),
+    },
+    "owner",
+  );
 }
 
 async function placeOf(deps: Deps, actor: Actor, name: string): Promise<Place> {
@@ -231,7 +261,12 @@ export async function subscribe(deps: Deps, actor: AgentActor, name: string, on:
   else await leaveServer(deps, actor, p.server.id);
 }
 
-export async function updateSubmolt(deps: Deps, actor: AgentActor, name: string, input: z.infer<typeof submoltSettingsInput>): Promise<Submolt> {
+export async function updateSubmolt(
+  deps: Deps,
+  actor: AgentActor,
+  name: string,
+  input: z.infer<typeof submoltSettingsInput>,
+): Promise<Submolt> {
   const p = await placeOf(deps, actor, name);
   if (input.description !== undefined) await updateServer(deps, actor, p.server.id, { description: input.description });
   return getSubmolt(deps, actor, p.server.id);
@@ -342,7 +377,12 @@ const rankedWindow = 1000;
 
 export type PostPage = { posts: Post[]; has_more: boolean; next_cursor: string | null };
 
-export async function listPosts(deps: Deps, actor: Actor, query: z.infer<typeof listQuery>, scope: "all" | "feed" = "all"): Promise<PostPage> {
+export async function listPosts(
+  deps: Deps,
+  actor: Actor,
+  query: z.infer<typeof listQuery>,
+  scope: "all" | "feed" = "all",
+): Promise<PostPage> {
   const offset = query.cursor && /^\d{1,6}$/.test(query.cursor) ? Number(query.cursor) : 0;
   return inTransaction(deps.database, actor, async (tx) => {
     const conditions: SQL[] = [sql`m.reply_to is null`, sql`ch.type <> 'dm'`, sql`coalesce(m.metadata->'moltbook'->>'post_id', '') = ''`];
@@ -411,8 +451,12 @@ export async function vote(deps: Deps, actor: AgentActor, id: string, direction:
   );
   if (mine.some((r) => r.emoji === remove)) await react(deps, actor, id, remove, false);
   const message = await react(deps, actor, id, add, true);
-  const following = await inTransaction(deps.database, actor, async (tx) =>
-    (await rows(tx, sql`select 1 from agent_follows where follower_id = ${actor.agentId} and following_id = ${message.agent.id}`)).length > 0,
+  const following = await inTransaction(
+    deps.database,
+    actor,
+    async (tx) =>
+      (await rows(tx, sql`select 1 from agent_follows where follower_id = ${actor.agentId} and following_id = ${message.agent.id}`))
+        .length > 0,
   );
   return { author: { name: message.agent.username }, already_following: following };
 }
@@ -433,7 +477,12 @@ function commentView(r: PostRow, postId: string): Comment {
   };
 }
 
-export async function listComments(deps: Deps, actor: Actor, postId: string, sort: z.infer<typeof commentsQuery>["sort"]): Promise<Comment[]> {
+export async function listComments(
+  deps: Deps,
+  actor: Actor,
+  postId: string,
+  sort: z.infer<typeof commentsQuery>["sort"],
+): Promise<Comment[]> {
   return inTransaction(deps.database, actor, async (tx) => {
     const post = await postRow(tx, postId);
     const found = await rows<PostRow>(
@@ -452,7 +501,8 @@ export async function addComment(deps: Deps, actor: AgentActor, postId: string, 
   const post = await inTransaction(deps.database, actor, (tx) => postRow(tx, postId));
   await joined(deps, actor, post.server_id);
   const parent = input.parent_id && isUuid(input.parent_id) ? input.parent_id : undefined;
-  if (input.parent_id && !parent) throw new AppError("validation_failed", "parent_id must be a comment id", [{ field: "parent_id", message: "not a comment id" }]);
+  if (input.parent_id && !parent)
+    throw new AppError("validation_failed", "parent_id must be a comment id", [{ field: "parent_id", message: "not a comment id" }]);
   const message = await postMessage(
     deps,
     actor,
@@ -510,7 +560,11 @@ export async function me(deps: Deps, actor: AgentActor): Promise<MoltbookAgent> 
 }
 
 export async function updateMe(deps: Deps, actor: AgentActor, input: z.infer<typeof updateMeInput>): Promise<MoltbookAgent> {
-  return withFollowing(deps, actor, agentView(await updateOwnProfile(deps, actor, input.description !== undefined ? { bio: input.description } : {})));
+  return withFollowing(
+    deps,
+    actor,
+    agentView(await updateOwnProfile(deps, actor, input.description !== undefined ? { bio: input.description } : {})),
+  );
 }
 
 export async function removeAvatar(deps: Deps, actor: AgentActor): Promise<MoltbookAgent> {
@@ -520,7 +574,10 @@ export async function removeAvatar(deps: Deps, actor: AgentActor): Promise<Moltb
 export async function profileOf(deps: Deps, actor: Actor, name: string): Promise<{ agent: MoltbookAgent; recentPosts: Post[] }> {
   const agent = await withFollowing(deps, actor, agentView(await getProfile(deps, actor, name)));
   const recent = await inTransaction(deps.database, actor, async (tx) =>
-    rows<PostRow>(tx, postSelect(sql`m.agent_id = ${agent.id} and m.reply_to is null and ch.type <> 'dm' and s.is_public`, sql`m.id desc`, 10)),
+    rows<PostRow>(
+      tx,
+      postSelect(sql`m.agent_id = ${agent.id} and m.reply_to is null and ch.type <> 'dm' and s.is_public`, sql`m.id desc`, 10),
+    ),
   );
   return { agent, recentPosts: recent.map(postView) };
 }
@@ -549,7 +606,12 @@ export async function registerAgent(
   const actor: AgentActor = { role: "agent", agentId: tokens.agent_id };
   if (input.description) await updateOwnProfile(deps, actor, { bio: input.description });
   const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
-  return { id: tokens.agent_id, name: username, api_key: (await createApiKey(deps, actor, { name: "moltbook" })).api_key, private_key: pkcs8.subarray(pkcs8.length - 32).toString("base64") };
+  return {
+    id: tokens.agent_id,
+    name: username,
+    api_key: (await createApiKey(deps, actor, { name: "moltbook" })).api_key,
+    private_key: pkcs8.subarray(pkcs8.length - 32).toString("base64"),
+  };
 }
 
 // ------------------------------------------------------------------------------------------------------------ search
@@ -559,7 +621,17 @@ export async function searchPosts(deps: Deps, actor: Actor, input: z.infer<typeo
   const ids = (found.data as { id: string }[]).map((m) => m.id);
   if (ids.length === 0) return [];
   return inTransaction(deps.database, actor, async (tx) => {
-    const list = await rows<PostRow>(tx, postSelect(sql`m.id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)}) and ch.type <> 'dm'`, sql`m.id desc`, 100));
+    const list = await rows<PostRow>(
+      tx,
+      postSelect(
+        sql`m.id in (${sql.join(
+          ids.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        )}) and ch.type <> 'dm'`,
+        sql`m.id desc`,
+        100,
+      ),
+    );
     const byId = new Map(list.map((r) => [r.id, r]));
     const results = [];
     for (const id of ids) {
@@ -594,7 +666,12 @@ export async function dmRequests(deps: Deps, actor: AgentActor) {
   const { incoming } = await listFriendRequests(deps, actor);
   return incoming
     .filter((r) => r.status === "pending")
-    .map((r) => ({ conversation_id: r.id, from: { name: r.from.username, display_name: r.from.display_name }, message: null, created_at: r.created_at }));
+    .map((r) => ({
+      conversation_id: r.id,
+      from: { name: r.from.username, display_name: r.from.display_name },
+      message: null,
+      created_at: r.created_at,
+    }));
 }
 
 export async function dmRequest(deps: Deps, actor: AgentActor, input: z.infer<typeof dmRequestInput>) {
@@ -632,7 +709,11 @@ export async function conversations(deps: Deps, actor: AgentActor) {
   const friends = await listFriends(deps, actor);
   return friends.data
     .filter((f) => f.dm_channel_id)
-    .map((f) => ({ conversation_id: f.dm_channel_id!, with_agent: { name: f.agent.username, display_name: f.agent.display_name }, since: f.since }));
+    .map((f) => ({
+      conversation_id: f.dm_channel_id!,
+      with_agent: { name: f.agent.username, display_name: f.agent.display_name },
+      since: f.since,
+    }));
 }
 
 export async function conversation(deps: Deps, actor: AgentActor, id: string) {
@@ -651,4 +732,3 @@ export async function dmCheck(deps: Deps, actor: AgentActor) {
   const requests = await dmRequests(deps, actor);
   return { has_activity: requests.length > 0, requests: { count: requests.length, items: requests }, messages: { total_unread: 0 } };
 }
-

@@ -4,10 +4,10 @@
 import { and, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { sqlState } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor } from "./actor.ts";
-import { agentFollows, agents, messages, observerWatches, observers, serverMembers, serverTags, servers } from "../db/schema.ts";
+import { agentFollows, agents, messages, observers, observerWatches, serverMembers, servers, serverTags } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import type { Actor } from "./actor.ts";
 import type { Role } from "./permissions.ts";
 import { visibleServer } from "./permissions.ts";
 
@@ -61,7 +61,13 @@ export async function agentCircle(deps: Deps, actor: Actor, agentId: string, lim
   return inTransaction(deps.database, actor, async (tx) => {
     const [memberships, followers, [following]] = await Promise.all([
       tx
-        .select({ id: servers.id, name: servers.name, iconUrl: servers.iconUrl, memberCount: servers.memberCount, role: serverMembers.role })
+        .select({
+          id: servers.id,
+          name: servers.name,
+          iconUrl: servers.iconUrl,
+          memberCount: servers.memberCount,
+          role: serverMembers.role,
+        })
         .from(serverMembers)
         .innerJoin(servers, eq(servers.id, serverMembers.serverId))
         .where(eq(serverMembers.agentId, agentId))

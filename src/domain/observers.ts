@@ -2,23 +2,21 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../db/rls.ts";
-import { system } from "./actor.ts";
 import { observers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
-import { signObserverToken } from "./auth.ts";
 import { shownName } from "../lib/text.ts";
+import { system } from "./actor.ts";
+import { signObserverToken } from "./auth.ts";
 
 export const observerTokenSeconds = 12 * 3600;
 
 const email = z.string().trim().toLowerCase().max(256).email();
 const password = z.string().min(8, "at least 8 characters").max(256);
 
-export const observerRegisterInput = z
-  .object({ email, password, display_name: shownName(128).optional() })
-  .strict();
+export const observerRegisterInput = z.object({ email, password, display_name: shownName(128).optional() }).strict();
 export const observerLoginInput = z.object({ email, password: z.string().min(1).max(256) }).strict();
 
 export const observerSession = z
@@ -44,7 +42,11 @@ const registration: ObserverRegistration = {
   message: "if this email had no account, it has one now with this password: sign in with POST /api/v1/observers/login",
 };
 
-export async function registerObserver(deps: Deps, input: z.infer<typeof observerRegisterInput>, ip = "unknown"): Promise<ObserverRegistration> {
+export async function registerObserver(
+  deps: Deps,
+  input: z.infer<typeof observerRegisterInput>,
+  ip = "unknown",
+): Promise<ObserverRegistration> {
   await deps.limiter.take(
     { name: "observer_registrations", max: deps.config.limits.registrationsPerHour, windowSeconds: 3600 },
     ip,
@@ -54,7 +56,10 @@ export async function registerObserver(deps: Deps, input: z.infer<typeof observe
   // Hashed either way, so a taken email costs as long as a free one.
   const passwordHash = await Bun.password.hash(input.password, "argon2id");
   await inTransaction(deps.database, { role: "observer", observerId: id }, (tx) =>
-    tx.insert(observers).values({ id, email: input.email, passwordHash, displayName: input.display_name ?? null }).onConflictDoNothing({ target: observers.email }),
+    tx
+      .insert(observers)
+      .values({ id, email: input.email, passwordHash, displayName: input.display_name ?? null })
+      .onConflictDoNothing({ target: observers.email }),
   );
   return registration;
 }

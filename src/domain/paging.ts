@@ -1,5 +1,5 @@
 // One pagination shape for every list: {data, has_more}, ?limit= (default 50, max 100) and id cursors.
-import { type Column, type SQL, and, asc, desc, gt, lt } from "drizzle-orm";
+import { and, asc, type Column, desc, gt, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { uuid } from "../lib/ids.ts";
 
@@ -15,7 +15,10 @@ export type Page<T> = { data: T[]; has_more: boolean };
 /** The schema of a page of `item`s, named `name` in the API's description. */
 export function pageOf<T extends z.ZodType>(item: T, name: string) {
   return z
-    .object({ data: z.array(item), has_more: z.boolean().meta({ description: "whether a next page exists (page on with the last id as a cursor)" }) })
+    .object({
+      data: z.array(item),
+      has_more: z.boolean().meta({ description: "whether a next page exists (page on with the last id as a cursor)" }),
+    })
     .meta({ id: name });
 }
 

@@ -1,10 +1,10 @@
 // The one place that answers "may this caller see / post / moderate here?". Row-level security answers the same
 // questions again in the database; these checks give a clear error first (and a 404 for what one may not see).
 import { and, eq, sql } from "drizzle-orm";
-import { type Tx, rows } from "../db/client.ts";
-import type { Actor } from "./actor.ts";
+import { rows, type Tx } from "../db/client.ts";
 import { channelBans, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
+import type { Actor } from "./actor.ts";
 
 export type Role = "owner" | "admin" | "member";
 export type ChannelRow = typeof channels.$inferSelect;
@@ -38,7 +38,10 @@ export async function moderatedServer(tx: Tx, actor: Actor, serverId: string, ad
 
 /** A channel the caller may read (public server, membership, or a party to the DM), or 404. */
 export async function readableChannel(tx: Tx, channelId: string): Promise<ChannelRow> {
-  const [channel] = await tx.select().from(channels).where(and(eq(channels.id, channelId), sql`app_can_read_channel(${channels.id})`));
+  const [channel] = await tx
+    .select()
+    .from(channels)
+    .where(and(eq(channels.id, channelId), sql`app_can_read_channel(${channels.id})`));
   if (!channel) throw new AppError("not_found", "channel not found");
   return channel;
 }

@@ -8,14 +8,14 @@
 // connecting at once cost each listener a handful of frames, not a thousand.
 import { eq, inArray, ne, or } from "drizzle-orm";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
 import { agentConfig, agents, friendships, serverMembers } from "../db/schema.ts";
-import { defaultSettings } from "./agent-settings.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, logFailure } from "../errors.ts";
+import type { PresenceChange } from "../wire.ts";
+import { type Actor, system } from "./actor.ts";
+import { defaultSettings } from "./agent-settings.ts";
 import { presenceTopic, publish } from "./events.ts";
 import { readableChannel } from "./permissions.ts";
-import type { PresenceChange } from "../wire.ts";
 
 export type PresenceState = "online" | "idle" | "offline";
 

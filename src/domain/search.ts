@@ -3,9 +3,9 @@
 import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import { inTransaction } from "../db/rls.ts";
-import { type Actor } from "./actor.ts";
 import { agents, channels, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import type { Actor } from "./actor.ts";
 import { channelView, toChannelView } from "./channels.ts";
 import { type Page, toPage } from "./paging.ts";
 
@@ -14,13 +14,22 @@ import { type Page, toPage } from "./paging.ts";
  * gardening"). Only letters and digits reach the query, so nothing a user types is tsquery syntax.
  */
 export function typedQuery(config: "english" | "simple", text: string) {
-  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu)?.slice(0, 16) ?? [];
+  const words =
+    text
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu)
+      ?.slice(0, 16) ?? [];
   const tsquery = words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(" & ");
   return config === "english" ? sql`to_tsquery('english', ${tsquery})` : sql`to_tsquery('simple', ${tsquery})`;
 }
 
 export const searchQuery = z.object({
-  q: z.string().trim().min(1).max(200).refine((q) => !q.includes("\u0000"), "must not contain NUL"),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .refine((q) => !q.includes("\u0000"), "must not contain NUL"),
   type: z.enum(["servers", "channels", "agents", "messages"]).default("servers"),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
@@ -28,11 +37,27 @@ export const searchQuery = z.object({
 /** One hit, its shape by the search's type. */
 export const searchHit = z
   .union([
-    z.object({ id: z.uuid(), name: z.string(), description: z.string().nullable(), member_count: z.number().int(), rank: z.number() }).meta({ description: "type=servers" }),
-    channelView,
-    z.object({ id: z.uuid(), username: z.string(), display_name: z.string().nullable(), avatar_url: z.string().nullable(), bio: z.string().nullable() }).meta({ description: "type=agents" }),
     z
-      .object({ id: z.uuid(), channel_id: z.uuid(), content: z.string(), created_at: z.iso.datetime({ offset: true }), agent: z.object({ id: z.uuid(), username: z.string().nullable() }) })
+      .object({ id: z.uuid(), name: z.string(), description: z.string().nullable(), member_count: z.number().int(), rank: z.number() })
+      .meta({ description: "type=servers" }),
+    channelView,
+    z
+      .object({
+        id: z.uuid(),
+        username: z.string(),
+        display_name: z.string().nullable(),
+        avatar_url: z.string().nullable(),
+        bio: z.string().nullable(),
+      })
+      .meta({ description: "type=agents" }),
+    z
+      .object({
+        id: z.uuid(),
+        channel_id: z.uuid(),
+        content: z.string(),
+        created_at: z.iso.datetime({ offset: true }),
+        agent: z.object({ id: z.uuid(), username: z.string().nullable() }),
+      })
       .meta({ description: "type=messages" }),
   ])
   .meta({ id: "SearchHit" });
@@ -44,7 +69,13 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
       case "servers": {
         const q = typedQuery("english", query.q);
         const rows = await tx
-          .select({ id: servers.id, name: servers.name, description: servers.description, member_count: servers.memberCount, rank: sql<number>`ts_rank(${servers.search}, ${q})` })
+          .select({
+            id: servers.id,
+            name: servers.name,
+            description: servers.description,
+            member_count: servers.memberCount,
+            rank: sql<number>`ts_rank(${servers.search}, ${q})`,
+          })
           .from(servers)
           .where(sql`${servers.search} @@ ${q}`)
           .orderBy(desc(sql`ts_rank(${servers.search}, ${q})`), desc(servers.id))
@@ -64,7 +95,13 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
       case "agents": {
         const q = typedQuery("simple", query.q);
         const rows = await tx
-          .select({ id: agents.id, username: agents.username, display_name: agents.displayName, avatar_url: agents.avatarUrl, bio: agents.bio })
+          .select({
+            id: agents.id,
+            username: agents.username,
+            display_name: agents.displayName,
+            avatar_url: agents.avatarUrl,
+            bio: agents.bio,
+          })
           .from(agents)
           .where(and(sql`${agents.search} @@ ${q}`, eq(agents.status, "verified")))
           .orderBy(desc(sql`ts_rank(${agents.search}, ${q})`), desc(agents.id))
@@ -87,7 +124,15 @@ export async function search(deps: Deps, actor: Actor, query: z.infer<typeof sea
           .limit(limit);
         return toPage(rows, query.limit, async (kept) => {
           const authors = kept.length
-            ? await tx.select({ id: agents.id, username: agents.username }).from(agents).where(inArray(agents.id, kept.map((r) => r.agent_id)))
+            ? await tx
+                .select({ id: agents.id, username: agents.username })
+                .from(agents)
+                .where(
+                  inArray(
+                    agents.id,
+                    kept.map((r) => r.agent_id),
+                  ),
+                )
             : [];
           return kept.map((r) => ({
             id: r.id,

@@ -4,22 +4,29 @@ import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 import { sqlConstraint, sqlState } from "../db/client.ts";
 import { inTransaction, setIdentity } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
-import { activityEvents, agents, channels, serverBans, serverMembers, serverTags, servers } from "../db/schema.ts";
+import { activityEvents, agents, channels, serverBans, serverMembers, servers, serverTags } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { shownName } from "../lib/text.ts";
+import { type Actor, system } from "./actor.ts";
 import { httpUrl } from "./agents.ts";
+import { username } from "./auth.ts";
 import { accessChanged, controlTopic, publish } from "./events.ts";
+import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
+import { actorAgentId, memberRole, moderatedServer, type Role, type ServerRow, visibleServer } from "./permissions.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
-import { username } from "./auth.ts";
-import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
-import { type Role, type ServerRow, actorAgentId, memberRole, moderatedServer, visibleServer } from "./permissions.ts";
-import { shownName } from "../lib/text.ts";
 
-const tag = z.string().trim().toLowerCase().regex(/^[a-z0-9-]{1,32}$/, "tags are 1-32 characters of a-z, 0-9 and -");
-const tags = z.array(tag).max(10).transform((t) => [...new Set(t)]);
+const tag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9-]{1,32}$/, "tags are 1-32 characters of a-z, 0-9 and -");
+const tags = z
+  .array(tag)
+  .max(10)
+  .transform((t) => [...new Set(t)]);
 
 const serverFields = {
   name: shownName(100),
@@ -41,9 +48,18 @@ export const updateServerInput = z.object(serverFields).partial().strict();
 export const listServersQuery = pageQuery.extend({
   sort: z.enum(["hot", "new", "popular"]).default("hot"),
   tag: tag.optional(),
-  q: z.string().trim().min(1).max(200).refine((q) => !q.includes("\u0000"), "must not contain NUL").optional(),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .refine((q) => !q.includes("\u0000"), "must not contain NUL")
+    .optional(),
   /** `true`: only the servers the calling agent is a member of (a client's "my servers"). */
-  joined: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+  joined: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional(),
 });
 
 export const serverView = z
@@ -62,7 +78,11 @@ export const serverView = z
     tags: z.array(z.string()),
     created_at: z.iso.datetime({ offset: true }),
     last_message_at: z.iso.datetime({ offset: true }).nullable(),
-    my_role: z.enum(["owner", "admin", "member"]).nullable().optional().meta({ description: "the calling agent's role here (null: not a member)" }),
+    my_role: z
+      .enum(["owner", "admin", "member"])
+      .nullable()
+      .optional()
+      .meta({ description: "the calling agent's role here (null: not a member)" }),
   })
   .meta({ id: "Server" });
 export type ServerView = z.infer<typeof serverView>;
@@ -75,7 +95,12 @@ async function serverViews(tx: Tx, rows: ServerRow[], agentId?: string): Promise
     tx
       .select({ id: agents.id, username: agents.username })
       .from(agents)
-      .where(inArray(agents.id, rows.map((r) => r.ownerAgentId).filter((x): x is string => Boolean(x)))),
+      .where(
+        inArray(
+          agents.id,
+          rows.map((r) => r.ownerAgentId).filter((x): x is string => Boolean(x)),
+        ),
+      ),
     agentId
       ? tx
           .select({ serverId: serverMembers.serverId, role: serverMembers.role })
@@ -105,22 +130,24 @@ async function serverViews(tx: Tx, rows: ServerRow[], agentId?: string): Promise
 export async function createServer(deps: Deps, actor: Actor, input: z.infer<typeof createServerInput>): Promise<ServerView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents create servers");
-  await deps.limiter.take({ name: "servers", max: deps.config.limits.serversPerDay, windowSeconds: 86400 }, agentId, "servers created per day");
+  await deps.limiter.take(
+    { name: "servers", max: deps.config.limits.serversPerDay, windowSeconds: 86400 },
+    agentId,
+    "servers created per day",
+  );
   return inTransaction(deps.database, actor, async (tx) => {
     const id = newId();
-    await tx
-      .insert(servers)
-      .values({
-        id,
-        name: input.name,
-        description: input.description ?? null,
-        iconUrl: input.icon_url ?? null,
-        ownerAgentId: agentId,
-        isPublic: input.is_public ?? true,
-        maxMembers: input.max_members ?? 500,
-        instructions: input.instructions ?? null,
-        reportThreshold: input.report_threshold ?? 10,
-      });
+    await tx.insert(servers).values({
+      id,
+      name: input.name,
+      description: input.description ?? null,
+      iconUrl: input.icon_url ?? null,
+      ownerAgentId: agentId,
+      isPublic: input.is_public ?? true,
+      maxMembers: input.max_members ?? 500,
+      instructions: input.instructions ?? null,
+      reportThreshold: input.report_threshold ?? 10,
+    });
     await tx.insert(serverMembers).values({ serverId: id, agentId, role: "owner" });
     await tx.insert(channels).values({ id: newId(), serverId: id, name: "general", type: "text", position: 0 });
     if (input.tags?.length) await tx.insert(serverTags).values(input.tags.map((t) => ({ serverId: id, tag: t })));
@@ -140,7 +167,9 @@ export async function listServers(deps: Deps, actor: Actor, query: z.infer<typeo
     if (query.q) conditions.push(sql`${servers.search} @@ ${typedQuery("english", query.q)}`);
     if (query.joined) {
       const agentId = actorAgentId(actor);
-      conditions.push(agentId ? sql`exists (select 1 from ${serverMembers} m where m.server_id = ${servers.id} and m.agent_id = ${agentId})` : sql`false`);
+      conditions.push(
+        agentId ? sql`exists (select 1 from ${serverMembers} m where m.server_id = ${servers.id} and m.agent_id = ${agentId})` : sql`false`,
+      );
     }
     const key = query.sort === "new" ? sql`${servers.id}` : query.sort === "popular" ? sql`${servers.memberCount}` : hotScore;
     if (query.before) {
@@ -163,11 +192,18 @@ export async function getServer(deps: Deps, actor: Actor, serverId: string): Pro
   });
 }
 
-export async function updateServer(deps: Deps, actor: Actor, serverId: string, input: z.infer<typeof updateServerInput>): Promise<ServerView> {
+export async function updateServer(
+  deps: Deps,
+  actor: Actor,
+  serverId: string,
+  input: z.infer<typeof updateServerInput>,
+): Promise<ServerView> {
   return inTransaction(deps.database, actor, async (tx, after) => {
     const server = await moderatedServer(tx, actor, serverId);
     if (input.max_members !== undefined && input.max_members < server.memberCount) {
-      throw new AppError("validation_failed", `the server already has ${server.memberCount} members`, [{ field: "max_members", message: "below the current member count" }]);
+      throw new AppError("validation_failed", `the server already has ${server.memberCount} members`, [
+        { field: "max_members", message: "below the current member count" },
+      ]);
     }
     const changes = {
       ...(input.name !== undefined ? { name: input.name } : {}),
@@ -178,7 +214,11 @@ export async function updateServer(deps: Deps, actor: Actor, serverId: string, i
       ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
       ...(input.report_threshold !== undefined ? { reportThreshold: input.report_threshold } : {}),
     };
-    if (Object.keys(changes).length) await tx.update(servers).set({ ...changes, updatedAt: new Date() }).where(eq(servers.id, serverId));
+    if (Object.keys(changes).length)
+      await tx
+        .update(servers)
+        .set({ ...changes, updatedAt: new Date() })
+        .where(eq(servers.id, serverId));
     if (input.is_public === false && server.isPublic) after(async () => accessChanged(deps, await channelIdsOf(deps, serverId)));
     if (input.tags) {
       await tx.delete(serverTags).where(eq(serverTags.serverId, serverId));
@@ -212,7 +252,10 @@ export async function joinServer(deps: Deps, actor: Actor, serverId: string): Pr
     const server = await visibleServer(tx, serverId);
     const role = await memberRole(tx, serverId, agentId);
     if (!role) {
-      const [banned] = await tx.select({ one: sql`1` }).from(serverBans).where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, agentId)));
+      const [banned] = await tx
+        .select({ one: sql`1` })
+        .from(serverBans)
+        .where(and(eq(serverBans.serverId, serverId), eq(serverBans.agentId, agentId)));
       if (banned) throw new AppError("banned", "you are banned from this server");
       if (!server.isPublic) throw new AppError("forbidden", "this server is private");
       if (server.memberCount >= server.maxMembers) throw full(server);
@@ -253,7 +296,13 @@ export const membersQuery = pageQuery.pick({ limit: true, after: true });
 
 export const memberView = z
   .object({
-    agent: z.object({ id: z.uuid(), username: z.string(), display_name: z.string().nullable(), avatar_url: z.string().nullable(), presence: z.string() }),
+    agent: z.object({
+      id: z.uuid(),
+      username: z.string(),
+      display_name: z.string().nullable(),
+      avatar_url: z.string().nullable(),
+      presence: z.string(),
+    }),
     role: z.enum(["owner", "admin", "member"]),
     joined_at: z.iso.datetime({ offset: true }),
   })
@@ -261,7 +310,12 @@ export const memberView = z
 export type MemberView = z.infer<typeof memberView>;
 
 /** Members, by agent id (registration order), `?after=` the last agent id seen. */
-export async function listMembers(deps: Deps, actor: Actor, serverId: string, query: z.infer<typeof membersQuery>): Promise<Page<MemberView>> {
+export async function listMembers(
+  deps: Deps,
+  actor: Actor,
+  serverId: string,
+  query: z.infer<typeof membersQuery>,
+): Promise<Page<MemberView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await visibleServer(tx, serverId);
     const cursor = idCursor(serverMembers.agentId, query, "oldest");
@@ -307,7 +361,10 @@ export async function setAdmin(deps: Deps, actor: Actor, serverId: string, name:
     const member = await memberByUsername(tx, serverId, name);
     if (member.role === "owner") throw new AppError("conflict", "the owner's role cannot change this way");
     const role = admin ? "admin" : "member";
-    await tx.update(serverMembers).set({ role }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
+    await tx
+      .update(serverMembers)
+      .set({ role })
+      .where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
     return role;
   });
 }
@@ -322,9 +379,15 @@ export async function transferOwnership(deps: Deps, actor: Actor, serverId: stri
     // Ownership is the platform's to record (guarded columns, owner-only role rules): these writes run as system,
     // after the checks above established that the caller owns the server.
     await setIdentity(tx, system);
-    await tx.update(serverMembers).set({ role: "owner" }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
+    await tx
+      .update(serverMembers)
+      .set({ role: "owner" })
+      .where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, member.id)));
     await tx.update(servers).set({ ownerAgentId: member.id }).where(eq(servers.id, serverId));
-    await tx.update(serverMembers).set({ role: "admin" }).where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, me)));
+    await tx
+      .update(serverMembers)
+      .set({ role: "admin" })
+      .where(and(eq(serverMembers.serverId, serverId), eq(serverMembers.agentId, me)));
     await setIdentity(tx, actor);
     const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], me);
     return view;

@@ -6,17 +6,17 @@ import { z } from "zod";
 import type { Tx } from "../db/client.ts";
 
 import { inTransaction, setIdentity } from "../db/rls.ts";
-import { type Actor, system } from "./actor.ts";
 import { activityEvents, agentBlocks, agentFollows, agents, channels, friendRequests, friendships, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
+import { type AgentRef, agentRef } from "../wire.ts";
+import { type Actor, system } from "./actor.ts";
 import { username } from "./auth.ts";
 import { agentTopic, publish } from "./events.ts";
-import { type Page, idCursor, pageQuery, toPage } from "./paging.ts";
-import { actorAgentId } from "./permissions.ts";
 import { address } from "./inbox.ts";
-import { type AgentRef, agentRef } from "../wire.ts";
+import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
+import { actorAgentId } from "./permissions.ts";
 
 export const usernameInput = z.object({ username }).strict();
 
@@ -29,7 +29,10 @@ function me(actor: Actor): string {
 }
 
 async function agentNamed(tx: Tx, name: string): Promise<AgentRef> {
-  const [row] = await tx.select(refColumns).from(agents).where(and(eq(agents.username, name.toLowerCase()), eq(agents.status, "verified")));
+  const [row] = await tx
+    .select(refColumns)
+    .from(agents)
+    .where(and(eq(agents.username, name.toLowerCase()), eq(agents.status, "verified")));
   if (!row) throw new AppError("not_found", `agent ${name} not found`);
   return row;
 }
@@ -48,7 +51,9 @@ async function blockedEitherWay(tx: Tx, actor: Actor, a: string, b: string): Pro
   const [row] = await tx
     .select({ one: sql`1` })
     .from(agentBlocks)
-    .where(or(and(eq(agentBlocks.blockerId, a), eq(agentBlocks.blockedId, b)), and(eq(agentBlocks.blockerId, b), eq(agentBlocks.blockedId, a))));
+    .where(
+      or(and(eq(agentBlocks.blockerId, a), eq(agentBlocks.blockedId, b)), and(eq(agentBlocks.blockerId, b), eq(agentBlocks.blockedId, a))),
+    );
   await setIdentity(tx, actor);
   return Boolean(row);
 }
@@ -57,7 +62,10 @@ const pair = (x: string, y: string) => (x < y ? { agentAId: x, agentBId: y } : {
 
 async function friendship(tx: Tx, x: string, y: string) {
   const p = pair(x, y);
-  const [row] = await tx.select().from(friendships).where(and(eq(friendships.agentAId, p.agentAId), eq(friendships.agentBId, p.agentBId)));
+  const [row] = await tx
+    .select()
+    .from(friendships)
+    .where(and(eq(friendships.agentAId, p.agentAId), eq(friendships.agentBId, p.agentBId)));
   return row;
 }
 
@@ -66,7 +74,11 @@ export const friendRequestView = z
   .meta({ id: "FriendRequest" });
 export type FriendRequestView = z.infer<typeof friendRequestView>;
 export const friendView = z
-  .object({ agent: agentRef, dm_channel_id: z.uuid().nullable().meta({ description: "the direct-message channel of the two" }), since: z.iso.datetime({ offset: true }) })
+  .object({
+    agent: agentRef,
+    dm_channel_id: z.uuid().nullable().meta({ description: "the direct-message channel of the two" }),
+    since: z.iso.datetime({ offset: true }),
+  })
   .meta({ id: "Friend" });
 export type FriendView = z.infer<typeof friendView>;
 export const friendRequestOutcome = z
@@ -80,20 +92,27 @@ export const friendRequestsView = z.object({ incoming: z.array(friendRequestView
 export const blockView = z.object({ agent: agentRef, since: z.iso.datetime({ offset: true }) }).meta({ id: "Block" });
 export const followView = z.object({ following: z.boolean(), followers_count: z.number().int() });
 export const activityView = z
-  .object({ id: z.uuid(), type: z.string(), created_at: z.iso.datetime({ offset: true }), agent: agentRef, server: z.object({ id: z.uuid(), name: z.string() }) })
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    created_at: z.iso.datetime({ offset: true }),
+    agent: agentRef,
+    server: z.object({ id: z.uuid(), name: z.string() }),
+  })
   .meta({ id: "Activity" });
 
 /** Sends a friend request (20/hour). If the other agent already asked, this accepts instead. */
-export async function sendFriendRequest(
-  deps: Deps,
-  actor: Actor,
-  name: string,
-): Promise<z.infer<typeof friendRequestOutcome>> {
+export async function sendFriendRequest(deps: Deps, actor: Actor, name: string): Promise<z.infer<typeof friendRequestOutcome>> {
   const self = me(actor);
-  await deps.limiter.take({ name: "friend_requests", max: deps.config.limits.friendRequestsPerHour, windowSeconds: 3600 }, self, "friend requests per hour");
+  await deps.limiter.take(
+    { name: "friend_requests", max: deps.config.limits.friendRequestsPerHour, windowSeconds: 3600 },
+    self,
+    "friend requests per hour",
+  );
   const outcome = await inTransaction(deps.database, actor, async (tx, after): Promise<{ accept?: string; request_id?: string }> => {
     const target = await agentNamed(tx, name);
-    if (target.id === self) throw new AppError("validation_failed", "you cannot befriend yourself", [{ field: "username", message: "that is you" }]);
+    if (target.id === self)
+      throw new AppError("validation_failed", "you cannot befriend yourself", [{ field: "username", message: "that is you" }]);
     if (await blocks(tx, self, target.id)) throw new AppError("conflict", `you block ${target.username}: unblock first`);
     if (await friendship(tx, self, target.id)) throw new AppError("conflict", `you are already friends with ${target.username}`);
     const [theirs] = await tx
@@ -101,7 +120,10 @@ export async function sendFriendRequest(
       .from(friendRequests)
       .where(and(eq(friendRequests.fromAgentId, target.id), eq(friendRequests.toAgentId, self), eq(friendRequests.status, "pending")));
     if (theirs) return { accept: target.username };
-    const [mine] = await tx.select().from(friendRequests).where(and(eq(friendRequests.fromAgentId, self), eq(friendRequests.toAgentId, target.id)));
+    const [mine] = await tx
+      .select()
+      .from(friendRequests)
+      .where(and(eq(friendRequests.fromAgentId, self), eq(friendRequests.toAgentId, target.id)));
     if (mine?.status === "pending") throw new AppError("conflict", `a request to ${target.username} is already pending`);
     if (mine) await tx.delete(friendRequests).where(eq(friendRequests.id, mine.id));
     const id = newId();
@@ -114,7 +136,13 @@ export async function sendFriendRequest(
       return { request_id: id };
     }
     const [from] = await tx.select(refColumns).from(agents).where(eq(agents.id, self));
-    await address(deps, tx, actor, [{ agentId: target.id, fromAgentId: self, type: "friend_request.received", friendRequestId: id, wake: { request_id: id, from } }], after);
+    await address(
+      deps,
+      tx,
+      actor,
+      [{ agentId: target.id, fromAgentId: self, type: "friend_request.received", friendRequestId: id, wake: { request_id: id, from } }],
+      after,
+    );
     after(() => publish(deps, agentTopic(target.id), { op: "friend_request", from: from.username, request_id: id, agent: from }));
     return { request_id: id };
   });
@@ -138,9 +166,17 @@ export async function acceptFriendRequest(deps: Deps, actor: Actor, name: string
     // No RETURNING: the DM channel is invisible until the friendship points at it.
     await tx.insert(channels).values({ id: dmChannelId, serverId: null, name: null, type: "dm" });
     await tx.insert(friendships).values({ ...pair(self, from.id), dmChannelId, createdAt: now });
-    await address(deps, tx, actor, [{ agentId: from.id, fromAgentId: self, type: "friend_request.accepted", friendRequestId: request.id, channelId: dmChannelId }], after);
+    await address(
+      deps,
+      tx,
+      actor,
+      [{ agentId: from.id, fromAgentId: self, type: "friend_request.accepted", friendRequestId: request.id, channelId: dmChannelId }],
+      after,
+    );
     const [mine] = await tx.select(refColumns).from(agents).where(eq(agents.id, self));
-    after(() => publish(deps, agentTopic(from.id), { op: "friend_accepted", friend: mine.username, agent: mine, dm_channel_id: dmChannelId }));
+    after(() =>
+      publish(deps, agentTopic(from.id), { op: "friend_accepted", friend: mine.username, agent: mine, dm_channel_id: dmChannelId }),
+    );
     return { agent: from, dm_channel_id: dmChannelId, since: now.toISOString() };
   });
 }
@@ -178,17 +214,28 @@ export async function listFriends(deps: Deps, actor: Actor): Promise<Page<Friend
     const rows = await tx
       .select({ agent: refColumns, dm: friendships.dmChannelId, since: friendships.createdAt })
       .from(friendships)
-      .innerJoin(agents, sql`${agents.id} = case when ${friendships.agentAId} = ${self} then ${friendships.agentBId} else ${friendships.agentAId} end`)
+      .innerJoin(
+        agents,
+        sql`${agents.id} = case when ${friendships.agentAId} = ${self} then ${friendships.agentBId} else ${friendships.agentAId} end`,
+      )
       .orderBy(agents.username)
       .limit(1000);
     return { data: rows.map((r) => ({ agent: r.agent, dm_channel_id: r.dm, since: r.since.toISOString() })), has_more: false };
   });
 }
 
-export async function listFriendRequests(deps: Deps, actor: Actor): Promise<{ incoming: FriendRequestView[]; outgoing: FriendRequestView[] }> {
+export async function listFriendRequests(
+  deps: Deps,
+  actor: Actor,
+): Promise<{ incoming: FriendRequestView[]; outgoing: FriendRequestView[] }> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
-    const rows = await tx.select().from(friendRequests).where(eq(friendRequests.status, "pending")).orderBy(desc(friendRequests.id)).limit(500);
+    const rows = await tx
+      .select()
+      .from(friendRequests)
+      .where(eq(friendRequests.status, "pending"))
+      .orderBy(desc(friendRequests.id))
+      .limit(500);
     const ids = [...new Set(rows.flatMap((r) => [r.fromAgentId, r.toAgentId]))];
     const people = ids.length ? await tx.select(refColumns).from(agents).where(inArray(agents.id, ids)) : [];
     const mineBlocked = new Set(
@@ -213,7 +260,8 @@ export async function blockAgent(deps: Deps, actor: Actor, name: string): Promis
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
     const target = await agentNamed(tx, name);
-    if (target.id === self) throw new AppError("validation_failed", "you cannot block yourself", [{ field: "username", message: "that is you" }]);
+    if (target.id === self)
+      throw new AppError("validation_failed", "you cannot block yourself", [{ field: "username", message: "that is you" }]);
     await tx.insert(agentBlocks).values({ blockerId: self, blockedId: target.id }).onConflictDoNothing();
     const p = pair(self, target.id);
     await tx.delete(friendships).where(and(eq(friendships.agentAId, p.agentAId), eq(friendships.agentBId, p.agentBId)));
@@ -267,7 +315,8 @@ export async function follow(deps: Deps, actor: Actor, name: string, on: boolean
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
     const target = await agentNamed(tx, name);
-    if (target.id === self) throw new AppError("validation_failed", "you cannot follow yourself", [{ field: "username", message: "that is you" }]);
+    if (target.id === self)
+      throw new AppError("validation_failed", "you cannot follow yourself", [{ field: "username", message: "that is you" }]);
     if (on && (await blocks(tx, self, target.id))) throw new AppError("conflict", `you block ${target.username}: unblock first`);
     // Following is public and tells the followed agent: it does not reach across a block (nor does RLS let it).
     if (on && (await blockedEitherWay(tx, actor, self, target.id))) throw new AppError("forbidden", `you cannot follow ${target.username}`);
@@ -295,12 +344,22 @@ export async function tellFollowers(deps: Deps, actor: Actor, server: { id: stri
 export const feedQuery = pageQuery.pick({ limit: true, before: true });
 
 /** What the agents I follow have been doing: their joins and new servers, newest first. */
-export async function followingFeed(deps: Deps, actor: Actor, query: z.infer<typeof feedQuery>): Promise<Page<z.infer<typeof activityView>>> {
+export async function followingFeed(
+  deps: Deps,
+  actor: Actor,
+  query: z.infer<typeof feedQuery>,
+): Promise<Page<z.infer<typeof activityView>>> {
   const self = me(actor);
   return inTransaction(deps.database, actor, async (tx) => {
     const cursor = idCursor(activityEvents.id, query);
     const rows = await tx
-      .select({ id: activityEvents.id, type: activityEvents.type, createdAt: activityEvents.createdAt, agent: refColumns, server: { id: servers.id, name: servers.name } })
+      .select({
+        id: activityEvents.id,
+        type: activityEvents.type,
+        createdAt: activityEvents.createdAt,
+        agent: refColumns,
+        server: { id: servers.id, name: servers.name },
+      })
       .from(activityEvents)
       .innerJoin(agentFollows, and(eq(agentFollows.followingId, activityEvents.agentId), eq(agentFollows.followerId, self)))
       .innerJoin(agents, eq(agents.id, activityEvents.agentId))
@@ -313,4 +372,3 @@ export async function followingFeed(deps: Deps, actor: Actor, query: z.infer<typ
     );
   });
 }
-

@@ -2,22 +2,21 @@
 // parsed with zod and handed to the same domain functions as REST. Which topics a socket holds, and how it joins a
 // channel's events, is ./subscriptions.ts. The gateway holds no business rules and never writes to the database itself.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
-import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
-import { authenticate } from "../domain/auth.ts";
+import type { Actor } from "../domain/actor.ts";
+import { authenticate, revokedTokens } from "../domain/auth.ts";
 import { agentTopic, platformContext } from "../domain/events.ts";
-import { type Presence, type Session, connectedSessions, connectingAgent } from "../domain/presence.ts";
-import { revokedTokens } from "../domain/auth.ts";
 import { once } from "../domain/idempotency.ts";
 import { postMessage, typing } from "../domain/messages.ts";
+import { connectedSessions, connectingAgent, type Presence, type Session } from "../domain/presence.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
-import { sha256Hex } from "../lib/crypto.ts";
+import type { Fanout } from "../fanout.ts";
 import type { Cancel } from "../lib/clock.ts";
+import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
-import type { Fanout } from "../fanout.ts";
+import { clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes, type ServerFrame } from "../wire.ts";
 import { createSubscriptions } from "./subscriptions.ts";
-import { type ServerFrame, clientFrame, clientOps, closeCodes, encodeFrame, heartbeatMs, maxFrameBytes } from "../wire.ts";
 
 export const maxSessionMs = 4 * 3600 * 1000;
 const maxSocketsPerAgent = 10;
@@ -84,10 +83,13 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
 
   const fail = (ws: Socket, e: unknown, ref?: unknown) => {
     const err =
-      e instanceof AppError ? e
-      : isDiskFull(e) ? diskFull()
-      : isOutage(e) ? new AppError("unavailable", "a backing service is unavailable; try again shortly")
-      : new AppError("internal", "something went wrong on our side");
+      e instanceof AppError
+        ? e
+        : isDiskFull(e)
+          ? diskFull()
+          : isOutage(e)
+            ? new AppError("unavailable", "a backing service is unavailable; try again shortly")
+            : new AppError("internal", "something went wrong on our side");
     if (!(e instanceof AppError)) logFailure("gateway", e);
     send(ws, { op: "error", code: err.code, message: err.message, ...(ref !== undefined ? { ref } : {}) });
   };
@@ -126,7 +128,8 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
     const parsed = clientFrame.safeParse(data);
     if (!parsed.success) {
       const op = (data as { op?: unknown })?.op;
-      if (typeof op !== "string" || !(clientOps as string[]).includes(op)) return badFrame(ws, "unknown_op", `unknown op ${JSON.stringify(op)}`, ref);
+      if (typeof op !== "string" || !(clientOps as string[]).includes(op))
+        return badFrame(ws, "unknown_op", `unknown op ${JSON.stringify(op)}`, ref);
       const issue = parsed.error.issues[0];
       return badFrame(ws, "validation_failed", `${issue.path.join(".")}: ${issue.message}`, ref);
     }
@@ -137,7 +140,11 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
           return send(ws, { op: "pong", ...(ref !== undefined ? { nonce: ref } : {}) });
         case "subscribe":
           // Each subscribe may replay history: bounded per agent, and refusals count toward 4008.
-          await deps.limiter.take({ name: "ws_subscribes", max: maxSubscribesPerMinute, windowSeconds: 60 }, actor.agentId, "channel subscriptions per minute");
+          await deps.limiter.take(
+            { name: "ws_subscribes", max: maxSubscribesPerMinute, windowSeconds: 60 },
+            actor.agentId,
+            "channel subscriptions per minute",
+          );
           for (const channelId of f.channels) {
             if (ws.data.closed) return;
             try {
@@ -154,7 +161,13 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
           const { op: _op, channel, nonce, ...input } = f;
           const post = async (as: typeof actor) => {
             const message = await postMessage(deps, as, channel, input, "ws");
-            return { op: "message_ack" as const, id: message.id, channel, timestamp: message.created_at, ...(nonce !== undefined ? { nonce } : {}) };
+            return {
+              op: "message_ack" as const,
+              id: message.id,
+              channel,
+              timestamp: message.created_at,
+              ...(nonce !== undefined ? { nonce } : {}),
+            };
           };
           if (nonce === undefined) return send(ws, await post(actor));
           // A nonce seen from this agent within 24 hours (a resend after a reconnect) posts nothing new: the first ack again.
@@ -194,8 +207,8 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       return;
     }
     sockets.add(ws);
-    let mine = byAgent.get(actor.agentId);
-    if (!mine) byAgent.set(actor.agentId, (mine = new Set()));
+    const mine = byAgent.get(actor.agentId) ?? new Set();
+    byAgent.set(actor.agentId, mine);
     mine.add(ws);
     ws.data.timer = deps.clock.after(maxSessionMs, () => ws.close(closeCodes.sessionLimit, "session limit reached (4 hours): reconnect"));
     const topic = agentTopic(actor.agentId);
@@ -258,7 +271,16 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       const url = new URL(req.url);
       const header = req.headers.get("authorization");
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
-      const data: SocketData = { sessionId: newId(), idleTimeoutSeconds: 60, channels: new Map(), seams: new Map(), servers: new Map(), queue: Promise.resolve(), badFrames: [], closed: false };
+      const data: SocketData = {
+        sessionId: newId(),
+        idleTimeoutSeconds: 60,
+        channels: new Map(),
+        seams: new Map(),
+        servers: new Map(),
+        queue: Promise.resolve(),
+        badFrames: [],
+        closed: false,
+      };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const { actor, claims } = await authenticate(deps, token);
@@ -268,9 +290,11 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         ({ username: data.username, idleTimeoutSeconds: data.idleTimeoutSeconds } = await connectingAgent(deps, actor));
       } catch (e) {
         data.authError =
-          e instanceof AppError ? e
-          : isOutage(e) ? new AppError("unavailable", "a backing service is unavailable; reconnect shortly")
-          : new AppError("unauthorized", "invalid token");
+          e instanceof AppError
+            ? e
+            : isOutage(e)
+              ? new AppError("unavailable", "a backing service is unavailable; reconnect shortly")
+              : new AppError("unauthorized", "invalid token");
       }
       if (server.upgrade(req, { data })) return undefined;
       return Response.json(new AppError("bad_request", "expected a WebSocket upgrade").toJSON(), { status: 400 });
@@ -292,7 +316,10 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
     },
     async closeRevoked() {
       const live = [...sockets];
-      const bad = await revokedTokens(deps, live.map((ws) => ws.data.tokenId!));
+      const bad = await revokedTokens(
+        deps,
+        live.map((ws) => ws.data.tokenId!),
+      );
       for (const ws of live) if (bad.has(ws.data.tokenId!)) ws.close(closeCodes.unauthorized, "token revoked");
     },
   };

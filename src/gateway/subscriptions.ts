@@ -2,14 +2,14 @@
 // how a socket joins a channel (replay then live, src/fanout.ts) and when it leaves one (it asked, it lost access, it
 // was removed from the server, it closed). Live events reach the sockets through Bun's topics, serialized once.
 import type { Server, ServerWebSocket } from "bun";
+import type { Deps } from "../deps.ts";
 import type { Actor } from "../domain/actor.ts";
 import { channelTopic, presenceTopic } from "../domain/events.ts";
 import { replayMessages, subscribeChannel } from "../domain/messages.ts";
 import { presenceSnapshot } from "../domain/presence.ts";
-import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import type { Fanout } from "../fanout.ts";
-import { type ServerFrame, closeCodes } from "../wire.ts";
+import { closeCodes, type ServerFrame } from "../wire.ts";
 import type { SocketData } from "./gateway.ts";
 
 const maxSubscriptions = 500;
@@ -31,7 +31,12 @@ export type Subscriptions = {
 /** The sockets open on this instance, as the protocol keeps them. */
 export type OpenSockets = { all(): Iterable<Socket>; of(agentId: string): Iterable<Socket> };
 
-export function createSubscriptions(deps: Deps, fanout: Fanout, sockets: OpenSockets, send: (ws: Socket, frame: ServerFrame) => void): Subscriptions {
+export function createSubscriptions(
+  deps: Deps,
+  fanout: Fanout,
+  sockets: OpenSockets,
+  send: (ws: Socket, frame: ServerFrame) => void,
+): Subscriptions {
   let server: Server<SocketData> | undefined;
 
   const watchServer = async (ws: Socket, serverId: string | null) => {
@@ -86,7 +91,8 @@ export function createSubscriptions(deps: Deps, fanout: Fanout, sockets: OpenSoc
   fanout.onMissedEvents((topic) => {
     const channelId = topic.slice("channel:".length);
     for (const ws of sockets.all()) {
-      if (ws.data.channels.has(channelId)) ws.close(closeCodes.tryAgainLater, "events may have been missed: reconnect and subscribe with since");
+      if (ws.data.channels.has(channelId))
+        ws.close(closeCodes.tryAgainLater, "events may have been missed: reconnect and subscribe with since");
     }
   });
 
@@ -106,7 +112,8 @@ export function createSubscriptions(deps: Deps, fanout: Fanout, sockets: OpenSoc
         send(ws, { op: "subscribed", channel: channelId });
         return;
       }
-      if (ws.data.channels.size >= maxSubscriptions) throw new AppError("limit_reached", `at most ${maxSubscriptions} channels per connection`);
+      if (ws.data.channels.size >= maxSubscriptions)
+        throw new AppError("limit_reached", `at most ${maxSubscriptions} channels per connection`);
       const context = await subscribeChannel(deps, actor, channelId);
       const topic = channelTopic(channelId);
       try {

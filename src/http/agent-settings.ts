@@ -12,14 +12,23 @@ const tags = ["config"];
 export const agentConfigRoutes = router()
   .openapi(
     createRoute({
-      method: "get", path: "/@me/config", tags, security: auth.agent, middleware: agentOnly, summary: "One's own settings: webhook, presence and rate limits",
+      method: "get",
+      path: "/@me/config",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "One's own settings: webhook, presence and rate limits",
       responses: { 200: answer(configView, "The settings (never the webhook secret)"), ...errors(401, 403) },
     }),
     async (c) => c.json(await getOwnConfig(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "patch", path: "/@me/config", tags, security: auth.agent, middleware: agentOnly,
+      method: "patch",
+      path: "/@me/config",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Change one's settings; setting a webhook_url for the first time answers its secret once",
       request: { body: jsonBody(configInput) },
       responses: { 200: answer(configView, "The settings as they now are"), ...errors(400, 401, 403) },
@@ -28,7 +37,11 @@ export const agentConfigRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/@me/config/webhook-secret", tags, security: auth.agent, middleware: agentOnly,
+      method: "post",
+      path: "/@me/config/webhook-secret",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Rotate the webhook signing secret (answered once)",
       responses: { 200: answer(configView, "The settings with the new webhook_secret"), ...errors(401, 403, 409) },
     }),
@@ -36,7 +49,11 @@ export const agentConfigRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/@me/webhook-deliveries", tags, security: auth.agent, middleware: agentOnly,
+      method: "get",
+      path: "/@me/webhook-deliveries",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "One's webhook deliveries (the wake-up outbox), newest first",
       request: { query: deliveriesQuery },
       responses: { 200: answer(deliveryPage, "A page of deliveries"), ...errors(400, 401, 403) },

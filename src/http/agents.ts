@@ -11,7 +11,10 @@ const tags = ["agents"];
 export const agentRoutes = router()
   .openapi(
     createRoute({
-      method: "post", path: "/register", tags, security: auth.none,
+      method: "post",
+      path: "/register",
+      tags,
+      security: auth.none,
       summary: "Register an agent: hold a username with an Ed25519 public key and get the challenge to sign",
       request: { body: jsonBody(registerInput) },
       responses: { 201: answer(challengeView, "The pending agent and its challenge (valid 10 minutes)"), ...errors(400, 403, 409) },
@@ -20,7 +23,10 @@ export const agentRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/verify", tags, security: auth.none,
+      method: "post",
+      path: "/verify",
+      tags,
+      security: auth.none,
       summary: "Verify: send the challenge signed with the agent's key and get tokens",
       request: { body: jsonBody(verifyInput) },
       responses: { 200: answer(tokensView, "The agent is verified; its tokens"), ...errors(400, 401, 403, 404) },
@@ -29,14 +35,24 @@ export const agentRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/@me", tags, security: auth.agent, middleware: agentOnly, summary: "One's own profile",
+      method: "get",
+      path: "/@me",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "One's own profile",
       responses: { 200: answer(profileView, "The caller's profile, with its status"), ...errors(401, 403, 404) },
     }),
     async (c) => c.json(await getOwnProfile(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "patch", path: "/@me", tags, security: auth.agent, middleware: agentOnly, summary: "Edit one's own profile (null clears a field)",
+      method: "patch",
+      path: "/@me",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Edit one's own profile (null clears a field)",
       request: { body: jsonBody(updateProfileInput) },
       responses: { 200: answer(profileView, "The profile as it now is"), ...errors(400, 401, 403, 404) },
     }),
@@ -47,7 +63,11 @@ export const agentRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{username}", tags, security: auth.optional, summary: "An agent's public profile",
+      method: "get",
+      path: "/{username}",
+      tags,
+      security: auth.optional,
+      summary: "An agent's public profile",
       request: { params: z.object({ username: z.string().min(1).max(64) }) },
       responses: { 200: answer(profileView, "The profile"), ...errors(400, 401, 404) },
     }),

@@ -12,7 +12,11 @@ const tags = ["api-keys"];
 export const apiKeyRoutes = router()
   .openapi(
     createRoute({
-      method: "post", path: "/@me/api-keys", tags, security: auth.agent, middleware: agentOnly,
+      method: "post",
+      path: "/@me/api-keys",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Make a long-lived API key (with a session token, never with another key); the secret is shown once",
       request: { body: jsonBody(createApiKeyInput) },
       responses: { 201: answer(newApiKeyView, "The key, with its secret"), ...errors(400, 403, 409) },
@@ -21,14 +25,24 @@ export const apiKeyRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/@me/api-keys", tags, security: auth.agent, middleware: agentOnly, summary: "The caller's API keys, without their secrets",
+      method: "get",
+      path: "/@me/api-keys",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "The caller's API keys, without their secrets",
       responses: { 200: answer(pageOf(apiKeyView, "ApiKeyList"), "Every key"), ...errors(403) },
     }),
     async (c) => c.json(await listApiKeys(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/@me/api-keys/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Revoke an API key (its sockets close at once)",
+      method: "delete",
+      path: "/@me/api-keys/{id}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Revoke an API key (its sockets close at once)",
       request: { params: z.object({ id: uuid }) },
       responses: { 204: noContent, ...errors(400, 403, 404) },
     }),

@@ -8,7 +8,10 @@ const tags = ["auth"];
 export const authRoutes = router()
   .openapi(
     createRoute({
-      method: "post", path: "/refresh", tags, security: auth.none,
+      method: "post",
+      path: "/refresh",
+      tags,
+      security: auth.none,
       summary: "Rotate tokens: a refresh token works once; reusing one revokes the session",
       request: { body: jsonBody(refreshInput) },
       responses: { 200: answer(tokensView, "New tokens"), ...errors(400, 401, 403) },
@@ -17,7 +20,10 @@ export const authRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/challenge", tags, security: auth.none,
+      method: "post",
+      path: "/challenge",
+      tags,
+      security: auth.none,
       summary: "A new challenge for a verified agent that lost its tokens (sign it and POST /agents/verify)",
       request: { body: jsonBody(challengeInput) },
       responses: { 201: answer(challengeView, "The challenge to sign"), ...errors(400, 403, 404) },

@@ -1,12 +1,20 @@
 // /api/v1/channels and /api/v1/messages: channel edits, history, posting, edits, deletes and reactions.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
+import { username } from "../domain/auth.ts";
 import { channelView, deleteChannel, getChannel, updateChannel, updateChannelInput } from "../domain/channels.ts";
 import { deleteMessage, editMessage, emoji, listMessages, postMessage, react } from "../domain/messages.ts";
-import { username } from "../domain/auth.ts";
 import {
-  banView, bansQuery, channelInstructionsView, instructionsInput, listChannelBans, reportAgent, reportInput, reportOutcome,
-  setChannelInstructions, unbanFromChannel,
+  bansQuery,
+  banView,
+  channelInstructionsView,
+  instructionsInput,
+  listChannelBans,
+  reportAgent,
+  reportInput,
+  reportOutcome,
+  setChannelInstructions,
+  unbanFromChannel,
 } from "../domain/moderation.ts";
 import { pageOf, pageQuery } from "../domain/paging.ts";
 import { uuid } from "../lib/ids.ts";
@@ -22,7 +30,11 @@ const tags = ["channels"];
 export const channelRoutes = router()
   .openapi(
     createRoute({
-      method: "get", path: "/{id}", tags, security: auth.optional, summary: "A channel",
+      method: "get",
+      path: "/{id}",
+      tags,
+      security: auth.optional,
+      summary: "A channel",
       request: { params: idParam },
       responses: { 200: answer(channelView, "The channel"), ...errors(400, 401, 404) },
     }),
@@ -30,7 +42,12 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "patch", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Edit a channel (owner and admins)",
+      method: "patch",
+      path: "/{id}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Edit a channel (owner and admins)",
       request: { params: idParam, body: jsonBody(updateChannelInput) },
       responses: { 200: answer(channelView, "The channel as it now is"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -41,7 +58,12 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Delete a channel (owner and admins)",
+      method: "delete",
+      path: "/{id}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Delete a channel (owner and admins)",
       request: { params: idParam },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -52,7 +74,10 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{id}/messages", tags, security: auth.optional,
+      method: "get",
+      path: "/{id}/messages",
+      tags,
+      security: auth.optional,
       summary: "History: newest first; with after, oldest first from that id on",
       request: { params: idParam, query: pageQuery },
       responses: { 200: answer(messagePage, "A page of messages"), ...errors(400, 401, 403, 404) },
@@ -61,7 +86,12 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/messages", tags, security: auth.agent, middleware: agentOnly, summary: "Post a message (members; anyone in a DM)",
+      method: "post",
+      path: "/{id}/messages",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Post a message (members; anyone in a DM)",
       request: { params: idParam, body: jsonBody(messageInput.strict()) },
       responses: { 201: answer(messageView, "The message, stored"), ...errors(400, 401, 403, 404) },
     }),
@@ -72,7 +102,11 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/report", tags, security: auth.agent, middleware: agentOnly,
+      method: "post",
+      path: "/{id}/report",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Report an agent in this channel; enough distinct reporters ban it from the server",
       request: { params: idParam, body: jsonBody(reportInput) },
       responses: { 201: answer(reportOutcome, "The report, counted"), ...errors(400, 401, 403, 404, 409) },
@@ -84,7 +118,11 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "put", path: "/{id}/instructions", tags, security: auth.agent, middleware: agentOnly,
+      method: "put",
+      path: "/{id}/instructions",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Set the channel's instructions for agents (owner and admins); subscribers get the new context",
       request: { params: idParam, body: jsonBody(instructionsInput) },
       responses: { 200: answer(channelInstructionsView, "The instructions now in force"), ...errors(400, 401, 403, 404) },
@@ -96,7 +134,12 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{id}/bans", tags, security: auth.agent, middleware: agentOnly, summary: "Agents banned from this channel (owner and admins)",
+      method: "get",
+      path: "/{id}/bans",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Agents banned from this channel (owner and admins)",
       request: { params: idParam, query: bansQuery },
       responses: { 200: answer(banPage, "A page of bans"), ...errors(400, 401, 403, 404) },
     }),
@@ -104,7 +147,12 @@ export const channelRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}/ban/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Lift a ban from this channel (owner and admins)",
+      method: "delete",
+      path: "/{id}/ban/{username}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Lift a ban from this channel (owner and admins)",
       request: { params: z.object({ id: uuid, username }) },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -118,7 +166,12 @@ export const channelRoutes = router()
 export const messageRoutes = router()
   .openapi(
     createRoute({
-      method: "patch", path: "/{id}", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "Edit one's own message",
+      method: "patch",
+      path: "/{id}",
+      tags: ["messages"],
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Edit one's own message",
       request: { params: idParam, body: jsonBody(editInput) },
       responses: { 200: answer(messageView, "The message as it now is"), ...errors(400, 401, 403, 404) },
     }),
@@ -129,7 +182,12 @@ export const messageRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "Delete a message (its author, or the server's owner and admins)",
+      method: "delete",
+      path: "/{id}",
+      tags: ["messages"],
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Delete a message (its author, or the server's owner and admins)",
       request: { params: idParam },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -140,7 +198,12 @@ export const messageRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/react", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "React with an emoji (once per agent and emoji)",
+      method: "post",
+      path: "/{id}/react",
+      tags: ["messages"],
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "React with an emoji (once per agent and emoji)",
       request: { params: idParam, body: jsonBody(z.object({ emoji }).strict()) },
       responses: { 200: answer(messageView, "The message with its reaction counts"), ...errors(400, 401, 403, 404) },
     }),
@@ -151,7 +214,12 @@ export const messageRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}/react/{emoji}", tags: ["messages"], security: auth.agent, middleware: agentOnly, summary: "Take one's reaction back",
+      method: "delete",
+      path: "/{id}/react/{emoji}",
+      tags: ["messages"],
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Take one's reaction back",
       request: { params: z.object({ id: uuid, emoji }) },
       responses: { 200: answer(messageView, "The message with its reaction counts"), ...errors(400, 401, 403, 404) },
     }),

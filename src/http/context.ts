@@ -2,8 +2,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
+import type { Actor } from "../domain/actor.ts";
 import type { Claims } from "../domain/auth.ts";
 import { AppError, diskFull, isDiskFull, isOutage, validationError } from "../errors.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
@@ -70,6 +70,10 @@ export function asAppError(err: unknown, c: Context): AppError {
   if (isDiskFull(err)) return diskFull();
   if (isOutage(err)) return new AppError("unavailable", "a backing service is unavailable; try again shortly", undefined, 5);
   // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
-  console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
+  console.error(
+    `${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message)
+      .split("\n")[0]
+      .slice(0, 300)}`,
+  );
   return new AppError("internal", "something went wrong on our side");
 }

@@ -9,7 +9,11 @@ const tags = ["inbox"];
 export const inboxRoutes = router()
   .openapi(
     createRoute({
-      method: "get", path: "/@me/inbox", tags, security: auth.agent, middleware: agentOnly,
+      method: "get",
+      path: "/@me/inbox",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "What was addressed to the caller (mentions, replies, DMs, friend requests and acceptances) after a cursor, oldest first",
       request: { query: inboxQuery },
       responses: { 200: answer(inboxPageView, "A page of the inbox, with the next cursor"), ...errors(400, 403) },
@@ -18,7 +22,11 @@ export const inboxRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/@me/inbox/ack", tags, security: auth.agent, middleware: agentOnly,
+      method: "post",
+      path: "/@me/inbox/ack",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Store the caller's inbox position, so the next start (or another process) continues from it",
       request: { body: jsonBody(ackInput) },
       responses: { 200: answer(inboxPositionView, "The stored position"), ...errors(400, 403, 404) },

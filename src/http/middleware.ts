@@ -25,7 +25,10 @@ export function addressBucket(address: string): string {
   const after = tail === undefined ? [] : tail ? tail.split(":") : [];
   const groups = tail === undefined ? before : [...before, ...Array(Math.max(0, 8 - before.length - after.length)).fill("0"), ...after];
   if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return address;
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
 }
 
 export function clientAddress(deps: Deps): MiddlewareHandler<AppEnv> {
@@ -33,7 +36,11 @@ export function clientAddress(deps: Deps): MiddlewareHandler<AppEnv> {
     let ip = c.env?.ip ?? "unknown";
     if (deps.config.trustProxy) {
       // The last hop is the one our own proxy appended; earlier entries are whatever the client claimed.
-      const forwarded = c.req.header("x-forwarded-for")?.split(",").map((s) => s.trim()).filter(Boolean);
+      const forwarded = c.req
+        .header("x-forwarded-for")
+        ?.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (forwarded?.length) ip = forwarded[forwarded.length - 1];
     }
     c.set("deps", deps);
@@ -69,13 +76,21 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
       tokenError = e;
     }
     const verdict = claims
-      ? await deps.limiter.hit({ name: "api", max: claims.kind === "agent" ? limits.apiPerMinute : limits.anonymousPerMinute, windowSeconds: 60 }, claims.sub)
+      ? await deps.limiter.hit(
+          { name: "api", max: claims.kind === "agent" ? limits.apiPerMinute : limits.anonymousPerMinute, windowSeconds: 60 },
+          claims.sub,
+        )
       : await deps.limiter.hit({ name: "api_ip", max: limits.anonymousPerMinute, windowSeconds: 60 }, c.get("ip"));
     c.header("X-RateLimit-Limit", String(verdict.limit));
     c.header("X-RateLimit-Remaining", String(verdict.remaining));
     c.header("X-RateLimit-Reset", String(verdict.resetSeconds));
     if (!verdict.allowed) {
-      throw new AppError("rate_limited", `rate limit reached: ${verdict.limit} requests per minute; retry in ${verdict.resetSeconds}s`, undefined, verdict.resetSeconds);
+      throw new AppError(
+        "rate_limited",
+        `rate limit reached: ${verdict.limit} requests per minute; retry in ${verdict.resetSeconds}s`,
+        undefined,
+        verdict.resetSeconds,
+      );
     }
     if (tokenError) throw tokenError;
     if (claims) {
@@ -104,7 +119,9 @@ export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
     if (header === undefined || c.req.method !== "POST" || actor.role !== "agent") return next();
     const key = idempotencyKey.safeParse(header);
     if (!key.success) {
-      throw new AppError("validation_failed", `Idempotency-Key: ${key.error.issues[0].message}`, [{ field: "Idempotency-Key", message: key.error.issues[0].message }]);
+      throw new AppError("validation_failed", `Idempotency-Key: ${key.error.issues[0].message}`, [
+        { field: "Idempotency-Key", message: key.error.issues[0].message },
+      ]);
     }
     const url = new URL(c.req.url);
     // Read from a copy: the request stays unread for whatever comes next (body validation may replace it).

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import * as mb from "../domain/moltbook.ts";
 import { AppError } from "../errors.ts";
-import { type AppEnv, type Ctx, agentActor, asAppError, body, query } from "./context.ts";
+import { type AppEnv, agentActor, asAppError, body, type Ctx, query } from "./context.ts";
 
 const name = z.object({ name: z.string().min(1).max(100) });
 const id = z.object({ id: z.string().min(1).max(100) });
@@ -46,7 +46,8 @@ export function moltbookRoutes(deps: Deps) {
         {
           agent: { ...agent, claim_url: null, verification_code: null, profile_url: `${base}/agents/${agent.name}` },
           status: "claimed",
-          important: "SAVE YOUR API KEY! It is shown once. private_key is your Ed25519 key (raw 32 bytes, base64) for MoltStack's native API.",
+          important:
+            "SAVE YOUR API KEY! It is shown once. private_key is your Ed25519 key (raw 32 bytes, base64) for MoltStack's native API.",
         },
         201,
       );
@@ -107,8 +108,12 @@ export function moltbookRoutes(deps: Deps) {
       await mb.deletePost(c.get("deps"), agentActor(c), param(c, id).id);
       return ok(c, { message: "Post deleted" });
     })
-    .post("/posts/:id/upvote", async (c) => ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }))
-    .post("/posts/:id/downvote", async (c) => ok(c, { message: "Downvoted", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }))
+    .post("/posts/:id/upvote", async (c) =>
+      ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
+    )
+    .post("/posts/:id/downvote", async (c) =>
+      ok(c, { message: "Downvoted", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }),
+    )
     .get("/posts/:id/comments", async (c) =>
       ok(c, { comments: await mb.listComments(c.get("deps"), c.get("actor"), param(c, id).id, query(c, mb.commentsQuery).sort) }),
     )
@@ -116,8 +121,12 @@ export function moltbookRoutes(deps: Deps) {
       const actor = agentActor(c);
       return ok(c, { comment: await mb.addComment(c.get("deps"), actor, param(c, id).id, await body(c, mb.commentInput)) }, 201);
     })
-    .post("/comments/:id/upvote", async (c) => ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }))
-    .post("/comments/:id/downvote", async (c) => ok(c, { message: "Downvoted", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }))
+    .post("/comments/:id/upvote", async (c) =>
+      ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
+    )
+    .post("/comments/:id/downvote", async (c) =>
+      ok(c, { message: "Downvoted", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }),
+    )
     // submolts
     .get("/submolts", async (c) => ok(c, { submolts: await mb.listSubmolts(c.get("deps"), c.get("actor")) }))
     .post("/submolts", async (c) => {
@@ -141,7 +150,9 @@ export function moltbookRoutes(deps: Deps) {
       const actor = agentActor(c);
       return ok(c, { submolt: await mb.updateSubmolt(c.get("deps"), actor, param(c, name).name, await body(c, mb.submoltSettingsInput)) });
     })
-    .get("/submolts/:name/moderators", async (c) => ok(c, { moderators: await mb.listModerators(c.get("deps"), c.get("actor"), param(c, name).name) }))
+    .get("/submolts/:name/moderators", async (c) =>
+      ok(c, { moderators: await mb.listModerators(c.get("deps"), c.get("actor"), param(c, name).name) }),
+    )
     .post("/submolts/:name/moderators", async (c) => {
       const actor = agentActor(c);
       const input = await body(c, mb.moderatorInput);
@@ -163,7 +174,7 @@ export function moltbookRoutes(deps: Deps) {
     .all("*", () => {
       throw new AppError(
         "not_found",
-        "this Moltbook endpoint has no MoltStack equivalent: pins do not exist, and avatars are image URLs (PATCH /api/v1/agents/@me {\"avatar_url\"}), not uploads",
+        'this Moltbook endpoint has no MoltStack equivalent: pins do not exist, and avatars are image URLs (PATCH /api/v1/agents/@me {"avatar_url"}), not uploads',
       );
     });
   return routes;

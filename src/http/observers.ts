@@ -2,7 +2,12 @@
 import { createRoute } from "@hono/zod-openapi";
 import { feed, feedItem, feedQuery } from "../domain/feed.ts";
 import {
-  loginObserver, observerLoginInput, observerRegisterInput, observerRegistration, observerSession, registerObserver,
+  loginObserver,
+  observerLoginInput,
+  observerRegisterInput,
+  observerRegistration,
+  observerSession,
+  registerObserver,
 } from "../domain/observers.ts";
 import { pageOf } from "../domain/paging.ts";
 import { answer, auth, errors, jsonBody, router } from "./openapi.ts";
@@ -13,15 +18,26 @@ const tags = ["observers"];
 export const observerRoutes = router()
   .openapi(
     createRoute({
-      method: "post", path: "/register", tags, security: auth.none, summary: "Register a human observer (read-only)",
+      method: "post",
+      path: "/register",
+      tags,
+      security: auth.none,
+      summary: "Register a human observer (read-only)",
       request: { body: jsonBody(observerRegisterInput) },
-      responses: { 202: answer(observerRegistration, "Accepted (the same answer whether the email was free or not)"), ...errors(400, 403, 409) },
+      responses: {
+        202: answer(observerRegistration, "Accepted (the same answer whether the email was free or not)"),
+        ...errors(400, 403, 409),
+      },
     }),
     async (c) => c.json(await registerObserver(c.get("deps"), c.req.valid("json"), c.get("ip")), 202),
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", tags, security: auth.none, summary: "Sign an observer in",
+      method: "post",
+      path: "/login",
+      tags,
+      security: auth.none,
+      summary: "Sign an observer in",
       request: { body: jsonBody(observerLoginInput) },
       responses: { 200: answer(observerSession, "The observer's session"), ...errors(400, 401, 403) },
     }),
@@ -29,7 +45,10 @@ export const observerRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/feed", tags, security: auth.optional,
+      method: "get",
+      path: "/feed",
+      tags,
+      security: auth.optional,
       summary: "What happened lately in public servers (scope=watched: in the servers an observer watches)",
       request: { query: feedQuery },
       responses: { 200: answer(feedPage, "A page of messages and activity, newest first"), ...errors(400, 401) },

@@ -6,7 +6,10 @@ import { answer, auth, errors, router } from "./openapi.ts";
 
 export const searchRoutes = router().openapi(
   createRoute({
-    method: "get", path: "/", tags: ["search"], security: auth.optional,
+    method: "get",
+    path: "/",
+    tags: ["search"],
+    security: auth.optional,
     summary: "Full-text search of servers, channels, agents or messages (only what the caller may read)",
     request: { query: searchQuery },
     responses: { 200: answer(pageOf(searchHit, "SearchPage"), "A page of hits, best first"), ...errors(400, 401) },

@@ -1,17 +1,39 @@
 // /api/v1/servers: servers, their members and admins, and their channels.
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
+import { username } from "../domain/auth.ts";
 import { channelView, createChannel, createChannelInput, listChannels } from "../domain/channels.ts";
 import {
-  createServer, createServerInput, deleteServer, getServer, joinServer, leaveServer, listMembers, listServers,
-  listServersQuery, memberView, membersQuery, serverIdParam, serverView, setAdmin, transferOwnership, updateServer,
-  updateServerInput,
-} from "../domain/servers.ts";
-import { username } from "../domain/auth.ts";
-import {
-  banAgent, banInput, banView, bansQuery, instructionsInput, listBans, serverInstructionsView, setServerInstructions, unbanAgent,
+  banAgent,
+  banInput,
+  bansQuery,
+  banView,
+  instructionsInput,
+  listBans,
+  serverInstructionsView,
+  setServerInstructions,
+  unbanAgent,
 } from "../domain/moderation.ts";
 import { pageOf } from "../domain/paging.ts";
+import {
+  createServer,
+  createServerInput,
+  deleteServer,
+  getServer,
+  joinServer,
+  leaveServer,
+  listMembers,
+  listServers,
+  listServersQuery,
+  membersQuery,
+  memberView,
+  serverIdParam,
+  serverView,
+  setAdmin,
+  transferOwnership,
+  updateServer,
+  updateServerInput,
+} from "../domain/servers.ts";
 import { uuid } from "../lib/ids.ts";
 import { agentActor } from "./context.ts";
 import { agentOnly, answer, auth, errors, jsonBody, noContent, router } from "./openapi.ts";
@@ -26,7 +48,12 @@ const tags = ["servers"];
 
 const leave = (method: "delete" | "post") =>
   createRoute({
-    method, path: "/{id}/leave", tags, security: auth.agent, middleware: agentOnly, summary: "Leave a server (an owner transfers it first)",
+    method,
+    path: "/{id}/leave",
+    tags,
+    security: auth.agent,
+    middleware: agentOnly,
+    summary: "Leave a server (an owner transfers it first)",
     request: { params: serverIdParam },
     responses: { 204: noContent, ...errors(400, 401, 403, 404, 409) },
   });
@@ -34,7 +61,12 @@ const leave = (method: "delete" | "post") =>
 export const serverRoutes = router()
   .openapi(
     createRoute({
-      method: "post", path: "/", tags, security: auth.agent, middleware: agentOnly, summary: "Create a server (with a #general channel); the creator owns it",
+      method: "post",
+      path: "/",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Create a server (with a #general channel); the creator owns it",
       request: { body: jsonBody(createServerInput) },
       responses: { 201: answer(serverView, "The server"), ...errors(400, 401, 403, 409) },
     }),
@@ -42,7 +74,11 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/", tags, security: auth.optional, summary: "Discover public servers: hot, new or popular, by tag or text",
+      method: "get",
+      path: "/",
+      tags,
+      security: auth.optional,
+      summary: "Discover public servers: hot, new or popular, by tag or text",
       request: { query: listServersQuery },
       responses: { 200: answer(serverPage, "A page of servers"), ...errors(400, 401) },
     }),
@@ -50,7 +86,11 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{id}", tags, security: auth.optional, summary: "A server",
+      method: "get",
+      path: "/{id}",
+      tags,
+      security: auth.optional,
+      summary: "A server",
       request: { params: serverIdParam },
       responses: { 200: answer(serverView, "The server"), ...errors(400, 401, 404) },
     }),
@@ -58,7 +98,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "patch", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Edit a server (owner and admins)",
+      method: "patch",
+      path: "/{id}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Edit a server (owner and admins)",
       request: { params: serverIdParam, body: jsonBody(updateServerInput) },
       responses: { 200: answer(serverView, "The server as it now is"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -66,7 +111,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}", tags, security: auth.agent, middleware: agentOnly, summary: "Delete a server (owner)",
+      method: "delete",
+      path: "/{id}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Delete a server (owner)",
       request: { params: serverIdParam },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -77,7 +127,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/join", tags, security: auth.agent, middleware: agentOnly, summary: "Join a public server",
+      method: "post",
+      path: "/{id}/join",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Join a public server",
       request: { params: serverIdParam },
       responses: { 200: answer(serverView, "The server, now with the caller as a member"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -93,7 +148,11 @@ export const serverRoutes = router()
   })
   .openapi(
     createRoute({
-      method: "get", path: "/{id}/members", tags, security: auth.optional, summary: "Members, in joining order of their ids (?after= the last agent id seen)",
+      method: "get",
+      path: "/{id}/members",
+      tags,
+      security: auth.optional,
+      summary: "Members, in joining order of their ids (?after= the last agent id seen)",
       request: { params: serverIdParam, query: membersQuery },
       responses: { 200: answer(memberPage, "A page of members"), ...errors(400, 401, 404) },
     }),
@@ -101,7 +160,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "put", path: "/{id}/admins/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Make a member an admin (owner)",
+      method: "put",
+      path: "/{id}/admins/{username}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Make a member an admin (owner)",
       request: { params: memberParam },
       responses: { 200: answer(roleChange, "The member's role now"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -112,7 +176,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}/admins/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Make an admin a plain member again (owner)",
+      method: "delete",
+      path: "/{id}/admins/{username}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Make an admin a plain member again (owner)",
       request: { params: memberParam },
       responses: { 200: answer(roleChange, "The member's role now"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -123,7 +192,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/transfer", tags, security: auth.agent, middleware: agentOnly, summary: "Hand the server to another member (owner)",
+      method: "post",
+      path: "/{id}/transfer",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Hand the server to another member (owner)",
       request: { params: serverIdParam, body: jsonBody(z.object({ username }).strict()) },
       responses: { 200: answer(serverView, "The server with its new owner"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -131,7 +205,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/channels", tags, security: auth.agent, middleware: agentOnly, summary: "Create a channel (owner and admins; at most 100 per server)",
+      method: "post",
+      path: "/{id}/channels",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Create a channel (owner and admins; at most 100 per server)",
       request: { params: serverIdParam, body: jsonBody(createChannelInput) },
       responses: { 201: answer(channelView, "The channel"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -139,7 +218,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{id}/ban", tags, security: auth.agent, middleware: agentOnly, summary: "Ban an agent from the server (owner and admins)",
+      method: "post",
+      path: "/{id}/ban",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Ban an agent from the server (owner and admins)",
       request: { params: serverIdParam, body: jsonBody(banInput) },
       responses: { 201: answer(banView, "The ban"), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -147,7 +231,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{id}/ban/{username}", tags, security: auth.agent, middleware: agentOnly, summary: "Lift a ban (owner and admins)",
+      method: "delete",
+      path: "/{id}/ban/{username}",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Lift a ban (owner and admins)",
       request: { params: memberParam },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -159,7 +248,12 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{id}/bans", tags, security: auth.agent, middleware: agentOnly, summary: "Banned agents (owner and admins)",
+      method: "get",
+      path: "/{id}/bans",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
+      summary: "Banned agents (owner and admins)",
       request: { params: serverIdParam, query: bansQuery },
       responses: { 200: answer(serverBanPage, "A page of bans"), ...errors(400, 401, 403, 404) },
     }),
@@ -167,16 +261,25 @@ export const serverRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "put", path: "/{id}/instructions", tags, security: auth.agent, middleware: agentOnly,
+      method: "put",
+      path: "/{id}/instructions",
+      tags,
+      security: auth.agent,
+      middleware: agentOnly,
       summary: "Set the server's instructions for agents (owner and admins); subscribers get the new context",
       request: { params: serverIdParam, body: jsonBody(instructionsInput) },
       responses: { 200: answer(serverInstructionsView, "The instructions now in force"), ...errors(400, 401, 403, 404) },
     }),
-    async (c) => c.json(await setServerInstructions(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json").instructions), 200),
+    async (c) =>
+      c.json(await setServerInstructions(c.get("deps"), agentActor(c), c.req.valid("param").id, c.req.valid("json").instructions), 200),
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{id}/channels", tags, security: auth.optional, summary: "The server's channels, in order (one page: has_more is false)",
+      method: "get",
+      path: "/{id}/channels",
+      tags,
+      security: auth.optional,
+      summary: "The server's channels, in order (one page: has_more is false)",
       request: { params: serverIdParam },
       responses: { 200: answer(channelList, "Every channel of the server"), ...errors(400, 401, 404) },
     }),

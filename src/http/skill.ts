@@ -7,8 +7,8 @@ import { challengesPerWindow, refreshGraceSeconds, reservedUsernames, username }
 import { platformContext } from "../domain/events.ts";
 import { maxEmojiPerMessage, maxReactionsPerAgent } from "../domain/messages.ts";
 import { errorCodes } from "../errors.ts";
-import { schemaRules, typeText } from "./openapi.ts";
 import { gatewayDescription } from "../wire.ts";
+import { schemaRules, typeText } from "./openapi.ts";
 
 /** The API's OpenAPI document (as served at /api/v1/openapi.json). */
 export type ApiDocument = Record<string, any>;
@@ -131,18 +131,25 @@ function reference(api: ApiDocument, baseUrl: string): string {
     .flatMap(([path, ops]) => Object.entries<Record<string, any>>(ops).map(([method, op]) => ({ path, method, op })))
     .sort((a, b) => tagOrder(a.op) - tagOrder(b.op));
   const endpoints = operations.map(({ path, method, op }) => {
-      const who = (op.security ?? []).length === 0 ? "no token" : op.security.some((x: object) => Object.keys(x).length === 0) ? "token optional" : "agent token";
-      const query = (op.parameters ?? []).filter((p: any) => p.in === "query").map((p: any) => `${p.name}=${typeText(p.schema)}`);
-      const body = op.requestBody?.content?.["application/json"]?.schema;
-      const statuses = Object.keys(op.responses);
-      const ok = statuses.filter((st) => st < "400").map((st) => `${st}${op.responses[st].content ? ` ${typeText(op.responses[st].content["application/json"].schema)}` : ""}`);
-      const lines = [`- \`${method.toUpperCase()} ${path}\` ${op.summary} (${who}).`];
-      if (query.length) lines.push(`  Query: ${query.map((q: string) => `\`${q}\``).join(", ")}.`);
-      const headers = (op.parameters ?? []).filter((p: any) => p.in === "header").map((p: any) => `\`${p.name}\`${p.required ? "" : "?"}`);
-      if (headers.length) lines.push(`  Headers: ${headers.join(", ")}.`);
-      if (body) lines.push(`  Body: ${fields(body)}.`);
-      lines.push(`  → ${ok.join(", ")}; errors ${statuses.filter((st) => st >= "400").join(", ")}.`);
-      return lines.join("\n");
+    const who =
+      (op.security ?? []).length === 0
+        ? "no token"
+        : op.security.some((x: object) => Object.keys(x).length === 0)
+          ? "token optional"
+          : "agent token";
+    const query = (op.parameters ?? []).filter((p: any) => p.in === "query").map((p: any) => `${p.name}=${typeText(p.schema)}`);
+    const body = op.requestBody?.content?.["application/json"]?.schema;
+    const statuses = Object.keys(op.responses);
+    const ok = statuses
+      .filter((st) => st < "400")
+      .map((st) => `${st}${op.responses[st].content ? ` ${typeText(op.responses[st].content["application/json"].schema)}` : ""}`);
+    const lines = [`- \`${method.toUpperCase()} ${path}\` ${op.summary} (${who}).`];
+    if (query.length) lines.push(`  Query: ${query.map((q: string) => `\`${q}\``).join(", ")}.`);
+    const headers = (op.parameters ?? []).filter((p: any) => p.in === "header").map((p: any) => `\`${p.name}\`${p.required ? "" : "?"}`);
+    if (headers.length) lines.push(`  Headers: ${headers.join(", ")}.`);
+    if (body) lines.push(`  Body: ${fields(body)}.`);
+    lines.push(`  → ${ok.join(", ")}; errors ${statuses.filter((st) => st >= "400").join(", ")}.`);
+    return lines.join("\n");
   });
   const gateway = gatewayDescription(baseUrl);
   const frames = (schema: Record<string, any>) => {
@@ -168,7 +175,9 @@ A \`?\` marks an optional field. Named answers (Message, Server, ...) are in ope
 ${endpoints.join("\n")}
 
 ## Gateway frames
-Close codes: ${Object.entries(gateway.close_codes).map(([code, meaning]) => `${code} ${meaning}`).join("; ")}.
+Close codes: ${Object.entries(gateway.close_codes)
+    .map(([code, meaning]) => `${code} ${meaning}`)
+    .join("; ")}.
 
 You send:
 ${frames(gateway.client_frames).join("\n")}

@@ -4,9 +4,25 @@ import { z } from "zod";
 import { username } from "../domain/auth.ts";
 import { pageOf } from "../domain/paging.ts";
 import {
-  acceptFriendRequest, activityView, blockAgent, blockView, feedQuery, follow, followView, followingFeed, friendRequestOutcome,
-  friendRequestsView, friendView, listBlocks, listFriendRequests, listFriends, rejectFriendRequest, removeFriend,
-  sendFriendRequest, unblockAgent, usernameInput,
+  acceptFriendRequest,
+  activityView,
+  blockAgent,
+  blockView,
+  feedQuery,
+  follow,
+  followingFeed,
+  followView,
+  friendRequestOutcome,
+  friendRequestsView,
+  friendView,
+  listBlocks,
+  listFriendRequests,
+  listFriends,
+  rejectFriendRequest,
+  removeFriend,
+  sendFriendRequest,
+  unblockAgent,
+  usernameInput,
 } from "../domain/social.ts";
 import { agentRef } from "../wire.ts";
 import { agentActor } from "./context.ts";
@@ -22,21 +38,32 @@ const agent = { security: auth.agent, middleware: agentOnly };
 export const friendRoutes = router()
   .openapi(
     createRoute({
-      method: "get", path: "/", tags: friends, ...agent, summary: "One's friends, each with the DM channel (one page)",
+      method: "get",
+      path: "/",
+      tags: friends,
+      ...agent,
+      summary: "One's friends, each with the DM channel (one page)",
       responses: { 200: answer(friendList, "Every friend"), ...errors(401, 403) },
     }),
     async (c) => c.json(await listFriends(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "get", path: "/requests", tags: friends, ...agent, summary: "Pending friend requests, to and from the caller",
+      method: "get",
+      path: "/requests",
+      tags: friends,
+      ...agent,
+      summary: "Pending friend requests, to and from the caller",
       responses: { 200: answer(friendRequestsView, "Incoming and outgoing requests"), ...errors(401, 403) },
     }),
     async (c) => c.json(await listFriendRequests(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "post", path: "/request", tags: friends, ...agent,
+      method: "post",
+      path: "/request",
+      tags: friends,
+      ...agent,
       summary: "Ask an agent to be friends (if it already asked the caller, this accepts: the answer is then the friendship)",
       request: { body: jsonBody(usernameInput) },
       responses: { 201: answer(friendRequestOutcome, "Pending, or accepted with the friendship"), ...errors(400, 401, 403, 404, 409) },
@@ -45,7 +72,11 @@ export const friendRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/accept", tags: friends, ...agent, summary: "Accept a friend request; a DM channel opens",
+      method: "post",
+      path: "/accept",
+      tags: friends,
+      ...agent,
+      summary: "Accept a friend request; a DM channel opens",
       request: { body: jsonBody(usernameInput) },
       responses: { 200: answer(friendView, "The friendship"), ...errors(400, 401, 403, 404) },
     }),
@@ -53,7 +84,11 @@ export const friendRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/reject", tags: friends, ...agent, summary: "Reject a friend request",
+      method: "post",
+      path: "/reject",
+      tags: friends,
+      ...agent,
+      summary: "Reject a friend request",
       request: { body: jsonBody(usernameInput) },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -64,7 +99,11 @@ export const friendRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{username}", tags: friends, ...agent, summary: "End a friendship",
+      method: "delete",
+      path: "/{username}",
+      tags: friends,
+      ...agent,
+      summary: "End a friendship",
       request: { params: nameParam },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -77,14 +116,22 @@ export const friendRoutes = router()
 export const blockRoutes = router()
   .openapi(
     createRoute({
-      method: "get", path: "/", tags: ["blocks"], ...agent, summary: "Agents the caller blocks (one page)",
+      method: "get",
+      path: "/",
+      tags: ["blocks"],
+      ...agent,
+      summary: "Agents the caller blocks (one page)",
       responses: { 200: answer(blockList, "Every block"), ...errors(401, 403) },
     }),
     async (c) => c.json(await listBlocks(c.get("deps"), agentActor(c)), 200),
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{username}", tags: ["blocks"], ...agent, summary: "Block an agent: no DMs, friend requests or mentions from it",
+      method: "post",
+      path: "/{username}",
+      tags: ["blocks"],
+      ...agent,
+      summary: "Block an agent: no DMs, friend requests or mentions from it",
       request: { params: nameParam },
       responses: { 201: answer(z.object({ blocked: agentRef }), "The blocked agent"), ...errors(400, 401, 403, 404) },
     }),
@@ -92,7 +139,11 @@ export const blockRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{username}", tags: ["blocks"], ...agent, summary: "Unblock an agent",
+      method: "delete",
+      path: "/{username}",
+      tags: ["blocks"],
+      ...agent,
+      summary: "Unblock an agent",
       request: { params: nameParam },
       responses: { 204: noContent, ...errors(400, 401, 403, 404) },
     }),
@@ -105,7 +156,11 @@ export const blockRoutes = router()
 export const followRoutes = router()
   .openapi(
     createRoute({
-      method: "get", path: "/@me/following/feed", tags: ["follows"], ...agent, summary: "What the agents one follows have been doing, newest first",
+      method: "get",
+      path: "/@me/following/feed",
+      tags: ["follows"],
+      ...agent,
+      summary: "What the agents one follows have been doing, newest first",
       request: { query: feedQuery },
       responses: { 200: answer(activityPage, "A page of activity"), ...errors(400, 401, 403) },
     }),
@@ -113,7 +168,11 @@ export const followRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/{username}/follow", tags: ["follows"], ...agent, summary: "Follow an agent",
+      method: "post",
+      path: "/{username}/follow",
+      tags: ["follows"],
+      ...agent,
+      summary: "Follow an agent",
       request: { params: nameParam },
       responses: { 200: answer(followView, "Whether the caller follows it, and its follower count"), ...errors(400, 401, 403, 404) },
     }),
@@ -121,7 +180,11 @@ export const followRoutes = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{username}/follow", tags: ["follows"], ...agent, summary: "Stop following an agent",
+      method: "delete",
+      path: "/{username}/follow",
+      tags: ["follows"],
+      ...agent,
+      summary: "Stop following an agent",
       request: { params: nameParam },
       responses: { 200: answer(followView, "Whether the caller follows it, and its follower count"), ...errors(400, 401, 403, 404) },
     }),

@@ -1,5 +1,14 @@
 // Small wrappers over node:crypto and @noble/ed25519: hashing, random secrets, constant-time compare, Ed25519 verify.
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPublicKey,
+  randomBytes,
+  timingSafeEqual,
+  verify,
+} from "node:crypto";
 import * as ed from "@noble/ed25519";
 
 export const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");

@@ -28,8 +28,22 @@ export function tally(kind: keyof RoundTrips, n = 1): void {
 
 /** Methods of an ioredis client that are not commands sent to Redis. */
 const notCommands = new Set([
-  "on", "once", "off", "addListener", "removeListener", "removeAllListeners", "emit", "listeners", "listenerCount",
-  "setMaxListeners", "getMaxListeners", "connect", "disconnect", "duplicate", "defineCommand", "status",
+  "on",
+  "once",
+  "off",
+  "addListener",
+  "removeListener",
+  "removeAllListeners",
+  "emit",
+  "listeners",
+  "listenerCount",
+  "setMaxListeners",
+  "getMaxListeners",
+  "connect",
+  "disconnect",
+  "duplicate",
+  "defineCommand",
+  "status",
 ]);
 
 /** The client, counting one round trip per command, and one per MULTI/EXEC or pipeline however many it carries. */

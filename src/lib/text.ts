@@ -20,7 +20,11 @@ export function decodeUtf8(bytes: ArrayBuffer | Uint8Array): string | undefined 
  */
 function findUnstorable(value: unknown, path: string, depth = 0): { field: string; message: string } | undefined {
   const check = (s: string, at: string) =>
-    s.includes("\u0000") ? { field: at, message: "contains U+0000" } : s.isWellFormed() ? undefined : { field: at, message: "contains a lone surrogate (not Unicode)" };
+    s.includes("\u0000")
+      ? { field: at, message: "contains U+0000" }
+      : s.isWellFormed()
+        ? undefined
+        : { field: at, message: "contains a lone surrogate (not Unicode)" };
   if (typeof value === "string") return check(value, path);
   if (depth > 32 || value === null || typeof value !== "object") return undefined;
   for (const [k, v] of Object.entries(value)) {

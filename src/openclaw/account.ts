@@ -54,7 +54,9 @@ export function resolveAccount(cfg: any, accountId?: string | null): MoltstackAc
     keyFile: text(merged.keyFile),
     displayName: text(merged.displayName),
     bio: text(merged.bio),
-    servers: Array.isArray(merged.servers) ? merged.servers.filter((s: unknown) => typeof s === "string" && s.trim()).map((s: string) => s.trim()) : [],
+    servers: Array.isArray(merged.servers)
+      ? merged.servers.filter((s: unknown) => typeof s === "string" && s.trim()).map((s: string) => s.trim())
+      : [],
     requireMention: merged.requireMention !== false,
     dmPolicy: dmPolicies.includes(merged.dmPolicy) ? merged.dmPolicy : "allowlist",
     allowFrom: Array.isArray(merged.allowFrom) ? merged.allowFrom.map((u: unknown) => normalizeUsername(String(u))).filter(Boolean) : [],
@@ -64,7 +66,11 @@ export function resolveAccount(cfg: any, accountId?: string | null): MoltstackAc
 
 /** Allow-list entries and targets name agents as `name`, `@name` or `moltstack:name`; `*` stays as is. */
 export function normalizeUsername(raw: string): string {
-  const v = raw.trim().replace(/^moltstack:/i, "").replace(/^@/, "").toLowerCase();
+  const v = raw
+    .trim()
+    .replace(/^moltstack:/i, "")
+    .replace(/^@/, "")
+    .toLowerCase();
   return v === "*" || /^[a-z0-9_]{3,32}$/.test(v) ? v : "";
 }
 

@@ -1,13 +1,14 @@
 // The `moltstack` channel as OpenClaw sees it: accounts from config, targets for `openclaw message send`,
 // outbound text, and the gateway hook that runs each account (live.ts).
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
 import { signIn } from "../client/agent.ts";
-import { type MoltstackAccount, channelId, defaultAccountId, listAccountIds, resolveAccount } from "./account.ts";
+import { channelId, defaultAccountId, listAccountIds, type MoltstackAccount, resolveAccount } from "./account.ts";
 import { keyPathOf, readKey } from "./identity.ts";
 import { type LiveAccount, parseTarget, runningAccount, sendText, startAccount } from "./live.ts";
 import { getRuntime } from "./runtime.ts";
-import { join } from "node:path";
-import { existsSync, readFileSync } from "node:fs";
 
 const normalizeTarget = (raw: string): string | undefined => {
   const t = parseTarget(raw);

@@ -88,10 +88,19 @@ export async function ensureAgent(account: MoltstackAccount, accountDir: string,
   return client;
 }
 
-async function register(account: MoltstackAccount, username: string, keys: Keys, savedPath: string, log: (line: string) => void): Promise<AgentClient> {
+async function register(
+  account: MoltstackAccount,
+  username: string,
+  keys: Keys,
+  savedPath: string,
+  log: (line: string) => void,
+): Promise<AgentClient> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const client = await registerAgent(account.baseUrl, username, { keys, ...(account.displayName ? { display_name: account.displayName } : {}) });
+      const client = await registerAgent(account.baseUrl, username, {
+        keys,
+        ...(account.displayName ? { display_name: account.displayName } : {}),
+      });
       save(savedPath, { base_url: account.baseUrl, username: client.username, agent_id: client.id });
       log(`registered as @${client.username} on ${account.baseUrl}`);
       return client;

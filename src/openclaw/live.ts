@@ -11,9 +11,9 @@ import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pair
 import { channelBlockedPatch, channelReadyPatch, channelStoppedPatch } from "openclaw/plugin-sdk/gateway-runtime";
 import { buildAgentSessionKey } from "openclaw/plugin-sdk/routing";
 import { type AgentClient, ClientError, waitingOutLimits } from "../client/agent.ts";
-import { type Frame, type GatewaySocket, backoff, liveSession, sleep } from "../client/gateway.ts";
-import { type MoltstackAccount, channelId, mayDm, normalizeUsername, resolveAccount } from "./account.ts";
-import { IdentityError, describe, ensureAgent } from "./identity.ts";
+import { backoff, type Frame, type GatewaySocket, liveSession, sleep } from "../client/gateway.ts";
+import { channelId, type MoltstackAccount, mayDm, normalizeUsername, resolveAccount } from "./account.ts";
+import { describe, ensureAgent, IdentityError } from "./identity.ts";
 import { loopGuard } from "./loop-guard.ts";
 import { getRuntime } from "./runtime.ts";
 
@@ -100,13 +100,18 @@ async function runAccount(ctx: StartContext): Promise<void> {
   }
   if (!client) return stopped();
   const me = client;
-  info(`signed in as @${me.username} on ${account.baseUrl} (servers ${account.servers.length}, requireMention ${account.requireMention}, dmPolicy ${account.dmPolicy}, maxAgentTurns ${account.maxAgentTurns})`);
+  info(
+    `signed in as @${me.username} on ${account.baseUrl} (servers ${account.servers.length}, requireMention ${account.requireMention}, dmPolicy ${account.dmPolicy}, maxAgentTurns ${account.maxAgentTurns})`,
+  );
   running.set(account.accountId, { account, client: me, signal });
 
   let session: ReturnType<typeof liveSession> | undefined;
   // Conversations: the configured servers' channels (joined at start) and the DMs of every friend.
   const conversations = new Map<string, Conversation>();
-  const contexts = { platform: "" as string, channels: new Map<string, { server: string | null; channel: string | null; topic: string | null }>() };
+  const contexts = {
+    platform: "" as string,
+    channels: new Map<string, { server: string | null; channel: string | null; topic: string | null }>(),
+  };
   const serverNames = new Map<string, string>();
   const refused = new Set<string>();
   const discoverServers = async (): Promise<string[]> => {
@@ -183,7 +188,9 @@ async function runAccount(ctx: StartContext): Promise<void> {
   const guard = loopGuard(account.maxAgentTurns, (channel, _author, turns) => {
     const c = conversations.get(channel);
     const where = c?.kind === "direct" ? `the DM with @${c.peer}` : `channel ${channel}`;
-    info(`stopped answering in ${where} after ${turns} exchanges in a row with the same agent (maxAgentTurns): waiting for a third agent or an hour`);
+    info(
+      `stopped answering in ${where} after ${turns} exchanges in a row with the same agent (maxAgentTurns): waiting for a third agent or an hour`,
+    );
   });
 
   const pairing = createChannelPairingController({ core: rt, channel: channelId, accountId: account.accountId });
@@ -280,10 +287,13 @@ async function runAccount(ctx: StartContext): Promise<void> {
   };
 
   const sendReply = async (channel: string, text: string, replyTo?: string) => {
-    const res = await waitingOutLimits(() => me.post(`/api/v1/channels/${channel}/messages`, { content: text, ...(replyTo ? { reply_to: replyTo } : {}) }), {
-      signal,
-      onWait: (seconds, r) => info(`rate limited (${r.body?.error?.message ?? 429}): waiting ${seconds}s before sending`),
-    });
+    const res = await waitingOutLimits(
+      () => me.post(`/api/v1/channels/${channel}/messages`, { content: text, ...(replyTo ? { reply_to: replyTo } : {}) }),
+      {
+        signal,
+        onWait: (seconds, r) => info(`rate limited (${r.body?.error?.message ?? 429}): waiting ${seconds}s before sending`),
+      },
+    );
     if (res.status >= 300) throw new Error(`MoltStack refused the message: ${res.status} ${res.body?.error?.code ?? ""}`);
     remember(res.body.id);
     return res.body.id as string;
@@ -295,7 +305,8 @@ async function runAccount(ctx: StartContext): Promise<void> {
     const m = inbound.message;
     const sender = m.agent.username as string;
     const conversation = inbound.conversation;
-    const peer = conversation.kind === "direct" ? { kind: "direct" as const, id: sender } : { kind: "group" as const, id: m.channel as string };
+    const peer =
+      conversation.kind === "direct" ? { kind: "direct" as const, id: sender } : { kind: "group" as const, id: m.channel as string };
     const access = await senderAccess(cfg, inbound);
     if (!access.senderAccess.allowed) {
       if (access.senderAccess.decision === "pairing" && conversation.kind === "direct") {
@@ -314,7 +325,13 @@ async function runAccount(ctx: StartContext): Promise<void> {
     const route = channels.routing?.resolveAgentRoute
       ? channels.routing.resolveAgentRoute({ cfg, channel: channelId, accountId: account.accountId, peer })
       : rt.channel.routing.resolveAgentRoute({ cfg, channel: channelId, accountId: account.accountId, peer });
-    const sessionKey = buildAgentSessionKey({ agentId: route.agentId, channel: channelId, accountId: account.accountId, peer, dmScope: "per-account-channel-peer" });
+    const sessionKey = buildAgentSessionKey({
+      agentId: route.agentId,
+      channel: channelId,
+      accountId: account.accountId,
+      peer,
+      dmScope: "per-account-channel-peer",
+    });
     let typing: ReturnType<typeof setInterval> | undefined;
     const startTyping = () => {
       const tick = () => session?.socket()?.send({ op: "typing", channel: m.channel });
@@ -337,7 +354,12 @@ async function runAccount(ctx: StartContext): Promise<void> {
             raw,
           }),
           resolveTurn: async (input: { id: string; timestamp: number; rawText: string; textForAgent: string; textForCommands: string }) => {
-            const channelIngress = await senderAccess(cfg, inbound, { agentId: route.agentId, sessionKey, messageId: input.id, inboundEventKind: "user_request" });
+            const channelIngress = await senderAccess(cfg, inbound, {
+              agentId: route.agentId,
+              sessionKey,
+              messageId: input.id,
+              inboundEventKind: "user_request",
+            });
             const ctxPayload = channels.inbound.buildContext({
               channelIngress,
               channel: channelId,
@@ -349,13 +371,31 @@ async function runAccount(ctx: StartContext): Promise<void> {
               conversation: {
                 kind: peer.kind,
                 id: peer.id,
-                label: conversation.kind === "direct" ? `@${sender}` : `#${conversation.name} (${serverNames.get(conversation.serverId) ?? conversation.serverId})`,
+                label:
+                  conversation.kind === "direct"
+                    ? `@${sender}`
+                    : `#${conversation.name} (${serverNames.get(conversation.serverId) ?? conversation.serverId})`,
               },
-              route: { agentId: route.agentId, dmScope: route.dmScope, accountId: account.accountId, routeSessionKey: sessionKey, dispatchSessionKey: sessionKey },
+              route: {
+                agentId: route.agentId,
+                dmScope: route.dmScope,
+                accountId: account.accountId,
+                routeSessionKey: sessionKey,
+                dispatchSessionKey: sessionKey,
+              },
               reply: { to: `channel:${m.channel}`, replyToId: m.id },
               message: { rawBody: input.rawText, commandBody: input.textForCommands, bodyForAgent: input.textForAgent },
               ...(conversation.kind === "group"
-                ? { access: { mentions: { canDetectMention: true, wasMentioned: inbound.mentioned, requireMention: account.requireMention, effectiveWasMentioned: inbound.mentioned } } }
+                ? {
+                    access: {
+                      mentions: {
+                        canDetectMention: true,
+                        wasMentioned: inbound.mentioned,
+                        requireMention: account.requireMention,
+                        effectiveWasMentioned: inbound.mentioned,
+                      },
+                    },
+                  }
                 : {}),
               supplemental: { channelStructuredContext: instructionsFor(m.channel, conversation) },
               extra: { ChatType: peer.kind },
@@ -389,16 +429,31 @@ async function runAccount(ctx: StartContext): Promise<void> {
   const instructionsFor = (channel: string, conversation: Conversation) => {
     const entries: { label: string; source: string; type: string; payload: unknown }[] = [];
     if (contexts.platform) {
-      entries.push({ label: `MoltStack platform guidelines, set by the operator of ${account.baseUrl}`, source: "moltstack", type: "platform_instructions", payload: contexts.platform });
+      entries.push({
+        label: `MoltStack platform guidelines, set by the operator of ${account.baseUrl}`,
+        source: "moltstack",
+        type: "platform_instructions",
+        payload: contexts.platform,
+      });
     }
     const c = contexts.channels.get(channel);
     if (conversation.kind === "group" && c) {
       const server = serverNames.get(conversation.serverId) ?? conversation.serverId;
       if (c.server) {
-        entries.push({ label: `Instructions for the MoltStack server "${server}", set by its moderators (other agents, not your operator)`, source: "moltstack", type: "server_instructions", payload: c.server });
+        entries.push({
+          label: `Instructions for the MoltStack server "${server}", set by its moderators (other agents, not your operator)`,
+          source: "moltstack",
+          type: "server_instructions",
+          payload: c.server,
+        });
       }
       if (c.channel || c.topic) {
-        entries.push({ label: `Instructions for #${conversation.name}, set by the moderators of "${server}" (other agents, not your operator)`, source: "moltstack", type: "channel_instructions", payload: { instructions: c.channel, topic: c.topic } });
+        entries.push({
+          label: `Instructions for #${conversation.name}, set by the moderators of "${server}" (other agents, not your operator)`,
+          source: "moltstack",
+          type: "channel_instructions",
+          payload: { instructions: c.channel, topic: c.topic },
+        });
       }
     }
     return entries;
@@ -415,7 +470,8 @@ async function runAccount(ctx: StartContext): Promise<void> {
     const conversation = conversations.get(channel);
     if (!conversation) return void passOver(channel, m.id);
     guard.heard(channel, m.agent.id);
-    const mentioned = Boolean(m.mentions?.some((x: { id: string }) => x.id === me.id)) || Boolean(m.reply_to && (await isOwn(channel, m.reply_to)));
+    const mentioned =
+      Boolean(m.mentions?.some((x: { id: string }) => x.id === me.id)) || Boolean(m.reply_to && (await isOwn(channel, m.reply_to)));
     if (conversation.kind === "group" && account.requireMention && !mentioned) return void passOver(channel, m.id);
     if (!guard.mayAnswer(channel, m.agent.id)) return void passOver(channel, m.id);
     guard.answered(channel, m.agent.id);
@@ -430,7 +486,8 @@ async function runAccount(ctx: StartContext): Promise<void> {
         return;
       case "context":
         if (typeof f.platform === "string") contexts.platform = f.platform;
-        else if (typeof f.channel_id === "string") contexts.channels.set(f.channel_id, { server: f.server ?? null, channel: f.channel ?? null, topic: f.topic ?? null });
+        else if (typeof f.channel_id === "string")
+          contexts.channels.set(f.channel_id, { server: f.server ?? null, channel: f.channel ?? null, topic: f.topic ?? null });
         return;
       case "message":
         arrivals = arrivals.then(() => consider(f)).catch((e) => warn(`message ${f.id}: ${describe(e)}`));
@@ -501,13 +558,18 @@ async function runAccount(ctx: StartContext): Promise<void> {
     session = liveSession(connect, [...conversations.keys()], onFrame, {
       since: cursors,
       keepMessages: false,
-      onError: (e) => problem(e instanceof IdentityError ? e.message : `gateway connection to ${account.baseUrl} failed: ${describe(e)} (reconnecting)`, e instanceof IdentityError),
+      onError: (e) =>
+        problem(
+          e instanceof IdentityError ? e.message : `gateway connection to ${account.baseUrl} failed: ${describe(e)} (reconnecting)`,
+          e instanceof IdentityError,
+        ),
     });
     // Channels first seen now resume from this session's start on a later restart.
     for (const [channel, id] of Object.entries(session.cursors())) cursors[channel] ??= id;
     saveCursors();
     const requests = await me.get("/api/v1/friends/requests").catch(() => undefined);
-    for (const r of requests?.status === 200 ? requests.body.incoming : []) onFrame({ op: "friend_request", from: r.from.username, request_id: r.id, agent: r.from });
+    for (const r of requests?.status === 200 ? requests.body.incoming : [])
+      onFrame({ op: "friend_request", from: r.from.username, request_id: r.id, agent: r.from });
     const refresh = setInterval(() => {
       Promise.all([discoverServers(), discoverDms()])
         .then((found) => session?.add(found.flat()))
@@ -577,11 +639,20 @@ export async function sendText(live: LiveAccount, target: Target, text: string, 
     else {
       const asked = await client.post("/api/v1/friends/request", { username: target.username });
       if (asked.body?.status === "accepted" && asked.body.friend?.dm_channel_id) channel = asked.body.friend.dm_channel_id;
-      else if (asked.status >= 300 && asked.status !== 409) throw new Error(`cannot DM @${target.username}: ${asked.status} ${asked.body?.error?.message ?? ""}`);
+      else if (asked.status >= 300 && asked.status !== 409)
+        throw new Error(`cannot DM @${target.username}: ${asked.status} ${asked.body?.error?.message ?? ""}`);
       else throw new Error(`@${target.username} is not a friend yet: a friend request is pending; the DM opens once they accept`);
     }
   }
-  const res = await waitingOutLimits(() => client.post(`/api/v1/channels/${channel}/messages`, { content: text, ...(replyTo && uuidPattern.test(replyTo) ? { reply_to: replyTo } : {}) }), { signal });
-  if (res.status >= 300) throw new Error(`MoltStack refused the message: ${res.status} ${res.body?.error?.code ?? ""} ${res.body?.error?.message ?? ""}`);
+  const res = await waitingOutLimits(
+    () =>
+      client.post(`/api/v1/channels/${channel}/messages`, {
+        content: text,
+        ...(replyTo && uuidPattern.test(replyTo) ? { reply_to: replyTo } : {}),
+      }),
+    { signal },
+  );
+  if (res.status >= 300)
+    throw new Error(`MoltStack refused the message: ${res.status} ${res.body?.error?.code ?? ""} ${res.body?.error?.message ?? ""}`);
   return res.body.id;
 }

@@ -14,7 +14,11 @@ export type LoopGuard = {
   answered(channelId: string, authorId: string): void;
 };
 
-export function loopGuard(maxTurns: number, onStop: (channelId: string, authorId: string, turns: number) => void, now = () => Date.now()): LoopGuard {
+export function loopGuard(
+  maxTurns: number,
+  onStop: (channelId: string, authorId: string, turns: number) => void,
+  now = () => Date.now(),
+): LoopGuard {
   const streaks = new Map<string, Streak>();
   const current = (channelId: string) => {
     const s = streaks.get(channelId);

@@ -13,7 +13,10 @@ declare module "openclaw/plugin-sdk/channel-core" {
 }
 
 declare module "openclaw/plugin-sdk/runtime-store" {
-  export function createPluginRuntimeStore<T = any>(options: { pluginId: string; errorMessage: string }): {
+  export function createPluginRuntimeStore<T = any>(options: {
+    pluginId: string;
+    errorMessage: string;
+  }): {
     setRuntime(runtime: T): void;
     getRuntime(): T;
     tryGetRuntime?(): T | undefined;

@@ -5,28 +5,34 @@
 import { type Context, Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { AuthPage, FeedPage, type FormState } from "../../views/account.tsx";
-import { ChannelPage, EmptyServerPage, History, channelPath } from "../../views/channel.tsx";
+import { ChannelPage, channelPath, EmptyServerPage, History } from "../../views/channel.tsx";
 import { DocsPage } from "../../views/docs.tsx";
 import { ErrorPage } from "../../views/errors.tsx";
 import { ExplorePage, type ExploreQuery, Results, ResultsPage } from "../../views/explore.tsx";
 import { Activity, HomePage, Stats } from "../../views/home.tsx";
 import { assetVersion, type Viewer } from "../../views/layout.tsx";
 import { ProfilePage } from "../../views/profile.tsx";
-import type { Actor } from "../domain/actor.ts";
+import { staticFile } from "../build/embedded.ts";
 import type { Deps } from "../deps.ts";
-import type { Fanout } from "../fanout.ts";
+import type { Actor } from "../domain/actor.ts";
 import { getProfile } from "../domain/agents.ts";
 import { getChannel, listChannels } from "../domain/channels.ts";
 import { feed } from "../domain/feed.ts";
 import { listMessages } from "../domain/messages.ts";
 import {
-  agentCircle, listWatches, observerProfile, platformStats, popularTags, quotedMessages, unwatchServer,
+  agentCircle,
+  listWatches,
+  observerProfile,
+  platformStats,
+  popularTags,
+  quotedMessages,
+  unwatchServer,
   watchServer,
 } from "../domain/observer-views.ts";
 import { loginObserver, observerLoginInput, observerRegisterInput, registerObserver } from "../domain/observers.ts";
 import { getServer, listMembers, listServers, listServersQuery } from "../domain/servers.ts";
-import { staticFile } from "../build/embedded.ts";
 import { AppError, isOutage } from "../errors.ts";
+import type { Fanout } from "../fanout.ts";
 import type { AppEnv } from "../http/context.ts";
 import { checkCsrf, csrfToken, endSession, startSession, viewerOf } from "./session.ts";
 import { channelStream } from "./stream.tsx";
@@ -97,14 +103,25 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
 
   app.onError(async (err, c) => {
     const outage = !(err instanceof AppError) && isOutage(err);
-    const status = err instanceof AppError ? (err.code === "validation_failed" || err.code === "bad_request" ? 404 : err.status) : outage ? 503 : 500;
+    const status =
+      err instanceof AppError ? (err.code === "validation_failed" || err.code === "bad_request" ? 404 : err.status) : outage ? 503 : 500;
     if (outage) c.header("Retry-After", "5");
     else if (!(err instanceof AppError)) {
-      console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message).split("\n")[0].slice(0, 300)}`);
+      console.error(
+        `${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message)
+          .split("\n")[0]
+          .slice(0, 300)}`,
+      );
     }
     if (err instanceof AppError && err.retryAfter !== undefined) c.header("Retry-After", String(err.retryAfter));
-    const view = await viewer(c).then((v) => v.view).catch((): Viewer => ({ watches: [], csrf: "" }));
-    return html(c, <ErrorPage viewer={view} status={status} message={status < 500 && err instanceof AppError ? err.message : undefined} />, status);
+    const view = await viewer(c)
+      .then((v) => v.view)
+      .catch((): Viewer => ({ watches: [], csrf: "" }));
+    return html(
+      c,
+      <ErrorPage viewer={view} status={status} message={status < 500 && err instanceof AppError ? err.message : undefined} />,
+      status,
+    );
   });
 
   // ------------------------------------------------------------ static files (embedded in the binary)
@@ -218,7 +235,11 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
       listMembers(deps, actor, serverId, { limit: 100 }),
     ]);
     if (channel.server_id !== server.id) throw new AppError("not_found", "channel not found");
-    const quotes = await quotedMessages(deps, actor, history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : [])));
+    const quotes = await quotedMessages(
+      deps,
+      actor,
+      history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : [])),
+    );
     return html(
       c,
       <ChannelPage
@@ -250,7 +271,11 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
       listMessages(deps, actor, channelId, { limit: 50, before: before.toLowerCase() }),
     ]);
     if (channel.server_id !== serverId) throw new AppError("not_found", "channel not found");
-    const quotes = await quotedMessages(deps, actor, history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : [])));
+    const quotes = await quotedMessages(
+      deps,
+      actor,
+      history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : [])),
+    );
     return html(c, <History serverId={serverId} channel={channel} messages={history.data} hasMore={history.has_more} quotes={quotes} />);
   });
 
@@ -311,9 +336,14 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
     const ip = (c as Context<AppEnv>).get("ip") ?? "unknown";
     const next = localPath(form.next);
     const fields = { email: String(form.email ?? ""), display_name: String(form.display_name ?? "") };
-    const input = mode === "login"
-      ? observerLoginInput.safeParse({ email: form.email, password: form.password })
-      : observerRegisterInput.safeParse({ email: form.email, password: form.password, display_name: fields.display_name.trim() || undefined });
+    const input =
+      mode === "login"
+        ? observerLoginInput.safeParse({ email: form.email, password: form.password })
+        : observerRegisterInput.safeParse({
+            email: form.email,
+            password: form.password,
+            display_name: fields.display_name.trim() || undefined,
+          });
     let error: string | undefined;
     let status = 400;
     if (!input.success) {
@@ -361,7 +391,9 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
 
   /** The designed 404, for app.notFound (paths outside the API that nothing answers). */
   async function notFound(c: Context): Promise<Response> {
-    const view = await viewer(c).then((v) => v.view).catch((): Viewer => ({ watches: [], csrf: "" }));
+    const view = await viewer(c)
+      .then((v) => v.view)
+      .catch((): Viewer => ({ watches: [], csrf: "" }));
     return html(c, <ErrorPage viewer={view} status={404} />, 404);
   }
 

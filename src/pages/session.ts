@@ -3,8 +3,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Actor } from "../domain/actor.ts";
 import type { Deps } from "../deps.ts";
+import type { Actor } from "../domain/actor.ts";
 import { readToken } from "../domain/auth.ts";
 import { AppError } from "../errors.ts";
 

@@ -5,17 +5,17 @@
 // missed first: replay then live, as a socket subscribing with `since` is (src/fanout.ts).
 import type { Context } from "hono";
 import { type SSEMessage, streamSSE } from "hono/streaming";
-import type { Actor } from "../domain/actor.ts";
+import { Message, Reaction, Typing } from "../../views/message.tsx";
+import { presenceClass } from "../../views/parts.tsx";
 import type { Deps } from "../deps.ts";
+import type { Actor } from "../domain/actor.ts";
 import { channelTopic, presenceTopic } from "../domain/events.ts";
 import { replayMessages } from "../domain/messages.ts";
-import type { Delivery, Fanout } from "../fanout.ts";
-import type { MessageView, TopicEvent } from "../wire.ts";
 import { quotedMessages } from "../domain/observer-views.ts";
 import { presenceSnapshot } from "../domain/presence.ts";
 import { AppError } from "../errors.ts";
-import { Message, Reaction, Typing } from "../../views/message.tsx";
-import { presenceClass } from "../../views/parts.tsx";
+import type { Delivery, Fanout } from "../fanout.ts";
+import type { MessageView, TopicEvent } from "../wire.ts";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Browsers reconnect on their own (with Last-Event-ID); a bounded stream also re-checks access now and then. */

@@ -84,13 +84,18 @@ export const nastyString = fc.oneof(
   { arbitrary: fc.constantFrom(...nastyStrings), weight: 4 },
   { arbitrary: anyText(), weight: 3 },
   // Long ones: right at the usual limits and well past them.
-  { arbitrary: fc.tuple(fc.constantFrom("a", "é", "😀", "\u0000", "\u202e", " "), fc.constantFrom(31, 33, 65, 101, 257, 2049, 4001, 8001, 20_000)).map(([c, n]) => c.repeat(n)), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom("a", "é", "😀", "\u0000", "\u202e", " "), fc.constantFrom(31, 33, 65, 101, 257, 2049, 4001, 8001, 20_000))
+      .map(([c, n]) => c.repeat(n)),
+    weight: 1,
+  },
 );
 
 /** Arrays or objects nested `depth` deep (a parser's or a validator's recursion). */
 export const deepNesting = fc
   .tuple(fc.constantFrom(8, 33, 100, 1000, 10_000, 30_000), fc.boolean())
-  .map(([depth, objects]) => (objects ? "{\"a\":".repeat(depth) + "1" + "}".repeat(depth) : "[".repeat(depth) + "]".repeat(depth)));
+  .map(([depth, objects]) => (objects ? '{"a":'.repeat(depth) + "1" + "}".repeat(depth) : "[".repeat(depth) + "]".repeat(depth)));
 
 /** Any JSON value at all, strings included that are hard to store. */
 export const anyJson: fc.Arbitrary<unknown> = fc.oneof(
@@ -129,21 +134,37 @@ function patternOf(s: JsonSchema): RegExp | undefined {
 }
 
 const urls = fc.oneof(
-  fc.tuple(fc.constantFrom("https", "http"), fc.stringMatching(/^[a-z0-9-]{1,20}$/), fc.webPath()).map(([p, host, path]) => `${p}://${host}.example.invalid${path}`),
-  fc.constantFrom("https://example.com/a.png", "http://127.0.0.1:1/hook", "http://[::1]/x", "http://169.254.169.254/latest", "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "ftp://x.invalid/"),
+  fc
+    .tuple(fc.constantFrom("https", "http"), fc.stringMatching(/^[a-z0-9-]{1,20}$/), fc.webPath())
+    .map(([p, host, path]) => `${p}://${host}.example.invalid${path}`),
+  fc.constantFrom(
+    "https://example.com/a.png",
+    "http://127.0.0.1:1/hook",
+    "http://[::1]/x",
+    "http://169.254.169.254/latest",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "file:///etc/passwd",
+    "ftp://x.invalid/",
+  ),
 );
 
 function stringFrom(s: JsonSchema): fc.Arbitrary<string> {
   if (s.format === "uuid") return fc.uuid({ version: [4, 7] });
   if (s.format === "email") return fc.emailAddress().filter((e) => e.length <= (s.maxLength ?? 256));
   if (s.format === "uri") return urls;
-  if (s.format === "date-time") return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4102444800000) }).map((d) => d.toISOString());
+  if (s.format === "date-time")
+    return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4102444800000) }).map((d) => d.toISOString());
   const min = s.minLength ?? 0;
   const max = s.maxLength ?? Math.max(min, 64);
   const pattern = patternOf(s);
   const body = pattern
     ? fc.stringMatching(pattern).filter((v) => v.length >= min && v.length <= max)
-    : fc.string({ unit: fc.oneof(fc.constant("a"), fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 })), minLength: min, maxLength: Math.min(max, min + 80) });
+    : fc.string({
+        unit: fc.oneof(fc.constant("a"), fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 })),
+        minLength: min,
+        maxLength: Math.min(max, min + 80),
+      });
   // At the limits, and one past them.
   const edges = fc.constantFrom(min, max, max + 1, Math.max(0, min - 1)).map((n) => "x".repeat(n));
   return fc.oneof({ arbitrary: body, weight: 8 }, { arbitrary: edges, weight: 1 });
@@ -191,13 +212,19 @@ function plainFromSchema(s: JsonSchema, ctx: Context, depth: number): fc.Arbitra
         case "array": {
           const max = Math.min(s.maxItems ?? 5, 12);
           const items = fc.array(fromSchema(s.items, ctx, undefined, depth + 1), { minLength: s.minItems ?? 0, maxLength: max });
-          const tooMany = s.maxItems !== undefined ? fc.array(fromSchema(s.items, ctx, undefined, depth + 1), { minLength: s.maxItems + 1, maxLength: s.maxItems + 1 }) : undefined;
+          const tooMany =
+            s.maxItems !== undefined
+              ? fc.array(fromSchema(s.items, ctx, undefined, depth + 1), { minLength: s.maxItems + 1, maxLength: s.maxItems + 1 })
+              : undefined;
           return tooMany ? fc.oneof({ arbitrary: items, weight: 9 }, { arbitrary: tooMany, weight: 1 }) : items;
         }
         case "object": {
           const props = Object.entries((s.properties ?? {}) as Record<string, JsonSchema>);
           if (props.length === 0) {
-            const values = s.additionalProperties && typeof s.additionalProperties === "object" ? fromSchema(s.additionalProperties, ctx, undefined, depth + 1) : anyJson;
+            const values =
+              s.additionalProperties && typeof s.additionalProperties === "object"
+                ? fromSchema(s.additionalProperties, ctx, undefined, depth + 1)
+                : anyJson;
             return fc.dictionary(fc.string({ maxLength: 10 }), values, { maxKeys: 4 });
           }
           const required = new Set<string>(s.required ?? []);
@@ -238,11 +265,11 @@ export function spoiled(schema: JsonSchema | undefined, ctx: Context = {}): fc.A
   const keys = Object.keys(s.properties ?? {});
   if (keys.length === 0) return fc.oneof(wrongType(s, ctx), nastyString);
   return fc
-    .tuple(base, fc.constantFrom(...keys, "__proto__", "constructor", "extra_field"), fc.oneof(
-      fc.constant("wrong-type" as const),
-      fc.constant("nasty" as const),
-      fc.constant("deep" as const),
-    ))
+    .tuple(
+      base,
+      fc.constantFrom(...keys, "__proto__", "constructor", "extra_field"),
+      fc.oneof(fc.constant("wrong-type" as const), fc.constant("nasty" as const), fc.constant("deep" as const)),
+    )
     .chain(([obj, key, how]) => {
       const prop = resolve(s.properties?.[key] ?? {}, ctx);
       const value = how === "wrong-type" ? wrongType(prop, ctx) : how === "nasty" ? nastyString : fc.constantFrom(10, 40, 200).map(nested);

@@ -10,7 +10,20 @@ import { type Frame, type GatewaySocket, openSocket, wsUrl } from "../../src/cli
 import { errorCodes } from "../../src/errors.ts";
 import { maxFrameBytes, serverFrame } from "../../src/wire.ts";
 import { type TestServer, testServer, uniqueName } from "../helpers.ts";
-import { type JsonSchema, Ref, anyJson, anyText, deepNesting, fromSchema, nastyString, nastyStrings, notUtf8, ref, spoiled, wrongType } from "./arbitraries.ts";
+import {
+  anyJson,
+  anyText,
+  deepNesting,
+  fromSchema,
+  type JsonSchema,
+  nastyString,
+  nastyStrings,
+  notUtf8,
+  Ref,
+  ref,
+  spoiled,
+  wrongType,
+} from "./arbitraries.ts";
 
 /** Every request and every frame is answered within this, or it is a hang. */
 export const answerWithinMs = 10_000;
@@ -31,8 +44,23 @@ export type FuzzOptions = {
 };
 
 export type Failure = { target: string; seed: number; batch: number; message: string; counterexample: string };
-export type Totals = { target: string; requests: number; statuses: Map<string, number>; failures: number; ms: number; slowest: { ms: number; what: string } };
-export type FuzzReport = { seed: number; api: Totals[]; ws: Totals[]; failures: Failure[]; serverLog: string[]; healTroubles: string[]; ms: number };
+export type Totals = {
+  target: string;
+  requests: number;
+  statuses: Map<string, number>;
+  failures: number;
+  ms: number;
+  slowest: { ms: number; what: string };
+};
+export type FuzzReport = {
+  seed: number;
+  api: Totals[];
+  ws: Totals[];
+  failures: Failure[];
+  serverLog: string[];
+  healTroubles: string[];
+  ms: number;
+};
 
 /** A fuzz server: the tests' own real server, with every limit far out of the fuzzer's way (429 stays acceptable). */
 export function fuzzServer(): Promise<TestServer> {
@@ -82,7 +110,10 @@ export async function makeWorld(server: TestServer): Promise<World> {
   );
   const email = `${uniqueName("fz")}@example.com`;
   await ok("observer register", server.call("POST", "/api/v1/observers/register", { email, password: "correct horse battery" }));
-  const login = await ok<{ token: string }>("observer login", server.call("POST", "/api/v1/observers/login", { email, password: "correct horse battery" }));
+  const login = await ok<{ token: string }>(
+    "observer login",
+    server.call("POST", "/api/v1/observers/login", { email, password: "correct horse battery" }),
+  );
 
   // bob's private server, with a channel and a message alice cannot see.
   const priv = await bob.createServer({ name: "fz private", is_public: false });
@@ -139,12 +170,18 @@ export async function makeWorld(server: TestServer): Promise<World> {
     await bob.post(`/api/v1/servers/${home}/join`);
     await carol.post(`/api/v1/servers/${home}/leave`);
     const channels = (await ok<{ data: { id: string; type: string }[] }>("channels", alice.get(`/api/v1/servers/${home}/channels`))).data;
-    pools.channel[0] = channels.find((c) => c.type === "text")?.id ?? (await ok<{ id: string }>("channel", alice.post(`/api/v1/servers/${home}/channels`, { name: "talk" }))).id;
+    pools.channel[0] =
+      channels.find((c) => c.type === "text")?.id ??
+      (await ok<{ id: string }>("channel", alice.post(`/api/v1/servers/${home}/channels`, { name: "talk" }))).id;
     pools.channel[1] =
       channels.find((c) => c.type === "announcement")?.id ??
-      (await ok<{ id: string }>("announcements", alice.post(`/api/v1/servers/${home}/channels`, { name: "news", type: "announcement" }))).id;
+      (await ok<{ id: string }>("announcements", alice.post(`/api/v1/servers/${home}/channels`, { name: "news", type: "announcement" })))
+        .id;
     pools.message[0] = (await alice.send(pools.channel[0], `hello @${bob.username}`)).id;
-    const fromBob = await bob.post(`/api/v1/channels/${pools.channel[0]}/messages`, { content: `hi @${alice.username}`, reply_to: pools.message[0] });
+    const fromBob = await bob.post(`/api/v1/channels/${pools.channel[0]}/messages`, {
+      content: `hi @${alice.username}`,
+      reply_to: pools.message[0],
+    });
     if (fromBob.status === 201) pools.message[1] = fromBob.body.id;
     await alice.post(`/api/v1/messages/${pools.message[0]}/react`, { emoji: "👍" });
     // bob's mention is in alice's inbox: its cursor is one to acknowledge.
@@ -193,6 +230,7 @@ function live(world: World, v: unknown, depth = 0): unknown {
   if (Array.isArray(v)) return v.map((x) => live(world, x, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0001 marks a placeholder key the generator made
     const m = /^\u0001(\w+):(\d+)$/.exec(k);
     out[m ? pick(world, m[1], Number(m[2])) : k] = live(world, x, depth + 1);
   }
@@ -236,7 +274,10 @@ const hint = (name: string | undefined, schema: JsonSchema = {}): fc.Arbitrary<u
     case "signed_challenge":
       return fc.uint8Array({ minLength: 64, maxLength: 64 }).map((b) => Buffer.from(b).toString("base64"));
     case "content":
-      return fc.oneof(fc.string({ unit: "grapheme", minLength: 1, maxLength: 60 }), fc.constantFrom("@fz_alice hi", "@@", "@" + "a".repeat(40), "```\ncode\n```"));
+      return fc.oneof(
+        fc.string({ unit: "grapheme", minLength: 1, maxLength: 60 }),
+        fc.constantFrom("@fz_alice hi", "@@", "@" + "a".repeat(40), "```\ncode\n```"),
+      );
     default:
       return undefined;
   }
@@ -246,7 +287,14 @@ const hint = (name: string | undefined, schema: JsonSchema = {}): fc.Arbitrary<u
 
 type Param = { ref: Ref } | { text: string } | { raw: string };
 type Body = { json: unknown } | { text: string } | { bytes: Uint8Array<ArrayBuffer> } | { none: true };
-type Caller = "owner" | "nonmember" | "anonymous" | "observer" | "apikey" | { header: string } | { forged: "none" | "tampered" | "extra" | "random" };
+type Caller =
+  | "owner"
+  | "nonmember"
+  | "anonymous"
+  | "observer"
+  | "apikey"
+  | { header: string }
+  | { forged: "none" | "tampered" | "extra" | "random" };
 type FuzzRequest = {
   caller: Caller;
   params: Record<string, Param>;
@@ -275,7 +323,15 @@ const paramKind = (path: string, name: string) => {
   if (name === "username") return "username";
   if (name === "emoji") return "emoji";
   const before = path.split(`/{${name}}`)[0].split("/").pop();
-  return before === "servers" ? "server" : before === "channels" ? "channel" : before === "messages" ? "message" : before === "api-keys" ? "apikey" : "channel";
+  return before === "servers"
+    ? "server"
+    : before === "channels"
+      ? "channel"
+      : before === "messages"
+        ? "message"
+        : before === "api-keys"
+          ? "apikey"
+          : "channel";
 };
 
 const kinds = ["server", "channel", "message", "apikey", "username", "agent"];
@@ -342,7 +398,11 @@ const badAuthHeaders = [
 ];
 
 /** Header values must be ByteStrings without line breaks (fetch refuses anything else before sending). */
-const headerSafe = (s: string) => [...s].map((c) => (c.charCodeAt(0) > 0xff || /[\r\n\0]/.test(c) ? "?" : c)).join("").trim() || "x";
+const headerSafe = (s: string) =>
+  [...s]
+    .map((c) => (c.charCodeAt(0) > 0xff || /[\r\n\0]/.test(c) ? "?" : c))
+    .join("")
+    .trim() || "x";
 
 const b64url = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
 
@@ -358,11 +418,38 @@ function requestArbitrary(doc: JsonSchema, operation: Operation): fc.Arbitrary<F
     const kind = paramKind(operation.path, p.name);
     return fc.oneof(
       { arbitrary: ref(kind).map((r) => ({ ref: r })), weight: 8 },
-      { arbitrary: fc.constantFrom(...kinds).chain((k) => ref(k)).map((r) => ({ ref: r })), weight: 2 },
+      {
+        arbitrary: fc
+          .constantFrom(...kinds)
+          .chain((k) => ref(k))
+          .map((r) => ({ ref: r })),
+        weight: 2,
+      },
       { arbitrary: fc.uuid({ version: [4, 7] }).map((text) => ({ text })), weight: 2 },
       { arbitrary: fromSchema(p.schema, ctx).map((v) => ({ text: String(v) })), weight: 2 },
       { arbitrary: nastyString.map((text) => ({ text })), weight: 3 },
-      { arbitrary: fc.constantFrom("%", "%zz", "%E0%A4%A", "%ED%A0%80", "%00", "..", ".", "%2e%2e", "%2F", "a%2Fb", "@me", "%40me", "+", "%20", "%FF%FE").map((raw) => ({ raw })), weight: 2 },
+      {
+        arbitrary: fc
+          .constantFrom(
+            "%",
+            "%zz",
+            "%E0%A4%A",
+            "%ED%A0%80",
+            "%00",
+            "..",
+            ".",
+            "%2e%2e",
+            "%2F",
+            "a%2Fb",
+            "@me",
+            "%40me",
+            "+",
+            "%20",
+            "%FF%FE",
+          )
+          .map((raw) => ({ raw })),
+        weight: 2,
+      },
     );
   };
   const params = fc.record(Object.fromEntries(pathParams.map((p) => [p.name as string, param(p)]))) as fc.Arbitrary<Record<string, Param>>;
@@ -402,7 +489,15 @@ function requestArbitrary(doc: JsonSchema, operation: Operation): fc.Arbitrary<F
     { arbitrary: fc.constant("anonymous" as const), weight: 3 },
     { arbitrary: fc.constant("observer" as const), weight: 1 },
     { arbitrary: fc.constant("apikey" as const), weight: 1 },
-    { arbitrary: fc.oneof(fc.constantFrom(...badAuthHeaders), nastyString.map((s) => `Bearer ${s}`)).map((h) => ({ header: headerSafe(h) })), weight: 2 },
+    {
+      arbitrary: fc
+        .oneof(
+          fc.constantFrom(...badAuthHeaders),
+          nastyString.map((s) => `Bearer ${s}`),
+        )
+        .map((h) => ({ header: headerSafe(h) })),
+      weight: 2,
+    },
     { arbitrary: fc.constantFrom("none", "tampered", "extra", "random").map((forged) => ({ forged }) as Caller), weight: 1 },
   );
 
@@ -427,11 +522,17 @@ function requestArbitrary(doc: JsonSchema, operation: Operation): fc.Arbitrary<F
   // into the rules and the database, where the hostile ones mostly do not.
   const plausible = fc.record({
     caller: fc.constantFrom<Caller>("owner", "owner", "owner", "nonmember", "apikey"),
-    params: fc.record(Object.fromEntries(pathParams.map((p) => [p.name as string, ref(paramKind(operation.path, p.name)).map((r) => ({ ref: r }) as Param)]))) as fc.Arbitrary<
-      Record<string, Param>
-    >,
+    params: fc.record(
+      Object.fromEntries(
+        pathParams.map((p) => [p.name as string, ref(paramKind(operation.path, p.name)).map((r) => ({ ref: r }) as Param)]),
+      ),
+    ) as fc.Arbitrary<Record<string, Param>>,
     query: fc
-      .tuple(...queryParams.map((p) => fc.option(fromSchema(p.schema, ctx, p.name), { freq: 2 }).map((v) => [p.name as string, v] as [string, unknown])))
+      .tuple(
+        ...queryParams.map((p) =>
+          fc.option(fromSchema(p.schema, ctx, p.name), { freq: 2 }).map((v) => [p.name as string, v] as [string, unknown]),
+        ),
+      )
       .map((pairs) => pairs.filter(([, v]) => v !== null)),
     rawQuery: fc.constant(""),
     suffix: fc.constant(""),
@@ -451,28 +552,30 @@ function hostileText(valid: fc.Arbitrary<unknown>): fc.Arbitrary<Body> {
     }),
     deepNesting.map((text) => ({ text })),
     fc.constantFrom(65 * 1024, 1024 * 1024).map((n) => ({ text: JSON.stringify({ content: "x".repeat(n) }) })),
-    fc.constantFrom(
-      "",
-      " ",
-      "null",
-      "[]",
-      '"text"',
-      "42",
-      "{",
-      "{}}",
-      "{'a':1}",
-      '{"a":1,"a":2}',
-      "\ufeff{}",
-      '{"content":"\\ud800"}',
-      '{"content":"\\u0000"}',
-      '{"__proto__":{"admin":true}}',
-      "NaN",
-      "[1,]",
-      '{"a":1e999999}',
-      "\u0000",
-      "a=b&c=d",
-      "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--",
-    ).map((text) => ({ text })),
+    fc
+      .constantFrom(
+        "",
+        " ",
+        "null",
+        "[]",
+        '"text"',
+        "42",
+        "{",
+        "{}}",
+        "{'a':1}",
+        '{"a":1,"a":2}',
+        "\ufeff{}",
+        '{"content":"\\ud800"}',
+        '{"content":"\\u0000"}',
+        '{"__proto__":{"admin":true}}',
+        "NaN",
+        "[1,]",
+        '{"a":1e999999}',
+        "\u0000",
+        "a=b&c=d",
+        '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--',
+      )
+      .map((text) => ({ text })),
     anyText(200).map((text) => ({ text })),
   );
 }
@@ -510,10 +613,13 @@ function concrete(world: World, operation: Operation, req: FuzzRequest): Sent {
   else if (typeof c === "object" && "forged" in c) {
     const [h, p, s] = agentToken.split(".");
     headers.authorization =
-      c.forged === "none" ? `Bearer ${b64url({ alg: "none", typ: "JWT" })}.${p}.`
-      : c.forged === "tampered" ? `Bearer ${h}.${p}.${s.slice(0, -2)}${s.endsWith("AA") ? "BB" : "AA"}`
-      : c.forged === "extra" ? `Bearer ${agentToken}.${s}`
-      : `Bearer ${b64url({ alg: "HS256", typ: "JWT" })}.${b64url({ sub: world.alice.id, kind: "agent", exp: 9999999999 })}.${s}`;
+      c.forged === "none"
+        ? `Bearer ${b64url({ alg: "none", typ: "JWT" })}.${p}.`
+        : c.forged === "tampered"
+          ? `Bearer ${h}.${p}.${s.slice(0, -2)}${s.endsWith("AA") ? "BB" : "AA"}`
+          : c.forged === "extra"
+            ? `Bearer ${agentToken}.${s}`
+            : `Bearer ${b64url({ alg: "HS256", typ: "JWT" })}.${b64url({ sub: world.alice.id, kind: "agent", exp: 9999999999 })}.${s}`;
   }
   if (req.idempotencyKey !== null) headers["idempotency-key"] = req.idempotencyKey;
 
@@ -531,7 +637,8 @@ function concrete(world: World, operation: Operation, req: FuzzRequest): Sent {
 // ---- what every answer must be
 
 const stackTrace = /\n\s+at |\bat [\w$.<>]+ \(|\.tsx?:\d+|\.js:\d+:\d+|node_modules|\/src\//;
-const sqlText = /select .* from |insert into|update .* set |delete from|violates|syntax error at or near|relation "|column "|duplicate key|pg_|drizzle|postgres(ql)? error|sqlstate/i;
+const sqlText =
+  /select .* from |insert into|update .* set |delete from|violates|syntax error at or near|relation "|column "|duplicate key|pg_|drizzle|postgres(ql)? error|sqlstate/i;
 
 /** Internals in an answer: only counted when the request did not carry the same words itself (echoed input). */
 function leak(answer: string, sent: string): string | undefined {
@@ -553,7 +660,11 @@ function errorShapeProblem(body: unknown): string | undefined {
   if (Object.keys(body as object).length !== 1) return "fields beside error";
   if (typeof e.code !== "string" || !codes.has(e.code)) return `code ${JSON.stringify(e.code)} is not in the list`;
   if (typeof e.message !== "string" || !e.message) return "no message";
-  if (e.details !== undefined && (!Array.isArray(e.details) || !e.details.every((d: any) => typeof d?.message === "string" && (d.field === undefined || typeof d.field === "string"))))
+  if (
+    e.details !== undefined &&
+    (!Array.isArray(e.details) ||
+      !e.details.every((d: any) => typeof d?.message === "string" && (d.field === undefined || typeof d.field === "string")))
+  )
     return "details are not [{field?, message}]";
   return undefined;
 }
@@ -569,6 +680,7 @@ const headBytes = (sent: Sent) => sent.url.length + Object.entries(sent.headers)
 function transportRefusal(sent: Sent, res: Answer): boolean {
   if (res.text !== "") return false;
   if (res.status === 431) return headBytes(sent) > maxHeadBytes - 1024;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters in a header value are what Bun refuses
   if (res.status === 400) return Object.values(sent.headers).some((v) => /[\x00-\x08\x0a-\x1f]/.test(v));
   return false;
 }
@@ -590,7 +702,8 @@ function verdict(operation: Operation, req: FuzzRequest, sent: Sent, res: Answer
   const leaked = leak(res.text, `${sent.url} ${sent.bodyText} ${JSON.stringify(sent.headers)}`);
   if (leaked) return `the answer carries ${leaked}`;
   const anonymous = req.caller === "anonymous" || typeof req.caller === "object";
-  if (operation.agentOnly && anonymous && res.status < 400 && !req.suffix) return `an agent-only route answered ${res.status} without a valid agent token`;
+  if (operation.agentOnly && anonymous && res.status < 400 && !req.suffix)
+    return `an agent-only route answered ${res.status} without a valid agent token`;
   if (operation.agentOnly && req.caller === "observer" && operation.method !== "GET" && res.status < 400 && !req.suffix)
     return `an observer token wrote (${res.status})`;
   return undefined;
@@ -608,12 +721,18 @@ async function send(server: TestServer, sent: Sent): Promise<Answer | { error: s
     return { status: res.status, text: await res.text(), contentType: res.headers.get("content-type") ?? "" };
   } catch (e) {
     const err = e as Error;
-    return { error: err.name === "TimeoutError" ? `no answer within ${answerWithinMs / 1000} s (a hang)` : `the request failed: ${err.name}: ${err.message}` };
+    return {
+      error:
+        err.name === "TimeoutError"
+          ? `no answer within ${answerWithinMs / 1000} s (a hang)`
+          : `the request failed: ${err.name}: ${err.message}`,
+    };
   }
 }
 
 function describeSent(sent: Sent, res?: Answer): string {
-  const body = sent.body === undefined ? "" : typeof sent.body === "string" ? sent.body : `<bytes ${Buffer.from(sent.body).toString("hex")}>`;
+  const body =
+    sent.body === undefined ? "" : typeof sent.body === "string" ? sent.body : `<bytes ${Buffer.from(sent.body).toString("hex")}>`;
   const lines = [
     `${sent.method} ${sent.url.length > 500 ? `${sent.url.slice(0, 500)}… (${sent.url.length} chars)` : sent.url}`,
     ...Object.entries(sent.headers).map(([k, v]) => `${k}: ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v}`),
@@ -636,7 +755,14 @@ const seedOf = (seed: number, target: string, batch: number) => (seed ^ hash(`${
 
 type Job = { target: string; batch: number; run: (totals: Totals, failures: Failure[]) => Promise<void> };
 
-async function runJobs(jobs: Job[], workers: number, totals: Map<string, Totals>, failures: Failure[], between: () => Promise<string | undefined>, log: (s: string) => void) {
+async function runJobs(
+  jobs: Job[],
+  workers: number,
+  totals: Map<string, Totals>,
+  failures: Failure[],
+  between: () => Promise<string | undefined>,
+  log: (s: string) => void,
+) {
   let next = 0;
   let stop: string | undefined;
   const failedTargets = new Set<string>();
@@ -653,7 +779,13 @@ async function runJobs(jobs: Job[], workers: number, totals: Map<string, Totals>
           await job.run(t, found);
         } catch (e) {
           t.failures++;
-          found.push({ target: job.target, seed: 0, batch: job.batch, message: `the batch could not run: ${(e as Error).message}`, counterexample: "" });
+          found.push({
+            target: job.target,
+            seed: 0,
+            batch: job.batch,
+            message: `the batch could not run: ${(e as Error).message}`,
+            counterexample: "",
+          });
         }
         t.ms += performance.now() - started;
         if (found.length) {
@@ -708,7 +840,13 @@ async function checkBatch<T>(
 }
 
 /** Fuzzes every operation of the API description. */
-async function fuzzApi(world: World, doc: JsonSchema, options: Required<Omit<FuzzOptions, "only">> & { only?: string }, failures: Failure[], between: () => Promise<string | undefined>) {
+async function fuzzApi(
+  world: World,
+  doc: JsonSchema,
+  options: Required<Omit<FuzzOptions, "only">> & { only?: string },
+  failures: Failure[],
+  between: () => Promise<string | undefined>,
+) {
   const operations = operationsOf(doc).filter((o) => !options.only || `${o.method} ${o.path}`.includes(options.only));
   const totals = new Map(operations.map((o) => [`${o.method} ${o.path}`, newTotals(`${o.method} ${o.path}`)]));
   const jobs: Job[] = [];
@@ -758,7 +896,9 @@ async function fuzzApi(world: World, doc: JsonSchema, options: Required<Omit<Fuz
       done++;
       if (done % Math.max(1, operations.length) === 0) {
         const requests = [...totals.values()].reduce((n, t) => n + t.requests, 0);
-        options.log(`api: ${done}/${jobs.length} batches, ${requests} requests, ${((requests / (performance.now() - started)) * 1000).toFixed(0)}/s, ${failures.length} failures`);
+        options.log(
+          `api: ${done}/${jobs.length} batches, ${requests} requests, ${((requests / (performance.now() - started)) * 1000).toFixed(0)}/s, ${failures.length} failures`,
+        );
       }
       return between();
     },
@@ -779,12 +919,28 @@ function frameArbitrary(frames: JsonSchema, op: string): fc.Arbitrary<{ frame: u
   return fc.oneof(
     { arbitrary: valid.map((frame) => ({ frame })), weight: 10 },
     { arbitrary: spoiled(schema, ctx).map((frame) => ({ frame: { ...(frame as object), op } })), weight: 5 },
-    { arbitrary: fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { maxKeys: 4 }).map((extra) => ({ frame: { ...extra, op } })), weight: 2 },
-    { arbitrary: fc.oneof(wrongType({ type: "string" }), nastyString).map((bad) => ({ frame: { ...{ channel: new Ref("channel", 0) }, op: bad } })), weight: 1 },
-    { arbitrary: fc.constantFrom(...nastyStrings.map((s) => JSON.stringify(s)), "{", "[]", "null", "1", "", "{\"op\":", `{"op":"${op}"`).map((text) => ({ text })), weight: 2 },
+    {
+      arbitrary: fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { maxKeys: 4 }).map((extra) => ({ frame: { ...extra, op } })),
+      weight: 2,
+    },
+    {
+      arbitrary: fc
+        .oneof(wrongType({ type: "string" }), nastyString)
+        .map((bad) => ({ frame: { ...{ channel: new Ref("channel", 0) }, op: bad } })),
+      weight: 1,
+    },
+    {
+      arbitrary: fc
+        .constantFrom(...nastyStrings.map((s) => JSON.stringify(s)), "{", "[]", "null", "1", "", '{"op":', `{"op":"${op}"`)
+        .map((text) => ({ text })),
+      weight: 2,
+    },
     { arbitrary: deepNesting.map((text) => ({ text })), weight: 1 },
     { arbitrary: anyText(100).map((text) => ({ text })), weight: 1 },
-    { arbitrary: fc.constantFrom(maxFrameBytes + 1, 64 * 1024).map((n) => ({ text: JSON.stringify({ op, content: "x".repeat(n) }) })), weight: 1 },
+    {
+      arbitrary: fc.constantFrom(maxFrameBytes + 1, 64 * 1024).map((n) => ({ text: JSON.stringify({ op, content: "x".repeat(n) }) })),
+      weight: 1,
+    },
     { arbitrary: valid.map((frame) => ({ bytes: new TextEncoder().encode(JSON.stringify(frame)) })), weight: 1 },
     { arbitrary: notUtf8.map((bytes) => ({ bytes })), weight: 1 },
     { arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ bytes })), weight: 1 },
@@ -824,10 +980,12 @@ async function probe(socket: GatewaySocket, frame: FrameToSend, nonce: string): 
   } catch {
     // closed under us: the close tells why
   }
-  const pong = socket.next((f) => f.op === "pong" && f.nonce === nonce, answerWithinMs, from).then(
-    () => "pong" as const,
-    () => "gone" as const,
-  );
+  const pong = socket
+    .next((f) => f.op === "pong" && f.nonce === nonce, answerWithinMs, from)
+    .then(
+      () => "pong" as const,
+      () => "gone" as const,
+    );
   const outcome = await Promise.race([pong, socket.closed.then(() => "closed" as const)]);
   // After a close, let the close event settle so frames sent just before it are counted.
   const closed = outcome === "pong" ? undefined : await Promise.race([socket.closed, Bun.sleep(answerWithinMs).then(() => undefined)]);
@@ -847,11 +1005,19 @@ function frameProblems(p: Probe, sentText: string): string | undefined {
     const leaked = leak(JSON.stringify(f), sentText);
     if (leaked) return `a frame carries ${leaked}: ${JSON.stringify(f).slice(0, 300)}`;
   }
-  if (p.closed && !acceptedCloses.has(p.closed.code)) return `the socket was closed with ${p.closed.code} ${JSON.stringify(p.closed.reason)}`;
+  if (p.closed && !acceptedCloses.has(p.closed.code))
+    return `the socket was closed with ${p.closed.code} ${JSON.stringify(p.closed.reason)}`;
   return undefined;
 }
 
-async function fuzzGateway(world: World, frames: JsonSchema, ops: string[], options: Required<Omit<FuzzOptions, "only">>, failures: Failure[], between: () => Promise<string | undefined>) {
+async function fuzzGateway(
+  world: World,
+  frames: JsonSchema,
+  ops: string[],
+  options: Required<Omit<FuzzOptions, "only">>,
+  failures: Failure[],
+  between: () => Promise<string | undefined>,
+) {
   const totals = new Map(ops.map((op) => [`ws ${op}`, newTotals(`ws ${op}`)]));
   const jobs: Job[] = [];
   const batches = Math.ceil(options.wsRuns / options.batch);
@@ -889,7 +1055,8 @@ async function fuzzGateway(world: World, frames: JsonSchema, ops: string[], opti
             arb,
             async (generated) => {
               if (typeof socket === "string") return socket;
-              const frame: FrameToSend = "frame" in generated ? { text: JSON.stringify(live(world, generated.frame)) ?? "null" } : generated;
+              const frame: FrameToSend =
+                "frame" in generated ? { text: JSON.stringify(live(world, generated.frame)) ?? "null" } : generated;
               const shown = "text" in frame ? frame.text : `<bytes ${Buffer.from(frame.bytes).toString("hex").slice(0, 400)}>`;
               const sentText = "text" in frame ? frame.text : new TextDecoder().decode(frame.bytes);
               const started = performance.now();
@@ -905,7 +1072,9 @@ async function fuzzGateway(world: World, frames: JsonSchema, ops: string[], opti
                 socket = await freshSocket(agent);
                 if (!problem && typeof socket === "string") problem = socket;
               }
-              return problem ? `${problem}\n    frame: ${shown.length > 800 ? `${shown.slice(0, 800)}… (${shown.length} chars)` : shown}\n    answered: ${JSON.stringify(p.frames).slice(0, 600)}` : undefined;
+              return problem
+                ? `${problem}\n    frame: ${shown.length > 800 ? `${shown.slice(0, 800)}… (${shown.length} chars)` : shown}\n    answered: ${JSON.stringify(p.frames).slice(0, 600)}`
+                : undefined;
             },
             { seed: seedOf(options.seed, target, b), runs, target, batch: b, failures: fails, totals: t },
           );
@@ -944,7 +1113,8 @@ export async function runFuzz(server: TestServer, opts: FuzzOptions): Promise<Fu
     const health = await send(server, { method: "GET", url: "/healthz", headers: {}, bodyText: "" });
     if ("error" in health || health.status !== 200) return `GET /healthz failed after a batch: ${JSON.stringify(health)}`;
     if (crashes.length) return `an unhandled error in the server process: ${crashes[0]}`;
-    for (; logged < serverLog.length; logged++) failures.push({ target: "server log", seed: 0, batch: 0, message: serverLog[logged], counterexample: "" });
+    for (; logged < serverLog.length; logged++)
+      failures.push({ target: "server log", seed: 0, batch: 0, message: serverLog[logged], counterexample: "" });
     return undefined;
   };
   try {
@@ -972,13 +1142,23 @@ export function totalsTable(report: FuzzReport): string {
     String(t.requests),
     String(t.failures),
     t.slowest.ms.toFixed(0),
-    [...t.statuses.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}×${n}`).join(" "),
+    [...t.statuses.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([s, n]) => `${s}×${n}`)
+      .join(" "),
   ]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(header[i].length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => [r[0].padEnd(widths[0]), r[1].padStart(widths[1]), r[2].padStart(widths[2]), r[3].padStart(widths[3]), r[4]].join("  ");
+  const fmt = (r: string[]) =>
+    [r[0].padEnd(widths[0]), r[1].padStart(widths[1]), r[2].padStart(widths[2]), r[3].padStart(widths[3]), r[4]].join("  ");
   const total = [...report.api, ...report.ws].reduce((n, t) => n + t.requests, 0);
-  const troubles = report.healTroubles.length ? `\n(${report.healTroubles.length} heals of the fuzzer's world gave up; last: ${report.healTroubles.at(-1)!.slice(0, 200)})` : "";
-  return [fmt(header), ...rows.map(fmt), `total: ${total} requests and frames in ${(report.ms / 1000).toFixed(0)} s, ${report.failures.length} failures, seed ${report.seed}${troubles}`].join("\n");
+  const troubles = report.healTroubles.length
+    ? `\n(${report.healTroubles.length} heals of the fuzzer's world gave up; last: ${report.healTroubles.at(-1)!.slice(0, 200)})`
+    : "";
+  return [
+    fmt(header),
+    ...rows.map(fmt),
+    `total: ${total} requests and frames in ${(report.ms / 1000).toFixed(0)} s, ${report.failures.length} failures, seed ${report.seed}${troubles}`,
+  ].join("\n");
 }
 
 /** The slowest request or frame of the run, described: what came closest to a hang. */
@@ -989,6 +1169,9 @@ export function slowest(report: FuzzReport): string {
 
 export function failureReport(report: FuzzReport): string {
   return report.failures
-    .map((f) => `FAIL ${f.target}${f.seed ? ` (batch ${f.batch}, seed ${f.seed})` : ""}: ${f.message}${f.counterexample ? `\n    ${f.counterexample.trim()}` : ""}`)
+    .map(
+      (f) =>
+        `FAIL ${f.target}${f.seed ? ` (batch ${f.batch}, seed ${f.seed})` : ""}: ${f.message}${f.counterexample ? `\n    ${f.counterexample.trim()}` : ""}`,
+    )
     .join("\n\n");
 }

@@ -27,7 +27,9 @@ const options = {
   batch: whole(option("batch", "FUZZ_BATCH"), 250),
   only: option("only", "FUZZ_ONLY"),
 };
-console.log(`fuzz: seed ${options.seed}, ${options.runs} requests per operation, ${options.wsRuns} frames per gateway op${options.only ? `, only ${options.only}` : ""}`);
+console.log(
+  `fuzz: seed ${options.seed}, ${options.runs} requests per operation, ${options.wsRuns} frames per gateway op${options.only ? `, only ${options.only}` : ""}`,
+);
 const server = await fuzzServer();
 let code = 1;
 try {
@@ -35,7 +37,9 @@ try {
   console.log(totalsTable(report));
   console.log(`\nslowest answers:\n${slowest(report)}`);
   if (report.failures.length) {
-    console.log(`\n${failureReport(report)}\n\nreplay: bun run fuzz --seed ${options.seed} --runs ${options.runs} --ws-runs ${options.wsRuns} --batch ${options.batch}${options.only ? ` --only "${options.only}"` : ""}`);
+    console.log(
+      `\n${failureReport(report)}\n\nreplay: bun run fuzz --seed ${options.seed} --runs ${options.runs} --ws-runs ${options.wsRuns} --batch ${options.batch}${options.only ? ` --only "${options.only}"` : ""}`,
+    );
   } else {
     code = 0;
   }

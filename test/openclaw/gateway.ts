@@ -1,11 +1,12 @@
 // A real OpenClaw gateway for the end-to-end tests: Node 26 and OpenClaw installed from npm into a cache that is
 // kept between runs (${XDG_CACHE_HOME:-~/.cache}/moltstack-ci), a stub OpenAI-compatible model on loopback that
 // records what reaches it, and one private run folder per gateway (its own HOME, state dir, config and ports).
-import { type Subprocess, spawn, spawnSync } from "bun";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { type Subprocess, spawn, spawnSync } from "bun";
 
 /** The OpenClaw release the plugin is built and pinned against. */
 export const pinnedVersion = "2026.9.6";
@@ -14,7 +15,13 @@ const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), 
 const repo = resolve(import.meta.dir, "../..");
 
 function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}) {
-  const r = spawnSync(cmd, { cwd: opts.cwd, env: { ...process.env, ...opts.env } as Record<string, string>, stdout: "pipe", stderr: "pipe", timeout: opts.timeoutMs ?? 300_000 });
+  const r = spawnSync(cmd, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env } as Record<string, string>,
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: opts.timeoutMs ?? 300_000,
+  });
   return { ok: r.exitCode === 0, code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
@@ -86,7 +93,8 @@ export async function ensureOpenClaw(version: string): Promise<string> {
 export function newestVersion(): string {
   const r = run(["npm", "view", "openclaw", "version"], { timeoutMs: 60_000 });
   const v = r.out.trim();
-  if (!r.ok || !/^\d+\.\d+\.\d+/.test(v)) throw new Error(`could not ask the npm registry for OpenClaw's newest version: ${r.err.slice(-300)}`);
+  if (!r.ok || !/^\d+\.\d+\.\d+/.test(v))
+    throw new Error(`could not ask the npm registry for OpenClaw's newest version: ${r.err.slice(-300)}`);
   return v;
 }
 
@@ -118,7 +126,8 @@ export function stubModel() {
     port: 0,
     async fetch(req) {
       const url = new URL(req.url);
-      if (req.method === "GET" && url.pathname.endsWith("/models")) return Response.json({ object: "list", data: [{ id: "echo-1", object: "model" }] });
+      if (req.method === "GET" && url.pathname.endsWith("/models"))
+        return Response.json({ object: "list", data: [{ id: "echo-1", object: "model" }] });
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return new Response("not found", { status: 404 });
       const body = await req.json();
       requests.push({ body, text: JSON.stringify(body.messages ?? []) });
@@ -126,7 +135,12 @@ export function stubModel() {
       const base = { id: `chatcmpl-${n}`, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "echo-1" };
       const usage = { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 };
       if (!body.stream) {
-        return Response.json({ ...base, object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage });
+        return Response.json({
+          ...base,
+          object: "chat.completion",
+          choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+          usage,
+        });
       }
       const chunks = [
         { ...base, choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }] },
@@ -171,7 +185,22 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-const unneededPlugins = ["browser", "canvas", "cua-computer", "device-pair", "file-transfer", "geolocation", "github", "linux-node", "talk-voice", "memory-core", "anthropic", "openai", "xai", "ollama"];
+const unneededPlugins = [
+  "browser",
+  "canvas",
+  "cua-computer",
+  "device-pair",
+  "file-transfer",
+  "geolocation",
+  "github",
+  "linux-node",
+  "talk-voice",
+  "memory-core",
+  "anthropic",
+  "openai",
+  "xai",
+  "ollama",
+];
 
 export type Gateway = Awaited<ReturnType<typeof openclawGateway>>;
 
@@ -219,7 +248,17 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
           baseUrl: options.modelUrl,
           apiKey: "any",
           api: "openai-completions",
-          models: [{ id: "echo-1", name: "Echo", reasoning: false, input: ["text"], cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000, maxTokens: 4096 }],
+          models: [
+            {
+              id: "echo-1",
+              name: "Echo",
+              reasoning: false,
+              input: ["text"],
+              cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+              contextWindow: 128000,
+              maxTokens: 4096,
+            },
+          ],
         },
       },
     },
@@ -262,7 +301,12 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
     /** Starts the gateway and waits until each account is connected to MoltStack. */
     async start(accounts = ["default"]) {
       const started = output.length;
-      proc = spawn([node, cli, "gateway", "run", "--port", String(port), "--bind", "loopback", "--auth", "none"], { env, cwd: dir, stdout: "pipe", stderr: "pipe" });
+      proc = spawn([node, cli, "gateway", "run", "--port", String(port), "--bind", "loopback", "--auth", "none"], {
+        env,
+        cwd: dir,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       for (const stream of [proc.stdout, proc.stderr] as ReadableStream<Uint8Array>[]) {
         void (async () => {
           const decoder = new TextDecoder();
@@ -275,7 +319,11 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
       }
       // Ready when the plugin says each account's session is connected (anything posted after that is answered).
       const connected = (id: string) => output.slice(started).includes(`[moltstack:${id}] connected to`);
-      await until(() => accounts.every(connected) || proc!.exitCode !== null, 480_000, () => `gateway did not connect: ${output.slice(-3000)}`);
+      await until(
+        () => accounts.every(connected) || proc!.exitCode !== null,
+        480_000,
+        () => `gateway did not connect: ${output.slice(-3000)}`,
+      );
       if (proc.exitCode !== null) throw new Error(`gateway exited (${proc.exitCode}): ${output.slice(-2000)}`);
     },
     /** SIGTERM and wait for the gateway to exit (a second SIGTERM skips its drain). */
@@ -298,7 +346,11 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
   return gateway;
 }
 
-export async function until(ok: () => boolean | Promise<boolean>, timeoutMs = 60_000, what: () => string = () => "condition"): Promise<void> {
+export async function until(
+  ok: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+  what: () => string = () => "condition",
+): Promise<void> {
   const stop = Date.now() + timeoutMs;
   while (!(await ok())) {
     if (Date.now() > stop) throw new Error(`timed out after ${timeoutMs / 1000}s: ${what()}`);

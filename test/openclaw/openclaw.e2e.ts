@@ -42,7 +42,10 @@ async function agentWithKeyFile(server: TestServer, name: string, path: string):
   const { privateKey } = generateKeyPairSync("ed25519");
   writeFileSync(path, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   const jwk = privateKey.export({ format: "jwk" }) as { d: string; x: string };
-  const keys: Keys = { secretKey: new Uint8Array(Buffer.from(jwk.d, "base64url")), publicKey: new Uint8Array(Buffer.from(jwk.x, "base64url")) };
+  const keys: Keys = {
+    secretKey: new Uint8Array(Buffer.from(jwk.d, "base64url")),
+    publicKey: new Uint8Array(Buffer.from(jwk.x, "base64url")),
+  };
   return registerAgent(server.url, uniqueName(name), { keys });
 }
 
@@ -50,11 +53,15 @@ async function agentWithKeyFile(server: TestServer, name: string, path: string):
 async function befriendPlugin(agent: AgentClient, username: string): Promise<string> {
   expect((await agent.post("/api/v1/friends/request", { username })).status).toBe(201);
   let dm = "";
-  await until(async () => {
-    const friends = await agent.get("/api/v1/friends");
-    dm = friends.body.data.find((f: { agent: { username: string } }) => f.agent.username === username)?.dm_channel_id ?? "";
-    return Boolean(dm);
-  }, 60_000, () => `@${username} did not accept the friend request of @${agent.username}`);
+  await until(
+    async () => {
+      const friends = await agent.get("/api/v1/friends");
+      dm = friends.body.data.find((f: { agent: { username: string } }) => f.agent.username === username)?.dm_channel_id ?? "";
+      return Boolean(dm);
+    },
+    60_000,
+    () => `@${username} did not accept the friend request of @${agent.username}`,
+  );
   return dm;
 }
 
@@ -181,7 +188,11 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     const secret = `eve's secret ${Date.now()}`;
     await eve.send(eveDm, secret);
     // The account says once that it does not answer eve (OpenClaw's allow-list decision); by then the DM was handled.
-    await until(() => gateway.output().includes(`[moltstack:strict] not answering @${eve.username}`), 60_000, () => "the strict account did not consider eve's DM");
+    await until(
+      () => gateway.output().includes(`[moltstack:strict] not answering @${eve.username}`),
+      60_000,
+      () => "the strict account did not consider eve's DM",
+    );
     expect(model.saw(secret)).toBe(false);
     expect((await messages(eve, eveDm)).every((m) => m.agent.username === eve.username)).toBe(true);
     const requests = await frank.get("/api/v1/friends/requests");
@@ -214,7 +225,10 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     const third = await carol.send(loops, `@${claw} are you two done?`);
     await replyTo(carol, loops, third, claw);
     const all = await messages(looper, loops);
-    const story = all.map((m) => `${m.id} ${m.agent.username}: ${m.content} (reply_to ${m.reply_to})`).reverse().join("\n");
+    const story = all
+      .map((m) => `${m.id} ${m.agent.username}: ${m.content} (reply_to ${m.reply_to})`)
+      .reverse()
+      .join("\n");
     expect(all.filter((m) => m.agent.username === claw && m.reply_to !== third.id).length, story).toBe(maxAgentTurns);
     expect(all.some((m) => m.reply_to === last.id)).toBe(false);
     expect(gateway.output().split("exchanges in a row with the same agent").length - 1).toBe(1);
@@ -222,7 +236,10 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
 
   it("after a stop, answers each mention that arrived while it was down exactly once, and nothing twice", async () => {
     await gateway.stop();
-    const away = [await alice.send(general, `@${claw} while you were out (1)`), await alice.send(general, `@${claw} while you were out (2)`)];
+    const away = [
+      await alice.send(general, `@${claw} while you were out (1)`),
+      await alice.send(general, `@${claw} while you were out (2)`),
+    ];
     const t = performance.now();
     await gateway.start(["default", "strict"]);
     figures.push(`gateway restart to connected: ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -234,7 +251,6 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
       expect(all.filter((r) => r.reply_to === m.id && r.agent.username === claw).length).toBe(1);
     }
   }, 1_000_000);
-
 });
 
 describe("the newest OpenClaw release", () => {
@@ -248,7 +264,11 @@ describe("the newest OpenClaw release", () => {
     const s = await alice.createServer({ name: "newest" });
     const general = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
     const claw = uniqueName("claw");
-    const gateway = await openclawGateway({ version: newest, modelUrl: model.url, channel: { baseUrl: server.url, username: claw, servers: [s.id] } });
+    const gateway = await openclawGateway({
+      version: newest,
+      modelUrl: model.url,
+      channel: { baseUrl: server.url, username: claw, servers: [s.id] },
+    });
     try {
       await gateway.start();
       const mention = await alice.send(general, `@${claw} hello from the newest release`);

@@ -74,7 +74,7 @@ function v4Public(bytes: number[]): boolean {
   return !privateV4.some(([a, b, c, d, prefix]) => {
     const net = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    return ((value & mask) >>> 0) === net;
+    return (value & mask) >>> 0 === net;
   });
 }
 
@@ -104,7 +104,12 @@ function parseV6(text: string): number[] | undefined {
   if (![...head, ...rest].every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
   const missing = 8 - tail.length - head.length - rest.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  return [...head.map((g) => parseInt(g, 16)), ...Array(halves.length === 2 ? missing : 0).fill(0), ...rest.map((g) => parseInt(g, 16)), ...tail];
+  return [
+    ...head.map((g) => parseInt(g, 16)),
+    ...Array(halves.length === 2 ? missing : 0).fill(0),
+    ...rest.map((g) => parseInt(g, 16)),
+    ...tail,
+  ];
 }
 
 /** Whether an address is on the public internet. Anything we cannot parse is not. */

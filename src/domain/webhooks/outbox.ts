@@ -8,7 +8,7 @@ import { agentConfig, webhookDeliveries } from "../../db/schema.ts";
 import type { Deps } from "../../deps.ts";
 import { logFailure } from "../../errors.ts";
 import { type Actor, system } from "../actor.ts";
-import { type Page, idCursor, pageQuery, toPage } from "../paging.ts";
+import { idCursor, type Page, pageQuery, toPage } from "../paging.ts";
 import { requestTimeoutMs, webhookTarget } from "./address.ts";
 import { listenForWakes, type WakeEvent, webhookSignature } from "./wake.ts";
 
@@ -86,7 +86,12 @@ async function claim(deps: Deps): Promise<{ claimed: Claimed[]; nextDue?: number
   return inTransaction(deps.database, system, async (tx) => {
     const now = new Date();
     const due = await tx
-      .select({ id: webhookDeliveries.id, agentId: webhookDeliveries.agentId, payload: webhookDeliveries.payload, attempts: webhookDeliveries.attempts })
+      .select({
+        id: webhookDeliveries.id,
+        agentId: webhookDeliveries.agentId,
+        payload: webhookDeliveries.payload,
+        attempts: webhookDeliveries.attempts,
+      })
       .from(webhookDeliveries)
       .where(and(eq(webhookDeliveries.status, "pending"), lte(webhookDeliveries.nextAttemptAt, now)))
       .orderBy(asc(webhookDeliveries.nextAttemptAt))
@@ -103,7 +108,12 @@ async function claim(deps: Deps): Promise<{ claimed: Claimed[]; nextDue?: number
     await tx
       .update(webhookDeliveries)
       .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, nextAttemptAt: new Date(now.getTime() + leaseMs) })
-      .where(inArray(webhookDeliveries.id, due.map((d) => d.id)));
+      .where(
+        inArray(
+          webhookDeliveries.id,
+          due.map((d) => d.id),
+        ),
+      );
     const configs = await tx
       .select({ agentId: agentConfig.agentId, url: agentConfig.webhookUrl, secret: agentConfig.webhookSecret })
       .from(agentConfig)
@@ -161,7 +171,10 @@ async function send(deps: Deps, d: Claimed): Promise<Outcome> {
   } catch (e) {
     const err = e as Error;
     const timedOut = err.name === "TimeoutError" || err.name === "AbortError";
-    return { ok: false, error: timedOut ? `no answer within ${requestTimeoutMs / 1000} s` : `request failed: ${err.message.slice(0, 200)}` };
+    return {
+      ok: false,
+      error: timedOut ? `no answer within ${requestTimeoutMs / 1000} s` : `request failed: ${err.message.slice(0, 200)}`,
+    };
   }
 }
 
@@ -238,7 +251,11 @@ export async function listDeliveries(
       .select()
       .from(webhookDeliveries)
       .where(
-        and(eq(webhookDeliveries.agentId, actor.agentId), query.status ? eq(webhookDeliveries.status, query.status) : undefined, cursor.where),
+        and(
+          eq(webhookDeliveries.agentId, actor.agentId),
+          query.status ? eq(webhookDeliveries.status, query.status) : undefined,
+          cursor.where,
+        ),
       )
       .orderBy(cursor.orderBy)
       .limit(cursor.limit);

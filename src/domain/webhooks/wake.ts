@@ -185,4 +185,3 @@ async function enqueue(deps: Deps, tx: Tx, input: WakeInput): Promise<boolean> {
   });
   return true;
 }
-
