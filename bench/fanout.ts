@@ -207,6 +207,77 @@ const describe = (m: Map<string, number>) =>
         .join(", ")
     : "none";
 
+/**
+ * The same load against a bare Bun topic server (bench/bare-topic-server.ts) in its own process, run right after the
+ * MoltStack run on the same machine: N listeners subscribed to one topic, P posters at the same rate. Answers the
+ * send-to-receipt latencies and deliveries.
+ */
+async function bareReference(): Promise<{ lat: ReturnType<typeof summarize>; delivered: number; expected: number }> {
+  const child = Bun.spawn([process.execPath, `${import.meta.dir}/bare-topic-server.ts`], { stdout: "pipe", stderr: "inherit" });
+  const sockets: WebSocket[] = [];
+  try {
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!/listening on (\S+)/.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the bare topic server did not start");
+      out += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const url = /listening on (\S+)/.exec(out)![1];
+    const got = new Float64Array(M * N);
+    let count = 0;
+    const open = (onText: (t: string) => void) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(url);
+        sockets.push(ws);
+        ws.onopen = () => resolve(ws);
+        ws.onerror = () => reject(new Error("bare: socket failed"));
+        ws.onmessage = (e) => onText(String(e.data));
+      });
+    await pool(
+      Array.from({ length: N }, (_, k) => k),
+      opts.concurrency * 2,
+      async () => {
+        let subscribed!: () => void;
+        const done = new Promise<void>((r) => (subscribed = r));
+        const ws = await open((text) => {
+          if (text === "subscribed") return subscribed();
+          const at = now();
+          const i = text.indexOf(" t=");
+          if (i < 0) return;
+          got[count++] = at - Number(text.slice(i + 3, text.indexOf('"', i)));
+        });
+        ws.send("subscribe");
+        await done;
+      },
+    );
+    const posters = await Promise.all(Array.from({ length: P }, () => open(() => {})));
+    await Bun.sleep(500);
+    const start = now();
+    for (let i = 0; i < M; ) {
+      const wait = start + (i * 1000) / opts.rate - now();
+      if (wait > 1) await Bun.sleep(wait);
+      const t0 = now();
+      while (i < M && start + (i * 1000) / opts.rate <= t0 + 0.5) {
+        posters[i % P].send(`${marker}${i} t=${now().toFixed(3)}`);
+        i++;
+      }
+    }
+    const deadline = now() + 10_000;
+    while (count < M * N && now() < deadline) await Bun.sleep(50);
+    return { lat: summarize(got.subarray(0, count)), delivered: count, expected: M * N };
+  } finally {
+    for (const ws of sockets) {
+      try {
+        ws.close(1000);
+      } catch {}
+    }
+    child.kill();
+    await child.exited;
+  }
+}
+
 async function main() {
   console.log(
     `fanout: ${N} subscribers, ${P} posters, ${opts.rate} msg/s for ${opts.seconds} s (${M} messages, ${num(M * N)} deliveries expected)`,
@@ -315,6 +386,9 @@ async function main() {
     const expectedOfAcked = ackLatency.length * N;
     const stillOpen = ls.filter((l) => l.closedWith === undefined).length;
 
+    progress("the same load against a bare Bun topic server (the reference)");
+    const bare = await bareReference();
+
     console.log();
     console.log(
       table(
@@ -351,6 +425,10 @@ async function main() {
           [
             "fan-out spread p50 / p99 / max",
             `${ms(spread.p50)} / ${ms(spread.p99)} / ${ms(spread.max)} (receipt - first receipt of that message)`,
+          ],
+          [
+            "bare Bun topic server, same load, same run: e2e p50 / p99",
+            `${ms(bare.lat.p50)} / ${ms(bare.lat.p99)} (${num(bare.delivered)} of ${num(bare.expected)} delivered); MoltStack's p99 is ${(lat.p99 / bare.lat.p99).toFixed(2)}x`,
           ],
           ["send schedule lag (max)", ms(maxLag)],
           [
@@ -391,6 +469,8 @@ async function main() {
           out_of_id_order: outOfIdOrder,
           deliveries_per_s: delivered / span,
           latency_ms: lat,
+          bare_latency_ms: bare.lat,
+          p99_vs_bare: lat.p99 / bare.lat.p99,
           ack_ms: ack,
           spread_ms: spread,
           server_commit: target.commit,

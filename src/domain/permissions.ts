@@ -77,6 +77,8 @@ export async function assertCanPost(tx: Tx, actor: Actor, channel: ChannelRow): 
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
   const [rights] = await rows<PostingRights>(tx, sql`select ${postingRightsColumns(agentId)} from channels c where c.id = ${channel.id}`);
+  // Deleted by another transaction since this one read it (READ COMMITTED on PostgreSQL): gone, as a retry would say.
+  if (!rights) throw new AppError("not_found", "channel not found");
   assertPostingRights(channel, rights);
 }
 
