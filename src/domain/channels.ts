@@ -1,7 +1,7 @@
 // Channels of a server: create, list, read, edit, delete. At most 100 per server; owner and admins manage them.
 import { asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { sqlConstraint } from "../db/client.ts";
+import { sqlConstraint, type Tx } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
 import { channels } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -99,20 +99,25 @@ export async function createChannel(
 export async function listChannels(deps: Deps, actor: Actor, serverId: string): Promise<ChannelView[]> {
   return inTransaction(deps.database, actor, async (tx) => {
     await visibleServer(tx, serverId);
-    const rows = await tx
-      .select()
-      .from(channels)
-      .where(eq(channels.serverId, serverId))
-      .orderBy(sql`${channels.category} asc nulls first`, asc(channels.position), asc(channels.id));
-    return rows.map(toChannelView);
+    return readChannels(tx, serverId);
   });
+}
+
+/** listChannels inside a transaction the caller opened, once it has checked that the caller may see the server. */
+export async function readChannels(tx: Tx, serverId: string): Promise<ChannelView[]> {
+  const rows = await tx
+    .select()
+    .from(channels)
+    .where(eq(channels.serverId, serverId))
+    .orderBy(sql`${channels.category} asc nulls first`, asc(channels.position), asc(channels.id));
+  return rows.map(toChannelView);
 }
 
 export async function getChannel(deps: Deps, actor: Actor, channelId: string): Promise<ChannelView> {
   return inTransaction(deps.database, actor, async (tx) => toChannelView(await readableChannel(tx, channelId)));
 }
 
-async function managedChannel(tx: Parameters<Parameters<typeof inTransaction>[2]>[0], actor: Actor, channelId: string) {
+async function managedChannel(tx: Tx, actor: Actor, channelId: string) {
   const channel = await readableChannel(tx, channelId);
   if (!channel.serverId) throw new AppError("forbidden", "direct message channels cannot be changed");
   await moderatedServer(tx, actor, channel.serverId);

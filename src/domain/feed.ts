@@ -2,6 +2,7 @@
 // messages and membership events merged newest first. Ids are time-ordered, so one cursor pages both kinds.
 import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { z } from "zod";
+import type { Tx } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
 import { activityEvents, agents, channels, messages, observerWatches, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -37,64 +38,67 @@ export async function feed(deps: Deps, actor: Actor, query: z.infer<typeof feedQ
   if (query.scope === "watched" && actor.role !== "observer") {
     throw new AppError("unauthorized", "scope=watched needs an observer token");
   }
-  return inTransaction(deps.database, actor, async (tx) => {
-    const watched =
-      query.scope === "watched" && actor.role === "observer"
-        ? (
-            await tx.select({ id: observerWatches.serverId }).from(observerWatches).where(eq(observerWatches.observerId, actor.observerId))
-          ).map((w) => w.id)
-        : undefined;
-    if (watched && watched.length === 0) return { data: [], has_more: false };
-    const messageCursor = idCursor(messages.id, query);
-    const eventCursor = idCursor(activityEvents.id, query);
-    const inScope = (column: typeof servers.id) => (watched ? inArray(column, watched) : eq(servers.isPublic, true));
+  return inTransaction(deps.database, actor, (tx) => readFeed(tx, actor, query));
+}
 
-    const messageRows = await tx
-      .select({ message: messages, server: { id: servers.id, name: servers.name }, channel: { id: channels.id, name: channels.name } })
-      .from(messages)
-      .innerJoin(channels, eq(channels.id, messages.channelId))
-      .innerJoin(servers, eq(servers.id, channels.serverId))
-      .where(and(isNull(messages.deletedAt), inScope(servers.id), messageCursor.where))
-      .orderBy(messageCursor.orderBy)
-      .limit(messageCursor.limit);
-    const eventRows = await tx
-      .select({
-        event: activityEvents,
-        server: { id: servers.id, name: servers.name },
-        agent: { id: agents.id, username: agents.username },
-      })
-      .from(activityEvents)
-      .innerJoin(servers, eq(servers.id, activityEvents.serverId))
-      .leftJoin(agents, eq(agents.id, activityEvents.agentId))
-      .where(and(isNotNull(activityEvents.serverId), inScope(servers.id), eventCursor.where))
-      .orderBy(eventCursor.orderBy)
-      .limit(eventCursor.limit);
+/** feed inside a transaction the caller opened. */
+export async function readFeed(tx: Tx, actor: Actor, query: z.infer<typeof feedQuery>): Promise<Page<FeedItem>> {
+  const watched =
+    query.scope === "watched" && actor.role === "observer"
+      ? (
+          await tx.select({ id: observerWatches.serverId }).from(observerWatches).where(eq(observerWatches.observerId, actor.observerId))
+        ).map((w) => w.id)
+      : undefined;
+  if (watched && watched.length === 0) return { data: [], has_more: false };
+  const messageCursor = idCursor(messages.id, query);
+  const eventCursor = idCursor(activityEvents.id, query);
+  const inScope = (column: typeof servers.id) => (watched ? inArray(column, watched) : eq(servers.isPublic, true));
 
-    const views = new Map(
-      (
-        await messageViews(
-          tx,
-          messageRows.map((r) => r.message),
-        )
-      ).map((m) => [m.id, m]),
-    );
-    const items: FeedItem[] = [
-      ...messageRows.map((r) => ({
-        type: "message" as const,
-        id: r.message.id,
-        created_at: r.message.createdAt.toISOString(),
-        server: r.server,
-        channel: r.channel,
-        message: views.get(r.message.id)!,
-      })),
-      ...eventRows.map((r) => ({
-        type: r.event.type,
-        id: r.event.id,
-        created_at: r.event.createdAt.toISOString(),
-        server: r.server,
-        agent: r.agent,
-      })),
-    ].sort((a, b) => (a.id < b.id ? 1 : -1));
-    return toPage(items, query.limit);
-  });
+  const messageRows = await tx
+    .select({ message: messages, server: { id: servers.id, name: servers.name }, channel: { id: channels.id, name: channels.name } })
+    .from(messages)
+    .innerJoin(channels, eq(channels.id, messages.channelId))
+    .innerJoin(servers, eq(servers.id, channels.serverId))
+    .where(and(isNull(messages.deletedAt), inScope(servers.id), messageCursor.where))
+    .orderBy(messageCursor.orderBy)
+    .limit(messageCursor.limit);
+  const eventRows = await tx
+    .select({
+      event: activityEvents,
+      server: { id: servers.id, name: servers.name },
+      agent: { id: agents.id, username: agents.username },
+    })
+    .from(activityEvents)
+    .innerJoin(servers, eq(servers.id, activityEvents.serverId))
+    .leftJoin(agents, eq(agents.id, activityEvents.agentId))
+    .where(and(isNotNull(activityEvents.serverId), inScope(servers.id), eventCursor.where))
+    .orderBy(eventCursor.orderBy)
+    .limit(eventCursor.limit);
+
+  const views = new Map(
+    (
+      await messageViews(
+        tx,
+        messageRows.map((r) => r.message),
+      )
+    ).map((m) => [m.id, m]),
+  );
+  const items: FeedItem[] = [
+    ...messageRows.map((r) => ({
+      type: "message" as const,
+      id: r.message.id,
+      created_at: r.message.createdAt.toISOString(),
+      server: r.server,
+      channel: r.channel,
+      message: views.get(r.message.id)!,
+    })),
+    ...eventRows.map((r) => ({
+      type: r.event.type,
+      id: r.event.id,
+      created_at: r.event.createdAt.toISOString(),
+      server: r.server,
+      agent: r.agent,
+    })),
+  ].sort((a, b) => (a.id < b.id ? 1 : -1));
+  return toPage(items, query.limit);
 }

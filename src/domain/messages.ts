@@ -283,15 +283,20 @@ export async function postMessage(
 export async function listMessages(deps: Deps, actor: Actor, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await readableChannel(tx, channelId);
-    const cursor = idCursor(messages.id, page);
-    const rows = await tx
-      .select()
-      .from(messages)
-      .where(and(eq(messages.channelId, channelId), isNull(messages.deletedAt), cursor.where))
-      .orderBy(cursor.orderBy)
-      .limit(cursor.limit);
-    return toPage(rows, page.limit, (kept) => messageViews(tx, kept));
+    return readHistory(tx, channelId, page);
   });
+}
+
+/** listMessages inside a transaction the caller opened, once it has checked that the caller may read the channel. */
+export async function readHistory(tx: Tx, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
+  const cursor = idCursor(messages.id, page);
+  const rows = await tx
+    .select()
+    .from(messages)
+    .where(and(eq(messages.channelId, channelId), isNull(messages.deletedAt), cursor.where))
+    .orderBy(cursor.orderBy)
+    .limit(cursor.limit);
+  return toPage(rows, page.limit, (kept) => messageViews(tx, kept));
 }
 
 /**

@@ -2,14 +2,20 @@
 // tags, reply quotes, and an observer's watched servers. Each runs under the caller's identity,
 // so row-level security decides what a page can show (never DMs, never private servers to outsiders).
 import { and, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { sqlState } from "../db/client.ts";
+import { sqlState, type Tx } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
 import { agentFollows, agents, messages, observers, observerWatches, serverMembers, servers, serverTags } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import type { MessageView } from "../wire.ts";
 import type { Actor } from "./actor.ts";
+import { type ChannelView, readChannels, toChannelView } from "./channels.ts";
+import { type FeedItem, readFeed } from "./feed.ts";
+import { readHistory } from "./messages.ts";
+import type { Page } from "./paging.ts";
 import type { Role } from "./permissions.ts";
-import { visibleServer } from "./permissions.ts";
+import { readableChannel, visibleServer } from "./permissions.ts";
+import { listServersQuery, type MemberView, readMembers, readServer, readServers, type ServerView } from "./servers.ts";
 
 export type PlatformStats = { agents: number; servers: number; messages_today: number };
 
@@ -20,34 +26,41 @@ function uuidv7Floor(date: Date): string {
 }
 
 export async function platformStats(deps: Deps, actor: Actor, now = new Date()): Promise<PlatformStats> {
+  return inTransaction(deps.database, actor, (tx) => readStats(tx, now));
+}
+
+/** platformStats inside a transaction the caller opened. */
+async function readStats(tx: Tx, now: Date): Promise<PlatformStats> {
   const midnight = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  return inTransaction(deps.database, actor, async (tx) => {
-    const [[a], [s], [m]] = await Promise.all([
-      tx.select({ n: count() }).from(agents).where(eq(agents.status, "verified")),
-      tx.select({ n: count() }).from(servers),
-      tx
-        .select({ n: count() })
-        .from(messages)
-        .where(and(sql`${messages.id} >= ${uuidv7Floor(midnight)}::uuid`, isNull(messages.deletedAt))),
-    ]);
-    return { agents: Number(a.n), servers: Number(s.n), messages_today: Number(m.n) };
-  });
+  const [[a], [s], [m]] = await Promise.all([
+    tx.select({ n: count() }).from(agents).where(eq(agents.status, "verified")),
+    tx.select({ n: count() }).from(servers),
+    tx
+      .select({ n: count() })
+      .from(messages)
+      .where(and(sql`${messages.id} >= ${uuidv7Floor(midnight)}::uuid`, isNull(messages.deletedAt))),
+  ]);
+  return { agents: Number(a.n), servers: Number(s.n), messages_today: Number(m.n) };
 }
 
 export type QuotedMessage = { id: string; content: string; agent: { username: string; display_name: string | null } };
 
 /** The messages that replies point at, in one query (a reply's parent is often not on the page). */
 export async function quotedMessages(deps: Deps, actor: Actor, ids: string[]): Promise<Map<string, QuotedMessage>> {
+  if (ids.length === 0) return new Map();
+  return inTransaction(deps.database, actor, (tx) => readQuotes(tx, ids));
+}
+
+/** quotedMessages inside a transaction the caller opened. */
+async function readQuotes(tx: Tx, ids: string[]): Promise<Map<string, QuotedMessage>> {
   const unique = [...new Set(ids)].slice(0, 100);
   if (unique.length === 0) return new Map();
-  return inTransaction(deps.database, actor, async (tx) => {
-    const rows = await tx
-      .select({ id: messages.id, content: messages.content, username: agents.username, displayName: agents.displayName })
-      .from(messages)
-      .innerJoin(agents, eq(agents.id, messages.agentId))
-      .where(and(inArray(messages.id, unique), isNull(messages.deletedAt)));
-    return new Map(rows.map((r) => [r.id, { id: r.id, content: r.content, agent: { username: r.username, display_name: r.displayName } }]));
-  });
+  const rows = await tx
+    .select({ id: messages.id, content: messages.content, username: agents.username, displayName: agents.displayName })
+    .from(messages)
+    .innerJoin(agents, eq(agents.id, messages.agentId))
+    .where(and(inArray(messages.id, unique), isNull(messages.deletedAt)));
+  return new Map(rows.map((r) => [r.id, { id: r.id, content: r.content, agent: { username: r.username, display_name: r.displayName } }]));
 }
 
 export type AgentCircle = {
@@ -153,5 +166,70 @@ export async function observerProfile(deps: Deps, actor: Actor): Promise<Observe
   return inTransaction(deps.database, actor, async (tx) => {
     const [row] = await tx.select({ id: observers.id, email: observers.email, displayName: observers.displayName }).from(observers);
     return row ? { id: row.id, email: row.email, display_name: row.displayName } : undefined;
+  });
+}
+
+// ------------------------------------------------------------ pages: everything one page shows, in one transaction
+// Each page reads in one transaction what the API reads in several, under the same identity, so row-level security
+// decides the same. A check that can refuse (404) runs before any read that would issue further statements after it:
+// nothing is left to run on the connection once a refusal has ended the transaction.
+
+const replyTargets = (history: Page<MessageView>) => history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : []));
+
+export type HomeContents = { stats: PlatformStats; activity: FeedItem[]; popular: ServerView[] };
+
+/** The home page: the platform's numbers, the latest public activity and the most popular servers. */
+export async function homePage(deps: Deps, actor: Actor, now = new Date()): Promise<HomeContents> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const [stats, activity, popular] = await Promise.all([
+      readStats(tx, now),
+      readFeed(tx, actor, { scope: "all", limit: 12 }),
+      readServers(tx, actor, listServersQuery.parse({ sort: "popular", limit: 6 })),
+    ]);
+    return { stats, activity: activity.data, popular: popular.data };
+  });
+}
+
+/** A server's page: the server (or 404) and its channels. */
+export async function serverPage(deps: Deps, actor: Actor, serverId: string): Promise<{ server: ServerView; channels: ChannelView[] }> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const [server, channels] = await Promise.all([readServer(tx, actor, serverId), readChannels(tx, serverId)]);
+    return { server, channels };
+  });
+}
+
+export type HistoryContents = { channel: ChannelView; history: Page<MessageView>; quotes: Map<string, QuotedMessage> };
+
+/** Fifty messages of a channel of this server before `before` (or the latest), with the messages they reply to. */
+async function readHistoryPage(tx: Tx, serverId: string, channelId: string, before: string | undefined): Promise<HistoryContents> {
+  const channel = await readableChannel(tx, channelId);
+  if (channel.serverId !== serverId) throw new AppError("not_found", "channel not found");
+  const history = await readHistory(tx, channelId, { limit: 50, before });
+  return { channel: toChannelView(channel), history, quotes: await readQuotes(tx, replyTargets(history)) };
+}
+
+/** What the history sentinel loads on scroll-up: the page of history before `before`. */
+export async function historyPage(deps: Deps, actor: Actor, serverId: string, channelId: string, before: string): Promise<HistoryContents> {
+  return inTransaction(deps.database, actor, (tx) => readHistoryPage(tx, serverId, channelId, before));
+}
+
+export type ChannelContents = HistoryContents & { server: ServerView; channels: ChannelView[]; members: Page<MemberView> };
+
+/** The channel page: the server, its channels, the channel's history with its quotes, and the first 100 members. */
+export async function channelPage(
+  deps: Deps,
+  actor: Actor,
+  serverId: string,
+  channelId: string,
+  before: string | undefined,
+): Promise<ChannelContents> {
+  return inTransaction(deps.database, actor, async (tx) => {
+    const server = await readServer(tx, actor, serverId);
+    const [page, channels, members] = await Promise.all([
+      readHistoryPage(tx, serverId, channelId, before),
+      readChannels(tx, serverId),
+      readMembers(tx, serverId, { limit: 100 }),
+    ]);
+    return { server, ...page, channels, members };
   });
 }

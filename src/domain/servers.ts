@@ -161,35 +161,41 @@ export async function createServer(deps: Deps, actor: Actor, input: z.infer<type
 const hotScore = sql`(ln(1 + ${servers.messageCount}) + ln(1 + ${servers.memberCount}) - extract(epoch from (now() - coalesce(${servers.lastMessageAt}, ${servers.createdAt}))) / 43200.0)`;
 
 export async function listServers(deps: Deps, actor: Actor, query: z.infer<typeof listServersQuery>): Promise<Page<ServerView>> {
-  return inTransaction(deps.database, actor, async (tx) => {
-    const conditions = [];
-    if (query.tag) conditions.push(sql`exists (select 1 from server_tags t where t.server_id = ${servers.id} and t.tag = ${query.tag})`);
-    if (query.q) conditions.push(sql`${servers.search} @@ ${typedQuery("english", query.q)}`);
-    if (query.joined) {
-      const agentId = actorAgentId(actor);
-      conditions.push(
-        agentId ? sql`exists (select 1 from ${serverMembers} m where m.server_id = ${servers.id} and m.agent_id = ${agentId})` : sql`false`,
-      );
-    }
-    const key = query.sort === "new" ? sql`${servers.id}` : query.sort === "popular" ? sql`${servers.memberCount}` : hotScore;
-    if (query.before) {
-      conditions.push(sql`(${key}, ${servers.id}) < (select ${key}, ${servers.id} from ${servers} where ${servers.id} = ${query.before})`);
-    }
-    const rows = await tx
-      .select()
-      .from(servers)
-      .where(conditions.length ? and(...conditions) : undefined)
-      .orderBy(desc(key), desc(servers.id))
-      .limit(query.limit + 1);
-    return toPage(rows, query.limit, (kept) => serverViews(tx, kept, actorAgentId(actor)));
-  });
+  return inTransaction(deps.database, actor, (tx) => readServers(tx, actor, query));
+}
+
+/** listServers inside a transaction the caller opened (a page that reads more alongside). */
+export async function readServers(tx: Tx, actor: Actor, query: z.infer<typeof listServersQuery>): Promise<Page<ServerView>> {
+  const conditions = [];
+  if (query.tag) conditions.push(sql`exists (select 1 from server_tags t where t.server_id = ${servers.id} and t.tag = ${query.tag})`);
+  if (query.q) conditions.push(sql`${servers.search} @@ ${typedQuery("english", query.q)}`);
+  if (query.joined) {
+    const agentId = actorAgentId(actor);
+    conditions.push(
+      agentId ? sql`exists (select 1 from ${serverMembers} m where m.server_id = ${servers.id} and m.agent_id = ${agentId})` : sql`false`,
+    );
+  }
+  const key = query.sort === "new" ? sql`${servers.id}` : query.sort === "popular" ? sql`${servers.memberCount}` : hotScore;
+  if (query.before) {
+    conditions.push(sql`(${key}, ${servers.id}) < (select ${key}, ${servers.id} from ${servers} where ${servers.id} = ${query.before})`);
+  }
+  const rows = await tx
+    .select()
+    .from(servers)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(desc(key), desc(servers.id))
+    .limit(query.limit + 1);
+  return toPage(rows, query.limit, (kept) => serverViews(tx, kept, actorAgentId(actor)));
 }
 
 export async function getServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
-  return inTransaction(deps.database, actor, async (tx) => {
-    const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], actorAgentId(actor));
-    return view;
-  });
+  return inTransaction(deps.database, actor, (tx) => readServer(tx, actor, serverId));
+}
+
+/** getServer inside a transaction the caller opened: the server if the caller may see it, or 404. */
+export async function readServer(tx: Tx, actor: Actor, serverId: string): Promise<ServerView> {
+  const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], actorAgentId(actor));
+  return view;
 }
 
 export async function updateServer(
@@ -318,30 +324,35 @@ export async function listMembers(
 ): Promise<Page<MemberView>> {
   return inTransaction(deps.database, actor, async (tx) => {
     await visibleServer(tx, serverId);
-    const cursor = idCursor(serverMembers.agentId, query, "oldest");
-    const rows = await tx
-      .select({
-        id: agents.id,
-        username: agents.username,
-        displayName: agents.displayName,
-        avatarUrl: agents.avatarUrl,
-        presence: agents.presence,
-        role: serverMembers.role,
-        joinedAt: serverMembers.joinedAt,
-      })
-      .from(serverMembers)
-      .innerJoin(agents, eq(agents.id, serverMembers.agentId))
-      .where(and(eq(serverMembers.serverId, serverId), cursor.where))
-      .orderBy(cursor.orderBy)
-      .limit(cursor.limit);
-    return toPage(rows, query.limit, (kept) =>
-      kept.map((r) => ({
-        agent: { id: r.id, username: r.username, display_name: r.displayName, avatar_url: r.avatarUrl, presence: r.presence },
-        role: r.role as Role,
-        joined_at: r.joinedAt.toISOString(),
-      })),
-    );
+    return readMembers(tx, serverId, query);
   });
+}
+
+/** listMembers inside a transaction the caller opened, once it has checked that the caller may see the server. */
+export async function readMembers(tx: Tx, serverId: string, query: z.infer<typeof membersQuery>): Promise<Page<MemberView>> {
+  const cursor = idCursor(serverMembers.agentId, query, "oldest");
+  const rows = await tx
+    .select({
+      id: agents.id,
+      username: agents.username,
+      displayName: agents.displayName,
+      avatarUrl: agents.avatarUrl,
+      presence: agents.presence,
+      role: serverMembers.role,
+      joinedAt: serverMembers.joinedAt,
+    })
+    .from(serverMembers)
+    .innerJoin(agents, eq(agents.id, serverMembers.agentId))
+    .where(and(eq(serverMembers.serverId, serverId), cursor.where))
+    .orderBy(cursor.orderBy)
+    .limit(cursor.limit);
+  return toPage(rows, query.limit, (kept) =>
+    kept.map((r) => ({
+      agent: { id: r.id, username: r.username, display_name: r.displayName, avatar_url: r.avatarUrl, presence: r.presence },
+      role: r.role as Role,
+      joined_at: r.joinedAt.toISOString(),
+    })),
+  );
 }
 
 async function memberByUsername(tx: Tx, serverId: string, name: string) {

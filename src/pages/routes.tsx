@@ -16,21 +16,23 @@ import { staticFile } from "../build/embedded.ts";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../domain/actor.ts";
 import { getProfile } from "../domain/agents.ts";
-import { getChannel, listChannels } from "../domain/channels.ts";
+import { getChannel } from "../domain/channels.ts";
 import { feed } from "../domain/feed.ts";
-import { listMessages } from "../domain/messages.ts";
 import {
   agentCircle,
+  channelPage,
+  historyPage,
+  homePage,
   listWatches,
   observerProfile,
   platformStats,
   popularTags,
-  quotedMessages,
+  serverPage,
   unwatchServer,
   watchServer,
 } from "../domain/observer-views.ts";
 import { loginObserver, observerLoginInput, observerRegisterInput, registerObserver } from "../domain/observers.ts";
-import { getServer, listMembers, listServers, listServersQuery } from "../domain/servers.ts";
+import { listServers, listServersQuery } from "../domain/servers.ts";
 import { AppError, isOutage } from "../errors.ts";
 import type { Fanout } from "../fanout.ts";
 import type { AppEnv } from "../http/context.ts";
@@ -156,13 +158,9 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
   app.get("/", async (c) => {
     await limit(c);
     const { actor, view } = await viewer(c);
-    const [stats, activity, popular] = await Promise.all([
-      platformStats(deps, actor),
-      feed(deps, actor, { scope: "all", limit: 12 }),
-      listServers(deps, actor, listServersQuery.parse({ sort: "popular", limit: 6 })),
-    ]);
+    const { stats, activity, popular } = await homePage(deps, actor);
     const baseUrl = (deps.config.publicUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
-    return html(c, <HomePage viewer={view} stats={stats} activity={activity.data} popular={popular.data} baseUrl={baseUrl} />);
+    return html(c, <HomePage viewer={view} stats={stats} activity={activity} popular={popular} baseUrl={baseUrl} />);
   });
 
   app.get("/stats", async (c) => {
@@ -214,7 +212,7 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
     await limit(c);
     const serverId = id(c, "id");
     const { actor, view } = await viewer(c);
-    const [server, channels] = await Promise.all([getServer(deps, actor, serverId), listChannels(deps, actor, serverId)]);
+    const { server, channels } = await serverPage(deps, actor, serverId);
     const first = channels.find((ch) => ch.name === "general") ?? channels[0];
     if (first) return c.redirect(channelPath(server.id, first.id), 302);
     return html(c, <EmptyServerPage viewer={view} server={server} />);
@@ -227,19 +225,7 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
     const beforeParam = c.req.query("before");
     const before = beforeParam && uuidPattern.test(beforeParam) ? beforeParam.toLowerCase() : undefined;
     const { actor, view } = await viewer(c);
-    const [server, channels, channel, history, members] = await Promise.all([
-      getServer(deps, actor, serverId),
-      listChannels(deps, actor, serverId),
-      getChannel(deps, actor, channelId),
-      listMessages(deps, actor, channelId, { limit: 50, before }),
-      listMembers(deps, actor, serverId, { limit: 100 }),
-    ]);
-    if (channel.server_id !== server.id) throw new AppError("not_found", "channel not found");
-    const quotes = await quotedMessages(
-      deps,
-      actor,
-      history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : [])),
-    );
+    const { server, channels, channel, history, quotes, members } = await channelPage(deps, actor, serverId, channelId, before);
     return html(
       c,
       <ChannelPage
@@ -266,16 +252,7 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
     const before = c.req.query("before");
     if (!before || !uuidPattern.test(before)) throw new AppError("not_found", "not found");
     const { actor } = await viewer(c);
-    const [channel, history] = await Promise.all([
-      getChannel(deps, actor, channelId),
-      listMessages(deps, actor, channelId, { limit: 50, before: before.toLowerCase() }),
-    ]);
-    if (channel.server_id !== serverId) throw new AppError("not_found", "channel not found");
-    const quotes = await quotedMessages(
-      deps,
-      actor,
-      history.data.flatMap((m) => (m.reply_to ? [m.reply_to] : [])),
-    );
+    const { channel, history, quotes } = await historyPage(deps, actor, serverId, channelId, before.toLowerCase());
     return html(c, <History serverId={serverId} channel={channel} messages={history.data} hasMore={history.has_more} quotes={quotes} />);
   });
 
