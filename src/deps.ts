@@ -7,6 +7,7 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import RedisMock from "ioredis-mock";
 import type { Config } from "./config.ts";
+import { type Listeners, listeners } from "./lib/listeners.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { createLimiter, type Limiter } from "./domain/limits.ts";
@@ -30,6 +31,8 @@ export type Deps = {
    * Redis TTLs keep the real time.
    */
   clock: Clock;
+  /** Told after a webhook wake is enqueued, so the outbox worker looks at once instead of at its next poll. */
+  wakes: Listeners<[]>;
 };
 
 export type DepsOptions = {
@@ -70,6 +73,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       limiter: createLimiter(redis, config.redisPrefix),
       jwtKey: loadJwtKey(config),
       clock: options.clock ?? systemClock,
+      wakes: listeners("wakes"),
     };
   } catch (e) {
     await database.close().catch(() => {});

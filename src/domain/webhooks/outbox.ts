@@ -10,7 +10,7 @@ import { logFailure } from "../../errors.ts";
 import { type Actor, system } from "../actor.ts";
 import { idCursor, type Page, pageQuery, toPage } from "../paging.ts";
 import { requestTimeoutMs, webhookTarget } from "./address.ts";
-import { listenForWakes, type WakeEvent, webhookSignature } from "./wake.ts";
+import { type WakeEvent, webhookSignature } from "./wake.ts";
 
 /** Attempts before a delivery is dead: with the default 30 s base the retries span about an hour. */
 export const maxAttempts = 8;
@@ -56,7 +56,7 @@ export function startWebhookWorker(deps: Deps): { stop(): Promise<void> } {
     })();
   };
 
-  const unlisten = listenForWakes(deps, () => schedule(0));
+  const unlisten = deps.wakes.add(() => schedule(0));
   schedule(0);
   return {
     async stop() {

@@ -50,21 +50,6 @@ export function webhookSignature(secret: string, timestamp: string, body: string
 
 // ---------------------------------------------------------------- enqueue
 
-/** What the outbox worker of a running server listens with: called after a wake is enqueued, so it looks at once. */
-const listeners = new WeakMap<Deps, () => void>();
-
-/** Lets the outbox worker hear of new wakes (one listener per server); answers how to stop listening. */
-export function listenForWakes(deps: Deps, listener: () => void): () => void {
-  listeners.set(deps, listener);
-  return () => {
-    listeners.delete(deps);
-  };
-}
-
-function nudge(deps: Deps): void {
-  listeners.get(deps)?.();
-}
-
 /**
  * Called by the inbox (src/domain/inbox.ts) inside the act's transaction, as the platform, once the event's inbox item
  * is recorded. Enqueues a delivery unless the target has no webhook, does not want this type, blocks the sender,
@@ -76,8 +61,8 @@ export async function wake(deps: Deps, tx: Tx, input: WakeInput, after?: After):
   const queued = await enqueue(deps, tx, input);
   if (queued) {
     // Without `after` the nudge may come before the commit; the worker's poll catches the row all the same.
-    if (after) after(() => nudge(deps));
-    else setTimeout(() => nudge(deps), 50);
+    if (after) after(() => deps.wakes.emit());
+    else setTimeout(() => deps.wakes.emit(), 50);
   }
   return queued;
 }
