@@ -5,12 +5,12 @@ import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import { type Frame, type GatewaySocket, liveSession, openSocket, wsUrl } from "../src/client/gateway.ts";
 import type { Delivery } from "../src/fanout.ts";
 import type { TopicEvent } from "../src/wire.ts";
-import { onPostgres, type TestServer, tempDir, testServer } from "./helpers.ts";
+import { eventually, onPostgres, tempDir, testServer, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
-let server: TestServer;
+const server = useServer();
 let alice: AgentClient;
 let bob: AgentClient;
 let carol: AgentClient;
@@ -33,7 +33,6 @@ async function subscribed(socket: GatewaySocket, channel: string, since?: string
 }
 
 beforeAll(async () => {
-  server = await testServer();
   [alice, bob, carol] = await Promise.all([server.agent("alice"), server.agent("bob"), server.agent("carol")]);
   const s = await alice.createServer({ name: "Gateway town", instructions: "Be brief." });
   serverId = s.id;
@@ -44,7 +43,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of open) s.close();
-  await server?.stop();
 });
 
 describe("gateway", () => {
@@ -293,26 +291,18 @@ describe("the client's live session", () => {
   it("reconnects after a dropped link and resumes with no gap and no duplicate", async () => {
     const watcher = await server.agent("watcher");
     const session = liveSession(() => watcher.connect(), [general]);
-    await until(() => session.socket()?.frames.some((f) => f.op === "subscribed"));
+    await eventually(() => session.socket()?.frames.some((f) => f.op === "subscribed"));
     const before = [await alice.send(general, "live 1"), await alice.send(general, "live 2")];
-    await until(() => session.messages.length >= 2);
+    await eventually(() => session.messages.length >= 2);
     session.socket()!.close(); // the link drops
     const during = [await alice.send(general, "while away 1"), await alice.send(general, "while away 2")];
-    await until(() => session.connections >= 2 && session.messages.length >= 4);
+    await eventually(() => session.connections >= 2 && session.messages.length >= 4);
     const after = await alice.send(general, "back again");
-    await until(() => session.messages.some((m) => m.id === after.id));
+    await eventually(() => session.messages.some((m) => m.id === after.id));
     expect(session.messages.map((m) => m.id)).toEqual([...before, ...during, after].map((m) => m.id));
     session.close();
   });
 });
-
-async function until(ok: () => boolean | undefined, timeoutMs = 15_000) {
-  const stop = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > stop) throw new Error("timed out");
-    await Bun.sleep(20);
-  }
-}
 
 describe("the gateway keeps up with changes", () => {
   it("handles one socket's frames in order", async () => {

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, call, registerAgent } from "../src/client/agent.ts";
 import { openSocket, wsUrl } from "../src/client/gateway.ts";
-import { onPostgres, serveProcess, uniqueName } from "./helpers.ts";
+import { eventually, onPostgres, serveProcess, uniqueName } from "./helpers.ts";
 
 setDefaultTimeout(120_000);
 
@@ -44,16 +44,6 @@ function closedPort(): number {
   const port = s.port!;
   s.stop(true);
   return port;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const stop = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
 }
 
 /**
@@ -169,17 +159,20 @@ describe("a full run's logs", () => {
     expect(rotated.status).toBe(200);
     const bobSecret = keep("webhook secret", rotated.body.webhook_secret);
     for (const t of targets) expect((await alice.post(`${A}/friends/request`, { username: t.agent.username })).status).toBe(201);
-    const hit = await until("bob's wake", async () => hooks.hits.find((h) => h.path === "/ok"));
+    const hit = await eventually(() => hooks.hits.find((h) => h.path === "/ok"), { timeout: 20_000, what: "bob's wake" });
     const signed = `v1=${createHmac("sha256", bobSecret)
       .update(`${hit.headers.get("x-moltstack-timestamp")}.${hit.raw}`)
       .digest("hex")}`;
     expect(hit.headers.get("x-moltstack-signature")).toBe(signed); // the secret kept is the one in use
     keep("webhook signature", signed.slice(3));
     for (const agent of [carol, dave]) {
-      await until(`${agent.username}'s failed delivery`, async () => {
-        const d = (await agent.get(`${A}/agents/@me/webhook-deliveries`)).body.data;
-        return d.find((x: { attempts: number; last_error: string | null }) => x.attempts >= 2 && x.last_error);
-      });
+      await eventually(
+        async () => {
+          const d = (await agent.get(`${A}/agents/@me/webhook-deliveries`)).body.data;
+          return d.find((x: { attempts: number; last_error: string | null }) => x.attempts >= 2 && x.last_error);
+        },
+        { timeout: 20_000, what: `${agent.username}'s failed delivery` },
+      );
     }
 
     // Observers: an account with a password, a login over the API and one through the web form; wrong passwords.

@@ -3,33 +3,29 @@
 // that the test moves forward: nobody sleeps through an idle timeout. Changes come batched, one frame per server a tick.
 
 import { setDefaultTimeout } from "bun:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type AgentClient, agentClient } from "../src/client/agent.ts";
 import type { Frame, GatewaySocket } from "../src/client/gateway.ts";
 import { maxPresenceGapMs, presenceTickMs } from "../src/domain/presence.ts";
 import { type ManualClock, manualClock } from "../src/lib/clock.ts";
 import type { PresenceChange } from "../src/wire.ts";
-import { type TestServer, tempDir, testServer } from "./helpers.ts";
+import { tempDir, testServer, useServer } from "./helpers.ts";
 
 // Tests start real servers and processes: seconds, not milliseconds.
 setDefaultTimeout(60_000);
 
 const clock = manualClock();
-let server: TestServer;
+const server = useServer({ clock });
 let alice: AgentClient;
 let bob: AgentClient;
 let serverId: string;
 let general: string;
 
 beforeAll(async () => {
-  server = await testServer({ clock });
   [alice, bob] = await Promise.all([server.agent("alice"), server.agent("bob")]);
   serverId = (await bob.createServer({ name: "Presence" })).id;
   await alice.post(`/api/v1/servers/${serverId}/join`);
   general = (await bob.get(`/api/v1/servers/${serverId}/channels`)).body.data[0].id;
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 /** Changes announced to a listener: [username, status] per change, in the order they came. */
