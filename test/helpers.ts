@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
+// bun:test, not "vitest": `bun run fuzz` loads these helpers outside the test runner, where "vitest" does not resolve.
+import { afterAll, beforeAll } from "bun:test";
 import { type AgentClient, type ApiResponse, call, type RequestOptions, registerAgent } from "../src/client/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openDatabase } from "../src/db/client.ts";
