@@ -637,8 +637,10 @@ function concrete(world: World, operation: Operation, req: FuzzRequest): Sent {
 // ---- what every answer must be
 
 const stackTrace = /\n\s+at |\bat [\w$.<>]+ \(|\.tsx?:\d+|\.js:\d+:\d+|node_modules|\/src\//;
+// PostgreSQL's own names as whole words (`pg_catalog`, `pg_advisory_xact_lock`): a bare "pg_" also turns up inside
+// random base62 secrets (an API key `…HpG_HA` failed a run).
 const sqlText =
-  /select .* from |insert into|update .* set |delete from|violates|syntax error at or near|relation "|column "|duplicate key|pg_|drizzle|postgres(ql)? error|sqlstate/i;
+  /select .* from |insert into|update .* set |delete from|violates|syntax error at or near|relation "|column "|duplicate key|\bpg_(?:catalog|class|stat|advisory|proc|namespace|roles|tables|trigger|temp|toast|snapshot)|drizzle|postgres(ql)? error|sqlstate/i;
 
 /** Internals in an answer: only counted when the request did not carry the same words itself (echoed input). */
 function leak(answer: string, sent: string): string | undefined {
