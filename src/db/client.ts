@@ -2,8 +2,15 @@
 // Both are wrapped in the same drizzle database so the domain never knows which one it talks to.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PGlite, parse as pgliteParse, protocol, type QueryOptions, type Results } from "@electric-sql/pglite";
-import { type SQL, sql as sqlTag } from "drizzle-orm";
+import {
+  PGlite,
+  type Transaction as PGliteTransaction,
+  parse as pgliteParse,
+  protocol,
+  type QueryOptions,
+  type Results,
+} from "@electric-sql/pglite";
+import type { SQL } from "drizzle-orm";
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite, PgliteDatabase, PgliteSession } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -12,7 +19,7 @@ import { embeddedSnapshot, pgliteAssets } from "../build/embedded.ts";
 import { isDiskFull, isOutage, ServiceUnavailable } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
-import { countingRoundTrips, tally } from "../lib/round-trips.ts";
+import { tally } from "../lib/round-trips.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 /** A transaction's handle: the database's query builders, bound to the transaction's connection. */
@@ -22,10 +29,10 @@ export interface Database {
   kind: "pglite" | "postgres";
   db: Db;
   /**
-   * Runs `fn` in one transaction that starts with `setup` (SQL text without parameters: the caller's identity), and
-   * hands it the first row `setup` answered. On PGlite `setup` is one simple query, in one call into the engine.
+   * Runs `fn` in one transaction that starts with `setup` (the caller's identity), and hands it the first row `setup`
+   * answered. On PGlite BEGIN and `setup` go to the engine in one call.
    */
-  transaction<T>(setup: string, fn: (tx: Tx, opened: Record<string, unknown> | undefined) => Promise<T>): Promise<T>;
+  transaction<T>(setup: SQL, fn: (tx: Tx, opened: Record<string, unknown> | undefined) => Promise<T>): Promise<T>;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
   execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
   /**
@@ -165,24 +172,37 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
   const db: Db = drizzlePglite(client);
   const watch = diskWatch(inMemory ? undefined : dataDir);
   const dialect = new PgDialect();
+  const prepared = preparedStatements(client);
   return {
     kind: "pglite",
     db,
     diskFull: watch.diskFull,
     transaction: (setup, fn) =>
-      client.transaction(async (t) => {
+      // PGlite's own transaction() costs a call into the engine for BEGIN and another for the identity; here BEGIN
+      // travels with the identity, and every statement goes through the prepared-statement cache.
+      client._runExclusiveTransaction(async () => {
         tally("db", 3); // BEGIN, the setup, COMMIT
-        const [opened] = pgliteParse.parseResults(await inOneCall(client, protocol.serialize.query(setup)), client.parsers);
-        const statements: typeof t = {
-          ...t,
-          query: (text, params, options) => (tally("db"), queryInOneCall(client, text, params, options) ?? t.query(text, params, options)),
-          exec: (...a) => (tally("db"), t.exec(...a)),
-        };
-        // What drizzle's own transaction() builds around PGlite's transaction handle.
-        return fn(
-          new PgliteDatabase(dialect, new PgliteSession(statements, dialect, undefined), undefined),
-          opened?.rows[0] as Record<string, unknown> | undefined,
-        );
+        const identity = dialect.sqlToQuery(setup);
+        try {
+          const [, opened] = await prepared.query(identity.sql, identity.params, undefined, protocol.serialize.query("BEGIN"));
+          const statements: Pick<PGliteTransaction, "query"> = {
+            query: async <R>(text: string, params?: unknown[], options?: QueryOptions) => {
+              tally("db");
+              return (await prepared.query<R>(text, params, options)).at(-1)!;
+            },
+          };
+          const result = await fn(
+            new PgliteDatabase(dialect, new PgliteSession(statements as PGliteTransaction, dialect, undefined), undefined),
+            opened?.rows[0] as Record<string, unknown> | undefined,
+          );
+          const [commit] = pgliteParse.parseResults(await inOneCall(client, protocol.serialize.query("COMMIT")), client.parsers);
+          if (commit?.command === "ROLLBACK")
+            throw Object.assign(new Error("the transaction was aborted and rolled back"), { code: "25P02" });
+          return result;
+        } catch (e) {
+          await inOneCall(client, protocol.serialize.query("ROLLBACK")).catch(() => {});
+          throw e;
+        }
       }),
     async execLocked(_key, run) {
       // One PGlite instance is one connection; its transaction mutex is the lock.
@@ -213,24 +233,65 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
   };
 }
 
+/** Prepared statements kept at most: a statement whose text varies with its input (a list of n ids) stays unnamed beyond. */
+const maxPreparedStatements = 2000;
+
 /**
- * One statement with parameters, sent to PGlite in one call. PGlite's own query() makes six (parse, describe, bind,
- * describe, execute, sync), each a trip through the WebAssembly boundary and its virtual files: about 1 ms, against
- * 0.2 ms for the same messages sent together. The describe it skips only tells the client the parameters' types,
- * which it needs to turn a value into text when the text depends on the type; for strings, numbers, booleans, dates
- * and nulls it does not (the server types each parameter from the statement, as it does for postgres.js's text
- * parameters). Anything else (arrays, bytes, objects) answers undefined: the caller takes PGlite's own path.
+ * Statements sent to PGlite in one call each, prepared once per text. PGlite's own query() makes six calls (parse,
+ * describe, bind, describe, execute, sync), each a trip through the WebAssembly boundary and its virtual files, and
+ * parses and plans the text every time; row-level security makes planning the dearer part (its policies are
+ * expanded into every query). Here the text is parsed once into a named statement, whose plan PostgreSQL caches and
+ * re-plans by itself when a table or policy it depends on changes; every later use is bind and execute only. The
+ * describe PGlite adds only tells the client the parameters' types, which it needs to turn a value into text when the
+ * text depends on the type; for strings, numbers, booleans, dates and nulls it does not (the server types each
+ * parameter from the statement, as it does for postgres.js's text parameters); drizzle hands every other value as
+ * one of those (arrays and JSON as their text).
  */
-function queryInOneCall<T>(pg: PGlite, text: string, params: unknown[] = [], options?: QueryOptions): Promise<Results<T>> | undefined {
-  const values: (string | null)[] = [];
-  for (const value of params) {
-    const asText = textOf(value);
-    if (asText === undefined) return undefined;
-    values.push(asText);
-  }
+function preparedStatements(pg: PGlite) {
+  const names = new Map<string, string>();
+  let made = 0; // names are never reused: a statement whose first use failed may exist or not
   const { serialize } = protocol;
-  const parts = [serialize.parse({ text }), serialize.bind({ values }), serialize.describe({ type: "P" }), serialize.execute({})];
-  return inOneCall(pg, ...parts).then((messages) => pgliteParse.parseResults(messages, pg.parsers, options)[0] as Results<T>);
+  // drizzle asks for dates and intervals as text through per-query parsers: merged with PGlite's once, not per row set.
+  let merged: { keys: string; parsers: typeof pg.parsers } | undefined;
+  const parsersFor = (options?: QueryOptions) => {
+    const own = options?.parsers;
+    if (!own) return pg.parsers;
+    const keys = Object.keys(own).join(",");
+    if (merged?.keys !== keys) merged = { keys, parsers: { ...pg.parsers, ...own } };
+    return merged.parsers;
+  };
+  return {
+    /** Runs one statement (after `before`, protocol messages of the same call); answers every result of the call. */
+    async query<T>(text: string, params: unknown[] = [], options?: QueryOptions, ...before: Uint8Array[]): Promise<Results<T>[]> {
+      const values: (string | null)[] = [];
+      for (const value of params) {
+        const asText = textOf(value);
+        if (asText === undefined) throw new TypeError(`a statement parameter of type ${typeof value} has no text form here`);
+        values.push(asText);
+      }
+      let name = names.get(text);
+      const parse: Uint8Array[] = [];
+      if (name === undefined && made < maxPreparedStatements) {
+        const fresh = `moltstack_${made++}`;
+        parse.push(serialize.parse({ name: fresh, text }));
+        name = fresh;
+      } else if (name === undefined) {
+        parse.push(serialize.parse({ text }));
+      }
+      const messages = await inOneCall(
+        pg,
+        ...before,
+        ...parse,
+        serialize.bind({ statement: name ?? "", values }),
+        serialize.describe({ type: "P" }),
+        serialize.execute({}),
+      );
+      // A statement is kept once PostgreSQL has it (a Parse that failed threw above); its plan survives rollbacks.
+      if (name !== undefined && !names.has(text)) names.set(text, name);
+      const { rowMode, ...rest } = options ?? {};
+      return pgliteParse.parseResults(messages, parsersFor(options), { ...rest, rowMode, parsers: undefined }) as Results<T>[];
+    },
+  };
 }
 
 /** Sends protocol messages and a Sync in one call, under PGlite's query lock; a database error is thrown. */
@@ -379,17 +440,7 @@ async function openPostgres(url: string): Promise<Database> {
     const where = url.replace(/\/\/[^@/]*@/, "//");
     throw new DatabaseUnreachable(`cannot reach PostgreSQL at ${where}: ${(e as Error).message}`);
   }
-  if (countingRoundTrips()) {
-    // drizzle's transaction() calls begin() with a callback only; every statement goes through the handle's unsafe().
-    const begin = sql.begin.bind(sql) as (fn: (tx: postgres.TransactionSql) => unknown) => Promise<unknown>;
-    (sql as { begin: unknown }).begin = (fn: (tx: postgres.TransactionSql) => unknown) =>
-      begin((tx) => {
-        tally("db", 2); // BEGIN, COMMIT
-        const unsafe = tx.unsafe.bind(tx);
-        tx.unsafe = ((...a: Parameters<typeof unsafe>) => (tally("db"), unsafe(...a))) as typeof tx.unsafe;
-        return fn(tx);
-      });
-  }
+  preparing(sql);
   const db: Db = drizzlePostgres(sql);
   const state = link("database", "requests that need it answer 503 until it is back");
   let closed = false;
@@ -422,9 +473,9 @@ async function openPostgres(url: string): Promise<Database> {
     diskFull: watch.diskFull,
     transaction: (setup, fn) =>
       // postgres.js's begin() under drizzle's transaction(): it fails the transaction at once when the connection
-      // drops. drizzle sends ad-hoc statements unnamed, so the identity's text does not fill a statement cache.
+      // drops.
       db.transaction(async (tx) => {
-        const [opened] = await rows<Record<string, unknown>>(tx, sqlTag.raw(setup));
+        const [opened] = await rows<Record<string, unknown>>(tx, setup);
         return fn(tx, opened);
       }),
     async execLocked(key, run) {
@@ -472,6 +523,32 @@ async function openPostgres(url: string): Promise<Database> {
       return sql.end({ timeout: 1 });
     },
   };
+}
+
+/**
+ * Every statement drizzle sends is prepared, once per connection. drizzle asks postgres.js for unnamed statements
+ * (unless a query is built with .prepare(name)), and postgres.js sends an unnamed statement with parameters in two
+ * round trips (parse and describe, then bind and execute) and PostgreSQL parses and plans it every time, row-level
+ * security's policies included. Our statement texts do not vary with what callers send (values are parameters; the
+ * few texts that vary with a list's length are bounded by the list's limit), and a connection's statements go with
+ * it (postgres.js replaces connections after 30 to 60 minutes), so the cache stays small.
+ */
+function preparing(sql: postgres.Sql): void {
+  type Unsafe = postgres.Sql["unsafe"];
+  const prepared = (unsafe: Unsafe): Unsafe =>
+    ((text: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) => {
+      tally("db");
+      return unsafe(text, params, { ...options, prepare: true });
+    }) as Unsafe;
+  sql.unsafe = prepared(sql.unsafe.bind(sql));
+  // drizzle's transaction() calls begin() with a callback only; every statement goes through the handle's unsafe().
+  const begin = sql.begin.bind(sql) as (fn: (tx: postgres.TransactionSql) => unknown) => Promise<unknown>;
+  (sql as { begin: unknown }).begin = (fn: (tx: postgres.TransactionSql) => unknown) =>
+    begin((tx) => {
+      tally("db", 2); // BEGIN, COMMIT
+      tx.unsafe = prepared(tx.unsafe.bind(tx));
+      return fn(tx);
+    });
 }
 
 /** The SQLSTATE of a database error, whichever driver raised it (drizzle wraps the driver's error in `cause`). */

@@ -1,6 +1,6 @@
 // Every domain act runs in one transaction that carries the caller's identity to row-level security:
 // the app role `moltstack_app` (never the table owner) plus who is asking. Policies in migrations/ read these.
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type Actor, sessionRefusal } from "../domain/actor.ts";
 import { logFailure } from "../errors.ts";
 import { type Database, sqlState, type Tx } from "./client.ts";
@@ -57,30 +57,24 @@ export async function inTransaction<T>(database: Database, actor: Actor, fn: (tx
 const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The statement that opens every transaction, as SQL text (so PGlite runs it as a simple query). The role is one of
- * four words and the ids must be UUIDs, so nothing a caller sends is ever spliced into it. With a session still to be
- * checked, the same statement answers its state (`session`), asked once the identity is set (the subquery).
+ * The statement that opens every transaction. Its text is the same for every caller (who is asking travels as
+ * parameters), so both drivers keep it prepared. With a session still to be checked, the same statement answers its
+ * state (`session`), asked once the identity is set (the subquery).
  */
-function identity(actor: Actor, session?: { tokenId: string; apiKey: boolean }): string {
+function identity(actor: Actor, session?: { tokenId: string; apiKey: boolean }): SQL {
   const id = actor.role === "agent" ? actor.agentId : actor.role === "observer" ? actor.observerId : "";
   if (id !== "" && !uuidText.test(id)) throw new Error(`not a uuid: ${JSON.stringify(id)}`);
   if (!["anonymous", "observer", "agent", "system"].includes(actor.role)) throw new Error(`unknown role ${actor.role}`);
   const agentId = actor.role === "agent" ? id : "";
   const observerId = actor.role === "observer" ? id : "";
-  const set = `select set_config('role', 'moltstack_app', true), set_config('moltstack.role', '${actor.role}', true),
-                 set_config('moltstack.agent_id', '${agentId}', true), set_config('moltstack.observer_id', '${observerId}', true)`;
+  const set = sql`select set_config('role', 'moltstack_app', true), set_config('moltstack.role', ${actor.role}, true),
+                 set_config('moltstack.agent_id', ${agentId}, true), set_config('moltstack.observer_id', ${observerId}, true)`;
   if (!session) return set;
   if (!uuidText.test(session.tokenId)) throw new Error(`not a uuid: ${JSON.stringify(session.tokenId)}`);
-  return `select app_session_state('${session.tokenId}', '${agentId}', ${session.apiKey ? "true" : "false"}) as session
-            from (${set} offset 0) as identity`;
+  return sql`select app_session_state(${session.tokenId}, ${agentId}, ${session.apiKey}) as session from (${set} offset 0) as identity`;
 }
 
 /** Switches, within the transaction, the identity that row-level security sees. */
 export async function setIdentity(tx: Tx, actor: Actor): Promise<void> {
-  const agentId = actor.role === "agent" ? actor.agentId : "";
-  const observerId = actor.role === "observer" ? actor.observerId : "";
-  await tx.execute(
-    sql`select set_config('role', 'moltstack_app', true), set_config('moltstack.role', ${actor.role}, true),
-               set_config('moltstack.agent_id', ${agentId}, true), set_config('moltstack.observer_id', ${observerId}, true)`,
-  );
+  await tx.execute(identity(actor));
 }

@@ -282,21 +282,67 @@ export async function postMessage(
 /** History, newest first; with `after`, oldest first from that id on. Reading a public server needs no membership. */
 export async function listMessages(deps: Deps, actor: Actor, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
   return inTransaction(deps.database, actor, async (tx) => {
-    await readableChannel(tx, channelId);
-    return readHistory(tx, channelId, page);
+    const history = await readHistory(tx, channelId, page);
+    if (!history) throw new AppError("not_found", "channel not found");
+    return history;
   });
 }
 
-/** listMessages inside a transaction the caller opened, once it has checked that the caller may read the channel. */
-export async function readHistory(tx: Tx, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
+type HistoryRow = {
+  id: string | null;
+  agent_id: string;
+  content: string;
+  content_type: string;
+  reply_to: string | null;
+  mentions: Mention[] | null;
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+  edited_at: string | null;
+  username: string | null;
+  display_name: string | null;
+  avatar_url: string | null;
+  reactions: { emoji: string; count: number }[] | null;
+};
+
+/**
+ * A page of a channel's history with its authors and reaction counts, in one statement, or undefined when the caller
+ * may not read the channel (or it does not exist). The channel's index hands the page over in order, so a page costs
+ * the same in a channel of any size.
+ */
+export async function readHistory(tx: Tx, channelId: string, page: PageQuery): Promise<Page<MessageView> | undefined> {
   const cursor = idCursor(messages.id, page);
-  const rows = await tx
-    .select()
-    .from(messages)
-    .where(and(eq(messages.channelId, channelId), isNull(messages.deletedAt), cursor.where))
-    .orderBy(cursor.orderBy)
-    .limit(cursor.limit);
-  return toPage(rows, page.limit, (kept) => messageViews(tx, kept));
+  const found = await rows<HistoryRow>(
+    tx,
+    sql`select m.*, a.username, a.display_name, a.avatar_url,
+               (select json_agg(json_build_object('emoji', r.emoji, 'count', r.count) order by r.first)
+                  from (select emoji, count(*)::int as count, min(created_at) as first from message_reactions
+                         where message_id = m.id group by emoji) r) as reactions
+          from channels c
+          left join lateral (select id, agent_id, content, content_type, reply_to, mentions, metadata, created_at, edited_at
+                               from messages
+                              where messages.channel_id = c.id and messages.deleted_at is null and ${cursor.where ?? sql`true`}
+                              order by ${cursor.orderBy} limit ${cursor.limit}) m on true
+          left join agents a on a.id = m.agent_id
+         where c.id = ${channelId} and app_can_read_channel(c.id)
+         order by m.id ${cursor.oldestFirst ? sql`asc` : sql`desc`}`,
+  );
+  if (found.length === 0) return undefined;
+  const messagesFound = found.filter((r) => r.id !== null);
+  return toPage(messagesFound, page.limit, (kept) =>
+    kept.map((r) => ({
+      id: r.id!,
+      channel_id: channelId,
+      agent: { id: r.agent_id, username: r.username ?? "unknown", display_name: r.display_name, avatar_url: r.avatar_url },
+      content: r.content,
+      content_type: r.content_type,
+      reply_to: r.reply_to,
+      mentions: r.mentions ?? [],
+      reactions: r.reactions ?? [],
+      metadata: r.metadata,
+      created_at: new Date(r.created_at).toISOString(),
+      edited_at: r.edited_at === null ? null : new Date(r.edited_at).toISOString(),
+    })),
+  );
 }
 
 /**

@@ -205,6 +205,7 @@ async function readHistoryPage(tx: Tx, serverId: string, channelId: string, befo
   const channel = await readableChannel(tx, channelId);
   if (channel.serverId !== serverId) throw new AppError("not_found", "channel not found");
   const history = await readHistory(tx, channelId, { limit: 50, before });
+  if (!history) throw new AppError("not_found", "channel not found");
   return { channel: toChannelView(channel), history, quotes: await readQuotes(tx, replyTargets(history)) };
 }
 

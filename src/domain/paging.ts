@@ -31,9 +31,10 @@ export function idCursor(
   column: Column,
   query: { limit: number; before?: string; after?: string },
   order: "newest" | "oldest" = "newest",
-): { where: SQL | undefined; orderBy: SQL; limit: number } {
-  const oldestFirst = order === "oldest" || (query.after && !query.before);
+): { where: SQL | undefined; orderBy: SQL; limit: number; oldestFirst: boolean } {
+  const oldestFirst = order === "oldest" || (!!query.after && !query.before);
   return {
+    oldestFirst,
     where: and(query.before ? lt(column, query.before) : undefined, query.after ? gt(column, query.after) : undefined),
     orderBy: oldestFirst ? asc(column) : desc(column),
     limit: query.limit + 1,
