@@ -147,9 +147,26 @@ function statements(small: number, big: number): Statement[] {
     `select * from "channels" where ("channels"."id" = '${channel(ch)}' and app_can_read_channel("channels"."id"))`;
   const search = (words: string) =>
     `select "id", "channel_id", "content", "created_at", "agent_id" from "messages" where ("messages"."search" @@ websearch_to_tsquery('english', '${words}') and "messages"."deleted_at" is null and app_can_read_channel("messages"."channel_id")) order by ts_rank("messages"."search", websearch_to_tsquery('english', '${words}')) desc, "messages"."id" desc limit 21`;
+  // The page as the domain reads it since issue 11 (src/domain/messages.ts readHistory): readable check, page,
+  // authors and reaction counts in one statement.
+  const historyWhole = (ch: number) =>
+    `with c as (select id from channels where id = '${channel(ch)}' and app_can_read_channel(id)),
+     page as (select id, agent_id, content, content_type, reply_to, mentions, metadata, created_at, edited_at
+                from messages
+               where messages.channel_id = (select id from c) and messages.deleted_at is null and true
+               order by "messages"."id" desc limit 51),
+     counts as (select r.message_id, json_agg(json_build_object('emoji', r.emoji, 'count', r.count) order by r.first) as reactions
+                  from (select message_id, emoji, count(*)::int as count, min(created_at) as first from message_reactions
+                         where message_id in (select id from page) group by message_id, emoji) r
+                 group by r.message_id)
+     select p.*, a.username, a.display_name, a.avatar_url, counts.reactions
+       from c left join page p on true left join agents a on a.id = p.agent_id left join counts on counts.message_id = p.id
+      order by p.id desc`;
   const newestId = (ch: number) => `select id from messages where channel_id = '${channel(ch)}' order by id desc limit 1`;
   return [
     { name: "history page (newest 50)", actor: asReader, where: "public", text: history },
+    { name: "history page in one statement", actor: asReader, where: "public", text: historyWhole },
+    { name: "history page in one statement", actor: asAnonymous, where: "public", text: historyWhole },
     { name: "history page (newest 50)", actor: asAnonymous, where: "public", text: history },
     { name: "history page (newest 50)", actor: asReader, where: "private", text: history },
     { name: "history page (newest 50), not a member", actor: asOutsider, where: "private", text: history },
