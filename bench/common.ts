@@ -117,7 +117,9 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
  * environment passes through (DATABASE_URL + REDIS_URL + MOLTSTACK_JWT_SECRET select Postgres + Redis mode) and
  * without DATABASE_URL the child runs embedded with `--data-dir memory:`.
  */
-export async function startTarget(opts: { url?: string; postgres?: boolean; env?: Record<string, string> } = {}): Promise<Target> {
+export async function startTarget(
+  opts: { url?: string; postgres?: boolean; env?: Record<string, string>; dataDir?: string } = {},
+): Promise<Target> {
   if (opts.url) {
     const url = loopbackUrl(opts.url);
     const res = await fetch(new URL("/healthz", url)).catch(() => undefined);
@@ -126,7 +128,7 @@ export async function startTarget(opts: { url?: string; postgres?: boolean; env?
   }
   const scratch = opts.postgres ? await scratchDatabase() : undefined;
   try {
-    const target = await spawnServer({ ...opts.env, ...scratch?.env });
+    const target = await spawnServer({ ...opts.env, ...scratch?.env }, opts.dataDir);
     if (!scratch) return target;
     return { ...target, stop: async () => (await target.stop(), await scratch.drop()) };
   } catch (e) {
@@ -170,13 +172,13 @@ export async function scratchDatabase(): Promise<{ env: Record<string, string>; 
   };
 }
 
-async function spawnServer(extraEnv: Record<string, string> = {}): Promise<Target> {
+async function spawnServer(extraEnv: Record<string, string> = {}, dataDir = "memory:"): Promise<Target> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...benchLimits, ...extraEnv };
   env.MOLTSTACK_REDIS_PREFIX ??= `moltstack-bench:${crypto.randomUUID()}:`;
   delete env.HOST;
   delete env.PORT;
   const args = ["src/main.ts", "serve", "--host", "127.0.0.1", "--port", "0"];
-  if (!env.DATABASE_URL) args.push("--data-dir", "memory:");
+  if (!env.DATABASE_URL) args.push("--data-dir", dataDir);
   // BENCH_SERVER_BUN_ARGS passes flags to the server's bun, e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof".
   const bunArgs = (process.env.BENCH_SERVER_BUN_ARGS ?? "").split(/\s+/).filter(Boolean);
   const commit = serverCommit();

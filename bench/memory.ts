@@ -1,10 +1,14 @@
 // Server memory: resident set size (VmRSS of the server process) idle after start, after registering agents, and with
 // N idle authenticated WebSocket sessions open (each agent opens up to 10, the per-agent maximum; no subscriptions).
 //
-//   bun bench/memory.ts                      (embedded: PGlite in the server's process, so its memory counts)
+//   bun bench/memory.ts                      (embedded: PGlite in the server's process, so its memory counts), on a
+//                                            data dir started once before, as `bun start` runs on every start but the first
+//   bun bench/memory.ts --in-memory          (embedded on --data-dir memory:, the database's files in process memory too)
 //   bun bench/memory.ts --postgres           (the server's own process; PostgreSQL's and Redis's memory are not in it)
 //   bun bench/memory.ts --sockets 1000 --settle 3
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { wsUrl } from "../src/client/gateway.ts";
 import { machineNote, num, parseOptions, pool, progress, registerMany, startTarget, table } from "./common.ts";
 
@@ -12,6 +16,7 @@ const opts = parseOptions("memory.ts", "Server resident memory: idle, and per id
   sockets: { default: 1000, help: "idle authenticated sockets to open (10 per agent)" },
   settle: { default: 3, help: "seconds to wait before each reading" },
   concurrency: { default: 16, help: "parallel registrations / socket opens" },
+  "in-memory": { default: false, help: "embedded on --data-dir memory: (its files are process memory) instead of a data dir" },
   postgres: { default: false, help: "run the server on a scratch database of the local PostgreSQL + the local Redis (dropped after)" },
   json: { default: false, help: "also print the figures as one JSON line" },
 });
@@ -45,7 +50,13 @@ function openSession(baseUrl: string, token: string): Promise<WebSocket> {
 
 async function main() {
   const N = Math.max(1, Math.floor(opts.sockets));
-  const target = await startTarget({ postgres: opts.postgres });
+  const dataDir = opts.postgres || opts["in-memory"] ? undefined : mkdtempSync(join(tmpdir(), "moltstack-memory-"));
+  if (dataDir) {
+    // The first start of a new data dir creates the database; the figures are those of a start after it.
+    await (await startTarget({ dataDir })).stop();
+    progress(`data dir ${dataDir} created`);
+  }
+  const target = await startTarget({ postgres: opts.postgres, dataDir });
   const sockets: WebSocket[] = [];
   try {
     if (!target.pid) throw new Error("needs a server it started itself (for its pid)");
@@ -75,7 +86,7 @@ async function main() {
         [1],
       ),
     );
-    console.log(`mode: ${target.mode}, server code ${target.commit}; readings ${opts.settle} s after each step`);
+    console.log(`mode: ${target.mode}${dataDir ? " on a data dir" : opts.postgres ? "" : " on memory:"}, server code ${target.commit}; readings ${opts.settle} s after each step`);
     console.log(`note: ${machineNote()}`);
     if (opts.json)
       console.log(
@@ -93,6 +104,7 @@ async function main() {
   } finally {
     for (const ws of sockets) ws.close();
     await target.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
