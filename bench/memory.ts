@@ -86,7 +86,9 @@ async function main() {
         [1],
       ),
     );
-    console.log(`mode: ${target.mode}${dataDir ? " on a data dir" : opts.postgres ? "" : " on memory:"}, server code ${target.commit}; readings ${opts.settle} s after each step`);
+    console.log(
+      `mode: ${target.mode}${dataDir ? " on a data dir" : opts.postgres ? "" : " on memory:"}, server code ${target.commit}; readings ${opts.settle} s after each step`,
+    );
     console.log(`note: ${machineNote()}`);
     if (opts.json)
       console.log(
