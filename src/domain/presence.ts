@@ -6,16 +6,16 @@
 // closes. Receiving does not count. Time is `deps.clock`'s. Changes are announced once per tick, one frame per server
 // listing every change since its last frame, and less often while the server keeps changing: a thousand agents
 // connecting at once cost each listener a handful of frames, not a thousand.
-import { eq, inArray, ne, or } from "drizzle-orm";
+import { eq, inArray, ne, sql } from "drizzle-orm";
+import { rows } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
-import { agentConfig, agents, friendships, serverMembers } from "../db/schema.ts";
+import { agentConfig, agents, serverMembers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, logFailure } from "../errors.ts";
 import type { PresenceChange } from "../wire.ts";
 import { type Actor, system } from "./actor.ts";
 import { defaultSettings } from "./agent-settings.ts";
 import { presenceTopic, publish } from "./events.ts";
-import { readableChannel } from "./permissions.ts";
 
 export type PresenceState = "online" | "idle" | "offline";
 
@@ -70,23 +70,30 @@ export async function statesOf(deps: Deps, agentIds: string[]): Promise<Presence
   return values.map((v) => (v === "online" || v === "idle" ? v : "offline"));
 }
 
-/** Who is online or idle among the agents who can be in a channel (its server's members, or a DM's pair). */
+/**
+ * Who is online or idle among the agents who can be in a channel (its server's members, or a DM's pair), in one
+ * statement. Candidates are those the agents table shows online or idle; Redis, which holds the states, decides among
+ * them (a state that lapsed with its instance). The table trails Redis by at most one presence tick, and a change is
+ * announced only once the table has it: a subscriber, who watches its server before asking, hears of anyone the
+ * table did not show yet.
+ */
 export async function presenceSnapshot(deps: Deps, actor: Actor, channelId: string): Promise<{ online: string[]; idle: string[] }> {
   const people = await inTransaction(deps.database, actor, async (tx) => {
-    const channel = await readableChannel(tx, channelId);
-    if (channel.serverId) {
-      return tx
-        .select({ id: agents.id, username: agents.username })
-        .from(serverMembers)
-        .innerJoin(agents, eq(agents.id, serverMembers.agentId))
-        .where(eq(serverMembers.serverId, channel.serverId))
-        .limit(5000);
-    }
-    return tx
-      .select({ id: agents.id, username: agents.username })
-      .from(friendships)
-      .innerJoin(agents, or(eq(agents.id, friendships.agentAId), eq(agents.id, friendships.agentBId)))
-      .where(eq(friendships.dmChannelId, channel.id));
+    const found = await rows<{ id: string | null; username: string | null }>(
+      tx,
+      sql`select a.id, a.username
+            from channels c
+            left join lateral (
+              select a.id, a.username from server_members m join agents a on a.id = m.agent_id
+               where m.server_id = c.server_id and a.presence <> 'offline'
+              union all
+              select a.id, a.username from friendships f join agents a on a.id in (f.agent_a_id, f.agent_b_id)
+               where f.dm_channel_id = c.id and a.presence <> 'offline'
+              limit 5000) a on true
+           where c.id = ${channelId} and app_can_read_channel(c.id)`,
+    );
+    if (found.length === 0) throw new AppError("not_found", "channel not found");
+    return found.filter((p): p is { id: string; username: string } => p.id !== null && p.username !== null);
   });
   const states = await statesOf(
     deps,
