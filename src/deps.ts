@@ -10,7 +10,7 @@ import type { Config } from "./config.ts";
 import { type Listeners, listeners } from "./lib/listeners.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
-import { createLimiter, type Limiter } from "./domain/limits.ts";
+import { createLimiter, type Limiter, memoryCounters, redisCounters } from "./domain/limits.ts";
 import { isDiskFull } from "./errors.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import { countingRedis, countRoundTrips } from "./lib/round-trips.ts";
@@ -70,7 +70,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       database,
       redis,
       pubsub,
-      limiter: createLimiter(redis, config.redisPrefix),
+      limiter: createLimiter(config.redisUrl ? redisCounters(redis) : memoryCounters(), config.redisPrefix),
       jwtKey: loadJwtKey(config),
       clock: options.clock ?? systemClock,
       wakes: listeners("wakes"),

@@ -1,5 +1,5 @@
-// Rate limits over Redis commands. Embedded mode runs the same code on ioredis-mock (in process),
-// production on Redis, so counters are shared by every instance behind the load balancer.
+// Rate limits: sliding windows over counters kept in Redis in production, so every instance behind the load balancer
+// counts the same hits, and in this process's memory in embedded mode (one instance).
 import type Redis from "ioredis";
 import { AppError } from "../errors.ts";
 
@@ -15,26 +15,73 @@ export type Limiter = {
   takeAll(hits: { limit: Limit; key: string; what?: string }[]): Promise<Verdict[]>;
 };
 
-export function createLimiter(redis: Redis, prefix: string, now: () => number = Date.now): Limiter {
+/** Where the counts live. */
+export type Counters = {
+  /** For each pair: adds one to the count of `current` (kept `ttlMs` from now) and answers it with the count of `previous`. */
+  add(pairs: { current: string; previous: string; ttlMs: number }[]): Promise<[current: number, previous: number][]>;
+};
+
+/** Counts in Redis: one MULTI for all the pairs of a request. */
+export function redisCounters(redis: Redis): Counters {
+  return {
+    async add(pairs) {
+      const batch = redis.multi();
+      for (const { current, previous, ttlMs } of pairs) batch.incr(current).pexpire(current, ttlMs).get(previous);
+      const result = await batch.exec();
+      return pairs.map((_, i) => [Number(result?.[3 * i]?.[1] ?? 0), Number(result?.[3 * i + 2]?.[1] ?? 0)]);
+    },
+  };
+}
+
+/**
+ * Counts in this process (embedded mode, where the server is the only instance): the same answers as Redis without
+ * a trip through ioredis-mock, which costs more than the rest of a small request. Expired counts are dropped once
+ * a minute.
+ */
+export function memoryCounters(now: () => number = Date.now): Counters {
+  const counts = new Map<string, { n: number; until: number }>();
+  let sweepAt = 0;
+  const live = (key: string, t: number) => {
+    const c = counts.get(key);
+    return c && c.until > t ? c.n : 0;
+  };
+  return {
+    async add(pairs) {
+      const t = now();
+      if (t >= sweepAt) {
+        for (const [key, c] of counts) if (c.until <= t) counts.delete(key);
+        sweepAt = t + 60_000;
+      }
+      return pairs.map(({ current, previous, ttlMs }) => {
+        const n = live(current, t) + 1;
+        counts.set(current, { n, until: t + ttlMs });
+        return [n, live(previous, t)];
+      });
+    },
+  };
+}
+
+export function createLimiter(counters: Counters, prefix: string, now: () => number = Date.now): Limiter {
   // Sliding window (approximated from two fixed windows): a burst across a window boundary is still counted,
   // so nobody gets twice the limit by timing requests around the turn of a minute.
   async function hits(list: { limit: Limit; key: string }[]): Promise<Verdict[]> {
     const t = now();
-    const batch = redis.multi();
     const windows = list.map(({ limit, key }) => {
       const windowMs = limit.windowSeconds * 1000;
       const window = Math.floor(t / windowMs);
-      const current = `${prefix}rl:${limit.name}:${key}:${window}`;
-      batch
-        .incr(current)
-        .pexpire(current, 2 * windowMs + 1000)
-        .get(`${prefix}rl:${limit.name}:${key}:${window - 1}`);
-      return { limit, windowMs, window };
+      return { limit, windowMs, window, key };
     });
-    const result = await batch.exec();
+    const counted = await counters.add(
+      windows.map(({ limit, windowMs, window, key }) => ({
+        current: `${prefix}rl:${limit.name}:${key}:${window}`,
+        previous: `${prefix}rl:${limit.name}:${key}:${window - 1}`,
+        ttlMs: 2 * windowMs + 1000,
+      })),
+    );
     return windows.map(({ limit, windowMs, window }, i) => {
       const elapsed = (t - window * windowMs) / windowMs;
-      const count = Number(result?.[3 * i]?.[1] ?? 0) + Math.ceil(Number(result?.[3 * i + 2]?.[1] ?? 0) * (1 - elapsed));
+      const [current, previous] = counted[i];
+      const count = current + Math.ceil(previous * (1 - elapsed));
       const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - t) / 1000));
       return { limit: limit.max, remaining: Math.max(0, limit.max - count), resetSeconds, allowed: count <= limit.max };
     });
