@@ -535,18 +535,19 @@ async function openPostgres(url: string): Promise<Database> {
  */
 function preparing(sql: postgres.Sql): void {
   type Unsafe = postgres.Sql["unsafe"];
-  const prepared = (unsafe: Unsafe): Unsafe =>
+  // Statements in transactions count as the request's (MOLTSTACK_COUNT_ROUND_TRIPS), as on PGlite.
+  const prepared = (unsafe: Unsafe, inTransaction: boolean): Unsafe =>
     ((text: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) => {
-      tally("db");
+      if (inTransaction) tally("db");
       return unsafe(text, params, { ...options, prepare: true });
     }) as Unsafe;
-  sql.unsafe = prepared(sql.unsafe.bind(sql));
+  sql.unsafe = prepared(sql.unsafe.bind(sql), false);
   // drizzle's transaction() calls begin() with a callback only; every statement goes through the handle's unsafe().
   const begin = sql.begin.bind(sql) as (fn: (tx: postgres.TransactionSql) => unknown) => Promise<unknown>;
   (sql as { begin: unknown }).begin = (fn: (tx: postgres.TransactionSql) => unknown) =>
     begin((tx) => {
       tally("db", 2); // BEGIN, COMMIT
-      tx.unsafe = prepared(tx.unsafe.bind(tx));
+      tx.unsafe = prepared(tx.unsafe.bind(tx), true);
       return fn(tx);
     });
 }
