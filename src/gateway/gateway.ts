@@ -4,7 +4,7 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../domain/actor.ts";
-import { authenticate, revokedTokens } from "../domain/auth.ts";
+import { readToken, revokedTokens, sessionActor } from "../domain/auth.ts";
 import { agentTopic, platformContext } from "../domain/events.ts";
 import { once } from "../domain/idempotency.ts";
 import { postMessage, typing } from "../domain/messages.ts";
@@ -283,11 +283,14 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       };
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
-        const { actor, claims } = await authenticate(deps, token);
+        const claims = await readToken(deps, token);
         data.tokenId = claims.jti;
+        const actor = sessionActor(claims);
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
-        data.actor = actor;
+        // The session (revoked? suspended?) is checked by the first statement of this read's transaction.
         ({ username: data.username, idleTimeoutSeconds: data.idleTimeoutSeconds } = await connectingAgent(deps, actor));
+        delete actor.session;
+        data.actor = actor;
       } catch (e) {
         data.authError =
           e instanceof AppError
