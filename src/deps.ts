@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { type Listeners, listeners } from "./lib/listeners.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
+import { startingSnapshot } from "./db/snapshot.ts";
 import { createLimiter, type Limiter, memoryCounters, redisCounters } from "./domain/limits.ts";
 import { isDiskFull } from "./errors.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
@@ -46,7 +47,11 @@ export class RedisUnreachable extends Error {}
 
 export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
   if (config.countRoundTrips) countRoundTrips();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, snapshot: options.snapshot });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    snapshot: options.snapshot ?? startingSnapshot,
+  });
   try {
     await migrate(database);
     let redis: Redis;

@@ -8,24 +8,14 @@ import { afterAll, beforeAll } from "bun:test";
 import { type AgentClient, type ApiResponse, call, type RequestOptions, registerAgent } from "../src/client/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openDatabase } from "../src/db/client.ts";
-import { migrate } from "../src/db/migrate.ts";
+import { startingSnapshot } from "../src/db/snapshot.ts";
 import type { Clock } from "../src/lib/clock.ts";
 import { type Running, startServer } from "../src/server.ts";
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
-let snapshot: Promise<Blob> | undefined;
-/** A migrated empty database, made once per test process: loading it (~1 s) is much cheaper than initdb (~4 s). */
-function migratedSnapshot(): Promise<Blob> {
-  snapshot ??= (async () => {
-    const database = await openDatabase({ dataDir: "memory:" });
-    await migrate(database);
-    const blob = await database.dump!();
-    await database.close();
-    return blob;
-  })();
-  return snapshot;
-}
+/** A migrated empty database (src/db/snapshot.ts): loading it (~1 s) is much cheaper than initdb (~4 s). */
+const migratedSnapshot = startingSnapshot;
 
 /** A fresh embedded database, already migrated, for checks that need one of their own (no server around it). */
 export async function migratedDatabase(): Promise<Database> {

@@ -6,8 +6,7 @@
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openDatabase } from "../db/client.ts";
-import { migrate } from "../db/migrate.ts";
+import { makeSnapshot } from "../db/snapshot.ts";
 import { migrationFiles, SNAPSHOT_NAME } from "./embedded.ts";
 
 const root = resolve(import.meta.dir, "../..");
@@ -31,10 +30,7 @@ const entrypoints = [resolve(args.entry!)];
 if (!args["no-snapshot"]) {
   // The same migrator the server runs, so the snapshot is exactly what a first start would have built.
   const t = performance.now();
-  const database = await openDatabase({ dataDir: "memory:" });
-  const { applied } = await migrate(database);
-  const snapshot = await database.dump!();
-  await database.close();
+  const { snapshot, applied } = await makeSnapshot();
   const path = join(work, SNAPSHOT_NAME);
   await Bun.write(path, snapshot);
   entrypoints.push(path);

@@ -15,7 +15,7 @@ import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/p
 import { drizzle as drizzlePglite, PgliteDatabase, PgliteSession } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { embeddedSnapshot, pgliteAssets } from "../build/embedded.ts";
+import { pgliteAssets } from "../build/embedded.ts";
 import { isDiskFull, isOutage, ServiceUnavailable } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
@@ -133,8 +133,11 @@ const embeddedSettings = [
 export type OpenOptions = {
   databaseUrl?: string;
   dataDir: string;
-  /** A migrated data dir to start from when the embedded database is new (tests, the binary's built-in snapshot). */
-  snapshot?: Blob;
+  /**
+   * A migrated data dir to start from when the embedded database is new (src/db/snapshot.ts), or what answers one
+   * (asked only then). Without it, a new database is made by initdb.
+   */
+  snapshot?: Blob | (() => Promise<Blob>);
 };
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
@@ -152,7 +155,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
     }
   }
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
-  const start = isNew ? (snapshot ?? embeddedSnapshot()) : undefined;
+  const start = isNew ? (typeof snapshot === "function" ? await snapshot() : snapshot) : undefined;
   let opened: PGlite | undefined;
   try {
     opened = await PGlite.create({
