@@ -291,8 +291,7 @@ function preparedStatements(pg: PGlite) {
       );
       // A statement is kept once PostgreSQL has it (a Parse that failed threw above); its plan survives rollbacks.
       if (name !== undefined && !names.has(text)) names.set(text, name);
-      const { rowMode, ...rest } = options ?? {};
-      return pgliteParse.parseResults(messages, parsersFor(options), { ...rest, rowMode, parsers: undefined }) as Results<T>[];
+      return pgliteParse.parseResults(messages, parsersFor(options), { ...options, parsers: undefined }) as Results<T>[];
     },
   };
 }

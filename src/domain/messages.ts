@@ -79,8 +79,14 @@ export async function messageViews(tx: Tx, rows: MessageRow[]): Promise<MessageV
   return rows.map((r) => view(r, byId.get(r.agentId), reactions.get(r.id) ?? []));
 }
 
+/** What a message's view is made of (a whole row, or the columns a history page reads). */
+type ViewedColumns = Pick<
+  MessageRow,
+  "id" | "channelId" | "agentId" | "content" | "contentType" | "replyTo" | "mentions" | "metadata" | "createdAt" | "editedAt"
+>;
+
 function view(
-  r: MessageRow,
+  r: ViewedColumns,
   author: { id: string; username: string; displayName: string | null; avatarUrl: string | null } | undefined,
   reactions: { emoji: string; count: number }[],
 ): MessageView {
@@ -329,19 +335,24 @@ export async function readHistory(tx: Tx, channelId: string, page: PageQuery): P
   if (found.length === 0) return undefined;
   const messagesFound = found.filter((r) => r.id !== null);
   return toPage(messagesFound, page.limit, (kept) =>
-    kept.map((r) => ({
-      id: r.id!,
-      channel_id: channelId,
-      agent: { id: r.agent_id, username: r.username ?? "unknown", display_name: r.display_name, avatar_url: r.avatar_url },
-      content: r.content,
-      content_type: r.content_type,
-      reply_to: r.reply_to,
-      mentions: r.mentions ?? [],
-      reactions: r.reactions ?? [],
-      metadata: r.metadata,
-      created_at: new Date(r.created_at).toISOString(),
-      edited_at: r.edited_at === null ? null : new Date(r.edited_at).toISOString(),
-    })),
+    kept.map((r) =>
+      view(
+        {
+          id: r.id!,
+          channelId,
+          agentId: r.agent_id,
+          content: r.content,
+          contentType: r.content_type,
+          replyTo: r.reply_to,
+          mentions: r.mentions ?? [],
+          metadata: r.metadata,
+          createdAt: new Date(r.created_at),
+          editedAt: r.edited_at === null ? null : new Date(r.edited_at),
+        },
+        r.username === null ? undefined : { id: r.agent_id, username: r.username, displayName: r.display_name, avatarUrl: r.avatar_url },
+        r.reactions ?? [],
+      ),
+    ),
   );
 }
 
