@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 
+/** A configuration this process cannot run with (a bad flag, an unreachable database): one line, exit code 2. */
 export class ConfigError extends Error {}
 
 /** A whole number from a flag or the environment, with one plain message for any bad value ("abc", "1.5", "-1"). */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Redis from "ioredis";
 import RedisMock from "ioredis-mock";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { type Listeners, listeners } from "./lib/listeners.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
@@ -43,7 +43,7 @@ export type DepsOptions = {
   clock?: Clock;
 };
 
-export class RedisUnreachable extends Error {}
+export class RedisUnreachable extends ConfigError {}
 
 export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
   if (config.countRoundTrips) countRoundTrips();

@@ -16,6 +16,7 @@ import { drizzle as drizzlePglite, PgliteDatabase, PgliteSession } from "drizzle
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { pgliteAssets } from "../build/embedded.ts";
+import { ConfigError } from "../config.ts";
 import { isDiskFull, isOutage, ServiceUnavailable } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
@@ -55,7 +56,7 @@ export interface Database {
 /** Without params: SQL text of one or more statements. With params: one statement. */
 export type Exec = (sql: string, params?: unknown[]) => Promise<unknown[]>;
 
-export class DatabaseUnreachable extends Error {}
+export class DatabaseUnreachable extends ConfigError {}
 
 /**
  * One index lookup and one heap fetch per table (the whole row is read, so the index alone cannot answer): enough to
