@@ -97,11 +97,11 @@ export async function startServer(config: Config, options: DepsOptions = {}): Pr
   gateway.attach(server);
   const webhookWorker = startWebhookWorker(deps);
   const jobs = startJobs(deps, serverJobs(deps, gateway, presence));
-  // Planner statistics for the migrated tables at once (PGlite has no autovacuum); the job renews them.
+  // Planner statistics for the migrated tables at once (PGlite has no autovacuum); the job renews them. A data dir just
+  // made from the snapshot has the snapshot's (src/db/snapshot.ts analyzes it).
   const analyzing =
     deps.database.kind === "pglite"
-      ? analyze(deps)
-          .catch((e) => logFailure("analyze", e))
+      ? (deps.database.fromSnapshot ? Promise.resolve() : analyze(deps).catch((e) => logFailure("analyze", e)))
           // Starting the embedded database (initdb or a snapshot unpacked, migrations, this first analyze) leaves a few
           // hundred MB of buffers behind; an idle server would keep them until the collector gets round to it.
           .then(() => setImmediate(() => Bun.gc(true)))

@@ -28,6 +28,8 @@ export type Tx = Db;
 
 export interface Database {
   kind: "pglite" | "postgres";
+  /** PGlite only: this open unpacked a snapshot (src/db/snapshot.ts) into a new data dir: its statistics are the snapshot's. */
+  fromSnapshot?: boolean;
   db: Db;
   /**
    * Runs `fn` in one transaction that starts with `setup` (the caller's identity), and hands it the first row `setup`
@@ -179,6 +181,7 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
   const prepared = preparedStatements(client);
   return {
     kind: "pglite",
+    fromSnapshot: start !== undefined,
     db,
     diskFull: watch.diskFull,
     transaction: (setup, fn) =>

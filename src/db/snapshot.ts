@@ -5,16 +5,21 @@ import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sql } from "drizzle-orm";
 import { embeddedSnapshot, migrationFiles } from "../build/embedded.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { openDatabase } from "./client.ts";
 import { migrate } from "./migrate.ts";
 
-/** A freshly migrated embedded database, as a gzip tar of its data dir (initdb and every migration: a few seconds). */
+/**
+ * A freshly migrated embedded database, as a gzip tar of its data dir (initdb and every migration: a few seconds),
+ * analyzed: a server starting from it has the planner statistics it would otherwise compute at every start.
+ */
 export async function makeSnapshot(): Promise<{ snapshot: Blob; applied: string[] }> {
   const database = await openDatabase({ dataDir: "memory:" });
   try {
     const { applied } = await migrate(database);
+    await database.db.execute(sql`analyze`);
     return { snapshot: await database.dump!(), applied };
   } finally {
     await database.close();
@@ -33,7 +38,8 @@ export function startingSnapshot(): Promise<Blob> {
   made ??= (async () => {
     // From source, PGlite is in node_modules: its package.json is beside dist/.
     const pglite = await Bun.file(join(dirname(fileURLToPath(import.meta.resolve("@electric-sql/pglite"))), "..", "package.json")).json();
-    const name = sha256Hex(JSON.stringify([pglite.version, migrationFiles])).slice(0, 16);
+    // What a snapshot is made of, and how (analyzed since format 2): a change makes a new one.
+    const name = sha256Hex(JSON.stringify([pglite.version, migrationFiles, "format 2"])).slice(0, 16);
     const dir = join(process.env.XDG_CACHE_HOME || join(process.env.HOME || homedir(), ".cache"), "moltstack");
     const file = join(dir, `snapshot-${name}.tar.gz`);
     const cached = Bun.file(file);
