@@ -5,13 +5,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Redis from "ioredis";
-import RedisMock from "ioredis-mock";
 import { type Config, ConfigError } from "./config.ts";
 import { type Listeners, listeners } from "./lib/listeners.ts";
 import { type Database, dataDirProblem, openDatabase } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { startingSnapshot } from "./db/snapshot.ts";
 import { createLimiter, type Limiter, memoryCounters, redisCounters } from "./domain/limits.ts";
+import { memoryPresenceStore, type PresenceStore, redisPresenceStore } from "./domain/presence-store.ts";
 import { isDiskFull } from "./errors.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import { countingRedis, countRoundTrips } from "./lib/round-trips.ts";
@@ -22,10 +22,13 @@ import { redisOptions, redisPubSub, watchRedis } from "./pubsub/redis.ts";
 export type Deps = {
   config: Config;
   database: Database;
-  /** Redis in production, ioredis-mock in embedded mode: counters and presence run the same code on both. */
-  redis: Redis;
+  /** Production only: the connection the limits and presence share (pub/sub has its own). */
+  redis?: Redis;
   pubsub: PubSub;
+  /** Rate limits: counted in Redis in production, in process memory when embedded (the only instance). */
   limiter: Limiter;
+  /** Presence state: in Redis in production, in process memory when embedded. */
+  presenceStore: PresenceStore;
   jwtKey: Uint8Array;
   /**
    * The time the platform's rules go by (presence, session leases and limits, periodic jobs). Token expiry (jose) and
@@ -54,31 +57,34 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
   });
   try {
     await migrate(database);
-    let redis: Redis;
-    let pubsub: PubSub;
-    if (config.redisUrl) {
-      redis = await connectRedis(config.redisUrl);
-      if (config.countRoundTrips) redis = countingRedis(redis);
-      const sub = await connectRedis(config.redisUrl).catch((e) => {
-        redis.disconnect();
-        throw e;
-      });
-      watchRedis([redis, sub]);
-      pubsub = redisPubSub(redis, sub, config.redisPrefix);
-    } else {
-      redis = new RedisMock();
-      if (config.countRoundTrips) redis = countingRedis(redis);
-      pubsub = memoryPubSub();
-    }
-    return {
+    const shared = {
       config,
       database,
-      redis,
-      pubsub,
-      limiter: createLimiter(config.redisUrl ? redisCounters(redis) : memoryCounters(), config.redisPrefix),
       jwtKey: loadJwtKey(config),
       clock: options.clock ?? systemClock,
-      wakes: listeners("wakes"),
+      wakes: listeners<[]>("wakes"),
+    };
+    if (!config.redisUrl) {
+      return {
+        ...shared,
+        pubsub: memoryPubSub(),
+        limiter: createLimiter(memoryCounters(), config.redisPrefix),
+        presenceStore: memoryPresenceStore(),
+      };
+    }
+    let redis = await connectRedis(config.redisUrl);
+    if (config.countRoundTrips) redis = countingRedis(redis);
+    const sub = await connectRedis(config.redisUrl).catch((e) => {
+      redis.disconnect();
+      throw e;
+    });
+    watchRedis([redis, sub]);
+    return {
+      ...shared,
+      redis,
+      pubsub: redisPubSub(redis, sub, config.redisPrefix),
+      limiter: createLimiter(redisCounters(redis), config.redisPrefix),
+      presenceStore: redisPresenceStore(redis, config.redisPrefix),
     };
   } catch (e) {
     await database.close().catch(() => {});
@@ -88,8 +94,8 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.pubsub.close().catch(() => {});
-  deps.redis.removeAllListeners("close"); // closed on purpose: not an outage
-  deps.redis.disconnect();
+  deps.redis?.removeAllListeners("close"); // closed on purpose: not an outage
+  deps.redis?.disconnect();
   await deps.database.close().catch(() => {});
 }
 

@@ -1,7 +1,6 @@
-// Presence, per agent (never per socket), shared by every instance through Redis (ioredis-mock when embedded):
-//   sockets:<agent>   sorted set of live session ids, scored by when they lapse (an instance that dies stops renewing)
-//   outbound:<agent>  time of the agent's last outbound act (send, react, type); connecting counts as one
-//   state:<agent>     the published state (online | idle), which lapses to offline
+// Presence, per agent (never per socket), shared by every instance through its store (Redis in production, process
+// memory when embedded: src/domain/presence-store.ts): the leases of the agent's sockets, its last outbound act, its
+// published state (online | idle; none is offline, and a state lapses with the instance that stops renewing it).
 // ONLINE on connect; IDLE after timeout/2 without an outbound act; OFFLINE after timeout or when the last socket
 // closes. Receiving does not count. Time is `deps.clock`'s. Changes are announced once per tick, one frame per server
 // listing every change since its last frame, and less often while the server keeps changing: a thousand agents
@@ -30,7 +29,6 @@ export const maxPresenceGapMs = 15_000;
 /** How often an instance looks for agents still shown present whose instance died without saying goodbye. */
 export const stalePresenceMs = 60_000;
 
-const key = (deps: Deps, kind: string, agentId: string) => `${deps.config.redisPrefix}presence:${kind}:${agentId}`;
 const stateTtlMs = (timeoutSeconds: number) => timeoutSeconds * 1000 + sessionLeaseMs;
 
 /** True while the agent has a live socket on any instance. */
@@ -40,12 +38,12 @@ export async function isConnected(deps: Deps, agentId: string): Promise<boolean>
 
 /** How many live sessions the agent has across all instances. */
 export async function connectedSessions(deps: Deps, agentId: string): Promise<number> {
-  return deps.redis.zcount(key(deps, "sockets", agentId), deps.clock.now(), "+inf");
+  return deps.presenceStore.liveSessions(agentId, deps.clock.now());
 }
 
 /** An outbound act (send, react, type) resets the idle timer, wherever it came from (REST or WebSocket). */
 export async function recordOutbound(deps: Deps, agentId: string): Promise<void> {
-  await deps.redis.set(key(deps, "outbound", agentId), String(deps.clock.now()), "PX", 24 * 3600 * 1000);
+  await deps.presenceStore.setOutbound(agentId, deps.clock.now());
 }
 
 /** The state the clock says an agent is in, from its last outbound act and its idle timeout. */
@@ -57,17 +55,9 @@ export function stateAt(now: number, lastOutbound: number | undefined, timeoutSe
   return "offline";
 }
 
-async function lastOutbound(deps: Deps, agentIds: string[]): Promise<(number | undefined)[]> {
-  if (agentIds.length === 0) return [];
-  const values = await deps.redis.mget(agentIds.map((id) => key(deps, "outbound", id)));
-  return values.map((v) => (v ? Number(v) : undefined));
-}
-
 /** The current state of many agents at once (one round trip): a snapshot for a new subscriber. */
 export async function statesOf(deps: Deps, agentIds: string[]): Promise<PresenceState[]> {
-  if (agentIds.length === 0) return [];
-  const values = await deps.redis.mget(agentIds.map((id) => key(deps, "state", id)));
-  return values.map((v) => (v === "online" || v === "idle" ? v : "offline"));
+  return (await deps.presenceStore.states(agentIds)).map((state) => state ?? "offline");
 }
 
 /**
@@ -205,12 +195,13 @@ export function createPresence(deps: Deps): Presence {
     const batch = [...pending.values()];
     pending.clear();
     try {
-      const tx = deps.redis.multi();
-      for (const c of batch) {
-        if (c.state === "offline") tx.del(key(deps, "state", c.agentId));
-        else tx.set(key(deps, "state", c.agentId), c.state, "PX", stateTtlMs(c.idleTimeoutSeconds));
-      }
-      await tx.exec();
+      await deps.presenceStore.setStates(
+        batch.map((c) => ({
+          agentId: c.agentId,
+          state: c.state === "offline" ? undefined : c.state,
+          ttlMs: stateTtlMs(c.idleTimeoutSeconds),
+        })),
+      );
       const servers = await storePresence(deps, batch);
       for (const c of batch) {
         if (c.state === "offline" && !local.has(c.agentId)) published.delete(c.agentId);
@@ -232,11 +223,7 @@ export function createPresence(deps: Deps): Presence {
     const mine = local.get(s.agentId);
     mine?.sessions.delete(s.sessionId);
     if (mine?.sessions.size === 0) local.delete(s.agentId);
-    await deps.redis
-      .multi()
-      .zrem(key(deps, "sockets", s.agentId), s.sessionId)
-      .zremrangebyscore(key(deps, "sockets", s.agentId), "-inf", deps.clock.now())
-      .exec();
+    await deps.presenceStore.close(s.agentId, s.sessionId, deps.clock.now());
     if (local.has(s.agentId)) return;
     const elsewhere = await isConnected(deps, s.agentId);
     if (local.has(s.agentId)) return; // it connected here again meanwhile
@@ -253,18 +240,13 @@ export function createPresence(deps: Deps): Presence {
       local.set(s.agentId, mine);
       mine.sessions.add(s.sessionId);
       const now = deps.clock.now();
-      await deps.redis
-        .multi()
-        .zadd(key(deps, "sockets", s.agentId), now + sessionLeaseMs, s.sessionId)
-        .pexpire(key(deps, "sockets", s.agentId), sessionLeaseMs * 2)
-        .set(key(deps, "outbound", s.agentId), String(now), "PX", 24 * 3600 * 1000)
-        .exec();
+      await deps.presenceStore.open(s.agentId, s.sessionId, now, now + sessionLeaseMs, sessionLeaseMs * 2);
       change({ ...s, state: "online" });
     },
 
     async tick() {
       const ids = [...local.keys()];
-      const last = await lastOutbound(deps, ids);
+      const last = await deps.presenceStore.outbound(ids);
       const now = deps.clock.now();
       for (let i = 0; i < ids.length; i++) {
         const mine = local.get(ids[i]);
@@ -281,16 +263,16 @@ export function createPresence(deps: Deps): Presence {
 
     async renew() {
       if (local.size === 0) return;
-      const until = deps.clock.now() + sessionLeaseMs;
-      const tx = deps.redis.multi();
-      for (const [agentId, mine] of local) {
-        for (const sessionId of mine.sessions) tx.zadd(key(deps, "sockets", agentId), until, sessionId);
-        tx.pexpire(key(deps, "sockets", agentId), sessionLeaseMs * 2);
-        // A state stays published while its agent is connected, however long that is.
-        const state = published.get(agentId);
-        if (state && state !== "offline") tx.pexpire(key(deps, "state", agentId), stateTtlMs(mine.idleTimeoutSeconds));
-      }
-      await tx.exec();
+      await deps.presenceStore.renew(
+        [...local].map(([agentId, mine]) => {
+          // A state stays published while its agent is connected, however long that is.
+          const state = published.get(agentId);
+          const stateTtl = state && state !== "offline" ? stateTtlMs(mine.idleTimeoutSeconds) : undefined;
+          return { agentId, sessionIds: mine.sessions, stateTtlMs: stateTtl };
+        }),
+        deps.clock.now() + sessionLeaseMs,
+        sessionLeaseMs * 2,
+      );
     },
 
     async stop() {
