@@ -8,6 +8,7 @@
 // Session leases are scored on the caller's clock (`deps.clock`, which tests move by hand); keys expire on the real
 // clock, as Redis's own expiry does.
 import type Redis from "ioredis";
+import { expiringMap } from "../lib/expiring.ts";
 
 /** A published state; offline is never stored (no state is offline). */
 export type StoredState = "online" | "idle";
@@ -89,50 +90,29 @@ export function redisPresenceStore(redis: Redis, prefix: string): PresenceStore 
   };
 }
 
-/** The embedded server's: plain maps, each entry with its expiry; what has expired is dropped once a minute. */
+/** The embedded server's: maps whose entries expire as Redis keys do (src/lib/expiring.ts). */
 export function memoryPresenceStore(realNow: () => number = Date.now): PresenceStore {
-  type Expiring<T> = { value: T; expiresAt: number };
-  const sockets = new Map<string, Expiring<Map<string, number>>>();
-  const outbound = new Map<string, Expiring<number>>();
-  const states = new Map<string, Expiring<StoredState>>();
-  let sweepAt = 0;
-  const live = <T>(map: Map<string, Expiring<T>>, agentId: string): T | undefined => {
-    const entry = map.get(agentId);
-    if (!entry) return undefined;
-    if (entry.expiresAt > realNow()) return entry.value;
-    map.delete(agentId);
-    return undefined;
-  };
-  const sweep = () => {
-    const t = realNow();
-    if (t < sweepAt) return;
-    sweepAt = t + 60_000;
-    for (const map of [sockets, outbound, states] as Map<string, Expiring<unknown>>[]) {
-      for (const [agentId, entry] of map) if (entry.expiresAt <= t) map.delete(agentId);
-    }
-  };
+  const sockets = expiringMap<Map<string, number>>(realNow);
+  const outbound = expiringMap<number>(realNow);
+  const states = expiringMap<StoredState>(realNow);
+  /** The agent's leases (a new set when it had none), its set made to live `keyTtlMs` from now. */
   const leases = (agentId: string, keyTtlMs: number) => {
-    let entry = sockets.get(agentId);
-    if (!entry || entry.expiresAt <= realNow()) {
-      entry = { value: new Map(), expiresAt: 0 };
-      sockets.set(agentId, entry);
-    }
-    entry.expiresAt = realNow() + keyTtlMs;
-    return entry.value;
+    const mine = sockets.get(agentId) ?? new Map<string, number>();
+    sockets.set(agentId, mine, keyTtlMs);
+    return mine;
   };
   return {
     async liveSessions(agentId, now) {
       let n = 0;
-      for (const lapses of live(sockets, agentId)?.values() ?? []) if (lapses >= now) n++;
+      for (const lapses of sockets.get(agentId)?.values() ?? []) if (lapses >= now) n++;
       return n;
     },
     async open(agentId, sessionId, now, leaseUntil, keyTtlMs) {
-      sweep();
       leases(agentId, keyTtlMs).set(sessionId, leaseUntil);
-      outbound.set(agentId, { value: now, expiresAt: realNow() + outboundTtlMs });
+      outbound.set(agentId, now, outboundTtlMs);
     },
     async close(agentId, sessionId, now) {
-      const mine = live(sockets, agentId);
+      const mine = sockets.get(agentId);
       if (!mine) return;
       mine.delete(sessionId);
       for (const [id, lapses] of mine) if (lapses <= now) mine.delete(id);
@@ -142,25 +122,23 @@ export function memoryPresenceStore(realNow: () => number = Date.now): PresenceS
       for (const { agentId, sessionIds, stateTtlMs } of agents) {
         const mine = leases(agentId, keyTtlMs);
         for (const sessionId of sessionIds) mine.set(sessionId, until);
-        const state = stateTtlMs === undefined ? undefined : states.get(agentId);
-        if (state && state.expiresAt > realNow()) state.expiresAt = realNow() + stateTtlMs!;
+        if (stateTtlMs !== undefined) states.touch(agentId, stateTtlMs);
       }
     },
     async setOutbound(agentId, at) {
-      outbound.set(agentId, { value: at, expiresAt: realNow() + outboundTtlMs });
+      outbound.set(agentId, at, outboundTtlMs);
     },
     async outbound(agentIds) {
-      return agentIds.map((id) => live(outbound, id));
+      return agentIds.map((id) => outbound.get(id));
     },
     async setStates(changes) {
-      sweep();
       for (const c of changes) {
-        if (c.state) states.set(c.agentId, { value: c.state, expiresAt: realNow() + c.ttlMs });
+        if (c.state) states.set(c.agentId, c.state, c.ttlMs);
         else states.delete(c.agentId);
       }
     },
     async states(agentIds) {
-      return agentIds.map((id) => live(states, id));
+      return agentIds.map((id) => states.get(id));
     },
   };
 }
