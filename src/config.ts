@@ -50,6 +50,8 @@ const configSchema = z.object({
   logRequests: z.boolean().default(false),
   /** Count database statements and Redis round trips per request into an X-Round-Trips header (benchmarks). */
   countRoundTrips: z.boolean().default(false),
+  /** What the read model (src/read-model/) may keep in memory, in MB; 0 = none (every read asks the database). */
+  readModelMegabytes: wholeNumber(0, 65536).default(64),
   limits: limitsSchema,
 });
 
@@ -157,6 +159,7 @@ export function loadConfig(argv: string[] = [], env: Record<string, string | und
     webhookWakeWindowSeconds: env.MOLTSTACK_WEBHOOK_WAKE_WINDOW_SECONDS || undefined,
     logRequests: truthy(env.MOLTSTACK_LOG_REQUESTS),
     countRoundTrips: truthy(env.MOLTSTACK_COUNT_ROUND_TRIPS),
+    readModelMegabytes: env.MOLTSTACK_READ_MODEL_MB || undefined,
     limits,
   });
   if (!parsed.success) {

@@ -13,6 +13,7 @@ import { startingSnapshot } from "./db/snapshot.ts";
 import { createLimiter, type Limiter, memoryCounters, redisCounters } from "./domain/limits.ts";
 import { memoryPresenceStore, type PresenceStore, redisPresenceStore } from "./domain/presence-store.ts";
 import { isDiskFull } from "./errors.ts";
+import { applyChanges, createStore, linkChanged, type Store } from "./read-model/store.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import { countingRedis, countRoundTrips } from "./lib/round-trips.ts";
 import { memoryPubSub } from "./pubsub/memory.ts";
@@ -37,6 +38,10 @@ export type Deps = {
   clock: Clock;
   /** Told after a webhook wake is enqueued, so the outbox worker looks at once instead of at its next poll. */
   wakes: Listeners<[]>;
+  /** What this process answers from memory, kept by the database's stream of changes (src/read-model/). */
+  readModel: Store;
+  /** Stops hearing other instances' changes (PostgreSQL). */
+  stopWatching?: () => Promise<void>;
 };
 
 export type DepsOptions = {
@@ -57,12 +62,20 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
   });
   try {
     await migrate(database);
+    const readModel = createStore(config.readModelMegabytes * 1024 * 1024);
+    database.committed.add((keys) => applyChanges(readModel, keys));
+    const stopWatching = await database.watchChanges?.({
+      changes: (keys) => applyChanges(readModel, keys),
+      link: (up) => linkChanged(readModel, up),
+    });
     const shared = {
       config,
       database,
       jwtKey: loadJwtKey(config),
       clock: options.clock ?? systemClock,
       wakes: listeners<[]>("wakes"),
+      readModel,
+      stopWatching,
     };
     if (!config.redisUrl) {
       return {
@@ -93,6 +106,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.stopWatching?.().catch(() => {});
   await deps.pubsub.close().catch(() => {});
   deps.redis?.removeAllListeners("close"); // closed on purpose: not an outage
   deps.redis?.disconnect();

@@ -10,7 +10,7 @@ import {
   type QueryOptions,
   type Results,
 } from "@electric-sql/pglite";
-import type { SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite, PgliteDatabase, PgliteSession } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -20,6 +20,7 @@ import { ConfigError } from "../config.ts";
 import { isDiskFull, isOutage, ServiceUnavailable } from "../errors.ts";
 import { within } from "../lib/deadline.ts";
 import { link } from "../lib/link.ts";
+import { type Listeners, listeners } from "../lib/listeners.ts";
 import { tally } from "../lib/round-trips.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT>;
@@ -36,6 +37,11 @@ export interface Database {
    * answered. On PGlite BEGIN and `setup` go to the engine in one call.
    */
   transaction<T>(setup: SQL, fn: (tx: Tx, opened: Record<string, unknown> | undefined) => Promise<T>): Promise<T>;
+  /**
+   * Told, right after a transaction of this process commits and before its caller goes on, the keys its row changes
+   * named (migrations/0006_read_model.sql): the read model applies them before anything reads it again.
+   */
+  committed: Listeners<[keys: string[]]>;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
   execLocked(lockKey: number, run: (exec: Exec) => Promise<void>): Promise<void>;
   /**
@@ -50,9 +56,24 @@ export interface Database {
   ping(): Promise<void>;
   /** Whether the disk under the database is full: little space left under the data dir, or a write (`run`) refused lately. */
   diskFull(): boolean;
+  /**
+   * PostgreSQL only: hears the keys other instances' transactions named (NOTIFY moltstack_changes), on a connection of
+   * its own; `link(false)` as soon as that connection is lost (changes may be missed from then on), `link(true)` once
+   * it listens again. Answers the function that stops listening.
+   */
+  watchChanges?(on: { changes(keys: string[]): void; link(up: boolean): void }): Promise<() => Promise<void>>;
   /** PGlite only: the whole data dir as a gzip tarball (test snapshots, build-time snapshot). */
   dump?(): Promise<Blob>;
   close(): Promise<void>;
+}
+
+/** The keys a transaction's row changes named (migrations/0006_read_model.sql), space-separated. */
+const notedChangesText = "select current_setting('moltstack.changes', true) as changes";
+const notedChanges = sql.raw(notedChangesText);
+const commitNoting = `${notedChangesText}; COMMIT`;
+
+function tellCommitted(committed: Listeners<[string[]]>, noted: string | undefined): void {
+  if (noted) committed.emit(noted.trim().split(" "));
 }
 
 /** Without params: SQL text of one or more statements. With params: one statement. */
@@ -179,8 +200,10 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
   const watch = diskWatch(inMemory ? undefined : dataDir);
   const dialect = new PgDialect();
   const prepared = preparedStatements(client);
+  const committed = listeners<[string[]]>("committed");
   return {
     kind: "pglite",
+    committed,
     fromSnapshot: start !== undefined,
     db,
     diskFull: watch.diskFull,
@@ -202,9 +225,11 @@ async function openPglite({ dataDir, snapshot }: OpenOptions): Promise<Database>
             new PgliteDatabase(dialect, new PgliteSession(statements as PGliteTransaction, dialect, undefined), undefined),
             opened?.rows[0] as Record<string, unknown> | undefined,
           );
-          const [commit] = pgliteParse.parseResults(await inOneCall(client, protocol.serialize.query("COMMIT")), client.parsers);
+          // The keys the transaction's row changes named travel in the same call as the COMMIT.
+          const [noted, commit] = pgliteParse.parseResults(await inOneCall(client, protocol.serialize.query(commitNoting)), client.parsers);
           if (commit?.command === "ROLLBACK")
             throw Object.assign(new Error("the transaction was aborted and rolled back"), { code: "25P02" });
+          tellCommitted(committed, (noted?.rows[0] as { changes?: string } | undefined)?.changes);
           return result;
         } catch (e) {
           await inOneCall(client, protocol.serialize.query("ROLLBACK")).catch(() => {});
@@ -473,17 +498,26 @@ async function openPostgres(url: string): Promise<Database> {
     })();
   };
   const watch = diskWatch();
+  const committed = listeners<[string[]]>("committed");
   return {
     kind: "postgres",
     db,
+    committed,
     diskFull: watch.diskFull,
-    transaction: (setup, fn) =>
+    transaction: async (setup, fn) => {
       // postgres.js's begin() under drizzle's transaction(): it fails the transaction at once when the connection
       // drops.
-      db.transaction(async (tx) => {
+      let noted: string | undefined;
+      const result = await db.transaction(async (tx) => {
         const [opened] = await rows<Record<string, unknown>>(tx, setup);
-        return fn(tx, opened);
-      }),
+        const answer = await fn(tx, opened);
+        [{ changes: noted }] = await rows<{ changes: string | undefined }>(tx, notedChanges);
+        return answer;
+      });
+      tellCommitted(committed, noted);
+      return result;
+    },
+    watchChanges: (on) => watchChanges(url, on),
     async execLocked(key, run) {
       const conn = await sql.reserve();
       try {
@@ -528,6 +562,53 @@ async function openPostgres(url: string): Promise<Database> {
       // Requests have finished by now; a connection still reconnecting after an outage is not waited for long.
       return sql.end({ timeout: 1 });
     },
+  };
+}
+
+const changesChannel = "moltstack_changes";
+
+/**
+ * LISTEN on a connection of its own (postgres.js's listen() reconnects by itself but never says it was away, and a
+ * notification sent meanwhile is gone: the read model must know, to stop answering from memory until it listens again).
+ */
+async function watchChanges(url: string, on: { changes(keys: string[]): void; link(up: boolean): void }) {
+  let closed = false;
+  let relistening = false;
+  const listener = postgres(url, {
+    max: 1,
+    idle_timeout: 0,
+    max_lifetime: null,
+    fetch_types: false,
+    connect_timeout: 2,
+    onnotice: () => {},
+    connection: { application_name: "moltstack-changes" },
+    onnotify: (channel: string, payload: string) => {
+      if (channel === changesChannel) on.changes(payload.split(" "));
+    },
+    onclose: () => {
+      if (closed) return;
+      on.link(false);
+      if (!relistening) void relisten();
+    },
+  } as postgres.Options<{}>);
+  const listen = () => listener.unsafe(`listen ${changesChannel}`);
+  const relisten = async () => {
+    relistening = true;
+    while (!closed) {
+      try {
+        await listen();
+        on.link(true);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, probeEveryMs));
+      }
+    }
+    relistening = false;
+  };
+  await listen();
+  return async () => {
+    closed = true;
+    await listener.end({ timeout: 1 });
   };
 }
 

@@ -29,6 +29,7 @@ export async function inTransaction<T>(database: Database, actor: Actor, fn: (tx
       result = await database.run(() =>
         database.transaction(identity(actor, session), async (tx, opened) => {
           if (session) {
+            session.state = String(opened?.session);
             const refusal = sessionRefusal(opened?.session, session.apiKey);
             if (refusal) throw refusal;
             session.checked = true;

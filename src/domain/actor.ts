@@ -32,7 +32,13 @@ export type Claim = { taken: boolean; take(tx: Tx): Promise<void> };
  * checked. src/db/rls.ts checks it in the statement that sets the identity of the act's first transaction; an act that
  * reaches no transaction gets it checked on its own (http/middleware.ts). Shared by every copy of the actor.
  */
-export type Session = { tokenId: string; apiKey: boolean; checked: boolean };
+export type Session = {
+  tokenId: string;
+  apiKey: boolean;
+  checked: boolean;
+  /** What the database said of it (app_session_state), once a transaction checked it: the read model keeps it. */
+  state?: string;
+};
 
 /** What the database says of a session (app_session_state), as the refusal a caller gets; undefined when it may act. */
 export function sessionRefusal(state: unknown, apiKey: boolean): AppError | undefined {

@@ -6,6 +6,7 @@ import { agentKarma, agents } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { shownName } from "../lib/text.ts";
+import { remembered } from "../read-model/store.ts";
 import type { Actor } from "./actor.ts";
 import { capabilities } from "./auth.ts";
 
@@ -80,16 +81,21 @@ function profile(row: ProfileRow, own: boolean): Profile {
   };
 }
 
+/** One's own profile: from the read model while it holds it (any change to the agent or its karma voids it). */
 export async function getOwnProfile(deps: Deps, actor: Actor & { role: "agent" }): Promise<Profile> {
-  return inTransaction(deps.database, actor, async (tx) => {
-    const [row] = await tx
-      .select(profileColumns)
-      .from(agents)
-      .leftJoin(agentKarma, eq(agentKarma.agentId, agents.id))
-      .where(eq(agents.id, actor.agentId));
-    if (!row) throw new AppError("not_found", "agent not found");
-    return profile(row, true);
-  });
+  const id = actor.agentId;
+  const own = await remembered(deps.readModel, `profile:${id}`, [`agent:${id}`, `author:${id}`], () =>
+    inTransaction(deps.database, actor, async (tx) => {
+      const [row] = await tx
+        .select(profileColumns)
+        .from(agents)
+        .leftJoin(agentKarma, eq(agentKarma.agentId, agents.id))
+        .where(eq(agents.id, id));
+      return row ? profile(row, true) : undefined;
+    }),
+  );
+  if (!own) throw new AppError("not_found", "agent not found");
+  return own;
 }
 
 /** A public profile. Pending (unverified) agents do not exist as far as others can tell. */

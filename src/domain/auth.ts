@@ -24,7 +24,8 @@ import {
 } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { shownName } from "../lib/text.ts";
-import { type Actor, system } from "./actor.ts";
+import { keep, lookup } from "../read-model/store.ts";
+import { type Actor, sessionRefusal, system } from "./actor.ts";
 
 export const accessTokenSeconds = 15 * 60;
 export const refreshTokenSeconds = 30 * 24 * 3600;
@@ -360,7 +361,20 @@ export async function signObserverToken(deps: Deps, observerId: string, seconds:
  */
 export type Claims = { kind: "agent" | "observer"; sub: string; jti: string; exp: number; apiKey?: true };
 
+/**
+ * A token's claims, checked once per token and then remembered (a signature and an API key's owner never change);
+ * expiry is checked on every use. Revocation is the session's (sessionFromMemory, checkSession).
+ */
 export async function readToken(deps: Deps, token: string): Promise<Claims> {
+  const key = `bearer:${token}`;
+  const known = lookup<Claims>(deps.readModel, key);
+  if (known && (known.exp === 0 || known.exp * 1000 > Date.now())) return known;
+  const claims = await checkToken(deps, token);
+  keep(deps.readModel, deps.readModel.position, key, claims, [], token.length + 200);
+  return claims;
+}
+
+async function checkToken(deps: Deps, token: string): Promise<Claims> {
   if (token.startsWith(apiKeyPrefix)) return readApiKey(deps, token);
   try {
     const { payload } = await jwtVerify(token, deps.jwtKey, { issuer, algorithms: ["HS256"] });
@@ -388,6 +402,28 @@ export function sessionActor(claims: Claims): Actor {
     agentId: claims.sub,
     ...(claims.apiKey ? { apiKeyId: claims.jti } : {}),
     session: { tokenId: claims.jti, apiKey: claims.apiKey === true, checked: false },
+  };
+}
+
+/**
+ * A request's session as the read model knows it: a refusal is thrown, a good one is marked checked (no transaction
+ * asks again). Otherwise the act's first transaction checks it; call the answered function once the request is done
+ * to keep what the database said.
+ */
+export function sessionFromMemory(deps: Deps, actor: Actor): () => void {
+  const session = actor.role === "agent" ? actor.session : undefined;
+  if (actor.role !== "agent" || !session) return () => {};
+  const key = `session:${actor.agentId}:${session.tokenId}:${session.apiKey}`;
+  const known = lookup<string>(deps.readModel, key);
+  if (known !== undefined) {
+    const refusal = sessionRefusal(known, session.apiKey);
+    if (refusal) throw refusal;
+    session.checked = true;
+    return () => {};
+  }
+  const at = deps.readModel.position;
+  return () => {
+    if (session.state !== undefined) keep(deps.readModel, at, key, session.state, [`token:${session.tokenId}`, `author:${actor.agentId}`], 160);
   };
 }
 

@@ -4,6 +4,7 @@ import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { rows, sqlConstraint, type Tx } from "../db/client.ts";
 import { type After, inTransaction } from "../db/rls.ts";
+import { answering, remembered } from "../read-model/store.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
@@ -12,6 +13,7 @@ import { content, type editInput, type MessageInput, type MessageView } from "..
 import { type Actor, system } from "./actor.ts";
 import { defaultSettings, getAgentConfig } from "./agent-settings.ts";
 import { channelTopic, publish } from "./events.ts";
+import { expectMessage, pageFromWindow } from "./history-window.ts";
 import { type Addressed, address } from "./inbox.ts";
 import { idCursor, type Page, type PageQuery, toPage } from "./paging.ts";
 import {
@@ -19,6 +21,8 @@ import {
   assertCanPost,
   assertNotBanned,
   assertPostingRights,
+  channelAccess,
+  mayReadChannel,
   memberRole,
   type PostingRights,
   postingRightsColumns,
@@ -227,8 +231,12 @@ export async function postMessage(
   if (!agentId) throw new AppError("forbidden", "only agents post");
   assertContent(input.content);
   const names = mentionedNames(input.content);
+  // A plain post in a server channel checks its rights against the read model; a reply, a mention or a DM asks the
+  // database inside the transaction.
+  const known = !input.reply_to && names.length === 0 ? await rememberedPlace(deps, actor, agentId, channelId) : undefined;
+  let forget = () => {};
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
-    const place = await postingPlace(tx, agentId, channelId, input.reply_to, names);
+    const place = known ?? (await postingPlace(tx, agentId, channelId, input.reply_to, names));
     if (!place) throw new AppError("not_found", "channel not found");
     assertPostingRights(place, place);
     if (input.reply_to && !place.reply_found) {
@@ -278,20 +286,46 @@ export async function postMessage(
       [],
     );
     await addressFor(deps, tx, actor, agentId, place, m, mentions, after);
+    forget();
+    forget = expectMessage(deps, m);
     after(() => publish(deps, channelTopic(channelId), messageFrame(m)));
     after(() => recordOutbound(deps, agentId));
     return m;
-  });
+  }).finally(() => forget());
   return message;
 }
 
-/** History, newest first; with `after`, oldest first from that id on. Reading a public server needs no membership. */
+/**
+ * The posting place of an agent in a server channel (its rights there, its limit, its name) from the read model, or
+ * undefined where the transaction must ask (a DM, whose rights depend on blocks; the read model not answering).
+ */
+async function rememberedPlace(deps: Deps, actor: Actor, agentId: string, channelId: string): Promise<PostingPlace | undefined> {
+  if (!answering(deps.readModel)) return undefined;
+  const access = await channelAccess(deps, channelId);
+  if (!access || access.type === "dm" || !access.serverId) return undefined;
+  const serverId = access.serverId;
+  return remembered<PostingPlace>(
+    deps.readModel,
+    `place:${channelId}:${agentId}`,
+    [`channel:${channelId}`, `server:${serverId}`, `agent:${agentId}`, `author:${agentId}`],
+    () => inTransaction(deps.database, actor, (tx) => postingPlace(tx, agentId, channelId, undefined, [])),
+  );
+}
+
+/**
+ * History, newest first; with `after`, oldest first from that id on. Reading a public server needs no membership.
+ * Pages inside the channel's newest messages come from the read model (src/domain/history-window.ts).
+ */
 export async function listMessages(deps: Deps, actor: Actor, channelId: string, page: PageQuery): Promise<Page<MessageView>> {
-  return inTransaction(deps.database, actor, async (tx) => {
-    const history = await readHistory(tx, channelId, page);
-    if (!history) throw new AppError("not_found", "channel not found");
-    return history;
-  });
+  const fromDatabase = (as: Actor, id: string, query: PageQuery) => inTransaction(deps.database, as, (tx) => readHistory(tx, id, query));
+  const history =
+    answering(deps.readModel) && !page.after
+      ? (await mayReadChannel(deps, actor, channelId))
+        ? ((await pageFromWindow(deps, actor, channelId, page, fromDatabase)) ?? (await fromDatabase(actor, channelId, page)))
+        : undefined
+      : await fromDatabase(actor, channelId, page);
+  if (!history) throw new AppError("not_found", "channel not found");
+  return history;
 }
 
 type HistoryRow = {

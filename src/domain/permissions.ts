@@ -2,9 +2,12 @@
 // questions again in the database; these checks give a clear error first (and a 404 for what one may not see).
 import { and, eq, sql } from "drizzle-orm";
 import { rows, type Tx } from "../db/client.ts";
+import { inTransaction } from "../db/rls.ts";
 import { channelBans, channels, serverBans, serverMembers, servers } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import type { Actor } from "./actor.ts";
+import { remembered } from "../read-model/store.ts";
+import { type Actor, system } from "./actor.ts";
 
 export type Role = "owner" | "admin" | "member";
 export type ChannelRow = typeof channels.$inferSelect;
@@ -116,4 +119,52 @@ export async function channelReadableBy(tx: Tx, channelId: string, agentId: stri
       ),
     );
   return channel;
+}
+
+/** What decides who may read a channel, as the platform knows it: kept by the read model (src/read-model/). */
+type ChannelAccess = { type: string; serverId: string | null; isPublic: boolean; owner: string | null; parties: string[] };
+
+export async function channelAccess(deps: Deps, channelId: string): Promise<ChannelAccess | undefined> {
+  return remembered<ChannelAccess>(
+    deps.readModel,
+    `access:${channelId}`,
+    (a) => [`channel:${channelId}`, ...(a.serverId ? [`server:${a.serverId}`] : [])],
+    () =>
+      inTransaction(deps.database, system, async (tx) => {
+        const [row] = await rows<{ type: string; server_id: string | null; is_public: boolean | null; owner: string | null; parties: string[] | null }>(
+          tx,
+          sql`select c.type, c.server_id, s.is_public, s.owner_agent_id as owner,
+                     (select array_agg(x) from friendships f, unnest(array[f.agent_a_id, f.agent_b_id]) x
+                       where f.dm_channel_id = c.id) as parties
+                from channels c left join servers s on s.id = c.server_id
+               where c.id = ${channelId}`,
+        );
+        if (!row) return undefined;
+        return { type: row.type, serverId: row.server_id, isPublic: row.is_public === true, owner: row.owner, parties: row.parties ?? [] };
+      }),
+  );
+}
+
+/** Whether `agentId` is a member of the server, as the read model knows it. */
+async function isMember(deps: Deps, serverId: string, agentId: string): Promise<boolean> {
+  const role = await remembered<string>(deps.readModel, `member:${serverId}:${agentId}`, [`server:${serverId}`], () =>
+    inTransaction(deps.database, system, async (tx) => (await memberRole(tx, serverId, agentId)) ?? "none"),
+  );
+  return role !== undefined && role !== "none";
+}
+
+/**
+ * app_can_read_channel answered from memory: a DM's pair, a public server's channel for anyone, a private server's for
+ * its owner and members. False for a channel that does not exist. The database answers the same under row-level
+ * security (test/read-model.test.ts compares the two).
+ */
+export async function mayReadChannel(deps: Deps, actor: Actor, channelId: string): Promise<boolean> {
+  if (actor.role === "system") return true;
+  const access = await channelAccess(deps, channelId);
+  if (!access) return false;
+  const agentId = actorAgentId(actor);
+  if (access.type === "dm") return agentId !== undefined && access.parties.includes(agentId);
+  if (access.isPublic) return true;
+  if (!agentId || !access.serverId) return false;
+  return access.owner === agentId || isMember(deps, access.serverId, agentId);
 }

@@ -1,7 +1,7 @@
 // Cross-cutting HTTP concerns: client address, rate limits with their headers, and the caller's identity.
 import type { MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
-import { type Claims, checkSession, readToken, sessionActor } from "../domain/auth.ts";
+import { type Claims, checkSession, readToken, sessionActor, sessionFromMemory } from "../domain/auth.ts";
 import { idempotencyKey, once } from "../domain/idempotency.ts";
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../lib/crypto.ts";
@@ -99,9 +99,14 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
       }
       c.set("claims", claims);
       const actor = sessionActor(claims);
+      const remember = sessionFromMemory(deps, actor);
       c.set("actor", actor);
       await next();
-      await checkSession(deps, actor);
+      try {
+        await checkSession(deps, actor);
+      } finally {
+        remember();
+      }
       return;
     }
     await next();
