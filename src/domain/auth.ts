@@ -423,7 +423,8 @@ export function sessionFromMemory(deps: Deps, actor: Actor): () => void {
   }
   const at = deps.readModel.position;
   return () => {
-    if (session.state !== undefined) keep(deps.readModel, at, key, session.state, [`token:${session.tokenId}`, `author:${actor.agentId}`], 160);
+    if (session.state !== undefined)
+      keep(deps.readModel, at, key, session.state, [`token:${session.tokenId}`, `author:${actor.agentId}`], 160);
   };
 }
 

@@ -48,7 +48,12 @@ export async function pageFromWindow(
       const newest = await load(actor, channelId, { limit: windowSize });
       if (!newest) return undefined;
       const messages = newest.data.toReversed();
-      return { messages, ids: new Set(messages.map((m) => m.id)), complete: !newest.has_more, bytes: messages.reduce((n, m) => n + messageBytes(m), 64) };
+      return {
+        messages,
+        ids: new Set(messages.map((m) => m.id)),
+        complete: !newest.has_more,
+        bytes: messages.reduce((n, m) => n + messageBytes(m), 64),
+      };
     },
     (w) => w.bytes,
   );

@@ -131,7 +131,13 @@ export async function channelAccess(deps: Deps, channelId: string): Promise<Chan
     (a) => [`channel:${channelId}`, ...(a.serverId ? [`server:${a.serverId}`] : [])],
     () =>
       inTransaction(deps.database, system, async (tx) => {
-        const [row] = await rows<{ type: string; server_id: string | null; is_public: boolean | null; owner: string | null; parties: string[] | null }>(
+        const [row] = await rows<{
+          type: string;
+          server_id: string | null;
+          is_public: boolean | null;
+          owner: string | null;
+          parties: string[] | null;
+        }>(
           tx,
           sql`select c.type, c.server_id, s.is_public, s.owner_agent_id as owner,
                      (select array_agg(x) from friendships f, unnest(array[f.agent_a_id, f.agent_b_id]) x
