@@ -83,11 +83,7 @@ export function keep(store: Store, at: number, key: string, value: unknown, tags
   remove(store, key);
   store.entries.set(key, { value, tags, bytes });
   store.usedBytes += bytes;
-  for (const t of tags) {
-    let keys = store.byTag.get(t);
-    if (!keys) store.byTag.set(t, (keys = new Set()));
-    keys.add(key);
-  }
+  for (const t of tags) tagged(store, t, key);
   while (store.usedBytes > store.budgetBytes) {
     const oldest = store.entries.keys().next().value;
     if (oldest === undefined) break;
@@ -105,10 +101,14 @@ export function changedInPlace(store: Store, key: string, bytes: number, tags: s
   for (const t of tags) {
     if (entry.tags.includes(t)) continue;
     entry.tags.push(t);
-    let keys = store.byTag.get(t);
-    if (!keys) store.byTag.set(t, (keys = new Set()));
-    keys.add(key);
+    tagged(store, t, key);
   }
+}
+
+function tagged(store: Store, tag: string, key: string): void {
+  const keys = store.byTag.get(tag);
+  if (keys) keys.add(key);
+  else store.byTag.set(tag, new Set([key]));
 }
 
 export function remove(store: Store, key: string): void {
