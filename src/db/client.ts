@@ -39,7 +39,7 @@ export interface Database {
   transaction<T>(setup: SQL, fn: (tx: Tx, opened: Record<string, unknown> | undefined) => Promise<T>): Promise<T>;
   /**
    * Told, right after a transaction of this process commits and before its caller goes on, the keys its row changes
-   * named (migrations/0006_read_model.sql): the read model applies them before anything reads it again.
+   * named (migrations/0007_read_model.sql): the read model applies them before anything reads it again.
    */
   committed: Listeners<[keys: string[]]>;
   /** Runs SQL text (several statements allowed) with no parameters, on one connection, under a cluster-wide lock. */
@@ -67,7 +67,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** The keys a transaction's row changes named (migrations/0006_read_model.sql), space-separated. */
+/** The keys a transaction's row changes named (migrations/0007_read_model.sql), space-separated. */
 const notedChangesText = "select current_setting('moltstack.changes', true) as changes";
 const notedChanges = sql.raw(notedChangesText);
 const commitNoting = `${notedChangesText}; COMMIT`;

@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
+import { sqlState } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../domain/actor.ts";
 import type { Claims } from "../domain/auth.ts";
@@ -71,7 +72,9 @@ export function asAppError(err: unknown, c: Context): AppError {
   if (isOutage(err)) return new AppError("unavailable", "a backing service is unavailable; try again shortly", undefined, 5);
   // Never a stack trace, SQL or parameters in the answer; the log gets the message only (no tokens in URLs).
   console.error(
-    `${c.req.method} ${new URL(c.req.url).pathname} failed: ${(err as Error)?.name}: ${String((err as Error)?.message)
+    `${c.req.method} ${new URL(c.req.url).pathname} failed (${sqlState(err) ?? "no SQLSTATE"}): ${(err as Error)?.name}: ${String(
+      (err as Error)?.message,
+    )
       .split("\n")[0]
       .slice(0, 300)}`,
   );

@@ -1,5 +1,5 @@
 // The read model's memory: entries loaded from the database on first use, each tagged with the change keys that void
-// it (migrations/0006_read_model.sql), bounded by a byte budget with least-recently-used eviction. It answers only
+// it (migrations/0007_read_model.sql), bounded by a byte budget with least-recently-used eviction. It answers only
 // while it is caught up with the stream of changes: a lost link to the other instances' changes empties it until the
 // link is back. A load that raced a change it depends on is answered but not kept (positions, as Synapse's streams).
 
