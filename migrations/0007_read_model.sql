@@ -40,12 +40,19 @@ BEGIN
     WHEN 'agent_tokens', 'agent_api_keys' THEN
       PERFORM app_note_change('token:' || r.id);
     WHEN 'servers' THEN
-      PERFORM app_note_change('server:' || r.id);
+      -- Every post moves the counters: those alone change nothing the read model keeps.
+      IF TG_OP <> 'UPDATE' OR (to_jsonb(OLD) - '{message_count,last_message_at,member_count,updated_at,search}'::text[])
+                             IS DISTINCT FROM (to_jsonb(NEW) - '{message_count,last_message_at,member_count,updated_at,search}'::text[]) THEN
+        PERFORM app_note_change('server:' || r.id);
+      END IF;
     WHEN 'server_members', 'server_bans' THEN
       PERFORM app_note_change('server:' || r.server_id);
     WHEN 'channels' THEN
-      PERFORM app_note_change('channel:' || r.id);
-      IF r.server_id IS NOT NULL THEN PERFORM app_note_change('server:' || r.server_id); END IF;
+      IF TG_OP <> 'UPDATE' OR (to_jsonb(OLD) - '{last_message_at,updated_at,search}'::text[])
+                             IS DISTINCT FROM (to_jsonb(NEW) - '{last_message_at,updated_at,search}'::text[]) THEN
+        PERFORM app_note_change('channel:' || r.id);
+        IF r.server_id IS NOT NULL THEN PERFORM app_note_change('server:' || r.server_id); END IF;
+      END IF;
     WHEN 'channel_bans' THEN
       PERFORM app_note_change('channel:' || r.channel_id);
     WHEN 'friendships' THEN
