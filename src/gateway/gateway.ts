@@ -11,6 +11,7 @@ import { postMessage, typing } from "../domain/messages.ts";
 import { connectedSessions, connectingAgent, type Presence, type Session } from "../domain/presence.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import type { Fanout } from "../fanout.ts";
+import { callerAddress } from "../lib/address.ts";
 import type { Cancel } from "../lib/clock.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
@@ -197,7 +198,13 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
   /** A socket has opened: count it toward the agent's limit, hold its agent topic, mark the agent online, greet it. */
   async function opened(ws: Socket) {
     if (ws.data.authError) {
-      const code = ws.data.authError.code === "unavailable" ? closeCodes.tryAgainLater : closeCodes.unauthorized;
+      const refusal = ws.data.authError.code;
+      const code =
+        refusal === "unavailable"
+          ? closeCodes.tryAgainLater
+          : refusal === "rate_limited"
+            ? closeCodes.rateLimited
+            : closeCodes.unauthorized;
       ws.close(code, ws.data.authError.message.slice(0, 120));
       return;
     }
@@ -264,6 +271,17 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
     },
   };
 
+  /**
+   * A refused credential (missing, unknown, expired, revoked) counts against its address's allowance, the same one as
+   * REST's anonymous calls: past it, the socket is closed with 4008 whatever it presented.
+   */
+  async function refusedFrom(ip: string, refusal: AppError): Promise<AppError> {
+    if (refusal.code === "unavailable") return refusal;
+    const verdict = await deps.limiter.hit({ name: "api_ip", max: deps.config.limits.anonymousPerMinute, windowSeconds: 60 }, ip);
+    if (verdict.allowed) return refusal;
+    return new AppError("rate_limited", `too many refused credentials from this address: retry in ${verdict.resetSeconds}s`);
+  }
+
   return {
     attach: (server) => subscriptions.attach(server),
     handlers,
@@ -281,6 +299,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         badFrames: [],
         closed: false,
       };
+      const ip = callerAddress(deps.config, server.requestIP(req)?.address, req.headers.get("x-forwarded-for"));
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const claims = await readToken(deps, token);
@@ -294,7 +313,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       } catch (e) {
         data.authError =
           e instanceof AppError
-            ? e
+            ? await refusedFrom(ip, e)
             : isOutage(e)
               ? new AppError("unavailable", "a backing service is unavailable; reconnect shortly")
               : new AppError("unauthorized", "invalid token");
