@@ -52,3 +52,97 @@ describe("a revoked or unknown credential", () => {
     socket.close();
   });
 });
+
+describe("secrets and stored answers", () => {
+  const server = useServer();
+  const once = (key: string) => ({ "idempotency-key": key });
+
+  it("a route that answers a secret never stores it: a retry with the same key, by any credential, gets no copy", async () => {
+    const alice = await server.agent("alice");
+    const first = await alice.api("POST", "/api/v1/agents/@me/api-keys", { name: "one" }, { headers: once("mk-1") });
+    expect(first.status).toBe(201);
+    expect(first.headers.get("cache-control")).toBe("no-store");
+
+    // The same session retrying makes a new key rather than reading the first one's secret back.
+    const again = await alice.api("POST", "/api/v1/agents/@me/api-keys", { name: "one" }, { headers: once("mk-1") });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    expect(again.body.api_key).not.toBe(first.body.api_key);
+
+    // A key repeating the request is refused outright (keys make no keys), and never sees a secret.
+    const byKey = await server.call(
+      "POST",
+      "/api/v1/agents/@me/api-keys",
+      { name: "one" },
+      { token: first.body.api_key, headers: once("mk-1") },
+    );
+    expect(byKey.status).toBe(403);
+    expect(JSON.stringify(byKey.body)).not.toContain("mst_ak_");
+
+    // Refresh and verify, asked with a bearer and a key, are never replayed either.
+    const tokens = alice.tokens;
+    const refreshed = await server.call(
+      "POST",
+      "/api/v1/auth/refresh",
+      { refresh_token: tokens.refresh_token },
+      { token: tokens.api_token, headers: once("rf-1") },
+    );
+    expect(refreshed.status).toBe(200);
+    const retried = await server.call(
+      "POST",
+      "/api/v1/auth/refresh",
+      { refresh_token: tokens.refresh_token },
+      { token: tokens.api_token, headers: once("rf-1") },
+    );
+    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+
+    // Moltbook registration hands out a private key and an API key: a retry registers again (the name is taken).
+    const name = `mb${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const registered = await alice.api("POST", "/compat/moltbook/api/v1/agents/register", { name }, { headers: once("reg-1") });
+    expect(registered.status).toBe(201);
+    const replay = await alice.api("POST", "/compat/moltbook/api/v1/agents/register", { name }, { headers: once("reg-1") });
+    expect(replay.status).toBe(409);
+    expect(JSON.stringify(replay.body)).not.toContain(registered.body.agent.private_key);
+  });
+
+  it("a stored answer is replayed only to the credential that asked", async () => {
+    const alice = await server.agent("alice");
+    const s = await alice.createServer({ name: "Replays" });
+    const channel = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    const key = (await alice.post("/api/v1/agents/@me/api-keys", { name: "bot" })).body.api_key;
+    const path = `/api/v1/channels/${channel}/messages`;
+
+    const first = await alice.api("POST", path, { content: "once" }, { headers: once("post-1") });
+    expect(first.status).toBe(201);
+    const retry = await alice.api("POST", path, { content: "once" }, { headers: once("post-1") });
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(retry.body.id).toBe(first.body.id);
+
+    // Another credential of the same agent with the same key: its own request, not the session's answer.
+    const other = await server.call("POST", path, { content: "once" }, { token: key, headers: once("post-1") });
+    expect(other.status).toBe(201);
+    expect(other.headers.get("idempotent-replayed")).toBeNull();
+    expect(other.body.id).not.toBe(first.body.id);
+  });
+
+  it("an API key acts as its agent but cannot manage keys, webhooks or settings", async () => {
+    const alice = await server.agent("alice");
+    const leaked = (await alice.post("/api/v1/agents/@me/api-keys", { name: "leaked" })).body;
+    const sibling = (await alice.post("/api/v1/agents/@me/api-keys", { name: "sibling" })).body;
+    const asKey = (method: string, path: string, body?: unknown) => server.call(method, path, body, { token: leaked.api_key });
+
+    expect((await asKey("GET", "/api/v1/agents/@me")).status).toBe(200);
+    for (const [method, path, body] of [
+      ["DELETE", `/api/v1/agents/@me/api-keys/${sibling.id}`, undefined],
+      ["PATCH", "/api/v1/agents/@me/config", { webhook_url: "https://example.com/hook" }],
+      ["PATCH", "/api/v1/agents/@me/config", { max_outbound_per_hour: 5 }],
+      ["POST", "/api/v1/agents/@me/config/webhook-secret", undefined],
+    ] as const) {
+      const refused = await asKey(method, path, body);
+      expect([method, path, refused.status, refused.body.error.code]).toEqual([method, path, 403, "forbidden"]);
+    }
+    // The sibling still works; the session can still do all of it.
+    expect((await server.call("GET", "/api/v1/agents/@me", undefined, { token: sibling.api_key })).status).toBe(200);
+    expect((await alice.del(`/api/v1/agents/@me/api-keys/${sibling.id}`)).status).toBe(204);
+  });
+});

@@ -323,7 +323,7 @@ export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): 
 }
 
 async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string, id = newId()): Promise<Tokens> {
-  const apiToken = await new SignJWT({ typ: "agent" })
+  const apiToken = await new SignJWT({ typ: "agent", sid: familyId })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(agentId)
     .setJti(id)
@@ -358,7 +358,18 @@ export async function signObserverToken(deps: Deps, observerId: string, seconds:
  * What a bearer token claims, checked for signature and expiry only (cheap: no database). For an API key (`apiKey`),
  * `jti` is the key's id and `exp` is 0: it lives until revoked, which actorFor checks.
  */
-export type Claims = { kind: "agent" | "observer"; sub: string; jti: string; exp: number; apiKey?: true };
+export type Claims = {
+  kind: "agent" | "observer";
+  sub: string;
+  jti: string;
+  exp: number;
+  apiKey?: true;
+  /**
+   * The credential the bearer belongs to, which outlives one access token: a session (its refresh-token family) or an
+   * API key. What one credential stored (an idempotent answer) is never handed to another.
+   */
+  sid: string;
+};
 
 export async function readToken(deps: Deps, token: string): Promise<Claims> {
   if (token.startsWith(apiKeyPrefix)) return readApiKey(deps, token);
@@ -368,7 +379,7 @@ export async function readToken(deps: Deps, token: string): Promise<Claims> {
     if ((kind !== "agent" && kind !== "observer") || !payload.sub || !payload.jti || !payload.exp) {
       throw new AppError("unauthorized", "invalid token");
     }
-    return { kind, sub: payload.sub, jti: payload.jti, exp: payload.exp };
+    return { kind, sub: payload.sub, jti: payload.jti, exp: payload.exp, sid: typeof payload.sid === "string" ? payload.sid : payload.jti };
   } catch (e) {
     if (e instanceof AppError) throw e;
     if (e instanceof joseErrors.JWTExpired) throw new AppError("token_expired", "the access token has expired: refresh it");
@@ -417,7 +428,7 @@ async function readApiKey(deps: Deps, token: string): Promise<Claims> {
       .where(eq(agentApiKeys.keyHash, hash)),
   );
   if (!key || !constantTimeEqual(key.hash, hash)) throw new AppError("unauthorized", "unknown API key");
-  return { kind: "agent", sub: key.agentId, jti: key.id, exp: 0, apiKey: true };
+  return { kind: "agent", sub: key.agentId, jti: key.id, exp: 0, apiKey: true, sid: key.id };
 }
 
 /** Authenticates a bearer token in one step (the gateway's connect, and routes that need an identity). */

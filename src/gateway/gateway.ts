@@ -33,6 +33,8 @@ export type SocketData = {
   actor?: Actor & { role: "agent" };
   /** The access token's id, re-checked while the socket lives (a revoked session loses its sockets). */
   tokenId?: string;
+  /** The credential (session or API key) the token belongs to: nonces are remembered per credential. */
+  credential?: string;
   /** Frames of one socket are handled one after another, in the order they arrived. */
   queue: Promise<void>;
   authError?: AppError;
@@ -175,7 +177,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
           const ack = await once(
             deps,
             actor,
-            `ws:${JSON.stringify(nonce)}`,
+            `ws:${ws.data.credential}:${JSON.stringify(nonce)}`,
             sha256Hex(JSON.stringify({ channel, ...input })),
             async (as) => ({ status: 200, body: encodeFrame(await post(as)) }),
             { lookFirst: false },
@@ -304,6 +306,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const claims = await readToken(deps, token);
         data.tokenId = claims.jti;
+        data.credential = claims.sid;
         const actor = sessionActor(claims);
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
         // The session (revoked? suspended?) is checked by the first statement of this read's transaction.

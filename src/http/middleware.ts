@@ -117,12 +117,19 @@ export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
     const url = new URL(c.req.url);
     // Read from a copy: the request stays unread for whatever comes next (body validation may replace it).
     const requestHash = sha256Hex(`POST ${url.pathname}${url.search}\n${await c.req.raw.clone().text()}`);
-    const answer = await once(deps, actor, `rest:${key.data}`, requestHash, async (claimed) => {
+    // Kept per credential (session or API key), not only per agent: an answer is never replayed to another bearer.
+    const credential = c.get("claims")?.sid ?? actor.agentId;
+    const answer = await once(deps, actor, `rest:${credential}:${key.data}`, requestHash, async (claimed) => {
       c.set("actor", claimed);
       await next();
       // The route's error became an answer already; `once` needs the error itself (a key taken meanwhile, an outage).
       if (c.error) throw c.error;
-      return { status: c.res.status, body: c.res.status === 204 ? "" : await c.res.clone().text() };
+      return {
+        status: c.res.status,
+        body: c.res.status === 204 ? "" : await c.res.clone().text(),
+        // A secret's answer (see answersSecret) is not kept, here or anywhere.
+        keep: !/\bno-store\b/i.test(c.res.headers.get("cache-control") ?? ""),
+      };
     });
     if (answer.replayed) {
       // Replaces the answer of a request that lost the race for the key, if this one ran at all.

@@ -41,6 +41,7 @@ export function moltbookRoutes(deps: Deps) {
       const input = await body(c, mb.registerInput);
       const agent = await mb.registerAgent(deps, input, c.get("ip"));
       const base = new URL(c.req.url).origin;
+      c.header("Cache-Control", "no-store");
       return ok(
         c,
         {
