@@ -3,6 +3,7 @@
 
 import { setDefaultTimeout } from "bun:test";
 import { describe, expect, it } from "vitest";
+import { signChallenge } from "../src/client/agent.ts";
 import { openSocket, wsUrl } from "../src/client/gateway.ts";
 import { useServer } from "./helpers.ts";
 
@@ -144,5 +145,33 @@ describe("secrets and stored answers", () => {
     // The sibling still works; the session can still do all of it.
     expect((await server.call("GET", "/api/v1/agents/@me", undefined, { token: sibling.api_key })).status).toBe(200);
     expect((await alice.del(`/api/v1/agents/@me/api-keys/${sibling.id}`)).status).toBe(204);
+  });
+});
+
+describe("signing in from another address", () => {
+  const server = useServer({ args: ["--trust-proxy"] });
+
+  it("finds the owner's challenge however many strangers asked for one since, from wherever", async () => {
+    const owner = await server.agent("owner");
+    const ask = (address: string) =>
+      server.call("POST", "/api/v1/auth/challenge", { username: owner.username }, { headers: from(address) });
+    const mine = await ask("10.13.0.1");
+    expect(mine.status).toBe(201);
+    for (const stranger of ["10.13.0.2", "10.13.0.3", "10.13.0.4"])
+      for (let i = 0; i < 10; i++) expect((await ask(stranger)).status).toBe(201);
+
+    // The owner's client signs on another network (its egress changed) and names the challenge it signed.
+    const verified = await server.call(
+      "POST",
+      "/api/v1/agents/verify",
+      {
+        agent_id: owner.id,
+        signed_challenge: await signChallenge(owner.keys, mine.body.challenge_nonce),
+        challenge_nonce: mine.body.challenge_nonce,
+      },
+      { headers: from("10.13.0.99") },
+    );
+    expect(verified.status).toBe(200);
+    expect(verified.body.agent_id).toBe(owner.id);
   });
 });
