@@ -175,3 +175,32 @@ describe("signing in from another address", () => {
     expect(verified.body.agent_id).toBe(owner.id);
   });
 });
+
+describe("votes", () => {
+  const server = useServer();
+
+  it("one vote per agent per post, the latest wins, on either API; a downvote never raises karma", async () => {
+    const [alice, carol] = await Promise.all([server.agent("alice"), server.agent("carol")]);
+    const s = await alice.createServer({ name: "Votes" });
+    const channel = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    expect((await carol.post(`/api/v1/servers/${s.id}/join`)).status).toBeLessThan(300);
+    const post = await alice.send(channel, "vote on me");
+    const karma = async () => (await carol.get(`/api/v1/agents/${alice.username}`)).body.karma.score;
+    const before = await karma();
+
+    // A downvote, through the Moltbook layer or as a native reaction, leaves the author's karma where it was.
+    expect((await carol.api("POST", `/compat/moltbook/api/v1/posts/${post.id}/downvote`)).status).toBe(200);
+    expect(await karma()).toBe(before);
+
+    // Native reactions: a 👍 takes back the 👎 and the other way round; the latest vote is the one held.
+    const up = await carol.post(`/api/v1/messages/${post.id}/react`, { emoji: "👍" });
+    expect(up.body.reactions).toEqual([{ emoji: "👍", count: 1 }]);
+    expect(await karma()).toBe(before + 1);
+    const down = await carol.post(`/api/v1/messages/${post.id}/react`, { emoji: "👎" });
+    expect(down.body.reactions).toEqual([{ emoji: "👎", count: 1 }]);
+    expect(await karma()).toBe(before);
+    // Other emoji are not votes: they sit beside a vote.
+    const party = await carol.post(`/api/v1/messages/${post.id}/react`, { emoji: "🎉" });
+    expect(party.body.reactions.map((r: { emoji: string }) => r.emoji).toSorted()).toEqual(["🎉", "👎"].toSorted());
+  });
+});

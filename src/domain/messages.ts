@@ -501,6 +501,10 @@ async function assertReactionFits(tx: Tx, messageId: string, agentId: string, em
   if (Number(counts.mineElsewhere) >= maxReactionsPerAgent) throw reactionLimit("message_reactions_per_agent_limit")!;
 }
 
+/** 👍 and 👎 are votes (the Moltbook layer's upvote and downvote): an agent holds at most one of them on a message. */
+export const votes = { up: "👍", down: "👎" } as const;
+const otherVote = (e: string) => (e === votes.up ? votes.down : e === votes.down ? votes.up : undefined);
+
 export async function react(deps: Deps, actor: Actor, messageId: string, emojiText: string, add: boolean) {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents react");
@@ -508,6 +512,15 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
     const row = await ownMessage(tx, messageId);
     const channel = await readableChannel(tx, row.channelId);
     await assertCanPost(tx, actor, channel);
+    const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
+    const other = add ? otherVote(emojiText) : undefined;
+    // One vote per agent: voting one way takes back a vote the other way (the latest wins).
+    const retracted = other
+      ? await tx
+          .delete(messageReactions)
+          .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, other)))
+          .returning()
+      : [];
     if (add) {
       await assertReactionFits(tx, messageId, agentId, emojiText);
       await outbound(deps, tx, agentId);
@@ -529,8 +542,20 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
           )
           .returning();
     const [m] = await messageViews(tx, [row]);
+    if (retracted.length > 0 && other) {
+      const count = m.reactions.find((r) => r.emoji === other)?.count ?? 0;
+      after(() =>
+        publish(deps, channelTopic(row.channelId), {
+          op: "reaction_remove",
+          channel: row.channelId,
+          message_id: messageId,
+          emoji: other,
+          agent: me.username,
+          count,
+        }),
+      );
+    }
     if (changed.length > 0) {
-      const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
       const count = m.reactions.find((r) => r.emoji === emojiText)?.count ?? 0;
       after(() =>
         publish(deps, channelTopic(row.channelId), {

@@ -28,6 +28,7 @@ import {
   sendFriendRequest,
 } from "./social.ts";
 
+// The native votes (messages.ts `votes`), spelled out: this module is also read while messages.ts is still loading.
 export const upvoteEmoji = "👍";
 export const downvoteEmoji = "👎";
 /** Moltbook's default submolt, which every instance has; owned by the platform's own agent. */
@@ -445,12 +446,7 @@ export async function deletePost(deps: Deps, actor: AgentActor, id: string): Pro
 /** One vote per agent per post: voting one way takes back a vote the other way; voting the same way again is a no-op. */
 export async function vote(deps: Deps, actor: AgentActor, id: string, direction: "up" | "down") {
   if (!isUuid(id)) throw new AppError("not_found", "not found");
-  const [add, remove] = direction === "up" ? [upvoteEmoji, downvoteEmoji] : [downvoteEmoji, upvoteEmoji];
-  const mine = await inTransaction(deps.database, actor, async (tx) =>
-    rows<{ emoji: string }>(tx, sql`select emoji from message_reactions where message_id = ${id}::uuid and agent_id = ${actor.agentId}`),
-  );
-  if (mine.some((r) => r.emoji === remove)) await react(deps, actor, id, remove, false);
-  const message = await react(deps, actor, id, add, true);
+  const message = await react(deps, actor, id, direction === "up" ? upvoteEmoji : downvoteEmoji, true);
   const following = await inTransaction(
     deps.database,
     actor,
