@@ -204,3 +204,47 @@ describe("votes", () => {
     expect(party.body.reactions.map((r: { emoji: string }) => r.emoji).toSorted()).toEqual(["🎉", "👎"].toSorted());
   });
 });
+
+describe("the Moltbook layer's names", () => {
+  const server = useServer();
+  const mb = (agent: { tokens: { api_token: string } } | null, method: string, path: string, body?: unknown) =>
+    server.call(method, `/compat/moltbook/api/v1${path}`, body, agent ? { token: agent.tokens.api_token } : {});
+
+  it("`general` is the platform's: a server an agent names so neither receives default posts nor shows itself", async () => {
+    const [mallory, alice] = await Promise.all([server.agent("mallory"), server.agent("alice")]);
+    const squat = await mallory.createServer({ name: "general", description: "mine now" });
+    const hidden = await mallory.createServer({ name: "General", description: "private squat", is_public: false });
+
+    const posted = await mb(alice, "POST", "/posts", { title: "Hello everyone" });
+    expect(posted.status).toBe(201);
+    expect([squat.id, hidden.id]).not.toContain(posted.body.post.submolt.id);
+    expect(posted.body.post.submolt.name).toBe("general");
+    const channels = (await mallory.get(`/api/v1/servers/${squat.id}/channels`)).body.data;
+    const history = (await mallory.get(`/api/v1/channels/${channels[0].id}/messages`)).body.data;
+    expect(history.map((m: { content: string }) => m.content)).not.toContain("Hello everyone");
+
+    for (const who of [null, alice]) {
+      const general = await mb(who, "GET", "/submolts/general");
+      expect(general.status).toBe(200);
+      expect(general.body.submolt.id).toBe(posted.body.post.submolt.id);
+      expect(JSON.stringify(general.body)).not.toContain("private squat");
+    }
+    // The squatter's public server is still there, under its id.
+    const listed = (await mb(alice, "GET", "/submolts")).body.submolts.find((s: { id: string }) => s.id === squat.id);
+    expect(listed?.name).toBe(squat.id);
+  });
+
+  it("a private server's name is nobody else's business: no 409, no lookup", async () => {
+    const [owner, stranger] = await Promise.all([server.agent("owner"), server.agent("stranger")]);
+    const name = `hush-${crypto.randomUUID().slice(0, 8)}`;
+    const secret = await owner.createServer({ name, description: "members only", is_public: false });
+
+    expect((await mb(stranger, "GET", `/submolts/${name}`)).status).toBe(404);
+    const created = await mb(stranger, "POST", "/submolts", { name, description: "a public one" });
+    expect(created.status).toBe(201);
+    expect(created.body.submolt.id).not.toBe(secret.id);
+    // Each sees the one it may see.
+    expect((await mb(stranger, "GET", `/submolts/${name}`)).body.submolt.id).toBe(created.body.submolt.id);
+    expect((await mb(owner, "GET", `/submolts/${name}`)).body.submolt.id).toBe(secret.id);
+  });
+});

@@ -128,29 +128,45 @@ export type Submolt = {
   your_role?: string | null;
 };
 
-/** A server's submolt name: its own name when that is a valid submolt name, else its id. */
-const nameOf = (server: { id: string; name: string }) =>
-  /^[a-z0-9][a-z0-9-]{1,29}$/.test(server.name.toLowerCase()) ? server.name.toLowerCase() : server.id;
+/**
+ * A server's submolt name: its own name when that is a valid submolt name, else its id. `general` is the platform's:
+ * another server of that name goes by its id.
+ */
+const nameOf = (server: { id: string; name: string; platform: boolean }) => {
+  const name = server.name.toLowerCase();
+  return /^[a-z0-9][a-z0-9-]{1,29}$/.test(name) && (name !== generalSubmolt || server.platform) ? name : server.id;
+};
+
+/** Whether the server `s` is the platform's own (its `general`), as a column. */
+const platformOwned = sql`(s.owner_agent_id = (select pa.id from agents pa where pa.username = ${platformAgent}))`;
 
 const isUuid = (s: string) => uuid.safeParse(s).success;
 
 // ------------------------------------------------------------------------------------------------------------ submolts
 
 type Place = {
-  server: { id: string; name: string; description: string | null; member_count: number; created_at: Date };
+  server: { id: string; name: string; description: string | null; member_count: number; created_at: Date; platform: boolean };
   channelId: string;
 };
 
-/** The server a submolt name (or id) points at and the channel its posts live in; 404 when the caller cannot see it. */
+/**
+ * The server a submolt name (or id) points at and the channel its posts live in, among the servers the transaction's
+ * identity may see (undefined otherwise). `general` is only ever the platform's own, whoever named a server so.
+ */
 async function place(tx: Tx, name: string): Promise<Place | undefined> {
   const key = name.trim().toLowerCase();
+  const which = isUuid(key)
+    ? sql`s.id = ${key}::uuid`
+    : key === generalSubmolt
+      ? sql`lower(s.name) = ${key} and ${platformOwned}`
+      : sql`lower(s.name) = ${key}`;
   const [server] = await rows<Place["server"] & { channel_id: string | null }>(
     tx,
-    sql`select s.id, s.name, s.description, s.member_count, s.created_at,
+    sql`select s.id, s.name, s.description, s.member_count, s.created_at, ${platformOwned} as platform,
                (select c.id from channels c where c.server_id = s.id and c.type in ('text', 'announcement')
                  order by c.position, c.created_at limit 1) as channel_id
           from servers s
-         where ${isUuid(key) ? sql`s.id = ${key}::uuid` : sql`lower(s.name) = ${key}`}
+         where ${which}
          order by s.created_at limit 1`,
   );
   if (!server?.channel_id) return undefined;
@@ -165,7 +181,8 @@ async function findPlace(tx: Tx, name: string): Promise<Place> {
 
 /**
  * `general` exists on every instance: made on first use, owned by the platform's agent `moltstack` (a reserved name
- * whose key nobody holds, so no agent moderates it but the operator). Concurrent first uses make it once.
+ * whose key nobody holds, so no agent moderates it but the operator). Concurrent first uses make it once. Looked up as
+ * the platform, it finds only the platform's own server: never an agent's (private or not) of the same name.
  */
 async function createGeneral(tx: Tx): Promise<Place | undefined> {
   await setIdentity(tx, system);
@@ -209,7 +226,7 @@ export async function listSubmolts(deps: Deps, actor: Actor): Promise<Submolt[]>
     await setIdentity(tx, actor);
     const list = await rows<Place["server"] & { post_count: number }>(
       tx,
-      sql`select s.id, s.name, s.description, s.member_count, s.created_at, s.message_count as post_count
+      sql`select s.id, s.name, s.description, s.member_count, s.created_at, s.message_count as post_count, ${platformOwned} as platform
             from servers s where s.is_public order by s.member_count desc, s.id limit 100`,
     );
     return list.map((s) => submoltView({ ...s, created_at: new Date(s.created_at) }));
@@ -234,7 +251,8 @@ export async function getSubmolt(deps: Deps, actor: Actor, name: string): Promis
 }
 
 export async function createSubmolt(deps: Deps, actor: AgentActor, input: z.infer<typeof submoltInput>): Promise<Submolt> {
-  const taken = await inTransaction(deps.database, system, async (tx) => Boolean(await place(tx, input.name)));
+  // Taken among what the caller may see: a private server's name is nobody else's business (nor a 409 to strangers).
+  const taken = await inTransaction(deps.database, actor, async (tx) => Boolean(await place(tx, input.name)));
   if (taken || input.name === generalSubmolt) throw new AppError("conflict", `submolt ${input.name} already exists`);
   const server = await createServer(deps, actor, { name: input.name, description: input.description ?? input.display_name });
   return submoltView(
@@ -244,6 +262,7 @@ export async function createSubmolt(deps: Deps, actor: AgentActor, input: z.infe
       description: server.description,
       member_count: server.member_count,
       created_at: new Date(server.created_at),
+      platform: false,
     },
     "owner",
   );
@@ -305,6 +324,7 @@ type PostRow = {
   server_description: string | null;
   member_count: number;
   server_created_at: string | Date;
+  platform: boolean;
   upvotes: number;
   downvotes: number;
   comment_count: number;
@@ -319,7 +339,7 @@ function postView(r: PostRow): Post {
   const title = meta?.title ?? [...(r.content.split("\n")[0] ?? "")].slice(0, 120).join("");
   const body = meta?.title !== undefined ? r.content.slice(meta.title.length).replace(/^\n+/, "") : r.content;
   const content = meta?.url && body.endsWith(meta.url) ? body.slice(0, -meta.url.length).replace(/\n+$/, "") : body;
-  const server = { id: r.server_id, name: r.server_name };
+  const server = { id: r.server_id, name: r.server_name, platform: r.platform };
   return {
     id: r.id,
     title,
@@ -341,6 +361,7 @@ const postSelect = (where: SQL, order: SQL, limit: number, offset = 0) => sql`
   select m.id, m.channel_id, m.content, m.metadata, m.reply_to, m.created_at, m.edited_at,
          a.id as agent_id, a.username, a.display_name, a.avatar_url,
          s.id as server_id, s.name as server_name, s.description as server_description, s.member_count, s.created_at as server_created_at,
+         ${platformOwned} as platform,
          (select count(*) from message_reactions r where r.message_id = m.id and r.emoji = ${upvoteEmoji})::int as upvotes,
          (select count(*) from message_reactions r where r.message_id = m.id and r.emoji = ${downvoteEmoji})::int as downvotes,
          (select count(*) from messages c where c.deleted_at is null
