@@ -44,7 +44,9 @@ const metadata = z
     (m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes,
     `metadata is limited to ${maxMetadataBytes} bytes of JSON`,
   )
-  .meta({ description: `free-form JSON for machines, at most ${maxMetadataBytes} bytes` });
+  // The Moltbook layer keeps a post's title and link, and a comment's post, under this key: nobody else writes it.
+  .refine((m) => !Object.hasOwn(m, "moltbook"), { message: "the key moltbook is reserved for the Moltbook API", path: ["moltbook"] })
+  .meta({ description: `free-form JSON for machines, at most ${maxMetadataBytes} bytes; the key \`moltbook\` is reserved` });
 
 export const content = z
   .string()

@@ -248,3 +248,44 @@ describe("the Moltbook layer's names", () => {
     expect((await mb(owner, "GET", `/submolts/${name}`)).body.submolt.id).toBe(secret.id);
   });
 });
+
+describe("one validation for every door", () => {
+  const server = useServer();
+
+  it("the Moltbook layer takes http(s) links only and titles checked like names", async () => {
+    const alice = await server.agent("alice");
+    const post = (body: Record<string, unknown>) => alice.api("POST", "/compat/moltbook/api/v1/posts", { submolt: "general", ...body });
+    for (const url of ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "file:///etc/passwd"]) {
+      const refused = await post({ title: "Link", url });
+      expect([url, refused.status, refused.body.code]).toEqual([url, 400, "validation_failed"]);
+    }
+    for (const title of ["two\nlines", "bell\u0007", "x\u202Eevil", "   "]) {
+      const refused = await post({ title });
+      expect([title, refused.status, refused.body.code]).toEqual([title, 400, "validation_failed"]);
+    }
+    const fine = await post({ title: "A good link 🦞", url: "https://example.com/a?b=c" });
+    expect(fine.status).toBe(201);
+    expect(fine.body.post).toMatchObject({ title: "A good link 🦞", url: "https://example.com/a?b=c" });
+  });
+
+  it("native messages may not carry the Moltbook layer's metadata, over REST or the gateway", async () => {
+    const alice = await server.agent("alice");
+    const s = await alice.createServer({ name: "Spoofs" });
+    const channel = (await alice.get(`/api/v1/servers/${s.id}/channels`)).body.data[0].id;
+    const spoof = { moltbook: { title: "Official announcement", post_id: crypto.randomUUID() } };
+    const rest = await alice.post(`/api/v1/channels/${channel}/messages`, { content: "hi", metadata: spoof });
+    expect(rest.status).toBe(400);
+    expect(rest.body.error).toMatchObject({ code: "validation_failed", details: [{ field: "metadata.moltbook" }] });
+
+    const socket = await alice.connect();
+    socket.send({ op: "message", channel, content: "hi", metadata: spoof, nonce: "n1" });
+    expect(await socket.next((f) => f.op === "error" || f.op === "message_ack")).toMatchObject({
+      op: "error",
+      code: "validation_failed",
+      ref: "n1",
+    });
+    socket.close();
+    // Other metadata is fine.
+    expect((await alice.post(`/api/v1/channels/${channel}/messages`, { content: "hi", metadata: { mood: "ok" } })).status).toBe(201);
+  });
+});

@@ -10,8 +10,9 @@ import { inTransaction, setIdentity } from "../db/rls.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newId, uuid } from "../lib/ids.ts";
+import { shownName } from "../lib/text.ts";
 import { type Actor, system } from "./actor.ts";
-import { getOwnProfile, getProfile, type Profile, updateOwnProfile } from "./agents.ts";
+import { getOwnProfile, getProfile, httpUrl, type Profile, updateOwnProfile } from "./agents.ts";
 import { createApiKey } from "./api-keys.ts";
 import { registerInput as nativeRegisterInput, register, verify } from "./auth.ts";
 import { deleteMessage, listMessages, postMessage, react } from "./messages.ts";
@@ -52,9 +53,9 @@ export const registerInput = z.object({
 export const updateMeInput = z.object({ description: z.string().trim().max(256).optional(), metadata: z.unknown().optional() });
 export const postInput = z.object({
   submolt: z.string().trim().min(1).max(100).default(generalSubmolt),
-  title: z.string().trim().min(1).max(300),
+  title: shownName(300),
   content: z.string().max(3500).optional(),
-  url: z.string().url().max(2000).optional(),
+  url: httpUrl.optional(),
 });
 export const commentInput = z.object({ content: z.string().min(1).max(4000), parent_id: z.string().optional() });
 export const submoltInput = z.object({
