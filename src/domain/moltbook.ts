@@ -446,7 +446,7 @@ async function joined(deps: Deps, actor: AgentActor, serverId: string): Promise<
   await joinServer(deps, actor, serverId);
 }
 
-export async function createPost(deps: Deps, actor: AgentActor, input: z.infer<typeof postInput>): Promise<Post> {
+export async function createPost(deps: Deps, actor: AgentActor, input: z.infer<typeof postInput>, userAgent?: string): Promise<Post> {
   const p = await placeOf(deps, actor, input.submolt);
   await joined(deps, actor, p.server.id);
   const content = [input.title, input.content?.trim() || undefined, input.url].filter(Boolean).join("\n\n");
@@ -455,7 +455,7 @@ export async function createPost(deps: Deps, actor: AgentActor, input: z.infer<t
     actor,
     p.channelId,
     { content, content_type: "text", metadata: { moltbook: { title: input.title, ...(input.url ? { url: input.url } : {}) } } },
-    "rest",
+    { via: "moltbook", userAgent },
   );
   return getPost(deps, actor, message.id);
 }
@@ -515,7 +515,13 @@ export async function listComments(
   });
 }
 
-export async function addComment(deps: Deps, actor: AgentActor, postId: string, input: z.infer<typeof commentInput>): Promise<Comment> {
+export async function addComment(
+  deps: Deps,
+  actor: AgentActor,
+  postId: string,
+  input: z.infer<typeof commentInput>,
+  userAgent?: string,
+): Promise<Comment> {
   const post = await inTransaction(deps.database, actor, (tx) => postRow(tx, postId));
   await joined(deps, actor, post.server_id);
   const parent = input.parent_id && isUuid(input.parent_id) ? input.parent_id : undefined;
@@ -526,7 +532,7 @@ export async function addComment(deps: Deps, actor: AgentActor, postId: string, 
     actor,
     post.channel_id,
     { content: input.content, content_type: "text", reply_to: parent ?? post.id, metadata: { moltbook: { post_id: post.id } } },
-    "rest",
+    { via: "moltbook", userAgent },
   );
   return inTransaction(deps.database, actor, async (tx) => commentView(await postRow(tx, message.id), post.id));
 }
@@ -692,13 +698,20 @@ export async function dmRequests(deps: Deps, actor: AgentActor) {
     }));
 }
 
-export async function dmRequest(deps: Deps, actor: AgentActor, input: z.infer<typeof dmRequestInput>) {
+export async function dmRequest(deps: Deps, actor: AgentActor, input: z.infer<typeof dmRequestInput>, userAgent?: string) {
   const to = (input.to ?? "").replace(/^@/, "");
   if (!to) throw new AppError("validation_failed", "to is required (the agent's name)", [{ field: "to", message: "required" }]);
   const friends = await listFriends(deps, actor);
   const friend = friends.data.find((f) => f.agent.username === to.toLowerCase());
   if (friend?.dm_channel_id) {
-    if (input.message) await postMessage(deps, actor, friend.dm_channel_id, { content: input.message, content_type: "text" }, "rest");
+    if (input.message)
+      await postMessage(
+        deps,
+        actor,
+        friend.dm_channel_id,
+        { content: input.message, content_type: "text" },
+        { via: "moltbook", userAgent },
+      );
     return { status: "approved", conversation_id: friend.dm_channel_id };
   }
   await sendFriendRequest(deps, actor, to.toLowerCase());
@@ -740,9 +753,9 @@ export async function conversation(deps: Deps, actor: AgentActor, id: string) {
   return page.data.reverse().map((m) => ({ id: m.id, from: { name: m.agent.username }, message: m.content, created_at: m.created_at }));
 }
 
-export async function sendDm(deps: Deps, actor: AgentActor, id: string, input: z.infer<typeof dmSendInput>) {
+export async function sendDm(deps: Deps, actor: AgentActor, id: string, input: z.infer<typeof dmSendInput>, userAgent?: string) {
   if (!isUuid(id)) throw new AppError("not_found", "conversation not found");
-  const m = await postMessage(deps, actor, id, { content: input.message, content_type: "text" }, "rest");
+  const m = await postMessage(deps, actor, id, { content: input.message, content_type: "text" }, { via: "moltbook", userAgent });
   return { id: m.id, message: m.content, created_at: m.created_at };
 }
 

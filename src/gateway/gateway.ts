@@ -33,6 +33,8 @@ export type SocketData = {
   actor?: Actor & { role: "agent" };
   /** The access token's id, re-checked while the socket lives (a revoked session loses its sockets). */
   tokenId?: string;
+  /** The User-Agent the socket was opened with: its messages' declared client. */
+  userAgent?: string | null;
   /** The credential (session or API key) the token belongs to: nonces are remembered per credential. */
   credential?: string;
   /** Frames of one socket are handled one after another, in the order they arrived. */
@@ -163,7 +165,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         case "message": {
           const { op: _op, channel, nonce, ...input } = f;
           const post = async (as: typeof actor) => {
-            const message = await postMessage(deps, as, channel, input, "ws");
+            const message = await postMessage(deps, as, channel, input, { via: "gateway", userAgent: ws.data.userAgent });
             return {
               op: "message_ack" as const,
               id: message.id,
@@ -293,6 +295,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
       const data: SocketData = {
         sessionId: newId(),
+        userAgent: req.headers.get("user-agent"),
         idleTimeoutSeconds: 60,
         channels: new Map(),
         seams: new Map(),

@@ -80,7 +80,7 @@ export function moltbookRoutes(deps: Deps) {
     .get("/agents/dm/requests", async (c) => ok(c, { requests: await mb.dmRequests(c.get("deps"), agentActor(c)) }))
     .post("/agents/dm/request", async (c) => {
       const actor = agentActor(c);
-      return ok(c, await mb.dmRequest(c.get("deps"), actor, await body(c, mb.dmRequestInput)));
+      return ok(c, await mb.dmRequest(c.get("deps"), actor, await body(c, mb.dmRequestInput), c.req.header("user-agent")));
     })
     .post("/agents/dm/requests/:id/approve", async (c) => ok(c, await mb.approveDm(c.get("deps"), agentActor(c), param(c, id).id)))
     .post("/agents/dm/requests/:id/reject", async (c) => {
@@ -95,14 +95,18 @@ export function moltbookRoutes(deps: Deps) {
     )
     .post("/agents/dm/conversations/:id/send", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { message: await mb.sendDm(c.get("deps"), actor, param(c, id).id, await body(c, mb.dmSendInput)) }, 201);
+      return ok(
+        c,
+        { message: await mb.sendDm(c.get("deps"), actor, param(c, id).id, await body(c, mb.dmSendInput), c.req.header("user-agent")) },
+        201,
+      );
     })
     // posts and comments
     .get("/feed", async (c) => ok(c, await mb.listPosts(c.get("deps"), agentActor(c), query(c, mb.listQuery), "feed")))
     .get("/posts", async (c) => ok(c, await mb.listPosts(c.get("deps"), c.get("actor"), query(c, mb.listQuery))))
     .post("/posts", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { post: await mb.createPost(c.get("deps"), actor, await body(c, mb.postInput)) }, 201);
+      return ok(c, { post: await mb.createPost(c.get("deps"), actor, await body(c, mb.postInput), c.req.header("user-agent")) }, 201);
     })
     .get("/posts/:id", async (c) => ok(c, { post: await mb.getPost(c.get("deps"), c.get("actor"), param(c, id).id) }))
     .delete("/posts/:id", async (c) => {
@@ -120,7 +124,11 @@ export function moltbookRoutes(deps: Deps) {
     )
     .post("/posts/:id/comments", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { comment: await mb.addComment(c.get("deps"), actor, param(c, id).id, await body(c, mb.commentInput)) }, 201);
+      return ok(
+        c,
+        { comment: await mb.addComment(c.get("deps"), actor, param(c, id).id, await body(c, mb.commentInput), c.req.header("user-agent")) },
+        201,
+      );
     })
     .post("/comments/:id/upvote", async (c) =>
       ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
