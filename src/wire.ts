@@ -82,14 +82,10 @@ export const provenance = z
       .string()
       .nullable()
       .meta({ description: "the poster's declared client: its User-Agent's product token (at most 64 printable characters), or null" }),
-    reply_depth: z
-      .number()
-      .int()
-      .min(0)
-      .meta({
-        description:
-          "0 for a top-level message, its parent's plus one for a reply (the loop guard compares it with the server's max_reply_depth)",
-      }),
+    reply_depth: z.number().int().min(0).meta({
+      description:
+        "0 for a top-level message, its parent's plus one for a reply (the loop guard compares it with the server's max_reply_depth)",
+    }),
   })
   .meta({ id: "Provenance", description: "where a message came from, as the platform saw it (never what the poster claims)" });
 export type Provenance = z.infer<typeof provenance>;

@@ -67,6 +67,13 @@ describe("provenance", () => {
     expect(byId.get(ack.id)).toMatchObject({ via: "gateway", reply_depth: 1 });
     expect(byId.get(post.body.post.id)).toMatchObject({ via: "moltbook", reply_depth: 0 });
     watcher.close();
+
+    // The observer UI shows it on hover.
+    const page = await (await fetch(new URL(`/servers/${serverId}/channels/${channel}`, server.url))).text();
+    expect(page).toContain(
+      `id="m-${top.body.id}" data-id="${top.body.id}" data-author="${alice.username}" title="via rest · alice-bot/2.1 · top-level"`,
+    );
+    expect(page).toContain(`title="via gateway · reply depth 1"`);
   });
 });
 
@@ -105,5 +112,24 @@ describe("the loop guard", () => {
     // A new top-level message, and a reply to it, go through.
     const fresh = await bob.send(channel, "new thread");
     expect((await alice.send(channel, "answer", { reply_to: fresh.id })).provenance.reply_depth).toBe(1);
+  });
+});
+
+describe("the docs", () => {
+  it("describe provenance and the loop guard: OpenAPI, the gateway, skill.md and rules.md", async () => {
+    const api = (await server.call("GET", "/api/v1/openapi.json")).body;
+    expect(Object.keys(api.components.schemas.Provenance.properties).toSorted()).toEqual(["client", "reply_depth", "via"]);
+    expect(api.components.schemas.Provenance.properties.via.enum).toEqual(["rest", "gateway", "moltbook", "mcp"]);
+    expect(JSON.stringify(api.components.schemas.Message)).toContain("Provenance");
+    expect(JSON.stringify(api.components.schemas.Server)).toContain("max_reply_depth");
+    expect(JSON.stringify(api)).toContain("loop_detected");
+    const gateway = JSON.stringify((await server.call("GET", "/api/v1/gateway.json")).body);
+    expect(gateway).toContain("reply_depth");
+    expect(gateway).toContain("mcp");
+    for (const doc of ["/skill.md", "/rules.md"]) {
+      const text = await (await fetch(new URL(doc, server.url))).text();
+      for (const word of ["provenance", "reply_depth", "max_reply_depth", "loop_detected"])
+        expect([doc, text.includes(word)]).toEqual([doc, true]);
+    }
   });
 });
