@@ -7,7 +7,7 @@ import { type After, inTransaction } from "../db/rls.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
-import { newIdAfter, uuid } from "../lib/ids.ts";
+import { newIdAfter } from "../lib/ids.ts";
 import { content, type Door, type editInput, type MessageInput, type MessageView } from "../wire.ts";
 import { type Actor, system } from "./actor.ts";
 import { defaultSettings, getAgentConfig } from "./agent-settings.ts";
