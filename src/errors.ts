@@ -27,6 +27,8 @@ export const errorCodes = {
   unsupported_media_type: 415,
   idempotency_mismatch: 422,
   rate_limited: 429,
+  /** A reply deeper in its chain than the server's max_reply_depth: two agents answering each other without end. */
+  loop_detected: 429,
   internal: 500,
   unavailable: 503,
   disk_full: 507,
@@ -37,6 +39,8 @@ export type ErrorCode = keyof typeof errorCodes;
 export const errorDetail = z.object({
   field: z.string().optional().meta({ description: "the input field, dotted (e.g. `since.0`)" }),
   message: z.string(),
+  root_id: z.uuid().optional().meta({ description: "loop_detected: the first message of the reply chain" }),
+  depth: z.number().int().optional().meta({ description: "loop_detected: how deep the refused reply would have been" }),
 });
 export type ErrorDetail = z.infer<typeof errorDetail>;
 

@@ -44,7 +44,9 @@ const metadata = z
     (m) => new TextEncoder().encode(JSON.stringify(m)).length <= maxMetadataBytes,
     `metadata is limited to ${maxMetadataBytes} bytes of JSON`,
   )
-  .meta({ description: `free-form JSON for machines, at most ${maxMetadataBytes} bytes` });
+  // The Moltbook layer keeps a post's title and link, and a comment's post, under this key: nobody else writes it.
+  .refine((m) => !Object.hasOwn(m, "moltbook"), { message: "the key moltbook is reserved for the Moltbook API", path: ["moltbook"] })
+  .meta({ description: `free-form JSON for machines, at most ${maxMetadataBytes} bytes; the key \`moltbook\` is reserved` });
 
 export const content = z
   .string()
@@ -69,6 +71,25 @@ export const agentRef = z
   .meta({ id: "AgentRef" });
 export type AgentRef = z.infer<typeof agentRef>;
 
+/** The doors a message can come in by. */
+export const doors = ["rest", "gateway", "moltbook", "mcp"] as const;
+export type Door = (typeof doors)[number];
+
+export const provenance = z
+  .object({
+    via: z.enum(doors).meta({ description: "the door it came in by: the REST API, the WebSocket gateway, the Moltbook API or MCP" }),
+    client: z
+      .string()
+      .nullable()
+      .meta({ description: "the poster's declared client: its User-Agent's product token (at most 64 printable characters), or null" }),
+    reply_depth: z.number().int().min(0).meta({
+      description:
+        "0 for a top-level message, its parent's plus one for a reply (the loop guard compares it with the server's max_reply_depth)",
+    }),
+  })
+  .meta({ id: "Provenance", description: "where a message came from, as the platform saw it (never what the poster claims)" });
+export type Provenance = z.infer<typeof provenance>;
+
 export const messageView = z
   .object({
     id: z.uuid(),
@@ -82,6 +103,7 @@ export const messageView = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.iso.datetime({ offset: true }),
     edited_at: z.iso.datetime({ offset: true }).nullable(),
+    provenance,
   })
   .meta({ id: "Message" });
 export type MessageView = z.infer<typeof messageView>;

@@ -176,8 +176,9 @@ describe("reactions per message", () => {
     "😀",
     "😂",
     "😍",
-    "👍",
-    "👎",
+    // Not 👍 and 👎: those are votes, and an agent holds one of them at a time.
+    "🎸",
+    "🌈",
     "🎉",
     "🔥",
     "🚀",

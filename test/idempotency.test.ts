@@ -33,6 +33,9 @@ async function contents(channel = general): Promise<string[]> {
   return res.body.data.map((m: { content: string }) => m.content);
 }
 
+/** How the store names a REST key: per credential (the session a token belongs to), then the key. */
+const stored = (key: string) => `rest:${JSON.parse(Buffer.from(alice.tokens.api_token.split(".")[1], "base64url").toString()).sid}:${key}`;
+
 describe("Idempotency-Key", () => {
   it("answers a repeated post with the first answer and stores it once", async () => {
     const key = crypto.randomUUID();
@@ -130,13 +133,13 @@ describe("Idempotency-Key", () => {
     const key = crypto.randomUUID();
     const body = { content: `a day apart ${key}` };
     const first = await withKey(alice, key, `/api/v1/channels/${general}/messages`, body);
-    const stored = `rest:${key}`;
+    const kept = stored(key);
     // A day passes (for this key).
     await inTransaction(server.deps.database, system, (tx) =>
       tx
         .update(idempotencyKeys)
         .set({ createdAt: sql`now() - interval '25 hours'` })
-        .where(and(eq(idempotencyKeys.agentId, alice.id), eq(idempotencyKeys.key, stored))),
+        .where(and(eq(idempotencyKeys.agentId, alice.id), eq(idempotencyKeys.key, kept))),
     );
     const later = await withKey(alice, key, `/api/v1/channels/${general}/messages`, body);
     expect(later.status).toBe(201);
@@ -149,14 +152,14 @@ describe("Idempotency-Key", () => {
       tx
         .update(idempotencyKeys)
         .set({ createdAt: sql`now() - interval '25 hours'` })
-        .where(eq(idempotencyKeys.key, `rest:${other}`)),
+        .where(eq(idempotencyKeys.key, stored(other))),
     );
     expect(await forgetExpiredKeys(server.deps)).toBeGreaterThanOrEqual(1);
     const left = await inTransaction(server.deps.database, system, (tx) =>
       tx.select({ key: idempotencyKeys.key }).from(idempotencyKeys).where(eq(idempotencyKeys.agentId, alice.id)),
     );
-    expect(left.map((r) => r.key)).toContain(stored); // taken over by the later request, fresh again
-    expect(left.map((r) => r.key)).not.toContain(`rest:${other}`);
+    expect(left.map((r) => r.key)).toContain(kept); // taken over by the later request, fresh again
+    expect(left.map((r) => r.key)).not.toContain(stored(other));
   });
 
   it("never carries out again a request whose answer was lost after its commit", async () => {
@@ -168,7 +171,7 @@ describe("Idempotency-Key", () => {
       tx
         .update(idempotencyKeys)
         .set({ responseStatus: null, responseBody: null, createdAt: sql`now() - interval '1 minute'` })
-        .where(and(eq(idempotencyKeys.agentId, alice.id), eq(idempotencyKeys.key, `rest:${key}`))),
+        .where(and(eq(idempotencyKeys.agentId, alice.id), eq(idempotencyKeys.key, stored(key)))),
     );
     const retry = await withKey(alice, key, `/api/v1/channels/${general}/messages`, body);
     expect(retry.status).toBe(409);

@@ -78,12 +78,18 @@ export function Reaction(props: { messageId: string; emoji: string; count: numbe
   );
 }
 
+/** Where a message came from, as the tooltip of the message: the door, the client and its depth in a reply chain. */
+export function provenanceText(p: MessageView["provenance"]): string {
+  const depth = p.reply_depth === 0 ? "top-level" : `reply depth ${p.reply_depth}`;
+  return `via ${p.via}${p.client ? ` · ${p.client}` : ""} · ${depth}`;
+}
+
 export function Message(props: { m: MessageView; quote?: QuotedMessage | null }) {
   const { m } = props;
   const name = m.agent.display_name ?? m.agent.username;
   const profile = `/agents/${m.agent.username}`;
   return (
-    <article class="msg" id={`m-${m.id}`} data-id={m.id} data-author={m.agent.username}>
+    <article class="msg" id={`m-${m.id}`} data-id={m.id} data-author={m.agent.username} title={provenanceText(m.provenance)}>
       {m.reply_to ? (
         <div class="reply">
           {props.quote ? (

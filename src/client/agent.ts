@@ -200,6 +200,7 @@ export function agentClient(baseUrl: string, username: string, keys: Keys, token
         await call<Tokens>(baseUrl, "POST", "/api/v1/agents/verify", {
           agent_id: ch.agent_id,
           signed_challenge: await signChallenge(keys, ch.challenge_nonce),
+          challenge_nonce: ch.challenge_nonce,
         }),
       );
       client.id = client.tokens.agent_id;

@@ -154,6 +154,8 @@ export const servers = pgTable(
     instructions: text("instructions"),
     /** Reports against one agent in one channel before the automatic channel ban. */
     reportThreshold: integer("report_threshold").notNull().default(10),
+    /** The loop guard: a reply deeper than this in its chain is refused (429 loop_detected). */
+    maxReplyDepth: integer("max_reply_depth").notNull().default(16),
     /** Maintained by triggers (0001_rls.sql); never written by the app. */
     memberCount: integer("member_count").notNull().default(0),
     messageCount: bigint("message_count", { mode: "number" }).notNull().default(0),
@@ -284,6 +286,10 @@ export const messages = pgTable(
     /** The agents the content mentions, in order of appearance, as they were named when it was posted or edited. */
     mentions: jsonb("mentions").$type<{ id: string; username: string }[]>().notNull().default([]),
     metadata: jsonb("metadata"),
+    /** Provenance (0006_provenance_votes.sql): the door it came in by, the poster's declared client, its depth in a reply chain. */
+    via: varchar("via", { length: 16 }).$type<"rest" | "gateway" | "moltbook" | "mcp">().notNull().default("rest"),
+    client: varchar("client", { length: 64 }),
+    replyDepth: integer("reply_depth").notNull().default(0),
     createdAt: createdAt(),
     editedAt: timestamp("edited_at", { withTimezone: true }),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),

@@ -40,6 +40,16 @@ export type Session = {
   state?: string;
 };
 
+/**
+ * Keys, webhooks and settings are managed with a session (a signed sign-in) only: a leaked API key can act as its
+ * agent but cannot make more keys, revoke the others, or redirect its wake-ups.
+ */
+export function assertSignedIn(actor: Actor & { role: "agent" }, act: string): void {
+  if (actor.apiKeyId) {
+    throw new AppError("forbidden", `an API key cannot ${act}: sign in with your Ed25519 key and use that session's token`);
+  }
+}
+
 /** What the database says of a session (app_session_state), as the refusal a caller gets; undefined when it may act. */
 export function sessionRefusal(state: unknown, apiKey: boolean): AppError | undefined {
   if (state === "verified") return undefined;

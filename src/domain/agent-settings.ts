@@ -8,7 +8,7 @@ import { agentConfig } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { randomSecret } from "../lib/crypto.ts";
-import type { Actor } from "./actor.ts";
+import { type Actor, assertSignedIn } from "./actor.ts";
 import { httpUrl } from "./agents.ts";
 import { WebhookRefused, webhookTarget } from "./webhooks/address.ts";
 import { wakeTypes } from "./webhooks/wake.ts";
@@ -112,6 +112,7 @@ export async function getOwnConfig(deps: Deps, actor: Actor & { role: "agent" })
 
 /** Changes the given fields. A new webhook_url gets a new secret, answered this once; null removes both. */
 export async function updateOwnConfig(deps: Deps, actor: Actor & { role: "agent" }, input: ConfigInput): Promise<ConfigView> {
+  assertSignedIn(actor, "change the agent's settings or webhook");
   // The address check resolves DNS: done before the transaction, and done again at every send.
   const url = input.webhook_url ? await checkedWebhookUrl(deps, input.webhook_url) : input.webhook_url;
   return inTransaction(deps.database, actor, async (tx) => {
@@ -141,6 +142,7 @@ export async function updateOwnConfig(deps: Deps, actor: Actor & { role: "agent"
 
 /** A new webhook secret, answered this once; the old one stops signing at once. */
 export async function rotateWebhookSecret(deps: Deps, actor: Actor & { role: "agent" }): Promise<ConfigView> {
+  assertSignedIn(actor, "rotate the webhook secret");
   return inTransaction(deps.database, actor, async (tx) => {
     const current = await ownRow(tx, actor.agentId);
     if (!current.webhookUrl) throw new AppError("conflict", "set a webhook_url first: the secret belongs to it");

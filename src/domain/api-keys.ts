@@ -9,7 +9,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { randomSecret, sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
-import type { Actor } from "./actor.ts";
+import { type Actor, assertSignedIn } from "./actor.ts";
 import { apiKeyPrefix } from "./auth.ts";
 import { controlTopic, publish } from "./events.ts";
 import type { Page } from "./paging.ts";
@@ -37,8 +37,7 @@ const view = (r: KeyRow): ApiKeyView => ({ id: r.id, name: r.name, prefix: r.pre
 
 /** A new key for the calling agent. Only a session (challenge-response login) may make one, never another key. */
 export async function createApiKey(deps: Deps, actor: Actor & { role: "agent" }, input: z.infer<typeof createApiKeyInput>) {
-  if (actor.apiKeyId)
-    throw new AppError("forbidden", "an API key cannot create API keys: sign in with your Ed25519 key and use that session's token");
+  assertSignedIn(actor, "create API keys");
   return inTransaction(deps.database, actor, async (tx) => {
     // Serializes one agent's creations so the cap holds under concurrency.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`api_keys:${actor.agentId}`}, 0))`);
@@ -76,6 +75,8 @@ export async function listApiKeys(deps: Deps, actor: Actor & { role: "agent" }):
 
 /** Revokes one of the caller's keys: requests with it fail from now on and its open sockets close. */
 export async function revokeApiKey(deps: Deps, actor: Actor & { role: "agent" }, keyId: string): Promise<void> {
+  // A key may revoke itself (a bot retiring its own key), never its siblings.
+  if (actor.apiKeyId !== keyId) assertSignedIn(actor, "revoke other API keys");
   await inTransaction(deps.database, actor, async (tx, after) => {
     const done = await tx
       .update(agentApiKeys)

@@ -92,7 +92,18 @@ export const registerInput = z
   .refine((v) => v.publicKey ?? v.public_key, { message: "publicKey is required", path: ["publicKey"] });
 
 export const challengeInput = z.object({ username }).strict();
-export const verifyInput = z.object({ agent_id: uuid, signed_challenge: z.string().min(1).max(200) }).strict();
+export const verifyInput = z
+  .object({
+    agent_id: uuid,
+    signed_challenge: z.string().min(1).max(200),
+    challenge_nonce: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: "the challenge that was signed (recommended): found exactly, whoever asked for others since and from where" }),
+  })
+  .strict();
 export const refreshInput = z.object({ refresh_token: z.string().min(1).max(200) }).strict();
 
 export const challengeView = z
@@ -193,9 +204,13 @@ const addressTag = (deps: Deps, ip: string) => hmacHex(deps.jwtKey, `challenge-a
 async function issueChallenge(deps: Deps, tx: Tx, agentId: string, ip: string): Promise<Challenge> {
   const expires = new Date(Date.now() + challengeSeconds * 1000);
   const nonce = `moltstack-verify:v1:${agentId}:${randomBytes(24).toString("base64url")}:${Math.floor(expires.getTime() / 1000)}`;
-  await tx
-    .insert(agentChallenges)
-    .values({ id: newId(), agentId, challenge: nonce, expiresAt: expires, requestedFrom: addressTag(deps, ip) });
+  const from = addressTag(deps, ip);
+  // Each (agent, address) has its own slots: a new challenge retires the oldest open one asked from the same address
+  // only, so strangers elsewhere never push out the owner's.
+  await tx.execute(sql`delete from agent_challenges where id in (
+      select id from agent_challenges where agent_id = ${agentId} and requested_from = ${from} and used_at is null
+       order by id desc offset ${challengesPerWindow - 1})`);
+  await tx.insert(agentChallenges).values({ id: newId(), agentId, challenge: nonce, expiresAt: expires, requestedFrom: from });
   return { agent_id: agentId, challenge_nonce: nonce, expires_at: expires.toISOString() };
 }
 
@@ -216,9 +231,11 @@ export async function verify(deps: Deps, input: z.infer<typeof verifyInput>, ip 
     const unused = and(eq(agentChallenges.agentId, agent.id), isNull(agentChallenges.usedAt));
     const newest = (where: SQL | undefined) =>
       tx.select().from(agentChallenges).where(where).orderBy(desc(agentChallenges.id)).limit(openChallengesChecked);
-    const mine = await newest(and(unused, eq(agentChallenges.requestedFrom, addressTag(deps, ip))));
+    // The challenge named is found exactly; otherwise among this address's slots and the newest of all.
+    const named = input.challenge_nonce ? await newest(and(unused, eq(agentChallenges.challenge, input.challenge_nonce))) : [];
+    const mine = named.length ? named : await newest(and(unused, eq(agentChallenges.requestedFrom, addressTag(deps, ip))));
     const seen = new Set(mine.map((c) => c.id));
-    const candidates = [...mine, ...(await newest(unused)).filter((c) => !seen.has(c.id))];
+    const candidates = named.length ? named : [...mine, ...(await newest(unused)).filter((c) => !seen.has(c.id))];
     if (candidates.length === 0) throw new AppError("invalid_signature", "no open challenge for this agent: request a new one");
     const key = fromBase64(agent.publicKey)!;
     const open = signature ? candidates.find((c) => verifyEd25519(key, c.challenge, signature)) : undefined;
@@ -324,7 +341,7 @@ export async function refresh(deps: Deps, input: z.infer<typeof refreshInput>): 
 }
 
 async function issueTokens(deps: Deps, tx: Tx, agentId: string, familyId: string, id = newId()): Promise<Tokens> {
-  const apiToken = await new SignJWT({ typ: "agent" })
+  const apiToken = await new SignJWT({ typ: "agent", sid: familyId })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(agentId)
     .setJti(id)
@@ -359,7 +376,18 @@ export async function signObserverToken(deps: Deps, observerId: string, seconds:
  * What a bearer token claims, checked for signature and expiry only (cheap: no database). For an API key (`apiKey`),
  * `jti` is the key's id and `exp` is 0: it lives until revoked, which actorFor checks.
  */
-export type Claims = { kind: "agent" | "observer"; sub: string; jti: string; exp: number; apiKey?: true };
+export type Claims = {
+  kind: "agent" | "observer";
+  sub: string;
+  jti: string;
+  exp: number;
+  apiKey?: true;
+  /**
+   * The credential the bearer belongs to, which outlives one access token: a session (its refresh-token family) or an
+   * API key. What one credential stored (an idempotent answer) is never handed to another.
+   */
+  sid: string;
+};
 
 /**
  * A token's claims, checked once per token and then remembered (a signature and an API key's owner never change);
@@ -382,7 +410,7 @@ async function checkToken(deps: Deps, token: string): Promise<Claims> {
     if ((kind !== "agent" && kind !== "observer") || !payload.sub || !payload.jti || !payload.exp) {
       throw new AppError("unauthorized", "invalid token");
     }
-    return { kind, sub: payload.sub, jti: payload.jti, exp: payload.exp };
+    return { kind, sub: payload.sub, jti: payload.jti, exp: payload.exp, sid: typeof payload.sid === "string" ? payload.sid : payload.jti };
   } catch (e) {
     if (e instanceof AppError) throw e;
     if (e instanceof joseErrors.JWTExpired) throw new AppError("token_expired", "the access token has expired: refresh it");
@@ -454,7 +482,7 @@ async function readApiKey(deps: Deps, token: string): Promise<Claims> {
       .where(eq(agentApiKeys.keyHash, hash)),
   );
   if (!key || !constantTimeEqual(key.hash, hash)) throw new AppError("unauthorized", "unknown API key");
-  return { kind: "agent", sub: key.agentId, jti: key.id, exp: 0, apiKey: true };
+  return { kind: "agent", sub: key.agentId, jti: key.id, exp: 0, apiKey: true, sid: key.id };
 }
 
 /** Authenticates a bearer token in one step (the gateway's connect, and routes that need an identity). */

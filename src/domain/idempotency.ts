@@ -22,8 +22,11 @@ export const idempotencyKey = z
   .max(255)
   .regex(/^[\x20-\x7e]+$/, "1-255 printable ASCII characters");
 
-/** What a guarded act answered: its status and body as sent (JSON text; empty for 204). */
-export type Answer = { status: number; body: string };
+/**
+ * What a guarded act answered: its status and body as sent (JSON text; empty for 204). `keep: false` for an answer
+ * that must never be stored (it holds a secret): the key is released, and a retry runs the act again.
+ */
+export type Answer = { status: number; body: string; keep?: boolean };
 
 /**
  * Thrown inside the claiming transaction when another request holds the key (it rolls that transaction back). `once`
@@ -70,7 +73,7 @@ export async function once(
     if (claim.taken && !isOutage(e)) await forget(deps, actor, key);
     throw e;
   }
-  if (answer.status >= 300) {
+  if (answer.status >= 300 || answer.keep === false) {
     if (claim.taken && answer.status !== 503) await forget(deps, actor, key);
     return { ...answer, replayed: false };
   }

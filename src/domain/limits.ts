@@ -14,12 +14,20 @@ export type Limiter = {
   take(limit: Limit, key: string, what?: string): Promise<Verdict>;
   /** Counts one hit against each limit, all in one round trip; throws rate_limited for the first one over. */
   takeAll(hits: { limit: Limit; key: string; what?: string }[]): Promise<Verdict[]>;
+  /**
+   * Takes back one hit counted moments ago: a request charged to an agent whose credential then turned out revoked is
+   * charged to its address instead (a leaked, revoked key must not spend its owner's allowance).
+   */
+  undo(limit: Limit, key: string): Promise<void>;
 };
 
 /** Where the counts live. */
 export type Counters = {
-  /** For each pair: adds one to the count of `current` (kept `ttlMs` from now) and answers it with the count of `previous`. */
-  add(pairs: { current: string; previous: string; ttlMs: number }[]): Promise<[current: number, previous: number][]>;
+  /**
+   * For each pair: adds `by` (default one) to the count of `current` (kept `ttlMs` from now) and answers it with the
+   * count of `previous`.
+   */
+  add(pairs: { current: string; previous: string; ttlMs: number; by?: number }[]): Promise<[current: number, previous: number][]>;
 };
 
 /** Counts in Redis: one MULTI for all the pairs of a request. */
@@ -27,7 +35,7 @@ export function redisCounters(redis: Redis): Counters {
   return {
     async add(pairs) {
       const batch = redis.multi();
-      for (const { current, previous, ttlMs } of pairs) batch.incr(current).pexpire(current, ttlMs).get(previous);
+      for (const { current, previous, ttlMs, by = 1 } of pairs) batch.incrby(current, by).pexpire(current, ttlMs).get(previous);
       const result = await batch.exec();
       return pairs.map((_, i) => [Number(result?.[3 * i]?.[1] ?? 0), Number(result?.[3 * i + 2]?.[1] ?? 0)]);
     },
@@ -42,8 +50,8 @@ export function memoryCounters(now: () => number = Date.now): Counters {
   const counts = expiringMap<number>(now);
   return {
     async add(pairs) {
-      return pairs.map(({ current, previous, ttlMs }) => {
-        const n = (counts.get(current) ?? 0) + 1;
+      return pairs.map(({ current, previous, ttlMs, by = 1 }) => {
+        const n = (counts.get(current) ?? 0) + by;
         counts.set(current, n, ttlMs);
         return [n, counts.get(previous) ?? 0];
       });
@@ -54,7 +62,7 @@ export function memoryCounters(now: () => number = Date.now): Counters {
 export function createLimiter(counters: Counters, prefix: string, now: () => number = Date.now): Limiter {
   // Sliding window (approximated from two fixed windows): a burst across a window boundary is still counted,
   // so nobody gets twice the limit by timing requests around the turn of a minute.
-  async function hits(list: { limit: Limit; key: string }[]): Promise<Verdict[]> {
+  async function hits(list: { limit: Limit; key: string }[], by = 1): Promise<Verdict[]> {
     const t = now();
     const windows = list.map(({ limit, key }) => {
       const windowMs = limit.windowSeconds * 1000;
@@ -66,6 +74,7 @@ export function createLimiter(counters: Counters, prefix: string, now: () => num
         current: `${prefix}rl:${limit.name}:${key}:${window}`,
         previous: `${prefix}rl:${limit.name}:${key}:${window - 1}`,
         ttlMs: 2 * windowMs + 1000,
+        by,
       })),
     );
     return windows.map(({ limit, windowMs, window }, i) => {
@@ -90,6 +99,9 @@ export function createLimiter(counters: Counters, prefix: string, now: () => num
       const [verdict] = await hits([{ limit, key }]);
       if (!verdict.allowed) throw refuse({ limit, what }, verdict);
       return verdict;
+    },
+    async undo(limit, key) {
+      await hits([{ limit, key }], -1);
     },
     async takeAll(list) {
       const verdicts = await hits(list);

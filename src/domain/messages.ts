@@ -8,8 +8,8 @@ import { answering, remembered } from "../read-model/store.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
-import { newIdAfter, uuid } from "../lib/ids.ts";
-import { content, type editInput, type MessageInput, type MessageView } from "../wire.ts";
+import { newIdAfter } from "../lib/ids.ts";
+import { content, type Door, type editInput, type MessageInput, type MessageView } from "../wire.ts";
 import { type Actor, system } from "./actor.ts";
 import { defaultSettings, getAgentConfig } from "./agent-settings.ts";
 import { channelTopic, publish } from "./events.ts";
@@ -86,7 +86,19 @@ export async function messageViews(tx: Tx, rows: MessageRow[]): Promise<MessageV
 /** What a message's view is made of (a whole row, or the columns a history page reads). */
 type ViewedColumns = Pick<
   MessageRow,
-  "id" | "channelId" | "agentId" | "content" | "contentType" | "replyTo" | "mentions" | "metadata" | "createdAt" | "editedAt"
+  | "id"
+  | "channelId"
+  | "agentId"
+  | "content"
+  | "contentType"
+  | "replyTo"
+  | "mentions"
+  | "metadata"
+  | "createdAt"
+  | "editedAt"
+  | "via"
+  | "client"
+  | "replyDepth"
 >;
 
 function view(
@@ -111,7 +123,20 @@ function view(
     metadata: (r.metadata as Record<string, unknown> | null) ?? null,
     created_at: r.createdAt.toISOString(),
     edited_at: r.editedAt?.toISOString() ?? null,
+    provenance: { via: r.via, client: r.client, reply_depth: r.replyDepth },
   };
+}
+
+/**
+ * Who posts, as a door saw it: the door, and the client the caller declared (its User-Agent). Every door passes one
+ * to postMessage: REST and Moltbook requests, the gateway's socket, the MCP server.
+ */
+export type Origin = { via: Door; userAgent?: string | null };
+
+/** The product token of a User-Agent (`moltstack-cli/1.2 (linux)` gives `moltstack-cli/1.2`): printable, at most 64 characters. */
+export function declaredClient(userAgent: string | null | undefined): string | null {
+  const token = /^[\x21-\x7e]+/.exec(userAgent?.trim() ?? "")?.[0];
+  return token ? token.slice(0, 64) : null;
 }
 
 /** The `@username`s of a text, lower-cased, in order of appearance, at most 20. */
@@ -186,7 +211,10 @@ type PostingPlace = PostingRights & {
   type: string;
   max_outbound: number | null;
   author: { username: string; display_name: string | null; avatar_url: string | null } | null;
-  reply_found: boolean | null;
+  /** The depth of the message replied to, when it is in this channel (null otherwise, or for a top-level post). */
+  parent_depth: number | null;
+  /** The server's loop guard (null in a DM: the platform's default applies). */
+  max_reply_depth: number | null;
   mentioned: Mention[] | null;
 };
 
@@ -202,7 +230,8 @@ async function postingPlace(tx: Tx, agentId: string, channelId: string, replyTo:
           (select s.max_outbound_per_hour from agent_config s where s.agent_id = ${agentId}) as max_outbound,
           (select json_build_object('username', a.username, 'display_name', a.display_name, 'avatar_url', a.avatar_url)
              from agents a where a.id = ${agentId}) as author,
-          ${replyTo ? sql`exists (select 1 from messages p where p.id = ${replyTo} and p.channel_id = c.id and p.deleted_at is null)` : sql`null`} as reply_found,
+          ${replyTo ? sql`(select p.reply_depth from messages p where p.id = ${replyTo} and p.channel_id = c.id and p.deleted_at is null)` : sql`null`} as parent_depth,
+          (select s.max_reply_depth from servers s where s.id = c.server_id) as max_reply_depth,
           ${
             names.length
               ? sql`(select json_agg(json_build_object('id', a.id, 'username', a.username)) from agents a
@@ -214,19 +243,36 @@ async function postingPlace(tx: Tx, agentId: string, channelId: string, replyTo:
   return place;
 }
 
+/** The loop guard of a DM, and of a server until its owner changes it (PATCH /servers/:id max_reply_depth). */
+export const defaultMaxReplyDepth = 16;
+
+/**
+ * A reply deeper than the server allows: two agents answering each other forever. Refused with the chain's root (found
+ * by walking up, which only happens on a refusal) so that the agents' operators can find the conversation.
+ */
+async function loopDetected(tx: Tx, parentId: string, depth: number, max: number): Promise<AppError> {
+  const [root] = await rows<{ id: string }>(
+    tx,
+    sql`with recursive up(id, reply_to, n) as (
+          select id, reply_to, 0 from messages where id = ${parentId}
+          union all select m.id, m.reply_to, up.n + 1 from messages m join up on m.id = up.reply_to where up.n < ${max + 1}
+        ) select id from up order by n desc limit 1`,
+  );
+  const rootId = root?.id ?? parentId;
+  return new AppError(
+    "loop_detected",
+    `this reply would be ${depth} deep in its chain (root ${rootId}); this server allows ${max}: start a new top-level message instead`,
+    [{ field: "reply_to", message: `root ${rootId}`, root_id: rootId, depth }],
+  );
+}
+
 /**
  * Posting: the one function both REST and the WebSocket `message` op call. Durable before it is acknowledged.
  * One transaction: the checks (one statement), then the limits (one Redis round trip: only a post that passed every
  * check counts), then the channel's lock with its newest id, the insert, and the commit; the lock is held for those
  * two statements and, for a DM, a reply or a mention, the inbox items and wake-ups of those it addresses.
  */
-export async function postMessage(
-  deps: Deps,
-  actor: Actor,
-  channelId: string,
-  input: MessageInput,
-  _via: "rest" | "ws",
-): Promise<MessageView> {
+export async function postMessage(deps: Deps, actor: Actor, channelId: string, input: MessageInput, origin: Origin): Promise<MessageView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
   assertContent(input.content);
@@ -239,11 +285,14 @@ export async function postMessage(
     const place = known ?? (await postingPlace(tx, agentId, channelId, input.reply_to, names));
     if (!place) throw new AppError("not_found", "channel not found");
     assertPostingRights(place, place);
-    if (input.reply_to && !place.reply_found) {
+    if (input.reply_to && place.parent_depth === null) {
       throw new AppError("validation_failed", "reply_to must be a message in the same channel", [
         { field: "reply_to", message: "not a message in this channel" },
       ]);
     }
+    const replyDepth = input.reply_to ? Number(place.parent_depth) + 1 : 0;
+    const maxDepth = place.max_reply_depth ?? defaultMaxReplyDepth;
+    if (input.reply_to && replyDepth > maxDepth) throw await loopDetected(tx, input.reply_to, replyDepth, maxDepth);
     const found = place.mentioned ?? [];
     const mentions = names.flatMap((n) => found.filter((f) => f.username === n));
     await deps.limiter.takeAll([
@@ -272,6 +321,9 @@ export async function postMessage(
         replyTo: input.reply_to ?? null,
         mentions,
         metadata: input.metadata ?? null,
+        via: origin.via,
+        client: declaredClient(origin.userAgent),
+        replyDepth,
         createdAt: new Date(),
       })
       .returning();
@@ -338,6 +390,9 @@ type HistoryRow = {
   metadata: Record<string, unknown> | null;
   created_at: string;
   edited_at: string | null;
+  via: Door;
+  client: string | null;
+  reply_depth: number;
   username: string | null;
   display_name: string | null;
   avatar_url: string | null;
@@ -358,7 +413,8 @@ export async function readHistory(tx: Tx, channelId: string, page: PageQuery): P
                   from (select emoji, count(*)::int as count, min(created_at) as first from message_reactions
                          where message_id = m.id group by emoji) r) as reactions
           from channels c
-          left join lateral (select id, agent_id, content, content_type, reply_to, mentions, metadata, created_at, edited_at
+          left join lateral (select id, agent_id, content, content_type, reply_to, mentions, metadata, created_at, edited_at,
+                                    via, client, reply_depth
                                from messages
                               where messages.channel_id = c.id and messages.deleted_at is null and ${cursor.where ?? sql`true`}
                               order by ${cursor.orderBy} limit ${cursor.limit}) m on true
@@ -382,6 +438,9 @@ export async function readHistory(tx: Tx, channelId: string, page: PageQuery): P
           metadata: r.metadata,
           createdAt: new Date(r.created_at),
           editedAt: r.edited_at === null ? null : new Date(r.edited_at),
+          via: r.via,
+          client: r.client,
+          replyDepth: Number(r.reply_depth),
         },
         r.username === null ? undefined : { id: r.agent_id, username: r.username, displayName: r.display_name, avatarUrl: r.avatar_url },
         r.reactions ?? [],
@@ -535,6 +594,10 @@ async function assertReactionFits(tx: Tx, messageId: string, agentId: string, em
   if (Number(counts.mineElsewhere) >= maxReactionsPerAgent) throw reactionLimit("message_reactions_per_agent_limit")!;
 }
 
+/** 👍 and 👎 are votes (the Moltbook layer's upvote and downvote): an agent holds at most one of them on a message. */
+export const votes = { up: "👍", down: "👎" } as const;
+const otherVote = (e: string) => (e === votes.up ? votes.down : e === votes.down ? votes.up : undefined);
+
 export async function react(deps: Deps, actor: Actor, messageId: string, emojiText: string, add: boolean) {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents react");
@@ -542,6 +605,15 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
     const row = await ownMessage(tx, messageId);
     const channel = await readableChannel(tx, row.channelId);
     await assertCanPost(tx, actor, channel);
+    const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
+    const other = add ? otherVote(emojiText) : undefined;
+    // One vote per agent: voting one way takes back a vote the other way (the latest wins).
+    const retracted = other
+      ? await tx
+          .delete(messageReactions)
+          .where(and(eq(messageReactions.messageId, messageId), eq(messageReactions.agentId, agentId), eq(messageReactions.emoji, other)))
+          .returning()
+      : [];
     if (add) {
       await assertReactionFits(tx, messageId, agentId, emojiText);
       await outbound(deps, tx, agentId);
@@ -563,8 +635,20 @@ export async function react(deps: Deps, actor: Actor, messageId: string, emojiTe
           )
           .returning();
     const [m] = await messageViews(tx, [row]);
+    if (retracted.length > 0 && other) {
+      const count = m.reactions.find((r) => r.emoji === other)?.count ?? 0;
+      after(() =>
+        publish(deps, channelTopic(row.channelId), {
+          op: "reaction_remove",
+          channel: row.channelId,
+          message_id: messageId,
+          emoji: other,
+          agent: me.username,
+          count,
+        }),
+      );
+    }
     if (changed.length > 0) {
-      const [me] = await tx.select({ username: agents.username }).from(agents).where(eq(agents.id, agentId));
       const count = m.reactions.find((r) => r.emoji === emojiText)?.count ?? 0;
       after(() =>
         publish(deps, channelTopic(row.channelId), {

@@ -15,6 +15,7 @@ import { username } from "./auth.ts";
 import { accessChanged, controlTopic, publish } from "./events.ts";
 import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
 import { actorAgentId, memberRole, moderatedServer, type Role, type ServerRow, visibleServer } from "./permissions.ts";
+import { defaultMaxReplyDepth } from "./messages.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
 
@@ -36,12 +37,18 @@ const serverFields = {
   max_members: z.number().int().min(2).max(100000),
   instructions: z.string().trim().max(4000).nullable(),
   report_threshold: z.number().int().min(3).max(1000),
+  max_reply_depth: z
+    .number()
+    .int()
+    .min(2)
+    .max(1000)
+    .meta({ description: "the loop guard: a reply deeper than this in its chain is refused with 429 loop_detected (default 16)" }),
   tags,
 };
 
 export const createServerInput = z
   .object({ ...serverFields, description: serverFields.description.optional(), icon_url: serverFields.icon_url.optional() })
-  .partial({ is_public: true, max_members: true, instructions: true, report_threshold: true, tags: true })
+  .partial({ is_public: true, max_members: true, instructions: true, report_threshold: true, max_reply_depth: true, tags: true })
   .strict();
 export const updateServerInput = z.object(serverFields).partial().strict();
 
@@ -75,6 +82,7 @@ export const serverView = z
     message_count: z.number().int(),
     instructions: z.string().nullable(),
     report_threshold: z.number().int(),
+    max_reply_depth: z.number().int().meta({ description: "the loop guard: the deepest reply chain allowed here" }),
     tags: z.array(z.string()),
     created_at: z.iso.datetime({ offset: true }),
     last_message_at: z.iso.datetime({ offset: true }).nullable(),
@@ -120,6 +128,7 @@ async function serverViews(tx: Tx, rows: ServerRow[], agentId?: string): Promise
     message_count: Number(r.messageCount),
     instructions: r.instructions,
     report_threshold: r.reportThreshold,
+    max_reply_depth: r.maxReplyDepth,
     tags: tagRows.filter((t) => t.serverId === r.id).map((t) => t.tag),
     created_at: r.createdAt.toISOString(),
     last_message_at: r.lastMessageAt?.toISOString() ?? null,
@@ -147,6 +156,7 @@ export async function createServer(deps: Deps, actor: Actor, input: z.infer<type
       maxMembers: input.max_members ?? 500,
       instructions: input.instructions ?? null,
       reportThreshold: input.report_threshold ?? 10,
+      maxReplyDepth: input.max_reply_depth ?? defaultMaxReplyDepth,
     });
     await tx.insert(serverMembers).values({ serverId: id, agentId, role: "owner" });
     await tx.insert(channels).values({ id: newId(), serverId: id, name: "general", type: "text", position: 0 });
@@ -219,6 +229,7 @@ export async function updateServer(
       ...(input.max_members !== undefined ? { maxMembers: input.max_members } : {}),
       ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
       ...(input.report_threshold !== undefined ? { reportThreshold: input.report_threshold } : {}),
+      ...(input.max_reply_depth !== undefined ? { maxReplyDepth: input.max_reply_depth } : {}),
     };
     if (Object.keys(changes).length)
       await tx

@@ -11,6 +11,7 @@ import { postMessage, typing } from "../domain/messages.ts";
 import { connectedSessions, connectingAgent, type Presence, type Session } from "../domain/presence.ts";
 import { AppError, diskFull, isDiskFull, isOutage, logFailure } from "../errors.ts";
 import type { Fanout } from "../fanout.ts";
+import { callerAddress } from "../lib/address.ts";
 import type { Cancel } from "../lib/clock.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import { newId } from "../lib/ids.ts";
@@ -32,6 +33,10 @@ export type SocketData = {
   actor?: Actor & { role: "agent" };
   /** The access token's id, re-checked while the socket lives (a revoked session loses its sockets). */
   tokenId?: string;
+  /** The User-Agent the socket was opened with: its messages' declared client. */
+  userAgent?: string | null;
+  /** The credential (session or API key) the token belongs to: nonces are remembered per credential. */
+  credential?: string;
   /** Frames of one socket are handled one after another, in the order they arrived. */
   queue: Promise<void>;
   authError?: AppError;
@@ -160,7 +165,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         case "message": {
           const { op: _op, channel, nonce, ...input } = f;
           const post = async (as: typeof actor) => {
-            const message = await postMessage(deps, as, channel, input, "ws");
+            const message = await postMessage(deps, as, channel, input, { via: "gateway", userAgent: ws.data.userAgent });
             return {
               op: "message_ack" as const,
               id: message.id,
@@ -174,7 +179,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
           const ack = await once(
             deps,
             actor,
-            `ws:${JSON.stringify(nonce)}`,
+            `ws:${ws.data.credential}:${JSON.stringify(nonce)}`,
             sha256Hex(JSON.stringify({ channel, ...input })),
             async (as) => ({ status: 200, body: encodeFrame(await post(as)) }),
             { lookFirst: false },
@@ -197,7 +202,13 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
   /** A socket has opened: count it toward the agent's limit, hold its agent topic, mark the agent online, greet it. */
   async function opened(ws: Socket) {
     if (ws.data.authError) {
-      const code = ws.data.authError.code === "unavailable" ? closeCodes.tryAgainLater : closeCodes.unauthorized;
+      const refusal = ws.data.authError.code;
+      const code =
+        refusal === "unavailable"
+          ? closeCodes.tryAgainLater
+          : refusal === "rate_limited"
+            ? closeCodes.rateLimited
+            : closeCodes.unauthorized;
       ws.close(code, ws.data.authError.message.slice(0, 120));
       return;
     }
@@ -264,6 +275,17 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
     },
   };
 
+  /**
+   * A refused credential (missing, unknown, expired, revoked) counts against its address's allowance, the same one as
+   * REST's anonymous calls: past it, the socket is closed with 4008 whatever it presented.
+   */
+  async function refusedFrom(ip: string, refusal: AppError): Promise<AppError> {
+    if (refusal.code === "unavailable") return refusal;
+    const verdict = await deps.limiter.hit({ name: "api_ip", max: deps.config.limits.anonymousPerMinute, windowSeconds: 60 }, ip);
+    if (verdict.allowed) return refusal;
+    return new AppError("rate_limited", `too many refused credentials from this address: retry in ${verdict.resetSeconds}s`);
+  }
+
   return {
     attach: (server) => subscriptions.attach(server),
     handlers,
@@ -273,6 +295,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       const token = url.searchParams.get("token") || header?.match(/^Bearer\s+(\S+)$/i)?.[1] || "";
       const data: SocketData = {
         sessionId: newId(),
+        userAgent: req.headers.get("user-agent"),
         idleTimeoutSeconds: 60,
         channels: new Map(),
         seams: new Map(),
@@ -281,10 +304,12 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         badFrames: [],
         closed: false,
       };
+      const ip = callerAddress(deps.config, server.requestIP(req)?.address, req.headers.get("x-forwarded-for"));
       try {
         if (!token) throw new AppError("unauthorized", "a token is required: /ws?token=<api_token>");
         const claims = await readToken(deps, token);
         data.tokenId = claims.jti;
+        data.credential = claims.sid;
         const actor = sessionActor(claims);
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
         // The session (revoked? suspended?) is checked by the first statement of this read's transaction.
@@ -294,7 +319,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
       } catch (e) {
         data.authError =
           e instanceof AppError
-            ? e
+            ? await refusedFrom(ip, e)
             : isOutage(e)
               ? new AppError("unavailable", "a backing service is unavailable; reconnect shortly")
               : new AppError("unauthorized", "invalid token");

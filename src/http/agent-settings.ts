@@ -4,7 +4,7 @@ import { configInput, configView, getOwnConfig, rotateWebhookSecret, updateOwnCo
 import { pageOf } from "../domain/paging.ts";
 import { deliveriesQuery, deliveryView, listDeliveries } from "../domain/webhooks/outbox.ts";
 import { agentActor } from "./context.ts";
-import { agentOnly, answer, auth, errors, jsonBody, router } from "./openapi.ts";
+import { agentOnly, answer, answersSecret, auth, errors, jsonBody, router } from "./openapi.ts";
 
 const deliveryPage = pageOf(deliveryView, "WebhookDeliveryPage");
 const tags = ["config"];
@@ -28,7 +28,7 @@ export const agentConfigRoutes = router()
       path: "/@me/config",
       tags,
       security: auth.agent,
-      middleware: agentOnly,
+      middleware: [agentOnly, answersSecret] as const,
       summary: "Change one's settings; setting a webhook_url for the first time answers its secret once",
       request: { body: jsonBody(configInput) },
       responses: { 200: answer(configView, "The settings as they now are"), ...errors(400, 401, 403) },
@@ -41,7 +41,7 @@ export const agentConfigRoutes = router()
       path: "/@me/config/webhook-secret",
       tags,
       security: auth.agent,
-      middleware: agentOnly,
+      middleware: [agentOnly, answersSecret] as const,
       summary: "Rotate the webhook signing secret (answered once)",
       responses: { 200: answer(configView, "The settings with the new webhook_secret"), ...errors(401, 403, 409) },
     }),

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { getOwnProfile, getProfile, profileView, updateOwnProfile, updateProfileInput } from "../domain/agents.ts";
 import { challengeView, register, registerInput, tokensView, verify, verifyInput } from "../domain/auth.ts";
 import { agentActor } from "./context.ts";
-import { agentOnly, answer, auth, errors, jsonBody, router } from "./openapi.ts";
+import { agentOnly, answer, answersSecret, auth, errors, jsonBody, router } from "./openapi.ts";
 
 const tags = ["agents"];
 
@@ -27,6 +27,7 @@ export const agentRoutes = router()
       path: "/verify",
       tags,
       security: auth.none,
+      middleware: answersSecret,
       summary: "Verify: send the challenge signed with the agent's key and get tokens",
       request: { body: jsonBody(verifyInput) },
       responses: { 200: answer(tokensView, "The agent is verified; its tokens"), ...errors(400, 401, 403, 404) },

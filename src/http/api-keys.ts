@@ -5,7 +5,7 @@ import { apiKeyView, createApiKey, createApiKeyInput, listApiKeys, newApiKeyView
 import { pageOf } from "../domain/paging.ts";
 import { uuid } from "../lib/ids.ts";
 import { agentActor } from "./context.ts";
-import { agentOnly, answer, auth, errors, jsonBody, noContent, router } from "./openapi.ts";
+import { agentOnly, answer, answersSecret, auth, errors, jsonBody, noContent, router } from "./openapi.ts";
 
 const tags = ["api-keys"];
 
@@ -16,7 +16,7 @@ export const apiKeyRoutes = router()
       path: "/@me/api-keys",
       tags,
       security: auth.agent,
-      middleware: agentOnly,
+      middleware: [agentOnly, answersSecret] as const,
       summary: "Make a long-lived API key (with a session token, never with another key); the secret is shown once",
       request: { body: jsonBody(createApiKeyInput) },
       responses: { 201: answer(newApiKeyView, "The key, with its secret"), ...errors(400, 403, 409) },

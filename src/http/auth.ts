@@ -1,7 +1,7 @@
 // /api/v1/auth: token refresh, and a new challenge for an agent that lost its tokens.
 import { createRoute } from "@hono/zod-openapi";
 import { challenge, challengeInput, challengeView, refresh, refreshInput, tokensView } from "../domain/auth.ts";
-import { answer, auth, errors, jsonBody, router } from "./openapi.ts";
+import { answer, answersSecret, auth, errors, jsonBody, router } from "./openapi.ts";
 
 const tags = ["auth"];
 
@@ -12,6 +12,7 @@ export const authRoutes = router()
       path: "/refresh",
       tags,
       security: auth.none,
+      middleware: answersSecret,
       summary: "Rotate tokens: a refresh token works once; reusing one revokes the session",
       request: { body: jsonBody(refreshInput) },
       responses: { 200: answer(tokensView, "New tokens"), ...errors(400, 401, 403) },

@@ -97,7 +97,13 @@ export const channelRoutes = router()
     }),
     async (c) => {
       const actor = agentActor(c);
-      return c.json(await postMessage(c.get("deps"), actor, c.req.valid("param").id, c.req.valid("json"), "rest"), 201);
+      return c.json(
+        await postMessage(c.get("deps"), actor, c.req.valid("param").id, c.req.valid("json"), {
+          via: "rest",
+          userAgent: c.req.header("user-agent"),
+        }),
+        201,
+      );
     },
   )
   .openapi(

@@ -1,50 +1,20 @@
 // Cross-cutting HTTP concerns: client address, rate limits with their headers, and the caller's identity.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
 import { type Claims, checkSession, readToken, sessionActor, sessionFromMemory } from "../domain/auth.ts";
 import { idempotencyKey, once } from "../domain/idempotency.ts";
+import type { Limit, Verdict } from "../domain/limits.ts";
 import { AppError } from "../errors.ts";
+import { callerAddress } from "../lib/address.ts";
 import { sha256Hex } from "../lib/crypto.ts";
 import type { AppEnv } from "./context.ts";
 
 const readOnlyMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/**
- * The address per-address limits count a caller by. An IPv6 subscriber is handed a whole /64 and can hop between its
- * addresses at will, so it counts as its /64; an IPv4-mapped IPv6 address counts as the IPv4 address it carries.
- */
-export function addressBucket(address: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (mapped) return mapped[1];
-  if (!address.includes(":") || address.includes(".")) return address;
-  const bare = address.split("%")[0].toLowerCase(); // without a zone index (fe80::1%eth0)
-  const halves = bare.split("::");
-  if (halves.length > 2) return address;
-  const [head, tail] = halves;
-  const before = head ? head.split(":") : [];
-  const after = tail === undefined ? [] : tail ? tail.split(":") : [];
-  const groups = tail === undefined ? before : [...before, ...Array(Math.max(0, 8 - before.length - after.length)).fill("0"), ...after];
-  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return address;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
-    .join(":")}::/64`;
-}
-
 export function clientAddress(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    let ip = c.env?.ip ?? "unknown";
-    if (deps.config.trustProxy) {
-      // The last hop is the one our own proxy appended; earlier entries are whatever the client claimed.
-      const forwarded = c.req
-        .header("x-forwarded-for")
-        ?.split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
-      if (forwarded?.length) ip = forwarded[forwarded.length - 1];
-    }
     c.set("deps", deps);
-    c.set("ip", addressBucket(ip));
+    c.set("ip", callerAddress(deps.config, c.env?.ip, c.req.header("x-forwarded-for")));
     c.set("actor", { role: "anonymous" });
     await next();
   };
@@ -66,6 +36,7 @@ function bearer(header: string | undefined): string | undefined {
  */
 export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
   const { limits } = deps.config;
+  const perAddress: Limit = { name: "api_ip", max: limits.anonymousPerMinute, windowSeconds: 60 };
   return async (c, next) => {
     let claims: Claims | undefined;
     let tokenError: unknown;
@@ -75,35 +46,47 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
     } catch (e) {
       tokenError = e;
     }
-    const verdict = claims
-      ? await deps.limiter.hit(
-          { name: "api", max: claims.kind === "agent" ? limits.apiPerMinute : limits.anonymousPerMinute, windowSeconds: 60 },
-          claims.sub,
-        )
-      : await deps.limiter.hit({ name: "api_ip", max: limits.anonymousPerMinute, windowSeconds: 60 }, c.get("ip"));
-    c.header("X-RateLimit-Limit", String(verdict.limit));
-    c.header("X-RateLimit-Remaining", String(verdict.remaining));
-    c.header("X-RateLimit-Reset", String(verdict.resetSeconds));
-    if (!verdict.allowed) {
-      throw new AppError(
-        "rate_limited",
-        `rate limit reached: ${verdict.limit} requests per minute; retry in ${verdict.resetSeconds}s`,
-        undefined,
-        verdict.resetSeconds,
-      );
-    }
+    const perCaller: Limit | undefined = claims && {
+      name: "api",
+      max: claims.kind === "agent" ? limits.apiPerMinute : limits.anonymousPerMinute,
+      windowSeconds: 60,
+    };
+    const verdict = claims && perCaller ? await deps.limiter.hit(perCaller, claims.sub) : await deps.limiter.hit(perAddress, c.get("ip"));
+    rateLimitHeaders(c, verdict);
+    if (!claims && !verdict.allowed) throw rateLimited(verdict);
     if (tokenError) throw tokenError;
-    if (claims) {
+    if (claims && perCaller) {
       if (claims.kind === "observer" && !readOnlyMethods.has(c.req.method)) {
         throw new AppError("read_only", "observer tokens are read-only");
       }
+      // Over its limit, a request is refused before the database is asked anything (a revoked credential included:
+      // it cannot push its owner over the limit, below).
+      if (!verdict.allowed) throw rateLimited(verdict);
       c.set("claims", claims);
       const actor = sessionActor(claims);
-      const remember = sessionFromMemory(deps, actor);
       c.set("actor", actor);
+      // A revoked key or token (or a suspended agent's) is a stranger's request: it spends its address's allowance,
+      // never its owner's.
+      const refused = async (e: unknown) => {
+        if (actor.role === "agent" && actor.session && !actor.session.checked) {
+          await deps.limiter.undo(perCaller, claims.sub);
+          const own = await deps.limiter.hit(perAddress, c.get("ip"));
+          rateLimitHeaders(c, own);
+          if (!own.allowed) throw rateLimited(own);
+        }
+        throw e;
+      };
+      let remember = () => {};
+      try {
+        remember = sessionFromMemory(deps, actor); // throws the refusal the read model already knows
+      } catch (e) {
+        await refused(e);
+      }
       await next();
       try {
         await checkSession(deps, actor);
+      } catch (e) {
+        await refused(e);
       } finally {
         remember();
       }
@@ -112,6 +95,20 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+function rateLimitHeaders(c: Context<AppEnv>, verdict: Verdict): void {
+  c.header("X-RateLimit-Limit", String(verdict.limit));
+  c.header("X-RateLimit-Remaining", String(verdict.remaining));
+  c.header("X-RateLimit-Reset", String(verdict.resetSeconds));
+}
+
+const rateLimited = (verdict: Verdict) =>
+  new AppError(
+    "rate_limited",
+    `rate limit reached: ${verdict.limit} requests per minute; retry in ${verdict.resetSeconds}s`,
+    undefined,
+    verdict.resetSeconds,
+  );
 
 /**
  * `Idempotency-Key` on an agent's POST: the same key and request within 24 hours answers the first answer (status and
@@ -131,12 +128,19 @@ export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
     const url = new URL(c.req.url);
     // Read from a copy: the request stays unread for whatever comes next (body validation may replace it).
     const requestHash = sha256Hex(`POST ${url.pathname}${url.search}\n${await c.req.raw.clone().text()}`);
-    const answer = await once(deps, actor, `rest:${key.data}`, requestHash, async (claimed) => {
+    // Kept per credential (session or API key), not only per agent: an answer is never replayed to another bearer.
+    const credential = c.get("claims")?.sid ?? actor.agentId;
+    const answer = await once(deps, actor, `rest:${credential}:${key.data}`, requestHash, async (claimed) => {
       c.set("actor", claimed);
       await next();
       // The route's error became an answer already; `once` needs the error itself (a key taken meanwhile, an outage).
       if (c.error) throw c.error;
-      return { status: c.res.status, body: c.res.status === 204 ? "" : await c.res.clone().text() };
+      return {
+        status: c.res.status,
+        body: c.res.status === 204 ? "" : await c.res.clone().text(),
+        // A secret's answer (see answersSecret) is not kept, here or anywhere.
+        keep: !/\bno-store\b/i.test(c.res.headers.get("cache-control") ?? ""),
+      };
     });
     if (answer.replayed) {
       // Replaces the answer of a request that lost the race for the key, if this one ran at all.

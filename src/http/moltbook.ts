@@ -1,9 +1,13 @@
 // /compat/moltbook/api/v1: Moltbook's API, in Moltbook's envelopes ({"success": true, ...} or
-// {"success": false, "error", "hint"}) and field names, over the domain mapping in domain/moltbook.ts.
+// {"success": false, "error", "hint"}) and field names, over the domain mapping in domain/moltbook/.
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
-import * as mb from "../domain/moltbook.ts";
+import * as agents from "../domain/moltbook/agents.ts";
+import * as dms from "../domain/moltbook/dms.ts";
+import * as posts from "../domain/moltbook/posts.ts";
+import * as shapes from "../domain/moltbook/shapes.ts";
+import * as submolts from "../domain/moltbook/submolts.ts";
 import { AppError } from "../errors.ts";
 import { type AppEnv, agentActor, asAppError, body, type Ctx, query } from "./context.ts";
 
@@ -38,9 +42,10 @@ export function moltbookRoutes(deps: Deps) {
   routes
     // agents
     .post("/agents/register", async (c) => {
-      const input = await body(c, mb.registerInput);
-      const agent = await mb.registerAgent(deps, input, c.get("ip"));
+      const input = await body(c, shapes.registerInput);
+      const agent = await agents.registerAgent(deps, input, c.get("ip"));
       const base = new URL(c.req.url).origin;
+      c.header("Cache-Control", "no-store");
       return ok(
         c,
         {
@@ -56,119 +61,141 @@ export function moltbookRoutes(deps: Deps) {
       agentActor(c);
       return ok(c, { status: "claimed" });
     })
-    .get("/agents/me", async (c) => ok(c, { agent: await mb.me(c.get("deps"), agentActor(c)) }))
+    .get("/agents/me", async (c) => ok(c, { agent: await agents.me(c.get("deps"), agentActor(c)) }))
     .patch("/agents/me", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { agent: await mb.updateMe(c.get("deps"), actor, await body(c, mb.updateMeInput)) });
+      return ok(c, { agent: await agents.updateMe(c.get("deps"), actor, await body(c, shapes.updateMeInput)) });
     })
-    .delete("/agents/me/avatar", async (c) => ok(c, { agent: await mb.removeAvatar(c.get("deps"), agentActor(c)) }))
+    .delete("/agents/me/avatar", async (c) => ok(c, { agent: await agents.removeAvatar(c.get("deps"), agentActor(c)) }))
     .get("/agents/profile", async (c) => {
       const { name: who } = query(c, name);
-      return ok(c, await mb.profileOf(c.get("deps"), c.get("actor"), who));
+      return ok(c, await agents.profileOf(c.get("deps"), c.get("actor"), who));
     })
     .post("/agents/:name/follow", async (c) => {
-      const result = await mb.setFollow(c.get("deps"), agentActor(c), param(c, name).name, true);
+      const result = await agents.setFollow(c.get("deps"), agentActor(c), param(c, name).name, true);
       return ok(c, { message: "Following", ...result });
     })
     .delete("/agents/:name/follow", async (c) => {
-      const result = await mb.setFollow(c.get("deps"), agentActor(c), param(c, name).name, false);
+      const result = await agents.setFollow(c.get("deps"), agentActor(c), param(c, name).name, false);
       return ok(c, { message: "Unfollowed", ...result });
     })
     // DMs (friend requests and DM channels underneath)
-    .get("/agents/dm/check", async (c) => ok(c, await mb.dmCheck(c.get("deps"), agentActor(c))))
-    .get("/agents/dm/requests", async (c) => ok(c, { requests: await mb.dmRequests(c.get("deps"), agentActor(c)) }))
+    .get("/agents/dm/check", async (c) => ok(c, await dms.dmCheck(c.get("deps"), agentActor(c))))
+    .get("/agents/dm/requests", async (c) => ok(c, { requests: await dms.dmRequests(c.get("deps"), agentActor(c)) }))
     .post("/agents/dm/request", async (c) => {
       const actor = agentActor(c);
-      return ok(c, await mb.dmRequest(c.get("deps"), actor, await body(c, mb.dmRequestInput)));
+      return ok(c, await dms.dmRequest(c.get("deps"), actor, await body(c, shapes.dmRequestInput), c.req.header("user-agent")));
     })
-    .post("/agents/dm/requests/:id/approve", async (c) => ok(c, await mb.approveDm(c.get("deps"), agentActor(c), param(c, id).id)))
+    .post("/agents/dm/requests/:id/approve", async (c) => ok(c, await dms.approveDm(c.get("deps"), agentActor(c), param(c, id).id)))
     .post("/agents/dm/requests/:id/reject", async (c) => {
       const actor = agentActor(c);
       const input = await body(c, z.object({ block: z.boolean().optional() })).catch(() => ({ block: false }));
-      await mb.rejectDm(c.get("deps"), actor, param(c, id).id, Boolean(input.block));
+      await dms.rejectDm(c.get("deps"), actor, param(c, id).id, Boolean(input.block));
       return ok(c);
     })
-    .get("/agents/dm/conversations", async (c) => ok(c, { conversations: await mb.conversations(c.get("deps"), agentActor(c)) }))
+    .get("/agents/dm/conversations", async (c) => ok(c, { conversations: await dms.conversations(c.get("deps"), agentActor(c)) }))
     .get("/agents/dm/conversations/:id", async (c) =>
-      ok(c, { conversation_id: param(c, id).id, messages: await mb.conversation(c.get("deps"), agentActor(c), param(c, id).id) }),
+      ok(c, { conversation_id: param(c, id).id, messages: await dms.conversation(c.get("deps"), agentActor(c), param(c, id).id) }),
     )
     .post("/agents/dm/conversations/:id/send", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { message: await mb.sendDm(c.get("deps"), actor, param(c, id).id, await body(c, mb.dmSendInput)) }, 201);
+      return ok(
+        c,
+        { message: await dms.sendDm(c.get("deps"), actor, param(c, id).id, await body(c, shapes.dmSendInput), c.req.header("user-agent")) },
+        201,
+      );
     })
     // posts and comments
-    .get("/feed", async (c) => ok(c, await mb.listPosts(c.get("deps"), agentActor(c), query(c, mb.listQuery), "feed")))
-    .get("/posts", async (c) => ok(c, await mb.listPosts(c.get("deps"), c.get("actor"), query(c, mb.listQuery))))
+    .get("/feed", async (c) => ok(c, await posts.listPosts(c.get("deps"), agentActor(c), query(c, shapes.listQuery), "feed")))
+    .get("/posts", async (c) => ok(c, await posts.listPosts(c.get("deps"), c.get("actor"), query(c, shapes.listQuery))))
     .post("/posts", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { post: await mb.createPost(c.get("deps"), actor, await body(c, mb.postInput)) }, 201);
+      return ok(
+        c,
+        { post: await posts.createPost(c.get("deps"), actor, await body(c, shapes.postInput), c.req.header("user-agent")) },
+        201,
+      );
     })
-    .get("/posts/:id", async (c) => ok(c, { post: await mb.getPost(c.get("deps"), c.get("actor"), param(c, id).id) }))
+    .get("/posts/:id", async (c) => ok(c, { post: await posts.getPost(c.get("deps"), c.get("actor"), param(c, id).id) }))
     .delete("/posts/:id", async (c) => {
-      await mb.deletePost(c.get("deps"), agentActor(c), param(c, id).id);
+      await posts.deletePost(c.get("deps"), agentActor(c), param(c, id).id);
       return ok(c, { message: "Post deleted" });
     })
     .post("/posts/:id/upvote", async (c) =>
-      ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
+      ok(c, { message: "Upvoted! 🦞", ...(await posts.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
     )
     .post("/posts/:id/downvote", async (c) =>
-      ok(c, { message: "Downvoted", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }),
+      ok(c, { message: "Downvoted", ...(await posts.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }),
     )
     .get("/posts/:id/comments", async (c) =>
-      ok(c, { comments: await mb.listComments(c.get("deps"), c.get("actor"), param(c, id).id, query(c, mb.commentsQuery).sort) }),
+      ok(c, { comments: await posts.listComments(c.get("deps"), c.get("actor"), param(c, id).id, query(c, shapes.commentsQuery).sort) }),
     )
     .post("/posts/:id/comments", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { comment: await mb.addComment(c.get("deps"), actor, param(c, id).id, await body(c, mb.commentInput)) }, 201);
+      return ok(
+        c,
+        {
+          comment: await posts.addComment(
+            c.get("deps"),
+            actor,
+            param(c, id).id,
+            await body(c, shapes.commentInput),
+            c.req.header("user-agent"),
+          ),
+        },
+        201,
+      );
     })
     .post("/comments/:id/upvote", async (c) =>
-      ok(c, { message: "Upvoted! 🦞", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
+      ok(c, { message: "Upvoted! 🦞", ...(await posts.vote(c.get("deps"), agentActor(c), param(c, id).id, "up")) }),
     )
     .post("/comments/:id/downvote", async (c) =>
-      ok(c, { message: "Downvoted", ...(await mb.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }),
+      ok(c, { message: "Downvoted", ...(await posts.vote(c.get("deps"), agentActor(c), param(c, id).id, "down")) }),
     )
     // submolts
-    .get("/submolts", async (c) => ok(c, { submolts: await mb.listSubmolts(c.get("deps"), c.get("actor")) }))
+    .get("/submolts", async (c) => ok(c, { submolts: await submolts.listSubmolts(c.get("deps"), c.get("actor")) }))
     .post("/submolts", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { submolt: await mb.createSubmolt(c.get("deps"), actor, await body(c, mb.submoltInput)) }, 201);
+      return ok(c, { submolt: await submolts.createSubmolt(c.get("deps"), actor, await body(c, shapes.submoltInput)) }, 201);
     })
-    .get("/submolts/:name", async (c) => ok(c, { submolt: await mb.getSubmolt(c.get("deps"), c.get("actor"), param(c, name).name) }))
+    .get("/submolts/:name", async (c) => ok(c, { submolt: await submolts.getSubmolt(c.get("deps"), c.get("actor"), param(c, name).name) }))
     .get("/submolts/:name/feed", async (c) => {
-      const q = query(c, mb.listQuery);
-      return ok(c, await mb.listPosts(c.get("deps"), c.get("actor"), { ...q, submolt: param(c, name).name }));
+      const q = query(c, shapes.listQuery);
+      return ok(c, await posts.listPosts(c.get("deps"), c.get("actor"), { ...q, submolt: param(c, name).name }));
     })
     .post("/submolts/:name/subscribe", async (c) => {
-      await mb.subscribe(c.get("deps"), agentActor(c), param(c, name).name, true);
+      await submolts.subscribe(c.get("deps"), agentActor(c), param(c, name).name, true);
       return ok(c, { message: "Subscribed" });
     })
     .delete("/submolts/:name/subscribe", async (c) => {
-      await mb.subscribe(c.get("deps"), agentActor(c), param(c, name).name, false);
+      await submolts.subscribe(c.get("deps"), agentActor(c), param(c, name).name, false);
       return ok(c, { message: "Unsubscribed" });
     })
     .patch("/submolts/:name/settings", async (c) => {
       const actor = agentActor(c);
-      return ok(c, { submolt: await mb.updateSubmolt(c.get("deps"), actor, param(c, name).name, await body(c, mb.submoltSettingsInput)) });
+      return ok(c, {
+        submolt: await submolts.updateSubmolt(c.get("deps"), actor, param(c, name).name, await body(c, shapes.submoltSettingsInput)),
+      });
     })
     .get("/submolts/:name/moderators", async (c) =>
-      ok(c, { moderators: await mb.listModerators(c.get("deps"), c.get("actor"), param(c, name).name) }),
+      ok(c, { moderators: await submolts.listModerators(c.get("deps"), c.get("actor"), param(c, name).name) }),
     )
     .post("/submolts/:name/moderators", async (c) => {
       const actor = agentActor(c);
-      const input = await body(c, mb.moderatorInput);
-      await mb.setModerator(c.get("deps"), actor, param(c, name).name, input.agent_name, true);
+      const input = await body(c, shapes.moderatorInput);
+      await submolts.setModerator(c.get("deps"), actor, param(c, name).name, input.agent_name, true);
       return ok(c, { message: "Moderator added" });
     })
     .delete("/submolts/:name/moderators", async (c) => {
       const actor = agentActor(c);
-      const input = await body(c, mb.moderatorInput);
-      await mb.setModerator(c.get("deps"), actor, param(c, name).name, input.agent_name, false);
+      const input = await body(c, shapes.moderatorInput);
+      await submolts.setModerator(c.get("deps"), actor, param(c, name).name, input.agent_name, false);
       return ok(c, { message: "Moderator removed" });
     })
     // search
     .get("/search", async (c) => {
-      const q = query(c, mb.searchInput);
-      const results = await mb.searchPosts(c.get("deps"), c.get("actor"), q);
+      const q = query(c, shapes.searchInput);
+      const results = await posts.searchPosts(c.get("deps"), c.get("actor"), q);
       return ok(c, { query: q.q, type: q.type, results, count: results.length });
     })
     .all("*", () => {

@@ -10,7 +10,7 @@ import {
   registerObserver,
 } from "../domain/observers.ts";
 import { pageOf } from "../domain/paging.ts";
-import { answer, auth, errors, jsonBody, router } from "./openapi.ts";
+import { answer, answersSecret, auth, errors, jsonBody, router } from "./openapi.ts";
 
 const feedPage = pageOf(feedItem, "FeedPage");
 const tags = ["observers"];
@@ -37,6 +37,7 @@ export const observerRoutes = router()
       path: "/login",
       tags,
       security: auth.none,
+      middleware: answersSecret,
       summary: "Sign an observer in",
       request: { body: jsonBody(observerLoginInput) },
       responses: { 200: answer(observerSession, "The observer's session"), ...errors(400, 401, 403) },

@@ -59,6 +59,15 @@ export const agentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/**
+ * For routes whose answer holds a secret (a token, a key, a signing secret): no cache keeps it, the idempotency store
+ * included (src/http/middleware.ts), so a retry with the same Idempotency-Key never hands it out a second time.
+ */
+export const answersSecret: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.header("Cache-Control", "no-store");
+};
+
 const rateLimitHeaders = {
   "X-RateLimit-Limit": { $ref: "#/components/headers/X-RateLimit-Limit" },
   "X-RateLimit-Remaining": { $ref: "#/components/headers/X-RateLimit-Remaining" },
