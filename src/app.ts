@@ -38,7 +38,7 @@ export function createApp(deps: Deps, fanout: Fanout) {
     app.use((c, next) =>
       counted(async (trips) => {
         await next();
-        c.header("X-Round-Trips", `db=${trips.db}, redis=${trips.redis}`);
+        c.header("X-Round-Trips", `db=${trips.db}, redis=${trips.redis}${trips.batch ? `, batch=${trips.batch}` : ""}`);
       }),
     );
   }

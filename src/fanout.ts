@@ -7,7 +7,8 @@
 // not delivered yet, to sockets and browsers alike.
 import type { Deps } from "./deps.ts";
 import { type Control, control, controlTopic } from "./domain/events.ts";
-import { messageFrame, missedMessages } from "./domain/messages.ts";
+import { messageFrame } from "./domain/message-view.ts";
+import { missedMessages } from "./domain/messages.ts";
 import { firstIdAt } from "./lib/ids.ts";
 import { type Listeners, listeners } from "./lib/listeners.ts";
 import { decodeEvent, encodeEvent, type TopicEvent } from "./wire.ts";

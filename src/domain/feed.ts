@@ -9,7 +9,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { messageView } from "../wire.ts";
 import type { Actor } from "./actor.ts";
-import { messageViews } from "./messages.ts";
+import { messageViews } from "./message-view.ts";
 import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
 
 export const feedQuery = pageQuery.pick({ limit: true, before: true }).extend({

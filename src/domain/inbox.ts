@@ -11,7 +11,7 @@ import { AppError } from "../errors.ts";
 import { newIdAfter, uuid } from "../lib/ids.ts";
 import { type AgentRef, agentRef, messageView } from "../wire.ts";
 import { type Actor, system } from "./actor.ts";
-import { messageViews } from "./messages.ts";
+import { messageViews } from "./message-view.ts";
 import { idCursor, toPage } from "./paging.ts";
 import { channelReadableBy } from "./permissions.ts";
 import { type WakeType, wake } from "./webhooks/wake.ts";

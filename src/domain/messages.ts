@@ -9,11 +9,14 @@ import { agents, channels, friendships, messageReactions, messages, servers } fr
 import type { Deps } from "../deps.ts";
 import { AppError, validationError } from "../errors.ts";
 import { newIdAfter } from "../lib/ids.ts";
+import { tally } from "../lib/round-trips.ts";
 import { content, type Door, type editInput, type MessageInput, type MessageView } from "../wire.ts";
 import { type Actor, system } from "./actor.ts";
 import { defaultSettings, getAgentConfig } from "./agent-settings.ts";
 import { channelTopic, publish } from "./events.ts";
+import { declaredClient, type MessageRow, messageFrame, messageViews, type Origin, view } from "./message-view.ts";
 import { expectMessage, pageFromWindow } from "./history-window.ts";
+import { enqueuePost } from "./post-batches.ts";
 import { type Addressed, address } from "./inbox.ts";
 import { idCursor, type Page, type PageQuery, toPage } from "./paging.ts";
 import {
@@ -50,94 +53,6 @@ export const emoji = z
     (e) => /^:[a-z0-9_+-]{1,30}:$/.test(e) || (emojiSequence.test(e) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(e)),
     "must be one emoji or a :short_name:",
   );
-
-type MessageRow = typeof messages.$inferSelect;
-/** Builds the REST shape for a batch of messages with two queries (authors, reaction counts), never one per row. */
-export async function messageViews(tx: Tx, rows: MessageRow[]): Promise<MessageView[]> {
-  if (rows.length === 0) return [];
-  const authorIds = [...new Set(rows.map((r) => r.agentId))];
-  const [authors, counts] = await Promise.all([
-    tx
-      .select({ id: agents.id, username: agents.username, displayName: agents.displayName, avatarUrl: agents.avatarUrl })
-      .from(agents)
-      .where(inArray(agents.id, authorIds)),
-    tx
-      .select({ messageId: messageReactions.messageId, emoji: messageReactions.emoji, count: sql<number>`count(*)::int` })
-      .from(messageReactions)
-      .where(
-        inArray(
-          messageReactions.messageId,
-          rows.map((r) => r.id),
-        ),
-      )
-      .groupBy(messageReactions.messageId, messageReactions.emoji)
-      .orderBy(messageReactions.messageId, sql`min(${messageReactions.createdAt})`),
-  ]);
-  const byId = new Map(authors.map((a) => [a.id, a]));
-  const reactions = new Map<string, { emoji: string; count: number }[]>();
-  for (const c of counts) {
-    const list = reactions.get(c.messageId) ?? [];
-    list.push({ emoji: c.emoji, count: Number(c.count) });
-    reactions.set(c.messageId, list);
-  }
-  return rows.map((r) => view(r, byId.get(r.agentId), reactions.get(r.id) ?? []));
-}
-
-/** What a message's view is made of (a whole row, or the columns a history page reads). */
-type ViewedColumns = Pick<
-  MessageRow,
-  | "id"
-  | "channelId"
-  | "agentId"
-  | "content"
-  | "contentType"
-  | "replyTo"
-  | "mentions"
-  | "metadata"
-  | "createdAt"
-  | "editedAt"
-  | "via"
-  | "client"
-  | "replyDepth"
->;
-
-function view(
-  r: ViewedColumns,
-  author: { id: string; username: string; displayName: string | null; avatarUrl: string | null } | undefined,
-  reactions: { emoji: string; count: number }[],
-): MessageView {
-  return {
-    id: r.id,
-    channel_id: r.channelId,
-    agent: {
-      id: r.agentId,
-      username: author?.username ?? "unknown",
-      display_name: author?.displayName ?? null,
-      avatar_url: author?.avatarUrl ?? null,
-    },
-    content: r.content,
-    content_type: r.contentType,
-    reply_to: r.replyTo,
-    mentions: r.mentions ?? [],
-    reactions,
-    metadata: (r.metadata as Record<string, unknown> | null) ?? null,
-    created_at: r.createdAt.toISOString(),
-    edited_at: r.editedAt?.toISOString() ?? null,
-    provenance: { via: r.via, client: r.client, reply_depth: r.replyDepth },
-  };
-}
-
-/**
- * Who posts, as a door saw it: the door, and the client the caller declared (its User-Agent). Every door passes one
- * to postMessage: REST and Moltbook requests, the gateway's socket, the MCP server.
- */
-export type Origin = { via: Door; userAgent?: string | null };
-
-/** The product token of a User-Agent (`moltstack-cli/1.2 (linux)` gives `moltstack-cli/1.2`): printable, at most 64 characters. */
-export function declaredClient(userAgent: string | null | undefined): string | null {
-  const token = /^[\x21-\x7e]+/.exec(userAgent?.trim() ?? "")?.[0];
-  return token ? token.slice(0, 64) : null;
-}
 
 /** The `@username`s of a text, lower-cased, in order of appearance, at most 20. */
 const mentionedNames = (text: string) =>
@@ -202,9 +117,6 @@ async function addressFor(
   // address() keeps the first item per agent: the reply.
   await address(deps, tx, actor, targets, after);
 }
-
-/** The event published for a new message; also what an instance re-delivers after its pub/sub link was down. */
-export const messageFrame = (m: MessageView) => ({ op: "message" as const, channel: m.channel_id, ...m });
 
 type PostingPlace = PostingRights & {
   id: string;
@@ -280,9 +192,39 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
   // A plain post in a server channel checks its rights against the read model; a reply, a mention or a DM asks the
   // database inside the transaction.
   const known = !input.reply_to && names.length === 0 ? await rememberedPlace(deps, actor, agentId, channelId) : undefined;
+  // Such a post, with nothing riding on its transaction (no idempotency claim, no session still to check), is written
+  // in a group with the others that arrive meanwhile (src/domain/post-batches.ts).
+  if (known && actor.role === "agent" && !actor.claim && (!actor.session || actor.session.checked)) {
+    assertPostingRights(known, known);
+    await takePostLimits(deps, agentId, channelId, known.max_outbound);
+    // A post its batch could not commit is posted alone, checked again by the database (its limits already taken).
+    const alone = () => postAlone(deps, actor, agentId, channelId, input, origin, undefined);
+    const { message, batchSize } = await enqueuePost(deps, { actor, agentId, channelId, input, origin, author: known.author, alone });
+    tally("batch", batchSize);
+    return message;
+  }
+  return postAlone(deps, actor, agentId, channelId, input, origin, { known });
+}
+
+/**
+ * A post in a transaction of its own: its checks (from the read model's `known` place on the first attempt; asked of
+ * the database on a retry, which a change committed under it caused), its limits unless taken already, the insert.
+ */
+async function postAlone(
+  deps: Deps,
+  actor: Actor,
+  agentId: string,
+  channelId: string,
+  input: MessageInput,
+  origin: Origin,
+  limits: { known: PostingPlace | undefined } | undefined,
+): Promise<MessageView> {
+  const names = mentionedNames(input.content);
+  let known = limits?.known;
   let forget = () => {};
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
     const place = known ?? (await postingPlace(tx, agentId, channelId, input.reply_to, names));
+    known = undefined;
     if (!place) throw new AppError("not_found", "channel not found");
     assertPostingRights(place, place);
     if (input.reply_to && place.parent_depth === null) {
@@ -295,18 +237,7 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     if (input.reply_to && replyDepth > maxDepth) throw await loopDetected(tx, input.reply_to, replyDepth, maxDepth);
     const found = place.mentioned ?? [];
     const mentions = names.flatMap((n) => found.filter((f) => f.username === n));
-    await deps.limiter.takeAll([
-      {
-        limit: { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 },
-        key: `${agentId}:${channelId}`,
-        what: "messages per channel",
-      },
-      {
-        limit: { name: "max_outbound_per_hour", max: place.max_outbound ?? defaultSettings.maxOutboundPerHour, windowSeconds: 3600 },
-        key: agentId,
-        what: "max_outbound_per_hour",
-      },
-    ]);
+    if (limits) await takePostLimits(deps, agentId, channelId, place.max_outbound);
     // Posts in one channel commit one at a time from here, each with an id above the newest: a reader that pages
     // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late.
     const [{ newest }] = await rows<{ newest: string | null }>(tx, sql`select app_lock_channel_newest(${channelId}) as newest`);
@@ -345,6 +276,22 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     return m;
   }).finally(() => forget());
   return message;
+}
+
+/** A post's limits, taken only once every check has passed: per channel per minute, and the agent's own per hour. */
+async function takePostLimits(deps: Deps, agentId: string, channelId: string, maxOutbound: number | null): Promise<void> {
+  await deps.limiter.takeAll([
+    {
+      limit: { name: "channel_messages", max: deps.config.limits.messagesPerMinute, windowSeconds: 60 },
+      key: `${agentId}:${channelId}`,
+      what: "messages per channel",
+    },
+    {
+      limit: { name: "max_outbound_per_hour", max: maxOutbound ?? defaultSettings.maxOutboundPerHour, windowSeconds: 3600 },
+      key: agentId,
+      what: "max_outbound_per_hour",
+    },
+  ]);
 }
 
 /**

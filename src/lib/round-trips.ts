@@ -4,7 +4,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type Redis from "ioredis";
 
-export type RoundTrips = { db: number; redis: number };
+/** Statements and round trips; `batch`: how many posts the request's post was committed with (grouped writes). */
+export type RoundTrips = { db: number; redis: number; batch: number };
 
 let store: AsyncLocalStorage<RoundTrips> | undefined;
 
@@ -17,7 +18,7 @@ export const countingRoundTrips = () => store !== undefined;
 
 /** Runs `fn` with a fresh count; work it starts (awaited or not) counts there. */
 export function counted<T>(fn: (trips: RoundTrips) => T): T {
-  const trips = { db: 0, redis: 0 };
+  const trips = { db: 0, redis: 0, batch: 0 };
   return store ? store.run(trips, () => fn(trips)) : fn(trips);
 }
 

@@ -1,0 +1,157 @@
+// Writes in groups: plain posts that arrive while a batch of posts is committing wait, and all of them go together in
+// the next transaction: one lock per channel and one multi-row insert per author (row-level security checks each row
+// as its author: the identity is switched per author inside the transaction). A post with nobody waiting goes at once,
+// alone. Each caller gets its own answer once the batch has committed; if the batch fails, each of its posts is tried
+// again alone, so one post's failure is never another's.
+import { sql } from "drizzle-orm";
+import { rows } from "../db/client.ts";
+import { inTransaction, setIdentity } from "../db/rls.ts";
+import { messages } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { newIdAfter } from "../lib/ids.ts";
+import type { MessageInput, MessageView } from "../wire.ts";
+import type { Actor } from "./actor.ts";
+import { channelTopic, publish } from "./events.ts";
+import { expectMessage } from "./history-window.ts";
+import { declaredClient, messageFrame, type Origin, view } from "./message-view.ts";
+import { recordOutbound } from "./presence.ts";
+
+/** A post whose checks and limits have passed, waiting for its batch. */
+export type QueuedPost = {
+  actor: Actor;
+  agentId: string;
+  channelId: string;
+  input: MessageInput;
+  origin: Origin;
+  author: { username: string; display_name: string | null; avatar_url: string | null } | null;
+  /** Posts it in a transaction of its own, checked by the database: what a post its batch failed gets. */
+  alone(): Promise<MessageView>;
+};
+
+type Waiting = QueuedPost & { resolve(answer: Batched): void; reject(e: unknown): void };
+
+/** A post's answer: its message, and how many posts its batch committed together. */
+export type Batched = { message: MessageView; batchSize: number };
+
+/** One running server's queue of posts. */
+type PostQueue = { waiting: Waiting[]; inFlight: number; batches: number; posts: number; largest: number };
+
+/** Posts in one transaction at most (a bound on the statement and on each caller's wait). */
+const maxBatch = 64;
+/** Batches in flight at once: one on the embedded database (one connection), a few on PostgreSQL's pool. */
+const maxInFlight = (deps: Deps) => (deps.database.kind === "pglite" ? 1 : 4);
+
+const queues = new WeakMap<Deps, PostQueue>();
+
+function queueOf(deps: Deps): PostQueue {
+  let queue = queues.get(deps);
+  if (!queue) queues.set(deps, (queue = { waiting: [], inFlight: 0, batches: 0, posts: 0, largest: 0 }));
+  return queue;
+}
+
+/** Batches committed and posts in them so far (bench/RESULTS.md quotes them). */
+export const batchStats = (deps: Deps) => {
+  const { batches, posts, largest } = queueOf(deps);
+  return { batches, posts, largest };
+};
+
+/** Queues a checked post; answers its view once its batch has committed. */
+export function enqueuePost(deps: Deps, post: QueuedPost): Promise<Batched> {
+  const queue = queueOf(deps);
+  const answer = new Promise<Batched>((resolve, reject) => queue.waiting.push({ ...post, resolve, reject }));
+  if (queue.inFlight < maxInFlight(deps)) void drain(deps, queue);
+  return answer;
+}
+
+/**
+ * The embedded engine runs a statement without giving the event loop a turn: requests that came in meanwhile are
+ * only read once it yields. One turn (no timer, no waiting for company) before a batch is taken lets them join it.
+ */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function drain(deps: Deps, queue: PostQueue): Promise<void> {
+  queue.inFlight++;
+  try {
+    for (;;) {
+      await turn();
+      if (queue.waiting.length === 0) break;
+      const batch = queue.waiting.splice(0, maxBatch);
+      queue.batches++;
+      queue.posts += batch.length;
+      queue.largest = Math.max(queue.largest, batch.length);
+      await commitBatch(deps, batch);
+    }
+  } finally {
+    queue.inFlight--;
+  }
+}
+
+async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
+  let forget: (() => void)[] = [];
+  try {
+    const views = await inTransaction(deps.database, batch[0].actor, async (tx, after) => {
+      for (const f of forget) f();
+      forget = [];
+      const newest = new Map<string, string | undefined>();
+      const out = new Map<Waiting, MessageView>();
+      let current = batch[0].agentId;
+      for (const [agentId, posts] of byAuthor(batch)) {
+        if (agentId !== current) await setIdentity(tx, posts[0].actor);
+        current = agentId;
+        const values = [];
+        for (const p of posts) {
+          // The channel's lock, taken once per batch and held to the commit: ids ascend in commit order per channel.
+          if (!newest.has(p.channelId)) {
+            const [locked] = await rows<{ newest: string | null }>(tx, sql`select app_lock_channel_newest(${p.channelId}) as newest`);
+            newest.set(p.channelId, locked.newest ?? undefined);
+          }
+          const id = newIdAfter(newest.get(p.channelId));
+          newest.set(p.channelId, id);
+          values.push({
+            id,
+            channelId: p.channelId,
+            agentId,
+            content: p.input.content,
+            contentType: p.input.content_type,
+            replyTo: null,
+            mentions: [],
+            metadata: p.input.metadata ?? null,
+            via: p.origin.via,
+            client: declaredClient(p.origin.userAgent),
+            replyDepth: 0,
+            createdAt: new Date(),
+          });
+        }
+        const inserted = await tx.insert(messages).values(values).returning();
+        inserted.forEach((row, i) => {
+          const p = posts[i];
+          const author = { id: agentId, username: p.author?.username ?? "unknown", displayName: p.author?.display_name ?? null, avatarUrl: p.author?.avatar_url ?? null };
+          const m = view(row, author, []);
+          out.set(p, m);
+          forget.push(expectMessage(deps, m));
+          after(() => publish(deps, channelTopic(p.channelId), messageFrame(m)));
+        });
+        after(() => recordOutbound(deps, agentId));
+      }
+      return out;
+    });
+    for (const p of batch) p.resolve({ message: views.get(p)!, batchSize: batch.length });
+  } catch {
+    // Whatever failed the batch (a ban or a delete committed since the checks, a constraint), each post is answered
+    // on its own: posted alone, or refused with its own reason.
+    for (const p of batch) await p.alone().then((message) => p.resolve({ message, batchSize: 1 }), p.reject);
+  } finally {
+    for (const f of forget) f();
+  }
+}
+
+/** The batch's posts by author, in the order each author first appears (each author's own posts in their order). */
+function byAuthor(batch: Waiting[]): Map<string, Waiting[]> {
+  const groups = new Map<string, Waiting[]>();
+  for (const p of batch) {
+    const list = groups.get(p.agentId);
+    if (list) list.push(p);
+    else groups.set(p.agentId, [p]);
+  }
+  return groups;
+}
