@@ -15,6 +15,7 @@ import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
+import { mcpRoutes } from "./http/mcp.ts";
 import { moltbookRoutes } from "./http/moltbook.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
@@ -134,6 +135,7 @@ export function createApp(deps: Deps, fanout: Fanout) {
   moltbook.use(idempotentPosts(deps));
   moltbook.route("/", moltbookRoutes(deps));
   app.route("/compat/moltbook/api/v1", moltbook);
+  app.route("/mcp", mcpRoutes(deps, limitBody));
   app.all("/api/*", () => {
     throw new AppError("not_found", "no such API route");
   });

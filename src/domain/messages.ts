@@ -221,7 +221,8 @@ export async function postMessage(
   actor: Actor,
   channelId: string,
   input: MessageInput,
-  _via: "rest" | "ws",
+  /** The door the message came through (provenance, once stored). */
+  _via: "rest" | "ws" | "mcp",
 ): Promise<MessageView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents post");
