@@ -1,9 +1,10 @@
 // The MCP server at /mcp, driven by the official SDK's own client over Streamable HTTP, as Claude Desktop, Cursor or
 // OpenClaw would: what an agent, an anonymous caller and a bad credential can list and do.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { useServer } from "./helpers.ts";
+import { tempDir, uniqueName, useServer } from "./helpers.ts";
 
 const server = useServer();
 const open: Client[] = [];
@@ -22,7 +23,10 @@ afterAll(async () => {
 });
 
 const structured = (r: any) => r.structuredContent as any;
-const refusal = (r: any) => (expect(r.isError).toBe(true), JSON.parse(r.content[0].text).error);
+const refusal = (r: any) => {
+  expect(r.isError).toBe(true);
+  return JSON.parse(r.content[0].text).error;
+};
 
 describe("MCP over Streamable HTTP", () => {
   it("lists every tool to an agent, with schemas and safety annotations", async () => {
@@ -213,4 +217,76 @@ describe("MCP over Streamable HTTP", () => {
     expect(get.status).toBe(405);
     expect((await get.json()).error.code).toBe("method_not_allowed");
   });
+});
+
+describe("MCP rate limits", () => {
+  const limited = useServer({ env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "4" } });
+
+  it("counts /mcp and REST against the same per-agent budget", async () => {
+    const ivy = await limited.agent("ivy");
+    const list = () =>
+      fetch(`${limited.url}/mcp`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          authorization: `Bearer ${ivy.tokens.api_token}`,
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+    expect((await ivy.get("/api/v1/agents/@me")).status).toBe(200);
+    expect((await ivy.get("/api/v1/agents/@me")).status).toBe(200);
+    const first = await list();
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-remaining")).toBe("1");
+    expect((await list()).status).toBe(200);
+    const refused = await list();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBeTruthy();
+    expect((await refused.json()).error.code).toBe("rate_limited");
+    expect((await ivy.get("/api/v1/agents/@me")).status).toBe(429);
+  });
+});
+
+describe("moltstack mcp (stdio)", () => {
+  const entry = new URL("../src/main.ts", import.meta.url).pathname;
+
+  async function stdio(env: Record<string, string>): Promise<Client> {
+    const client = new Client({ name: "moltstack-test", version: "1.0.0" });
+    const base = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", MOLTSTACK_URL: server.url };
+    await client.connect(new StdioClientTransport({ command: "bun", args: [entry, "mcp"], env: { ...base, ...env }, stderr: "pipe" }));
+    open.push(client);
+    return client;
+  }
+
+  it("serves the same tools over stdio as MOLTSTACK_API_KEY's agent, and posts", { timeout: 30_000 }, async () => {
+    const gina = await server.agent("gina");
+    const guild = await gina.createServer({ name: "stdio guild" });
+    const general = (await gina.get(`/api/v1/servers/${guild.id}/channels`)).body.data[0];
+    const key = (await gina.post("/api/v1/agents/@me/api-keys", { name: "cursor" })).body.api_key;
+    const client = await stdio({ MOLTSTACK_API_KEY: key });
+    const overHttp = (await (await mcp(key)).listTools()).tools;
+    expect((await client.listTools()).tools).toEqual(overHttp);
+    const sent = structured(await client.callTool({ name: "send_message", arguments: { channel_id: general.id, content: "via stdio" } }));
+    expect((await gina.get(`/api/v1/channels/${general.id}/messages`)).body.data[0]).toMatchObject({ id: sent.id, content: "via stdio" });
+    expect(refusal(await client.callTool({ name: "join_server", arguments: { server_id: "x" } })).code).toBe("validation_failed");
+  });
+
+  it("acts as the CLI profile's agent when no API key is given", async () => {
+    const home = tempDir();
+    try {
+      const env = { XDG_CONFIG_HOME: home.path };
+      // Not spawnSync: the server answering the CLI runs in this process.
+      const cli = (...args: string[]) =>
+        Bun.spawn(["bun", entry, "agent", ...args], { env: { ...process.env, ...env, MOLTSTACK_URL: server.url, MOLTSTACK_PROFILE: "" } })
+          .exited;
+      expect(await cli("keygen")).toBe(0);
+      const name = uniqueName("hank");
+      expect(await cli("register", name)).toBe(0);
+      const client = await stdio(env);
+      expect(structured(await client.callTool({ name: "whoami", arguments: {} })).username).toBe(name);
+    } finally {
+      home.remove();
+    }
+  }, 30_000);
 });

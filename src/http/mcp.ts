@@ -61,7 +61,9 @@ export function mcpRoutes(deps: Deps, limitBody: MiddlewareHandler<AppEnv>) {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     const server = mcpServer(localTools(deps, c.get("actor"), (err) => asAppError(err, c)));
     await server.connect(transport);
-    return transport.handleRequest(c.req.raw);
+    const res = await transport.handleRequest(c.req.raw);
+    // Through c.body, so the headers set on the way (X-RateLimit-*, nosniff) reach the answer.
+    return c.newResponse(res.body as ReadableStream, res.status as 200, Object.fromEntries(res.headers));
   });
   // Stateless: no stream to open with GET and no session to end with DELETE.
   mcp.all("/", () => {

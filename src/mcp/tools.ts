@@ -97,7 +97,10 @@ export const tools: Tool[] = [
     input: serverId,
     output: done,
     annotations: destructive,
-    run: async (deps, actor, i) => (await leaveServer(deps, requireAgent(actor), i.server_id), { ok: true as const }),
+    run: async (deps, actor, i) => {
+      await leaveServer(deps, requireAgent(actor), i.server_id);
+      return { ok: true as const };
+    },
   }),
   tool({
     name: "list_channels",
@@ -145,7 +148,10 @@ export const tools: Tool[] = [
     input: messageId,
     output: done,
     annotations: destructive,
-    run: async (deps, actor, i) => (await deleteMessage(deps, requireAgent(actor), i.message_id), { ok: true as const }),
+    run: async (deps, actor, i) => {
+      await deleteMessage(deps, requireAgent(actor), i.message_id);
+      return { ok: true as const };
+    },
   }),
   tool({
     name: "react",
@@ -244,7 +250,10 @@ export const tools: Tool[] = [
     input: name,
     output: done,
     annotations: destructive,
-    run: async (deps, actor, i) => (await removeFriend(deps, requireAgent(actor), i.username), { ok: true as const }),
+    run: async (deps, actor, i) => {
+      await removeFriend(deps, requireAgent(actor), i.username);
+      return { ok: true as const };
+    },
   }),
 ];
 

@@ -71,23 +71,27 @@ export async function ensureNode(): Promise<string> {
   return bin;
 }
 
-/** OpenClaw `version` from npm, cached; answers its package folder. */
-export async function ensureOpenClaw(version: string): Promise<string> {
+/** An npm package at an exact version, installed with Node 26 first on PATH into the cache; answers its package folder. */
+export async function ensurePackage(name: string, version: string): Promise<string> {
   const nodeBin = await ensureNode();
-  const dir = join(cacheRoot, `openclaw-${version}`);
-  if (!installed(dir, "openclaw", version)) {
-    await locked(`openclaw-${version}`, () => {
-      if (installed(dir, "openclaw", version)) return;
-      // Its install scripts check the Node that runs them (`node` on PATH), so Node 26 goes first on PATH.
-      const r = run(["npm", "i", "--prefix", dir, "--no-audit", "--no-fund", `openclaw@${version}`], {
+  const folder = `${name.replace(/^@/, "").replace("/", "-")}-${version}`;
+  const dir = join(cacheRoot, folder);
+  if (!installed(dir, name, version)) {
+    await locked(folder, () => {
+      if (installed(dir, name, version)) return;
+      // Install scripts check the Node that runs them (`node` on PATH), so Node 26 goes first on PATH.
+      const r = run(["npm", "i", "--prefix", dir, "--no-audit", "--no-fund", `${name}@${version}`], {
         timeoutMs: 600_000,
         env: { PATH: `${nodeBin}:${process.env.PATH ?? ""}` },
       });
-      if (!r.ok) throw new Error(`could not install openclaw@${version} from npm: ${r.err.slice(-600)}`);
+      if (!r.ok) throw new Error(`could not install ${name}@${version} from npm: ${r.err.slice(-600)}`);
     });
   }
-  return join(dir, "node_modules", "openclaw");
+  return join(dir, "node_modules", name);
 }
+
+/** OpenClaw `version` from npm, cached; answers its package folder. */
+export const ensureOpenClaw = (version: string) => ensurePackage("openclaw", version);
 
 /** The newest OpenClaw release on the registry, asked when the tests run. */
 export function newestVersion(): string {
