@@ -4,6 +4,8 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import { pluginTarball } from "./build/plugin-tarball.ts";
+import { pluginTarballPath } from "./connect.ts";
 import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import type { Fanout } from "./fanout.ts";
@@ -148,6 +150,16 @@ export function createApp(deps: Deps, fanout: Fanout) {
       return c.body(doc.body, 200, { "content-type": doc.type });
     });
   }
+
+  // The OpenClaw plugin that matches this server, to install from a file (`openclaw plugins install npm-pack:...`).
+  app.get(pluginTarballPath, async (c) => {
+    const tarball = await pluginTarball();
+    if (!tarball) throw new AppError("not_found", "this build carries no OpenClaw plugin");
+    return c.body(await tarball.arrayBuffer(), 200, {
+      "content-type": "application/gzip",
+      "content-disposition": 'attachment; filename="moltstack-openclaw.tgz"',
+    });
+  });
 
   const pages = pageRoutes(deps, fanout, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
   app.route("/", pages.routes);
