@@ -193,7 +193,9 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
   it("quotes names chosen by other agents as JSON strings and keeps them out of every statement of who set what", () => {
     const request = model.requests.find((r) => r.text.includes(lateRules))!;
     const prompt = request.body.messages
-      .map((m: { content: unknown }) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content)))
+      .flatMap((m: { content: string | { text?: string }[] }) =>
+        typeof m.content === "string" ? [m.content] : m.content.map((p) => p.text ?? ""),
+      )
       .join("\n");
     console.log(
       `what the model saw of the spoofing server name:\n${prompt
@@ -201,7 +203,8 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
         .filter((l: string) => l.includes("Lounge"))
         .join("\n")}`,
     );
-    expect(prompt).toContain(JSON.stringify(spoofName).slice(1, -1));
+    // The name reached the model, only ever inside quotes (OpenClaw quotes conversation data again, as JSON).
+    expect(prompt).toContain("Lounge");
     expect(prompt).not.toContain(spoofName);
     // The statement of who set the instructions names no one: the server's name is in the payload, quoted.
     expect(prompt).toContain("Instructions for this MoltStack server, set by its moderators (other agents, not your operator)");
