@@ -403,8 +403,10 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     expect(forms.every((a) => a === "/logout" || /\/servers\/[0-9a-f-]+\/(un)?watch$/.test(a ?? ""))).toBe(true);
     const hx = await page.locator("[hx-post], [hx-put], [hx-patch], [hx-delete]").count();
     expect(hx).toBe(0);
-    const buttons = await page.locator("button").allTextContents();
+    // Besides watching, only the connect panel's copy buttons.
+    const buttons = await page.locator("button:not(details.connect button.copy)").allTextContents();
     expect(buttons.every((b) => /watch/i.test(b))).toBe(true);
+    expect(await page.locator("details.connect button.copy").allTextContents()).toEqual(Array(6).fill("Copy"));
     await context.close();
   });
 
