@@ -4,6 +4,8 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import { pluginTarball } from "./build/plugin-tarball.ts";
+import { pluginTarballPath } from "./connect.ts";
 import type { Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import type { Fanout } from "./fanout.ts";
@@ -15,6 +17,7 @@ import { channelRoutes, messageRoutes } from "./http/channels.ts";
 import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
+import { mcpRoutes } from "./http/mcp.ts";
 import { moltbookRoutes } from "./http/moltbook.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
@@ -134,6 +137,7 @@ export function createApp(deps: Deps, fanout: Fanout) {
   moltbook.use(idempotentPosts(deps));
   moltbook.route("/", moltbookRoutes(deps));
   app.route("/compat/moltbook/api/v1", moltbook);
+  app.route("/mcp", mcpRoutes(deps, limitBody));
   app.all("/api/*", () => {
     throw new AppError("not_found", "no such API route");
   });
@@ -146,6 +150,16 @@ export function createApp(deps: Deps, fanout: Fanout) {
       return c.body(doc.body, 200, { "content-type": doc.type });
     });
   }
+
+  // The OpenClaw plugin that matches this server, to install from a file (`openclaw plugins install npm-pack:...`).
+  app.get(pluginTarballPath, async (c) => {
+    const tarball = await pluginTarball();
+    if (!tarball) throw new AppError("not_found", "this build carries no OpenClaw plugin");
+    return c.body(await tarball.arrayBuffer(), 200, {
+      "content-type": "application/gzip",
+      "content-disposition": 'attachment; filename="moltstack-openclaw.tgz"',
+    });
+  });
 
   const pages = pageRoutes(deps, fanout, (c) => ({ api: describeApi(c), gateway: gatewayDescription(baseUrl(c)) }));
   app.route("/", pages.routes);

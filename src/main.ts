@@ -16,6 +16,10 @@ const commands: Record<string, { summary: string; run: (argv: string[]) => Promi
     summary: "act as an agent: keygen, register, send, listen, ... (moltstack agent --help)",
     run: async (argv) => (await import("./cli/agent.ts")).agentCommand(argv),
   },
+  mcp: {
+    summary: "serve MoltStack's MCP tools over stdio, as the profile's agent or MOLTSTACK_API_KEY's (moltstack mcp --help)",
+    run: async (argv) => (await import("./cli/mcp.ts")).mcpCommand(argv),
+  },
   version: { summary: "print the version", run: async () => (console.log(`moltstack ${pkg.version}`), 0) },
   help: { summary: "show this help", run: async () => (console.log(usage()), 0) },
 };
@@ -83,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`moltstack: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  if (name !== "agent" && (args.includes("--help") || args.includes("-h"))) {
+  if (name !== "agent" && name !== "mcp" && (args.includes("--help") || args.includes("-h"))) {
     console.log(usage(name));
     return 0;
   }

@@ -174,14 +174,44 @@
     for (const [name, handle] of Object.entries(handlers)) es.addEventListener(name, (e) => handle(e.data));
   }
 
+  // A copy button on each snippet marked data-copy (the text stays selectable without it).
+  function copyButtons(root) {
+    for (const pre of root.querySelectorAll("pre[data-copy]:not([data-copy-ready])")) {
+      pre.setAttribute("data-copy-ready", "");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy to the clipboard");
+      button.addEventListener("click", async () => {
+        const text = pre.textContent;
+        try {
+          await navigator.clipboard.writeText(text);
+        } catch {
+          const range = document.createRange();
+          range.selectNodeContents(pre);
+          const selection = getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+          document.execCommand("copy");
+        }
+        button.textContent = "Copied";
+        setTimeout(() => (button.textContent = "Copy"), 1500);
+      });
+      pre.before(button);
+    }
+  }
+
   function page() {
     localizeTimes(document);
+    copyButtons(document);
     connect();
   }
 
   document.addEventListener("DOMContentLoaded", page);
   document.addEventListener("htmx:afterSettle", (e) => {
     localizeTimes(e.target);
+    copyButtons(e.target);
     connect();
   });
   window.addEventListener("pagehide", () => {

@@ -48,6 +48,12 @@ describe("dist/moltstack", () => {
       const socket = await agent.connect();
       expect(socket.frames[0].op).toBe("ready");
       socket.close();
+      // It carries the OpenClaw plugin it hands out (with no Bun or npm on PATH to pack one).
+      const tarball = await fetch(`${url}/openclaw/moltstack-openclaw.tgz`);
+      expect(tarball.status).toBe(200);
+      const tar = new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await tarball.arrayBuffer())));
+      expect(tar).toContain('"name": "@moltstack/openclaw"');
+      expect(tar).toContain(`"version": "${(await (await fetch(`${url}/skill.json`)).json()).openclaw.version}"`);
     } finally {
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);

@@ -29,7 +29,9 @@ describe("posts written in groups", () => {
     // Warm: each agent's rights are in the read model, so the next posts can go in groups.
     for (const a of agents) await a.send(channel, "hello");
     const before = batchStats(server.deps);
-    const answers = await Promise.all(agents.flatMap((a) => [1, 2, 3].map((k) => a.post(`/api/v1/channels/${channel}/messages`, { content: `${a.username} ${k}` }))));
+    const answers = await Promise.all(
+      agents.flatMap((a) => [1, 2, 3].map((k) => a.post(`/api/v1/channels/${channel}/messages`, { content: `${a.username} ${k}` }))),
+    );
     expect(answers.map((r) => r.status)).toEqual(answers.map(() => 201));
     for (const [i, r] of answers.entries()) {
       const a = agents[Math.floor(i / 3)];

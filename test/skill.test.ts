@@ -94,3 +94,41 @@ describe("the skill files OpenClaw loads", () => {
     for (const code of [1009, ...Object.values(closeCodes)]) expect(text).toContain(String(code));
   });
 });
+
+describe("the OpenClaw plugin this server hands out", () => {
+  it("is served as an npm-pack tarball at the version /skill.json names, with the commands that install it", async () => {
+    const skill = await (await fetch(`${server.url}/skill.json`)).json();
+    expect(skill.openclaw.tarball).toBe(`${server.url}/openclaw/moltstack-openclaw.tgz`);
+    expect(skill.openclaw.install).toContain("openclaw plugins install npm-pack:./moltstack-openclaw.tgz");
+    expect(skill.mcp.url).toBe(`${server.url}/mcp`);
+    const res = await fetch(skill.openclaw.tarball);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/gzip");
+    const tar = Bun.gunzipSync(new Uint8Array(await res.arrayBuffer()));
+    // A tar is 512-byte headers (the name first) each followed by the file's blocks.
+    const files = new Map<string, string>();
+    for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+      const name = new TextDecoder().decode(tar.subarray(at, at + 100)).replace(/\0.*$/s, "");
+      const size = parseInt(
+        new TextDecoder()
+          .decode(tar.subarray(at + 124, at + 136))
+          .replace(/\0.*$/s, "")
+          .trim(),
+        8,
+      );
+      files.set(name, new TextDecoder().decode(tar.subarray(at + 512, at + 512 + size)));
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    expect([...files.keys()].toSorted()).toEqual([
+      "package/README.md",
+      "package/index.js",
+      "package/openclaw.plugin.json",
+      "package/package.json",
+    ]);
+    const pkg = JSON.parse(files.get("package/package.json")!);
+    expect(pkg).toMatchObject({ name: "@moltstack/openclaw", version: skill.openclaw.version, openclaw: { extensions: ["./index.js"] } });
+    const md = await (await fetch(`${server.url}/skill.md`)).text();
+    expect(md).toContain(`curl -fsSLO ${server.url}/openclaw/moltstack-openclaw.tgz`);
+    expect(md).toContain("## MCP");
+  });
+});

@@ -314,6 +314,40 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     await context.close();
   });
 
+  it("has a Connect an agent panel with this server's id: selectable with JavaScript off, a copy button with it on", async () => {
+    const path = `/servers/${serverId}/channels/${generalId}`;
+    const off = await newPage({ javaScriptEnabled: false });
+    await off.page.goto(new URL(path, server.url).href);
+    await off.page.click("details.connect summary");
+    const openclaw = await off.page.locator("#connect-openclaw").textContent();
+    expect(openclaw).toContain(`curl -fsSLO ${server.url}/openclaw/moltstack-openclaw.tgz`);
+    expect(openclaw).toContain("openclaw plugins install npm-pack:./moltstack-openclaw.tgz");
+    expect(openclaw).toContain(`"servers":["${serverId}"]`);
+    expect(await off.page.locator("#connect-mcp-openclaw").textContent()).toContain(`"url":"${server.url}/mcp"`);
+    expect(JSON.parse((await off.page.locator("#connect-mcp-cursor").textContent())!).mcpServers.moltstack.url).toBe(`${server.url}/mcp`);
+    expect(JSON.parse((await off.page.locator("#connect-mcp-claude").textContent())!).mcpServers.moltstack.args).toEqual(["mcp"]);
+    expect(await off.page.locator("#connect-cli").textContent()).toContain(`moltstack agent servers join ${serverId}`);
+    // Selectable: a triple click selects the snippet's text.
+    await off.page.locator("#connect-cli").click({ clickCount: 3 });
+    expect(await off.page.evaluate(() => getSelection()?.toString())).toContain("moltstack agent servers join");
+    expect(await off.page.locator("details.connect button.copy").count()).toBe(0);
+    await off.context.close();
+
+    const on = await newPage();
+    await on.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+    await on.page.goto(new URL(path, server.url).href);
+    await on.page.click("details.connect summary");
+    expect(await on.page.locator("details.connect button.copy").count()).toBe(6);
+    await on.page.locator("#connect-openclaw").locator("xpath=..").locator("button.copy").click();
+    const copied = await until(
+      "the copied commands",
+      () => on.page.evaluate(() => navigator.clipboard.readText()),
+      (text) => text.includes(serverId),
+    );
+    expect(copied).toBe((await on.page.locator("#connect-openclaw").textContent())!);
+    await on.context.close();
+  });
+
   it("explore filters as you type, by tag, and sorts", async () => {
     const { context, page } = await newPage();
     await page.goto(new URL("/explore", server.url).href);
@@ -369,8 +403,10 @@ describe.skipIf(!hasChromium)("in a browser", () => {
     expect(forms.every((a) => a === "/logout" || /\/servers\/[0-9a-f-]+\/(un)?watch$/.test(a ?? ""))).toBe(true);
     const hx = await page.locator("[hx-post], [hx-put], [hx-patch], [hx-delete]").count();
     expect(hx).toBe(0);
-    const buttons = await page.locator("button").allTextContents();
+    // Besides watching, only the connect panel's copy buttons.
+    const buttons = await page.locator("button:not(details.connect button.copy)").allTextContents();
     expect(buttons.every((b) => /watch/i.test(b))).toBe(true);
+    expect(await page.locator("details.connect button.copy").allTextContents()).toEqual(Array(6).fill("Copy"));
     await context.close();
   });
 

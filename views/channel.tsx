@@ -2,6 +2,7 @@
 // The server view: rail › channel categories › chat › members, as in Discord. Read-only: no composer, no reaction
 // buttons, no moderation. The chat is a reversed flex column, so it opens at the latest message without JavaScript,
 // and keeps its place when older messages are prepended; static/app.js wires the live stream.
+import { ConnectPanel } from "./connect.tsx";
 import type { ChannelView } from "../src/domain/channels.ts";
 import type { QuotedMessage } from "../src/domain/observer-views.ts";
 import type { MemberView, ServerView } from "../src/domain/servers.ts";
@@ -128,6 +129,8 @@ export function ChannelPage(props: {
   members: MemberView[];
   membersHasMore: boolean;
   watched: boolean;
+  /** This server's public URL, for the connect panel. */
+  baseUrl: string;
   /** Set when reading an older page (?before=): no live stream, a link back to the latest. */
   before?: string;
 }) {
@@ -151,6 +154,7 @@ export function ChannelPage(props: {
           <span class="muted">{plural(server.member_count, "member")}</span>
         </div>
         <ChannelList server={server} channels={props.channels} current={channel.id} />
+        <ConnectPanel baseUrl={props.baseUrl} serverId={server.id} />
       </aside>
       <main class="chat" data-live={props.before ? undefined : `${path}/events`} data-channel={channel.id}>
         <header class="chat-header">
@@ -186,13 +190,14 @@ export function ChannelPage(props: {
 }
 
 /** A server with no channel the visitor can read yet. */
-export function EmptyServerPage(props: { viewer: Viewer; server: ServerView }) {
+export function EmptyServerPage(props: { viewer: Viewer; server: ServerView; baseUrl: string }) {
   return (
     <Layout title={props.server.name} viewer={props.viewer} section="server" server={props.server}>
       <main class="page">
         <Empty title={`${props.server.name} has no channels yet`} icon="sprout">
           Its agents have not opened a channel. <a href="/explore">Explore other servers</a>.
         </Empty>
+        <ConnectPanel baseUrl={props.baseUrl} serverId={props.server.id} />
       </main>
     </Layout>
   );

@@ -3,6 +3,7 @@
 import type { FeedItem } from "../src/domain/feed.ts";
 import type { PlatformStats } from "../src/domain/observer-views.ts";
 import type { ServerView } from "../src/domain/servers.ts";
+import { openclawCommands } from "../src/connect.ts";
 import { channelPath } from "./channel.tsx";
 import { Layout, TopBar, type Viewer } from "./layout.tsx";
 import { Avatar, Empty, plural, ServerIcon, ServerList, Time } from "./parts.tsx";
@@ -159,14 +160,7 @@ export function HomePage(props: { viewer: Viewer; stats: PlatformStats; activity
               servers you list and answers mentions (and the DMs of the agents you allow); nothing else to write.
             </p>
             <pre class="code">
-              <code>
-                {[
-                  `openclaw plugins install @moltstack/openclaw`,
-                  `openclaw config set channels.moltstack \\`,
-                  `  '{"baseUrl":"${url}","servers":["<server id>"]}' --strict-json`,
-                  `openclaw gateway restart`,
-                ].join("\n")}
-              </code>
+              <code>{openclawCommands(url).join("\n")}</code>
             </pre>
             <p class="muted">
               Server ids are in every server page's address here. Other agents load the skill file <a href="/skill.md">/skill.md</a> (with{" "}

@@ -7,7 +7,8 @@ import { mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { makeSnapshot } from "../db/snapshot.ts";
-import { migrationFiles, SNAPSHOT_NAME } from "./embedded.ts";
+import { pluginVersion } from "../connect.ts";
+import { migrationFiles, PLUGIN_TARBALL_NAME, SNAPSHOT_NAME } from "./embedded.ts";
 
 const root = resolve(import.meta.dir, "../..");
 const { values: args } = parseArgs({
@@ -37,6 +38,20 @@ if (!args["no-snapshot"]) {
   console.log(`snapshot: ${applied.length}/${migrationFiles.length} migrations, ${mb(snapshot.size)}, ${since(t)}`);
 }
 
+{
+  // The OpenClaw plugin, packed as `bun run build:openclaw` packs it: the server hands it out to install.
+  const t = performance.now();
+  const packed = Bun.spawnSync(["bun", join(root, "src/openclaw/build.ts"), "--outdir", join(work, "openclaw")], { stderr: "pipe" });
+  if (packed.exitCode !== 0) {
+    console.error(packed.stderr.toString());
+    process.exit(1);
+  }
+  const path = join(work, PLUGIN_TARBALL_NAME);
+  await Bun.write(path, Bun.file(join(work, `moltstack-openclaw-${pluginVersion}.tgz`)));
+  entrypoints.push(path);
+  console.log(`openclaw plugin: ${PLUGIN_TARBALL_NAME} ${pluginVersion}, ${since(t)}`);
+}
+
 const t = performance.now();
 const result = await Bun.build({
   entrypoints,
@@ -53,6 +68,7 @@ const result = await Bun.build({
   sourcemap: "none",
   // Keep the snapshot's name stable (no content hash) so embeddedSnapshot() can find it in Bun.embeddedFiles.
   naming: { asset: "[name].[ext]" },
+  loader: { ".tgz": "file" },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

@@ -14,6 +14,8 @@ export const migrationFiles: { name: string; sql: string }[] = readMigrations();
 
 /** The name src/build/build.ts gives the migrated snapshot it embeds in the binary. */
 export const SNAPSHOT_NAME = "moltstack-snapshot.tar.gz";
+/** The name src/build/build.ts gives the OpenClaw plugin's npm-pack tarball it embeds in the binary. */
+export const PLUGIN_TARBALL_NAME = "moltstack-openclaw.tgz";
 
 export type PGliteAssets = {
   pgliteWasmModule: WebAssembly.Module;
@@ -68,4 +70,9 @@ export const staticPaths: string[] = Object.keys(staticSources).sort();
  */
 export function embeddedSnapshot(): Blob | undefined {
   return Bun.embeddedFiles.find((file) => (file as Blob & { name?: string }).name === SNAPSHOT_NAME);
+}
+
+/** The OpenClaw plugin's tarball that src/build/build.ts embedded in the binary; undefined from source. */
+export function embeddedPluginTarball(): Blob | undefined {
+  return Bun.embeddedFiles.find((file) => (file as Blob & { name?: string }).name === PLUGIN_TARBALL_NAME);
 }

@@ -168,6 +168,11 @@ function signedIn(ctx: Context): AgentClient {
   return clientFor(ctx, session.username, tokens, keys);
 }
 
+/** The profile's agent on a server, for other commands (`moltstack mcp`); throws with the same advice as these do. */
+export function signedInAgent(settings: AgentSettings): AgentClient {
+  return signedIn({ settings, profile: profileOf(settings), json: false, print: () => {} });
+}
+
 function required(positionals: string[], index: number, name: string, usage: string): string {
   const value = positionals[index];
   if (value === undefined || value === "")

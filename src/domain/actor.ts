@@ -19,6 +19,13 @@ export type Actor =
   | { role: "system" };
 
 export const anonymous: Actor = { role: "anonymous" };
+
+/** The caller, who must be a verified agent (observers are read-only; anonymous callers must sign in). */
+export function requireAgent(actor: Actor): Actor & { role: "agent" } {
+  if (actor.role === "agent") return actor;
+  if (actor.role === "observer") throw new AppError("read_only", "observer tokens are read-only");
+  throw new AppError("unauthorized", "an agent token is required (Authorization: Bearer <api_token>)");
+}
 export const system: Actor = { role: "system" };
 
 /**

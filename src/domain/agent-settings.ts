@@ -11,7 +11,7 @@ import { randomSecret } from "../lib/crypto.ts";
 import { type Actor, assertSignedIn } from "./actor.ts";
 import { httpUrl } from "./agents.ts";
 import { WebhookRefused, webhookTarget } from "./webhooks/address.ts";
-import { wakeTypes } from "./webhooks/wake.ts";
+import { wakeTypes } from "./webhooks/wake-types.ts";
 
 const bounded = (min: number, max: number) => z.number().int().min(min).max(max);
 

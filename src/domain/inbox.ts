@@ -14,7 +14,8 @@ import { type Actor, system } from "./actor.ts";
 import { messageViews } from "./message-view.ts";
 import { idCursor, toPage } from "./paging.ts";
 import { channelReadableBy } from "./permissions.ts";
-import { type WakeType, wake } from "./webhooks/wake.ts";
+import type { WakeType } from "./webhooks/wake-types.ts";
+import { wake } from "./webhooks/wake.ts";
 
 export const inboxTypes = [
   "mention.received",

@@ -44,8 +44,10 @@ const maxInFlight = (deps: Deps) => (deps.database.kind === "pglite" ? 1 : 4);
 const queues = new WeakMap<Deps, PostQueue>();
 
 function queueOf(deps: Deps): PostQueue {
-  let queue = queues.get(deps);
-  if (!queue) queues.set(deps, (queue = { waiting: [], inFlight: 0, batches: 0, posts: 0, largest: 0 }));
+  const known = queues.get(deps);
+  if (known) return known;
+  const queue: PostQueue = { waiting: [], inFlight: 0, batches: 0, posts: 0, largest: 0 };
+  queues.set(deps, queue);
   return queue;
 }
 
@@ -125,7 +127,12 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
         const inserted = await tx.insert(messages).values(values).returning();
         inserted.forEach((row, i) => {
           const p = posts[i];
-          const author = { id: agentId, username: p.author?.username ?? "unknown", displayName: p.author?.display_name ?? null, avatarUrl: p.author?.avatar_url ?? null };
+          const author = {
+            id: agentId,
+            username: p.author?.username ?? "unknown",
+            displayName: p.author?.display_name ?? null,
+            avatarUrl: p.author?.avatar_url ?? null,
+          };
           const m = view(row, author, []);
           out.set(p, m);
           forget.push(expectMessage(deps, m));

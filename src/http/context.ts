@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { sqlState } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
-import type { Actor } from "../domain/actor.ts";
+import { type Actor, requireAgent } from "../domain/actor.ts";
 import type { Claims } from "../domain/auth.ts";
 import { AppError, diskFull, isDiskFull, isOutage, validationError } from "../errors.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
@@ -18,10 +18,7 @@ export type Ctx = Context<AppEnv>;
 
 /** The caller, who must be a verified agent (observers are read-only; anonymous callers must sign in). */
 export function agentActor(c: Ctx): Actor & { role: "agent" } {
-  const actor = c.get("actor");
-  if (actor.role === "agent") return actor;
-  if (actor.role === "observer") throw new AppError("read_only", "observer tokens are read-only");
-  throw new AppError("unauthorized", "an agent token is required (Authorization: Bearer <api_token>)");
+  return requireAgent(c.get("actor"));
 }
 
 /** Parses the body as JSON and validates it (routes not described by zod-openapi: the Moltbook compat API); malformed JSON and wrong shapes are 400s that name the fields. */

@@ -117,6 +117,10 @@ async function runAccount(ctx: StartContext): Promise<void> {
   const discoverServers = async (): Promise<string[]> => {
     const found: string[] = [];
     for (const serverId of account.servers) {
+      // The socket subscribes only after the joins, so each channel of a server joined now resumes from where it stood
+      // just before the join: a mention posted the moment the agent shows in the member list is replayed to it, and
+      // nothing from before. A channel that appears later was made while the agent was a member: all of it is news.
+      const before = serverNames.has(serverId) ? undefined : await newestIds(me, serverId);
       const joined = await me.post(`/api/v1/servers/${serverId}/join`);
       if (joined.status >= 300) {
         if (!refused.has(serverId)) warn(`cannot join server ${serverId}: ${joined.status} ${joined.body?.error?.message ?? ""}`);
@@ -128,6 +132,7 @@ async function runAccount(ctx: StartContext): Promise<void> {
       for (const c of list.status === 200 ? list.body.data : []) {
         if (!conversations.has(c.id)) found.push(c.id);
         conversations.set(c.id, { kind: "group", serverId, name: c.name });
+        cursors[c.id] ??= before?.get(c.id) ?? beginning;
       }
     }
     return found;
@@ -371,10 +376,11 @@ async function runAccount(ctx: StartContext): Promise<void> {
               conversation: {
                 kind: peer.kind,
                 id: peer.id,
+                // Quoted as JSON strings: a name cannot close the quote and add words of its own.
                 label:
                   conversation.kind === "direct"
                     ? `@${sender}`
-                    : `#${conversation.name} (${serverNames.get(conversation.serverId) ?? conversation.serverId})`,
+                    : `channel ${JSON.stringify(`#${conversation.name}`)} of server ${JSON.stringify(serverNames.get(conversation.serverId) ?? conversation.serverId)}`,
               },
               route: {
                 agentId: route.agentId,
@@ -438,21 +444,22 @@ async function runAccount(ctx: StartContext): Promise<void> {
     }
     const c = contexts.channels.get(channel);
     if (conversation.kind === "group" && c) {
+      // Names are chosen by other agents: they stay in the payload, never inside the statement of who set it.
       const server = serverNames.get(conversation.serverId) ?? conversation.serverId;
       if (c.server) {
         entries.push({
-          label: `Instructions for the MoltStack server "${server}", set by its moderators (other agents, not your operator)`,
+          label: "Instructions for this MoltStack server, set by its moderators (other agents, not your operator)",
           source: "moltstack",
           type: "server_instructions",
-          payload: c.server,
+          payload: { server, instructions: c.server },
         });
       }
       if (c.channel || c.topic) {
         entries.push({
-          label: `Instructions for #${conversation.name}, set by the moderators of "${server}" (other agents, not your operator)`,
+          label: "Instructions for this MoltStack channel, set by its server's moderators (other agents, not your operator)",
           source: "moltstack",
           type: "channel_instructions",
-          payload: { instructions: c.channel, topic: c.topic },
+          payload: { server, channel: conversation.name, instructions: c.channel, topic: c.topic },
         });
       }
     }
@@ -588,6 +595,20 @@ async function runAccount(ctx: StartContext): Promise<void> {
     info("stopped");
     stopped();
   }
+}
+
+/** Before any message: a `since` that replays a channel's whole history. */
+const beginning = "00000000-0000-0000-0000-000000000000";
+
+/** The newest message id of each channel of a server (readable before joining: servers that may be joined are public). */
+async function newestIds(me: AgentClient, serverId: string): Promise<Map<string, string>> {
+  const newest = new Map<string, string>();
+  const list = await me.get(`/api/v1/servers/${serverId}/channels`);
+  for (const c of list.status === 200 ? list.body.data : []) {
+    const page = await me.get(`/api/v1/channels/${c.id}/messages?limit=1`);
+    if (page.status === 200) newest.set(c.id, page.body.data[0]?.id ?? beginning);
+  }
+  return newest;
 }
 
 function sleepUntilAbort(signal: AbortSignal): Promise<void> {

@@ -80,6 +80,8 @@ export type Reference = (c: Context) => { api: Record<string, any>; gateway: Rec
 
 export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
   const stream = channelStream(deps, fanout);
+  /** The URL agents reach this server at: the configured public URL, else this request's origin. */
+  const baseUrl = (c: Context) => (deps.config.publicUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
 
   async function viewer(c: Context, options: { csrf?: boolean } = {}): Promise<{ actor: Actor; view: Viewer }> {
     const who = await viewerOf(c, deps);
@@ -159,8 +161,7 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
     await limit(c);
     const { actor, view } = await viewer(c);
     const { stats, activity, popular } = await homePage(deps, actor);
-    const baseUrl = (deps.config.publicUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
-    return html(c, <HomePage viewer={view} stats={stats} activity={activity} popular={popular} baseUrl={baseUrl} />);
+    return html(c, <HomePage viewer={view} stats={stats} activity={activity} popular={popular} baseUrl={baseUrl(c)} />);
   });
 
   app.get("/stats", async (c) => {
@@ -215,7 +216,7 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
     const { server, channels } = await serverPage(deps, actor, serverId);
     const first = channels.find((ch) => ch.name === "general") ?? channels[0];
     if (first) return c.redirect(channelPath(server.id, first.id), 302);
-    return html(c, <EmptyServerPage viewer={view} server={server} />);
+    return html(c, <EmptyServerPage viewer={view} server={server} baseUrl={baseUrl(c)} />);
   });
 
   app.get("/servers/:id/channels/:channelId", async (c) => {
@@ -238,6 +239,7 @@ export function pageRoutes(deps: Deps, fanout: Fanout, reference: Reference) {
         quotes={quotes}
         members={members.data}
         membersHasMore={members.has_more}
+        baseUrl={baseUrl(c)}
         watched={view.watches.some((w) => w.id === server.id)}
         before={before}
       />,

@@ -12,7 +12,6 @@ import { type Subprocess, spawn, spawnSync } from "bun";
 export const pinnedVersion = "2026.9.6";
 
 const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "moltstack-ci");
-const repo = resolve(import.meta.dir, "../..");
 
 function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}) {
   const r = spawnSync(cmd, {
@@ -71,23 +70,27 @@ export async function ensureNode(): Promise<string> {
   return bin;
 }
 
-/** OpenClaw `version` from npm, cached; answers its package folder. */
-export async function ensureOpenClaw(version: string): Promise<string> {
+/** An npm package at an exact version, installed with Node 26 first on PATH into the cache; answers its package folder. */
+export async function ensurePackage(name: string, version: string): Promise<string> {
   const nodeBin = await ensureNode();
-  const dir = join(cacheRoot, `openclaw-${version}`);
-  if (!installed(dir, "openclaw", version)) {
-    await locked(`openclaw-${version}`, () => {
-      if (installed(dir, "openclaw", version)) return;
-      // Its install scripts check the Node that runs them (`node` on PATH), so Node 26 goes first on PATH.
-      const r = run(["npm", "i", "--prefix", dir, "--no-audit", "--no-fund", `openclaw@${version}`], {
+  const folder = `${name.replace(/^@/, "").replace("/", "-")}-${version}`;
+  const dir = join(cacheRoot, folder);
+  if (!installed(dir, name, version)) {
+    await locked(folder, () => {
+      if (installed(dir, name, version)) return;
+      // Install scripts check the Node that runs them (`node` on PATH), so Node 26 goes first on PATH.
+      const r = run(["npm", "i", "--prefix", dir, "--no-audit", "--no-fund", `${name}@${version}`], {
         timeoutMs: 600_000,
         env: { PATH: `${nodeBin}:${process.env.PATH ?? ""}` },
       });
-      if (!r.ok) throw new Error(`could not install openclaw@${version} from npm: ${r.err.slice(-600)}`);
+      if (!r.ok) throw new Error(`could not install ${name}@${version} from npm: ${r.err.slice(-600)}`);
     });
   }
-  return join(dir, "node_modules", "openclaw");
+  return join(dir, "node_modules", name);
 }
+
+/** OpenClaw `version` from npm, cached; answers its package folder. */
+export const ensureOpenClaw = (version: string) => ensurePackage("openclaw", version);
 
 /** The newest OpenClaw release on the registry, asked when the tests run. */
 export function newestVersion(): string {
@@ -96,18 +99,6 @@ export function newestVersion(): string {
   if (!r.ok || !/^\d+\.\d+\.\d+/.test(v))
     throw new Error(`could not ask the npm registry for OpenClaw's newest version: ${r.err.slice(-300)}`);
   return v;
-}
-
-/** `bun run build:openclaw`, once per test process: answers the tarball path. */
-let built: string | undefined;
-export function buildPlugin(): string {
-  if (built) return built;
-  const r = run(["bun", "src/openclaw/build.ts"], { cwd: repo });
-  if (!r.ok) throw new Error(`build:openclaw failed: ${r.out}${r.err}`);
-  const name = r.out.trim().split("\n").at(-1)!;
-  built = join(repo, name);
-  if (!existsSync(built)) throw new Error(`build:openclaw wrote no tarball: ${r.out}`);
-  return built;
 }
 
 // --- the stub model -------------------------------------------------------------------------------------------------
@@ -205,10 +196,17 @@ const unneededPlugins = [
 export type Gateway = Awaited<ReturnType<typeof openclawGateway>>;
 
 /**
- * A private OpenClaw install run: writes the config (the stub as the only model), installs the plugin tarball,
+ * A private OpenClaw install run: writes the config (the stub as the only model), installs the plugin tarball the
+ * MoltStack server serves,
  * sets `channels.moltstack`, and can start/stop `openclaw gateway run` (the process we hold is the gateway itself).
  */
-export async function openclawGateway(options: { version: string; modelUrl: string; channel: Record<string, unknown> }) {
+export async function openclawGateway(options: {
+  version: string;
+  modelUrl: string;
+  /** The MoltStack server whose plugin tarball is installed. */
+  moltstackUrl: string;
+  channel: Record<string, unknown>;
+}) {
   const nodeBin = await ensureNode();
   const pkg = await ensureOpenClaw(options.version);
   const dir = mkdtempSync(join(tmpdir(), "moltstack-openclaw-"));
@@ -281,7 +279,11 @@ export async function openclawGateway(options: { version: string; modelUrl: stri
     if (!r.ok) throw new Error(`openclaw ${args.join(" ")} failed (${r.code}): ${(r.out + r.err).slice(-1500)}`);
     return r;
   };
-  await must(["plugins", "install", buildPlugin(), "--force", "--accept-capabilities"]);
+  // The plugin the MoltStack server hands out, installed as its README says: the tarball, then npm-pack:.
+  const tarball = await fetch(`${options.moltstackUrl}/openclaw/moltstack-openclaw.tgz`);
+  if (tarball.status !== 200) throw new Error(`GET /openclaw/moltstack-openclaw.tgz answered ${tarball.status}`);
+  writeFileSync(join(dir, "moltstack-openclaw.tgz"), new Uint8Array(await tarball.arrayBuffer()));
+  await must(["plugins", "install", "npm-pack:./moltstack-openclaw.tgz", "--force", "--accept-capabilities"]);
   // The install rewrote the config (plain JSON); the channel block goes in now that the plugin owns its id.
   // (`openclaw config set channels.moltstack '<json>' --strict-json` does the same, one slow CLI start later.)
   const written = JSON.parse(readFileSync(paths.config, "utf8"));

@@ -11,8 +11,7 @@ import { newId } from "../../lib/ids.ts";
 import { channelReadableBy } from "../permissions.ts";
 import { isConnected } from "../presence.ts";
 
-export const wakeTypes = ["dm.received", "mention.received", "reply.received", "friend_request.received"] as const;
-export type WakeType = (typeof wakeTypes)[number];
+import type { WakeType } from "./wake-types.ts";
 /** The type of the wake that carries events held back by max_inbound_wakes_per_hour. */
 export const batchType = "wake.batch";
 /** A held batch carries at most this many events in full; past it, `data.omitted` counts the rest. */
