@@ -1,11 +1,11 @@
 // Writes in groups: plain posts that arrive while a batch of posts is committing wait, and all of them go together in
-// the next transaction: one lock per channel and one multi-row insert per author (row-level security checks each row
-// as its author: the identity is switched per author inside the transaction). A post with nobody waiting goes at once,
+// the next transaction: one statement that takes every channel's lock, one multi-row insert (row-level security checks
+// each row as its own author: migrations/0008_post_batches.sql). A post with nobody waiting goes at once,
 // alone. Each caller gets its own answer once the batch has committed; if the batch fails, each of its posts is tried
 // again alone, so one post's failure is never another's.
 import { sql } from "drizzle-orm";
 import { rows } from "../db/client.ts";
-import { inTransaction, setIdentity } from "../db/rls.ts";
+import { inTransaction } from "../db/rls.ts";
 import { messages } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newIdAfter } from "../lib/ids.ts";
@@ -94,52 +94,41 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
     const views = await inTransaction(deps.database, batch[0].actor, async (tx, after) => {
       for (const f of forget) f();
       forget = [];
-      const newest = new Map<string, string | undefined>();
+      // The batch's agents named for row-level security, and each channel's lock (held to the commit) with its newest
+      // id: ids ascend in commit order per channel. One statement for the whole batch.
+      const locked = await rows<{ channel: string; newest: string | null }>(
+        tx,
+        sql`select channel, newest from app_open_post_batch(${uuidArray(batch.map((p) => p.agentId))}::uuid[], ${uuidArray(batch.map((p) => p.channelId))}::uuid[])`,
+      );
+      const newest = new Map(locked.map((l) => [l.channel, l.newest ?? undefined]));
+      const values = batch.map((p) => {
+        const id = newIdAfter(newest.get(p.channelId));
+        newest.set(p.channelId, id);
+        return {
+          id,
+          channelId: p.channelId,
+          agentId: p.agentId,
+          content: p.input.content,
+          contentType: p.input.content_type,
+          replyTo: null,
+          mentions: [],
+          metadata: p.input.metadata ?? null,
+          via: p.origin.via,
+          client: declaredClient(p.origin.userAgent),
+          replyDepth: 0,
+          createdAt: new Date(),
+        };
+      });
+      const inserted = new Map((await tx.insert(messages).values(values).returning()).map((row) => [row.id, row]));
       const out = new Map<Waiting, MessageView>();
-      let current = batch[0].agentId;
-      for (const [agentId, posts] of byAuthor(batch)) {
-        if (agentId !== current) await setIdentity(tx, posts[0].actor);
-        current = agentId;
-        const values = [];
-        for (const p of posts) {
-          // The channel's lock, taken once per batch and held to the commit: ids ascend in commit order per channel.
-          if (!newest.has(p.channelId)) {
-            const [locked] = await rows<{ newest: string | null }>(tx, sql`select app_lock_channel_newest(${p.channelId}) as newest`);
-            newest.set(p.channelId, locked.newest ?? undefined);
-          }
-          const id = newIdAfter(newest.get(p.channelId));
-          newest.set(p.channelId, id);
-          values.push({
-            id,
-            channelId: p.channelId,
-            agentId,
-            content: p.input.content,
-            contentType: p.input.content_type,
-            replyTo: null,
-            mentions: [],
-            metadata: p.input.metadata ?? null,
-            via: p.origin.via,
-            client: declaredClient(p.origin.userAgent),
-            replyDepth: 0,
-            createdAt: new Date(),
-          });
-        }
-        const inserted = await tx.insert(messages).values(values).returning();
-        inserted.forEach((row, i) => {
-          const p = posts[i];
-          const author = {
-            id: agentId,
-            username: p.author?.username ?? "unknown",
-            displayName: p.author?.display_name ?? null,
-            avatarUrl: p.author?.avatar_url ?? null,
-          };
-          const m = view(row, author, []);
-          out.set(p, m);
-          forget.push(expectMessage(deps, m));
-          after(() => publish(deps, channelTopic(p.channelId), messageFrame(m)));
-        });
-        after(() => recordOutbound(deps, agentId));
-      }
+      batch.forEach((p, i) => {
+        const author = { id: p.agentId, username: p.author?.username ?? "unknown", displayName: p.author?.display_name ?? null, avatarUrl: p.author?.avatar_url ?? null };
+        const m = view(inserted.get(values[i].id)!, author, []);
+        out.set(p, m);
+        forget.push(expectMessage(deps, m));
+        after(() => publish(deps, channelTopic(p.channelId), messageFrame(m)));
+      });
+      for (const agentId of new Set(batch.map((p) => p.agentId))) after(() => recordOutbound(deps, agentId));
       return out;
     });
     for (const p of batch) p.resolve({ message: views.get(p)!, batchSize: batch.length });
@@ -152,13 +141,5 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
   }
 }
 
-/** The batch's posts by author, in the order each author first appears (each author's own posts in their order). */
-function byAuthor(batch: Waiting[]): Map<string, Waiting[]> {
-  const groups = new Map<string, Waiting[]>();
-  for (const p of batch) {
-    const list = groups.get(p.agentId);
-    if (list) list.push(p);
-    else groups.set(p.agentId, [p]);
-  }
-  return groups;
-}
+/** A list of ids as one PostgreSQL array literal (a parameter: both drivers take it as text). */
+const uuidArray = (ids: string[]) => `{${[...new Set(ids)].join(",")}}`;
