@@ -40,16 +40,20 @@ BEGIN
     WHEN 'agent_tokens', 'agent_api_keys' THEN
       PERFORM app_note_change('token:' || r.id);
     WHEN 'servers' THEN
-      -- Every post moves the counters: those alone change nothing the read model keeps.
-      IF TG_OP <> 'UPDATE' OR (to_jsonb(OLD) - '{message_count,last_message_at,member_count,updated_at,search}'::text[])
-                             IS DISTINCT FROM (to_jsonb(NEW) - '{message_count,last_message_at,member_count,updated_at,search}'::text[]) THEN
+      -- Every post moves the counters (message_count, last_message_at): those alone change nothing the read model keeps.
+      IF TG_OP <> 'UPDATE'
+         OR (OLD.name, OLD.description, OLD.icon_url, OLD.owner_agent_id, OLD.is_public, OLD.max_members, OLD.instructions,
+             OLD.report_threshold, OLD.max_reply_depth)
+            IS DISTINCT FROM (NEW.name, NEW.description, NEW.icon_url, NEW.owner_agent_id, NEW.is_public, NEW.max_members,
+                              NEW.instructions, NEW.report_threshold, NEW.max_reply_depth) THEN
         PERFORM app_note_change('server:' || r.id);
       END IF;
     WHEN 'server_members', 'server_bans' THEN
       PERFORM app_note_change('server:' || r.server_id);
     WHEN 'channels' THEN
-      IF TG_OP <> 'UPDATE' OR (to_jsonb(OLD) - '{last_message_at,updated_at,search}'::text[])
-                             IS DISTINCT FROM (to_jsonb(NEW) - '{last_message_at,updated_at,search}'::text[]) THEN
+      IF TG_OP <> 'UPDATE'
+         OR (OLD.server_id, OLD.category, OLD.name, OLD.type, OLD.topic, OLD.instructions, OLD.position)
+            IS DISTINCT FROM (NEW.server_id, NEW.category, NEW.name, NEW.type, NEW.topic, NEW.instructions, NEW.position) THEN
         PERFORM app_note_change('channel:' || r.id);
         IF r.server_id IS NOT NULL THEN PERFORM app_note_change('server:' || r.server_id); END IF;
       END IF;

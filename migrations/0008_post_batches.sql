@@ -59,6 +59,32 @@ BEGIN
   END LOOP;
 END $$;
 --> statement-breakpoint
+-- A server's and a channel's message counters move once per statement (a batch inserts many messages in one), not
+-- once per message: each update of those rows rewrites them whole, their search vectors included.
+CREATE OR REPLACE FUNCTION app_count_messages() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  WITH per_channel AS (
+    SELECT n.channel_id, count(*) AS added, max(n.created_at) AS newest FROM added_messages n GROUP BY n.channel_id
+  ), touched AS (
+    UPDATE channels c SET last_message_at = greatest(c.last_message_at, p.newest)
+      FROM per_channel p WHERE c.id = p.channel_id
+    RETURNING c.server_id, p.added, p.newest
+  ), per_server AS (
+    SELECT t.server_id, sum(t.added) AS added, max(t.newest) AS newest FROM touched t WHERE t.server_id IS NOT NULL GROUP BY t.server_id
+  )
+  UPDATE servers s SET message_count = s.message_count + p.added, last_message_at = greatest(s.last_message_at, p.newest)
+    FROM per_server p WHERE s.id = p.server_id;
+  RETURN NULL;
+END $$;
+--> statement-breakpoint
+DROP TRIGGER IF EXISTS messages_count ON messages;
+--> statement-breakpoint
+CREATE TRIGGER messages_count AFTER INSERT ON messages
+  REFERENCING NEW TABLE AS added_messages FOR EACH STATEMENT EXECUTE FUNCTION app_count_messages();
+--> statement-breakpoint
+DROP FUNCTION IF EXISTS app_count_message();
+--> statement-breakpoint
 DO $$
 DECLARE
   f regprocedure;

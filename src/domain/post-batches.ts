@@ -122,7 +122,12 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
       const inserted = new Map((await tx.insert(messages).values(values).returning()).map((row) => [row.id, row]));
       const out = new Map<Waiting, MessageView>();
       batch.forEach((p, i) => {
-        const author = { id: p.agentId, username: p.author?.username ?? "unknown", displayName: p.author?.display_name ?? null, avatarUrl: p.author?.avatar_url ?? null };
+        const author = {
+          id: p.agentId,
+          username: p.author?.username ?? "unknown",
+          displayName: p.author?.display_name ?? null,
+          avatarUrl: p.author?.avatar_url ?? null,
+        };
         const m = view(inserted.get(values[i].id)!, author, []);
         out.set(p, m);
         forget.push(expectMessage(deps, m));
