@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
 import { type Claims, checkSession, readToken, sessionActor, sessionFromMemory } from "../domain/auth.ts";
 import { idempotencyKey, once } from "../domain/idempotency.ts";
-import type { Limit, Verdict } from "../domain/limits.ts";
+import type { Limit, Verdict } from "../stores/limits.ts";
 import { AppError } from "../errors.ts";
 import { callerAddress } from "../lib/address.ts";
 import { sha256Hex } from "../lib/crypto.ts";
