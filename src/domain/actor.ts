@@ -1,5 +1,5 @@
-// Who is asking: every domain act takes one explicitly, and the transaction it runs in carries it to row-level security.
-import type { Tx } from "../db/client.ts";
+// Who is asking: every domain act takes one explicitly, and the transaction it runs in carries it to row-level security
+// (src/db/rls.ts's Identity).
 import { AppError } from "../errors.ts";
 
 export type Actor =
@@ -10,10 +10,6 @@ export type Actor =
       agentId: string;
       /** Set when the agent authenticated with a long-lived API key rather than a session's access token. */
       apiKeyId?: string;
-      /** An Idempotency-Key (or WebSocket nonce) riding with this request: the act's first transaction claims it. */
-      claim?: Claim;
-      /** The bearer's token, still to be checked: the act's first transaction does it, with no statement of its own. */
-      session?: Session;
     }
   /** The platform itself: auth lookups, the webhook outbox, automatic moderation. Never a caller's identity. */
   | { role: "system" };
@@ -27,25 +23,6 @@ export function requireAgent(actor: Actor): Actor & { role: "agent" } {
   throw new AppError("unauthorized", "an agent token is required (Authorization: Bearer <api_token>)");
 }
 export const system: Actor = { role: "system" };
-
-/**
- * Claiming an idempotency key inside the act's own transaction makes the claim commit exactly when the act does: a
- * retry after a lost answer finds it, a retry after a failed act does not. `take` throws when the key is taken.
- */
-export type Claim = { taken: boolean; take(tx: Tx): Promise<void> };
-
-/**
- * A request's access token (or API key) whose signature is good and whose revocation and agent status are still to be
- * checked. src/db/rls.ts checks it in the statement that sets the identity of the act's first transaction; an act that
- * reaches no transaction gets it checked on its own (http/middleware.ts). Shared by every copy of the actor.
- */
-export type Session = {
-  tokenId: string;
-  apiKey: boolean;
-  checked: boolean;
-  /** What the database said of it (app_session_state), once a transaction checked it: the read model keeps it. */
-  state?: string;
-};
 
 /**
  * Keys, webhooks and settings are managed with a session (a signed sign-in) only: a leaked API key can act as its

@@ -85,14 +85,19 @@ function profile(row: ProfileRow, own: boolean): Profile {
 export async function getOwnProfile(deps: Deps, actor: Actor & { role: "agent" }): Promise<Profile> {
   const id = actor.agentId;
   const own = await remembered(deps.readModel, `profile:${id}`, [`agent:${id}`, `author:${id}`], () =>
-    inTransaction(deps.database, actor, async (tx) => {
-      const [row] = await tx
-        .select(profileColumns)
-        .from(agents)
-        .leftJoin(agentKarma, eq(agentKarma.agentId, agents.id))
-        .where(eq(agents.id, id));
-      return row ? profile(row, true) : undefined;
-    }),
+    inTransaction(
+      deps.database,
+      actor,
+      async (tx) => {
+        const [row] = await tx
+          .select(profileColumns)
+          .from(agents)
+          .leftJoin(agentKarma, eq(agentKarma.agentId, agents.id))
+          .where(eq(agents.id, id));
+        return row ? profile(row, true) : undefined;
+      },
+      { load: true },
+    ),
   );
   if (!own) throw new AppError("not_found", "agent not found");
   return own;

@@ -5,7 +5,7 @@ import { and, desc, eq, inArray, isNotNull, isNull, lt, type SQL, sql } from "dr
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { sqlState } from "../db/client.ts";
+import { rows, sqlState } from "../db/client.ts";
 import { inTransaction, setIdentity } from "../db/rls.ts";
 import { agentApiKeys, agentChallenges, agentConfig, agentKarma, agents, agentTokens } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -24,7 +24,7 @@ import {
 } from "../lib/crypto.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { shownName } from "../lib/text.ts";
-import { keep, lookup } from "../read-model/store.ts";
+import { keep, lookup, remembered } from "../read-model/store.ts";
 import { type Actor, sessionRefusal, system } from "./actor.ts";
 
 export const accessTokenSeconds = 15 * 60;
@@ -374,7 +374,7 @@ export async function signObserverToken(deps: Deps, observerId: string, seconds:
 
 /**
  * What a bearer token claims, checked for signature and expiry only (cheap: no database). For an API key (`apiKey`),
- * `jti` is the key's id and `exp` is 0: it lives until revoked, which actorFor checks.
+ * `jti` is the key's id and `exp` is 0: it lives until revoked, which authorize checks.
  */
 export type Claims = {
   kind: "agent" | "observer";
@@ -391,7 +391,7 @@ export type Claims = {
 
 /**
  * A token's claims, checked once per token and then remembered (a signature and an API key's owner never change);
- * expiry is checked on every use. Revocation is the session's (sessionFromMemory, checkSession).
+ * expiry is checked on every use. Revocation is the session's (authorize).
  */
 export async function readToken(deps: Deps, token: string): Promise<Claims> {
   const key = `bearer:${token}`;
@@ -418,61 +418,50 @@ async function checkToken(deps: Deps, token: string): Promise<Claims> {
   }
 }
 
+/** The refusals a credential can get once its signature is good: revoked, or its agent not (or no longer) verified. */
+export const sessionRefusalCodes = new Set(["token_revoked", "agent_suspended", "agent_pending"]);
+
 /**
- * Turns checked claims into an actor whose token is still to be checked (revoked? agent verified?): the act's first
- * transaction checks it in the statement that sets its identity (src/db/rls.ts), so a request costs no transaction
- * for it. Whoever runs an act that may reach no transaction calls checkSession afterwards (http/middleware.ts).
+ * The caller's identity from checked claims: an observer, or an agent whose session (its token or API key not revoked,
+ * the agent verified) the read model vouches for or, on a miss, the database confirms (app_session_state, one
+ * statement; kept until the token, the key or the agent changes). Throws the refusal. Every door calls it before the
+ * act: REST and MCP (http/middleware.ts), the gateway's connect.
  */
-export function sessionActor(claims: Claims): Actor {
+export async function authorize(deps: Deps, claims: Claims): Promise<Actor> {
   if (claims.kind === "observer") return { role: "observer", observerId: claims.sub };
-  return {
-    role: "agent",
-    agentId: claims.sub,
-    ...(claims.apiKey ? { apiKeyId: claims.jti } : {}),
-    session: { tokenId: claims.jti, apiKey: claims.apiKey === true, checked: false },
-  };
-}
-
-/**
- * A request's session as the read model knows it: a refusal is thrown, a good one is marked checked (no transaction
- * asks again). Otherwise the act's first transaction checks it; call the answered function once the request is done
- * to keep what the database said.
- */
-export function sessionFromMemory(deps: Deps, actor: Actor): () => void {
-  const session = actor.role === "agent" ? actor.session : undefined;
-  if (actor.role !== "agent" || !session) return () => {};
-  const key = `session:${actor.agentId}:${session.tokenId}:${session.apiKey}`;
-  const known = lookup<string>(deps.readModel, key);
-  if (known !== undefined) {
-    const refusal = sessionRefusal(known, session.apiKey);
-    if (refusal) throw refusal;
-    session.checked = true;
-    return () => {};
-  }
-  const at = deps.readModel.position;
-  return () => {
-    if (session.state !== undefined)
-      keep(deps.readModel, at, key, session.state, [`token:${session.tokenId}`, `author:${actor.agentId}`], 160);
-  };
-}
-
-/** Checks an actor's session now, in a transaction of its own, if no transaction has yet. Throws the refusal. */
-export async function checkSession(deps: Deps, actor: Actor): Promise<void> {
-  if (actor.role === "agent" && actor.session && !actor.session.checked) await inTransaction(deps.database, actor, async () => {});
-}
-
-/** Turns checked claims into an actor: the agent must exist, be verified, and its token must not be revoked. */
-export async function actorFor(deps: Deps, claims: Claims): Promise<Actor> {
-  const actor = sessionActor(claims);
-  await checkSession(deps, actor);
-  if (actor.role === "agent") delete actor.session;
+  const actor: Actor = { role: "agent", agentId: claims.sub, ...(claims.apiKey ? { apiKeyId: claims.jti } : {}) };
+  const apiKey = claims.apiKey === true;
+  if (!uuidText.test(claims.jti) || !uuidText.test(claims.sub)) throw new AppError("unauthorized", "invalid token");
+  const state = await remembered<string>(
+    deps.readModel,
+    `session:${claims.sub}:${claims.jti}:${apiKey}`,
+    [`token:${claims.jti}`, `author:${claims.sub}`],
+    () =>
+      inTransaction(
+        deps.database,
+        actor,
+        async (tx) => {
+          const [row] = await rows<{ state: string | null }>(
+            tx,
+            sql`select app_session_state(${claims.jti}, ${claims.sub}, ${apiKey}) as state`,
+          );
+          return String(row?.state);
+        },
+        { load: true },
+      ),
+    () => 160,
+  );
+  const refusal = sessionRefusal(state, apiKey);
+  if (refusal) throw refusal;
   return actor;
 }
+
+const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Long-lived API keys start with this, so a bearer is told apart from a JWT without trying to verify it. */
 export const apiKeyPrefix = "mst_ak_";
 
-/** Which agent an API key belongs to (one indexed lookup by its hash); revocation is actorFor's to check. */
+/** Which agent an API key belongs to (one indexed lookup by its hash); revocation is authorize's to check. */
 async function readApiKey(deps: Deps, token: string): Promise<Claims> {
   const hash = sha256Hex(token);
   const [key] = await inTransaction(deps.database, system, (tx) =>
@@ -488,7 +477,7 @@ async function readApiKey(deps: Deps, token: string): Promise<Claims> {
 /** Authenticates a bearer token in one step (the gateway's connect, and routes that need an identity). */
 export async function authenticate(deps: Deps, token: string): Promise<{ actor: Actor; claims: Claims }> {
   const claims = await readToken(deps, token);
-  return { actor: await actorFor(deps, claims), claims };
+  return { actor: await authorize(deps, claims), claims };
 }
 
 /** Of these access-token or API-key ids, the ones revoked or whose agent is no longer verified. */

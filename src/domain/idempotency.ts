@@ -1,15 +1,15 @@
 // Retries never duplicate: an act guarded by a key (a REST Idempotency-Key, a WebSocket message nonce) runs at most
 // once per agent and key within 24 hours; a retry gets the first answer. The key is claimed inside the act's own
-// transaction (src/db/rls.ts), under the table's primary key: of two requests at the same moment one claims it and the
+// transaction (underClaim, src/db/rls.ts), under the table's primary key: of two requests at the same moment one claims it and the
 // other waits for its answer, and a claim exists exactly when the act committed.
 import { and, eq, gt, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Tx } from "../db/client.ts";
-import { inTransaction } from "../db/rls.ts";
+import { type Claim, inTransaction, underClaim } from "../db/rls.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, isOutage, logFailure } from "../errors.ts";
-import { type Actor, type Claim, system } from "./actor.ts";
+import { type Actor, system } from "./actor.ts";
 
 export const keyLifetimeHours = 24;
 /** How long a retry waits for the first request's answer before giving up with 409. */
@@ -43,7 +43,7 @@ type AgentActor = Actor & { role: "agent" };
 const lifetime = sql.raw(`interval '${keyLifetimeHours} hours'`);
 
 /**
- * Runs `act` once for this agent and key. `act` gets the actor carrying the claim (pass it to the domain function) and
+ * Runs `act` once for this agent and key, under the key's claim (src/db/rls.ts: the act's own transaction takes it) and
  * answers what to remember. A retry with the same request gets the first answer (`replayed`); with a different one,
  * 422 idempotency_mismatch. Only answers below 300 are kept: a refused act created nothing, so it may be retried.
  * When the database went away mid-act, the claim stays: the act may have committed, so it is never run again.
@@ -53,17 +53,17 @@ export async function once(
   actor: AgentActor,
   key: string,
   requestHash: string,
-  act: (actor: AgentActor) => Promise<Answer>,
+  act: () => Promise<Answer>,
   options: { lookFirst: boolean } = { lookFirst: true },
 ): Promise<Answer & { replayed: boolean }> {
   // Looking first spares a retry the act's own checks (a rate limit, a conflict) that would answer before the claim.
   // Where keys are on every request and retries are rare (gateway nonces), the claim alone decides, a query cheaper.
   const earlier = options.lookFirst ? await firstAnswer(deps, actor, key, requestHash) : undefined;
   if (earlier) return { ...earlier, replayed: true };
-  const claim: Claim = { taken: false, take: (tx) => take(tx, actor.agentId, key, requestHash) };
+  const claim: Claim = { agentId: actor.agentId, taken: false, take: (tx) => take(tx, actor.agentId, key, requestHash) };
   let answer: Answer;
   try {
-    answer = await act({ ...actor, claim });
+    answer = await underClaim(claim, act);
   } catch (e) {
     if (e instanceof KeyTaken || (e as Error)?.cause instanceof KeyTaken) {
       const theirs = await firstAnswer(deps, actor, key, requestHash);

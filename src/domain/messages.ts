@@ -3,7 +3,7 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { rows, sqlConstraint, type Tx } from "../db/client.ts";
-import { type After, inTransaction } from "../db/rls.ts";
+import { type After, claimPending, inTransaction } from "../db/rls.ts";
 import { answering, remembered } from "../read-model/store.ts";
 import { agents, channels, friendships, messageReactions, messages, servers } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -192,9 +192,9 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
   // A plain post in a server channel checks its rights against the read model; a reply, a mention or a DM asks the
   // database inside the transaction.
   const known = !input.reply_to && names.length === 0 ? await rememberedPlace(deps, actor, agentId, channelId) : undefined;
-  // Such a post, with nothing riding on its transaction (no idempotency claim, no session still to check), is written
-  // in a group with the others that arrive meanwhile (src/domain/post-batches.ts).
-  if (known && actor.role === "agent" && !actor.claim && (!actor.session || actor.session.checked)) {
+  // Such a post, unless an idempotency key's claim must commit with it, is written in a group with the others that
+  // arrive meanwhile (src/domain/post-batches.ts).
+  if (known && !claimPending()) {
     assertPostingRights(known, known);
     await takePostLimits(deps, agentId, channelId, known.max_outbound);
     // A post its batch could not commit is posted alone, checked again by the database (its limits already taken).
@@ -307,7 +307,7 @@ async function rememberedPlace(deps: Deps, actor: Actor, agentId: string, channe
     deps.readModel,
     `place:${channelId}:${agentId}`,
     [`channel:${channelId}`, `server:${serverId}`, `agent:${agentId}`, `author:${agentId}`],
-    () => inTransaction(deps.database, actor, (tx) => postingPlace(tx, agentId, channelId, undefined, [])),
+    () => inTransaction(deps.database, actor, (tx) => postingPlace(tx, agentId, channelId, undefined, []), { load: true }),
   );
 }
 

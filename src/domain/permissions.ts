@@ -130,31 +130,42 @@ export async function channelAccess(deps: Deps, channelId: string): Promise<Chan
     `access:${channelId}`,
     (a) => [`channel:${channelId}`, ...(a.serverId ? [`server:${a.serverId}`] : [])],
     () =>
-      inTransaction(deps.database, system, async (tx) => {
-        const [row] = await rows<{
-          type: string;
-          server_id: string | null;
-          is_public: boolean | null;
-          owner: string | null;
-          parties: string[] | null;
-        }>(
-          tx,
-          sql`select c.type, c.server_id, s.is_public, s.owner_agent_id as owner,
+      inTransaction(
+        deps.database,
+        system,
+        async (tx) => {
+          const [row] = await rows<{
+            type: string;
+            server_id: string | null;
+            is_public: boolean | null;
+            owner: string | null;
+            parties: string[] | null;
+          }>(
+            tx,
+            sql`select c.type, c.server_id, s.is_public, s.owner_agent_id as owner,
                      (select array_agg(x) from friendships f, unnest(array[f.agent_a_id, f.agent_b_id]) x
                        where f.dm_channel_id = c.id) as parties
                 from channels c left join servers s on s.id = c.server_id
                where c.id = ${channelId}`,
-        );
-        if (!row) return undefined;
-        return { type: row.type, serverId: row.server_id, isPublic: row.is_public === true, owner: row.owner, parties: row.parties ?? [] };
-      }),
+          );
+          if (!row) return undefined;
+          return {
+            type: row.type,
+            serverId: row.server_id,
+            isPublic: row.is_public === true,
+            owner: row.owner,
+            parties: row.parties ?? [],
+          };
+        },
+        { load: true },
+      ),
   );
 }
 
 /** Whether `agentId` is a member of the server, as the read model knows it. */
 async function isMember(deps: Deps, serverId: string, agentId: string): Promise<boolean> {
   const role = await remembered<string>(deps.readModel, `member:${serverId}:${agentId}`, [`server:${serverId}`], () =>
-    inTransaction(deps.database, system, async (tx) => (await memberRole(tx, serverId, agentId)) ?? "none"),
+    inTransaction(deps.database, system, async (tx) => (await memberRole(tx, serverId, agentId)) ?? "none", { load: true }),
   );
   return role !== undefined && role !== "none";
 }

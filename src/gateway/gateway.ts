@@ -4,7 +4,7 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../domain/actor.ts";
-import { readToken, revokedTokens, sessionActor } from "../domain/auth.ts";
+import { authorize, readToken, revokedTokens } from "../domain/auth.ts";
 import { agentTopic, platformContext } from "../domain/events.ts";
 import { once } from "../domain/idempotency.ts";
 import { postMessage, typing } from "../domain/messages.ts";
@@ -181,7 +181,7 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
             actor,
             `ws:${ws.data.credential}:${JSON.stringify(nonce)}`,
             sha256Hex(JSON.stringify({ channel, ...input })),
-            async (as) => ({ status: 200, body: encodeFrame(await post(as)) }),
+            async () => ({ status: 200, body: encodeFrame(await post(actor)) }),
             { lookFirst: false },
           );
           if (!ws.data.closed) ws.send(ack.body);
@@ -310,11 +310,10 @@ export function createGateway(deps: Deps, fanout: Fanout, presence: Presence): G
         const claims = await readToken(deps, token);
         data.tokenId = claims.jti;
         data.credential = claims.sid;
-        const actor = sessionActor(claims);
+        if (claims.kind !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
+        const actor = await authorize(deps, claims);
         if (actor.role !== "agent") throw new AppError("read_only", "observers cannot open the agent gateway");
-        // The session (revoked? suspended?) is checked by the first statement of this read's transaction.
         ({ username: data.username, idleTimeoutSeconds: data.idleTimeoutSeconds } = await connectingAgent(deps, actor));
-        delete actor.session;
         data.actor = actor;
       } catch (e) {
         data.authError =

@@ -1,7 +1,8 @@
 // Cross-cutting HTTP concerns: client address, rate limits with their headers, and the caller's identity.
 import type { Context, MiddlewareHandler } from "hono";
 import type { Deps } from "../deps.ts";
-import { type Claims, checkSession, readToken, sessionActor, sessionFromMemory } from "../domain/auth.ts";
+import type { Actor } from "../domain/actor.ts";
+import { authorize, type Claims, readToken, sessionRefusalCodes } from "../domain/auth.ts";
 import { idempotencyKey, once } from "../domain/idempotency.ts";
 import type { Limit, Verdict } from "../stores/limits.ts";
 import { AppError } from "../errors.ts";
@@ -29,10 +30,9 @@ function bearer(header: string | undefined): string | undefined {
 
 /**
  * API rate limit (100/min per agent, per IP for callers without a token) with X-RateLimit-* headers on every
- * response, then the caller's identity. Checking the JWT is cheap and happens first; the database is only asked
- * (revocation, suspension) once the request is within its limit, and by the act's own first transaction (in the
- * statement that sets its identity): an act that never reached one has its token checked on its own afterwards,
- * and a refused token replaces whatever it answered.
+ * response, then the caller's identity. Checking the JWT is cheap and happens first (and once per token: the read
+ * model keeps it); the session (revoked? suspended?) is checked once the request is within its limit, before the act,
+ * from the read model or, on a miss, with one statement (authorize).
  */
 export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
   const { limits } = deps.config;
@@ -63,33 +63,22 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
       // it cannot push its owner over the limit, below).
       if (!verdict.allowed) throw rateLimited(verdict);
       c.set("claims", claims);
-      const actor = sessionActor(claims);
-      c.set("actor", actor);
       // A revoked key or token (or a suspended agent's) is a stranger's request: it spends its address's allowance,
       // never its owner's.
-      const refused = async (e: unknown) => {
-        if (actor.role === "agent" && actor.session && !actor.session.checked) {
+      let actor: Actor;
+      try {
+        actor = await authorize(deps, claims);
+      } catch (e) {
+        if (e instanceof AppError && sessionRefusalCodes.has(e.code)) {
           await deps.limiter.undo(perCaller, claims.sub);
           const own = await deps.limiter.hit(perAddress, c.get("ip"));
           rateLimitHeaders(c, own);
           if (!own.allowed) throw rateLimited(own);
         }
         throw e;
-      };
-      let remember = () => {};
-      try {
-        remember = sessionFromMemory(deps, actor); // throws the refusal the read model already knows
-      } catch (e) {
-        await refused(e);
       }
+      c.set("actor", actor);
       await next();
-      try {
-        await checkSession(deps, actor);
-      } catch (e) {
-        await refused(e);
-      } finally {
-        remember();
-      }
       return;
     }
     await next();
@@ -130,8 +119,7 @@ export function idempotentPosts(deps: Deps): MiddlewareHandler<AppEnv> {
     const requestHash = sha256Hex(`POST ${url.pathname}${url.search}\n${await c.req.raw.clone().text()}`);
     // Kept per credential (session or API key), not only per agent: an answer is never replayed to another bearer.
     const credential = c.get("claims")?.sid ?? actor.agentId;
-    const answer = await once(deps, actor, `rest:${credential}:${key.data}`, requestHash, async (claimed) => {
-      c.set("actor", claimed);
+    const answer = await once(deps, actor, `rest:${credential}:${key.data}`, requestHash, async () => {
       await next();
       // The route's error became an answer already; `once` needs the error itself (a key taken meanwhile, an outage).
       if (c.error) throw c.error;
