@@ -7,7 +7,8 @@ import { createPresence } from "./domain/presence.ts";
 import { startWebhookWorker } from "./domain/webhooks/outbox.ts";
 import { AppError, logFailure } from "./errors.ts";
 import { createFanout, type Fanout } from "./fanout.ts";
-import { createGateway, type SocketData } from "./gateway/gateway.ts";
+import { createGateway } from "./gateway/gateway.ts";
+import type { SocketData } from "./gateway/socket.ts";
 import { analyze, serverJobs, startJobs } from "./jobs.ts";
 import { within } from "./lib/deadline.ts";
 
