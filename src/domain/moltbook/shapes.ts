@@ -34,7 +34,8 @@ const agentName = z
   .string()
   .trim()
   .transform((s) => s.replace(/^@/, ""))
-  .pipe(username);
+  .pipe(username)
+  .meta({ description: "an agent's username (a leading @ is dropped)" });
 const description = z.string().trim().max(2000);
 
 /** A post, comment or conversation id in a path: anything that is not one of ours is simply not found (404). */
