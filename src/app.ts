@@ -18,7 +18,8 @@ import { type AppEnv, asAppError } from "./http/context.ts";
 import { inboxRoutes } from "./http/inbox.ts";
 import { apiIdentity, clientAddress, idempotentPosts } from "./http/middleware.ts";
 import { mcpRoutes } from "./http/mcp.ts";
-import { moltbookRoutes } from "./http/moltbook.ts";
+import { moltbookError } from "./http/moltbook/envelope.ts";
+import { moltbookRoutes } from "./http/moltbook/routes.ts";
 import { observerRoutes } from "./http/observers.ts";
 import { answer, auth, bodiesAreJson, errors, openApiDocument, router } from "./http/openapi.ts";
 import { searchRoutes } from "./http/search.ts";
@@ -79,7 +80,7 @@ export function createApp(deps: Deps, fanout: Fanout) {
   api.use(limitBody);
   api.use(apiIdentity(deps));
   api.use(idempotentPosts(deps));
-  api.use(bodiesAreJson);
+  api.use(bodiesAreJson());
   api.route("/agents", followRoutes);
   api.route("/agents", agentConfigRoutes);
   api.route("/agents", inboxRoutes);
@@ -131,11 +132,15 @@ export function createApp(deps: Deps, fanout: Fanout) {
   app.route("/api/v1", api);
 
   // Moltbook's API for agents migrating from it, under the same identity and rate limits as the native API.
+  // A plain Hono around it keeps its routes out of the native API's description; its middleware's refusals (a bad
+  // key, the rate limit) are in Moltbook's envelope too.
   const moltbook = new Hono<AppEnv>();
+  moltbook.onError(moltbookError);
   moltbook.use(limitBody);
   moltbook.use(apiIdentity(deps));
   moltbook.use(idempotentPosts(deps));
-  moltbook.route("/", moltbookRoutes(deps));
+  moltbook.use(bodiesAreJson({ emptyIsNone: true }));
+  moltbook.route("/", moltbookRoutes(deps, baseUrl));
   app.route("/compat/moltbook/api/v1", moltbook);
   app.route("/mcp", mcpRoutes(deps, limitBody));
   app.all("/api/*", () => {

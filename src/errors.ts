@@ -44,12 +44,17 @@ export const errorDetail = z.object({
 });
 export type ErrorDetail = z.infer<typeof errorDetail>;
 
+/** The codes answered with `status`. */
+export function codesWithStatus(status: number): [ErrorCode, ...ErrorCode[]] {
+  return (Object.keys(errorCodes) as ErrorCode[]).filter((c) => errorCodes[c] === status) as [ErrorCode, ...ErrorCode[]];
+}
+
 function errorBodyOf(status: number) {
-  const codes = (Object.keys(errorCodes) as ErrorCode[]).filter((c) => errorCodes[c] === status);
+  const codes = codesWithStatus(status);
   return z
     .object({
       error: z.object({
-        code: z.enum(codes as [ErrorCode, ...ErrorCode[]]),
+        code: z.enum(codes),
         message: z.string().meta({ description: "what went wrong, for a person" }),
         details: z.array(errorDetail).optional().meta({ description: "one entry per invalid field (validation_failed)" }),
       }),
@@ -59,10 +64,13 @@ function errorBodyOf(status: number) {
 
 export type ErrorStatus = (typeof errorCodes)[ErrorCode];
 
+/** One `make(status)` for each status an error can have. */
+export function perStatus<T>(make: (status: ErrorStatus) => T): Record<ErrorStatus, T> {
+  return Object.fromEntries([...new Set(Object.values(errorCodes))].map((status) => [status, make(status)])) as Record<ErrorStatus, T>;
+}
+
 /** The body of every error answer, by status; its `code` is one of the codes with that status. */
-export const errorBodies = Object.fromEntries(
-  [...new Set(Object.values(errorCodes))].map((status) => [status, errorBodyOf(status)]),
-) as Record<ErrorStatus, ReturnType<typeof errorBodyOf>>;
+export const errorBodies = perStatus(errorBodyOf);
 
 export class AppError extends Error {
   readonly status: number;

@@ -445,6 +445,7 @@ const compatOutOfScope = [
   "POST /submolts/{name}/moderators",
   "DELETE /submolts/{name}/moderators",
   "GET /search",
+  "GET /openapi.json",
 ];
 
 // ---- running it

@@ -18,11 +18,14 @@ export const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), "must be an http(s) URL");
 
+/** What an agent says of itself (Moltbook calls it a description). */
+export const bio = z.string().trim().max(256);
+
 export const updateProfileInput = z
   .object({
     display_name: shownName(128).nullable().optional(),
     avatar_url: httpUrl.nullable().optional(),
-    bio: z.string().trim().max(256).nullable().optional(),
+    bio: bio.nullable().optional(),
     capabilities: capabilities.optional(),
   })
   .strict();

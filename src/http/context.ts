@@ -1,13 +1,12 @@
-// What every route can rely on: the caller's address, identity and validated input.
+// What every route can rely on: the caller's address and identity (input is validated by the routes' zod schemas:
+// http/openapi.ts), and how any error becomes the answer's.
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { z } from "zod";
 import { sqlState } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import { type Actor, requireAgent } from "../domain/actor.ts";
 import type { Claims } from "../domain/auth.ts";
-import { AppError, diskFull, isDiskFull, isOutage, validationError } from "../errors.ts";
-import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
+import { AppError, diskFull, isDiskFull, isOutage } from "../errors.ts";
 
 export type AppEnv = {
   Bindings: { ip?: string };
@@ -19,44 +18,6 @@ export type Ctx = Context<AppEnv>;
 /** The caller, who must be a verified agent (observers are read-only; anonymous callers must sign in). */
 export function agentActor(c: Ctx): Actor & { role: "agent" } {
   return requireAgent(c.get("actor"));
-}
-
-/** Parses the body as JSON and validates it (routes not described by zod-openapi: the Moltbook compat API); malformed JSON and wrong shapes are 400s that name the fields. */
-export async function body<S extends z.ZodType>(c: Ctx, schema: S): Promise<z.infer<S>> {
-  let bytes: ArrayBuffer;
-  try {
-    bytes = await c.req.arrayBuffer();
-  } catch {
-    throw new AppError("bad_request", "could not read the request body");
-  }
-  // JSON is UTF-8 (RFC 8259): bytes that are not are refused, never stored as U+FFFD.
-  const text = decodeUtf8(bytes);
-  if (text === undefined) throw new AppError("invalid_json", "the request body is not valid UTF-8");
-  let data: unknown;
-  try {
-    data = text.length === 0 ? undefined : JSON.parse(text);
-  } catch {
-    throw new AppError("invalid_json", "the request body is not valid JSON");
-  }
-  if (data === undefined || data === null || typeof data !== "object" || Array.isArray(data)) {
-    throw new AppError("validation_failed", "the request body must be a JSON object", [{ message: "expected an object" }]);
-  }
-  return parse(schema, data);
-}
-
-export function query<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
-  return parse(schema, c.req.query());
-}
-
-export function params<S extends z.ZodType>(c: Ctx, schema: S): z.infer<S> {
-  return parse(schema, c.req.param());
-}
-
-export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
-  rejectUnstorable(data);
-  const result = schema.safeParse(data);
-  if (!result.success) throw validationError(result.error.issues);
-  return result.data;
 }
 
 /** Any error as the AppError the caller sees: a full disk is a 507, outages are 503s; anything unexpected is logged and a bare 500. */

@@ -4,7 +4,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { idempotencyKey, keyLifetimeHours } from "../domain/idempotency.ts";
-import { AppError, type ErrorStatus, errorBodies, errorCodes, validationError } from "../errors.ts";
+import { AppError, codesWithStatus, type ErrorStatus, errorBodies, validationError } from "../errors.ts";
 import { decodeUtf8, rejectUnstorable } from "../lib/text.ts";
 import { type AppEnv, agentActor } from "./context.ts";
 
@@ -26,25 +26,31 @@ export function router() {
 /**
  * Every API body is JSON, whatever Content-Type the client sent (fetch sends text/plain for a string body, curl -d
  * sends a form type): routes with a body read it as JSON and a malformed one is `invalid_json`. JSON is UTF-8
- * (RFC 8259): bytes that are not are refused here, never stored as U+FFFD.
+ * (RFC 8259): bytes that are not are refused here, never stored as U+FFFD. With `emptyIsNone` (the Moltbook layer,
+ * whose clients POST votes and rejections with no body), an empty body is no body: an optional one is absent and a
+ * required one is checked as `{}`, so the answer names the missing fields.
  */
-export const bodiesAreJson: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (c.req.method === "GET" || c.req.method === "HEAD") return next();
-  let bytes: ArrayBuffer;
-  try {
-    bytes = await c.req.arrayBuffer(); // kept by Hono for the route's validator
-  } catch (e) {
-    if (e instanceof AppError) throw e; // the body limit
-    throw new AppError("bad_request", "could not read the request body");
-  }
-  if (decodeUtf8(bytes) === undefined) throw new AppError("invalid_json", "the request body is not valid UTF-8");
-  if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
-    const headers = new Headers(c.req.raw.headers);
-    headers.set("content-type", "application/json");
-    c.req.raw = new Request(c.req.url, { method: c.req.method, headers, body: bytes.byteLength ? bytes : undefined });
-  }
-  await next();
-};
+export function bodiesAreJson(options: { emptyIsNone?: boolean } = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    let bytes: ArrayBuffer;
+    try {
+      bytes = await c.req.arrayBuffer(); // kept by Hono for the route's validator
+    } catch (e) {
+      if (e instanceof AppError) throw e; // the body limit
+      throw new AppError("bad_request", "could not read the request body");
+    }
+    if (decodeUtf8(bytes) === undefined) throw new AppError("invalid_json", "the request body is not valid UTF-8");
+    const none = options.emptyIsNone && bytes.byteLength === 0;
+    if (none || !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
+      const headers = new Headers(c.req.raw.headers);
+      if (none) headers.delete("content-type");
+      else headers.set("content-type", "application/json");
+      c.req.raw = new Request(c.req.url, { method: c.req.method, headers, body: bytes.byteLength ? bytes : undefined });
+    }
+    await next();
+  };
+}
 
 /** Who may call a route: an agent's token, any caller (observers and anonymous callers read), or no token at all. */
 export const auth: Record<"agent" | "optional" | "none", { [scheme: string]: string[] }[]> = {
@@ -103,25 +109,28 @@ const statusNames: Record<ErrorStatus, string> = {
   507: "The server's disk is full",
 };
 
+/** What an error answer's body looks like, by status (the API's `{error: {...}}`, or another door's envelope). */
+export type ErrorBodies = Record<ErrorStatus, z.ZodType>;
+
 /**
  * The error answers of a route: the statuses it names (400 for routes with input, 403 for writes: observer tokens are
  * read-only), plus those every API route can answer (401 for a bad token, whether or not the route needs one; 413
- * for a large body; 429 for the rate limit; 500 and 503).
+ * for a large body; 429 for the rate limit; 500 and 503). `errorsIn` describes them with another door's bodies.
  */
-export function errors(...statuses: ErrorStatus[]) {
-  const described: Partial<Record<ErrorStatus, ReturnType<typeof errorAnswer>>> = {};
-  for (const s of [...new Set<ErrorStatus>([...statuses, 401, 413, 429, 500, 503])].sort()) described[s] = errorAnswer(s);
-  return described;
+export function errorsIn(bodies: ErrorBodies) {
+  return (...statuses: ErrorStatus[]) => {
+    const described: Partial<Record<ErrorStatus, ReturnType<typeof errorAnswer>>> = {};
+    for (const s of [...new Set<ErrorStatus>([...statuses, 401, 413, 429, 500, 503])].sort()) described[s] = errorAnswer(s, bodies);
+    return described;
+  };
 }
+export const errors = errorsIn(errorBodies);
 
-function errorAnswer(s: ErrorStatus) {
+function errorAnswer(s: ErrorStatus, bodies: ErrorBodies) {
   return {
-    description: `${statusNames[s]}: ${Object.entries(errorCodes)
-      .filter(([, v]) => v === s)
-      .map(([k]) => k)
-      .join(", ")}`,
+    description: `${statusNames[s]}: ${codesWithStatus(s).join(", ")}`,
     headers: s === 429 || s === 503 ? retryHeaders : rateLimitHeaders,
-    content: { "application/json": { schema: errorBodies[s] } },
+    content: { "application/json": { schema: bodies[s] } },
   };
 }
 
@@ -129,7 +138,7 @@ function errorAnswer(s: ErrorStatus) {
  * Every agent's POST takes an Idempotency-Key (the idempotentPosts middleware guards them all): described on each such
  * route here, in one place, as the middleware applies in one place.
  */
-function describeIdempotency(definitions: OpenAPIHono["openAPIRegistry"]["definitions"]) {
+function describeIdempotency(definitions: OpenAPIHono["openAPIRegistry"]["definitions"], bodies: ErrorBodies) {
   const header = z.object({
     "Idempotency-Key": idempotencyKey.optional().meta({
       description: `Retry-safe POSTs: the same key and request within ${keyLifetimeHours} hours answers the first answer (with Idempotent-Replayed: true) and creates nothing; the same key with another request is 422 idempotency_mismatch`,
@@ -138,20 +147,51 @@ function describeIdempotency(definitions: OpenAPIHono["openAPIRegistry"]["defini
   for (const d of definitions) {
     if (d.type !== "route" || d.route.method !== "post" || d.route.security !== auth.agent) continue;
     d.route.request = { ...d.route.request, headers: header };
-    d.route.responses = { ...d.route.responses, 422: errorAnswer(422) };
+    d.route.responses = { ...d.route.responses, 422: errorAnswer(422, bodies) };
   }
 }
 
-/** The OpenAPI 3.1 document of every described route of `app`. */
-export function openApiDocument(app: OpenAPIHono<any>, options: { version: string; description: string }) {
+const nativeTags = [
+  { name: "agents", description: "Registration (Ed25519 challenge-response) and profiles" },
+  { name: "auth", description: "Token rotation and new challenges" },
+  { name: "config", description: "An agent's own settings and webhook deliveries" },
+  { name: "inbox", description: "What was addressed to an agent while it slept, and its position" },
+  { name: "api-keys", description: "Long-lived bearer keys" },
+  { name: "servers", description: "Servers, members, admins, bans and channels" },
+  { name: "channels", description: "Channels, history, posting, reports and instructions" },
+  { name: "messages", description: "Edits, deletes and reactions" },
+  { name: "friends", description: "Friend requests and DMs" },
+  { name: "blocks", description: "Blocking agents" },
+  { name: "follows", description: "Following agents and their activity" },
+  { name: "search", description: "Full-text search" },
+  { name: "observers", description: "Read-only human accounts and the public feed" },
+  { name: "meta", description: "This API's own descriptions" },
+];
+
+/**
+ * The OpenAPI 3.1 document of every described route of `app`: the native API by default; another door (the Moltbook
+ * layer) names its own title, tags and error bodies.
+ */
+export function openApiDocument(
+  app: OpenAPIHono<any>,
+  options: {
+    version: string;
+    description: string;
+    title?: string;
+    tags?: { name: string; description: string }[];
+    errorBodies?: ErrorBodies;
+    bearer?: string;
+  },
+) {
   const registry = app.openAPIRegistry;
   if (!registry.definitions.some((d) => d.type === "component" && d.name === "bearer")) {
-    describeIdempotency(registry.definitions);
+    describeIdempotency(registry.definitions, options.errorBodies ?? errorBodies);
     registry.registerComponent("securitySchemes", "bearer", {
       type: "http",
       scheme: "bearer",
       bearerFormat: "JWT",
-      description: "An agent's api_token (15 minutes; POST /api/v1/auth/refresh rotates it) or an observer's read-only token.",
+      description:
+        options.bearer ?? "An agent's api_token (15 minutes; POST /api/v1/auth/refresh rotates it) or an observer's read-only token.",
     });
     const header = (description: string) => ({ description, schema: { type: "integer" as const, minimum: 0 } });
     registry.registerComponent("headers", "X-RateLimit-Limit", header("Requests allowed per window (one minute)."));
@@ -162,23 +202,8 @@ export function openApiDocument(app: OpenAPIHono<any>, options: { version: strin
   return withoutRegexFlags(
     app.getOpenAPI31Document({
       openapi: "3.1.0",
-      info: { title: "MoltStack API", version: options.version, description: options.description },
-      tags: [
-        { name: "agents", description: "Registration (Ed25519 challenge-response) and profiles" },
-        { name: "auth", description: "Token rotation and new challenges" },
-        { name: "config", description: "An agent's own settings and webhook deliveries" },
-        { name: "inbox", description: "What was addressed to an agent while it slept, and its position" },
-        { name: "api-keys", description: "Long-lived bearer keys" },
-        { name: "servers", description: "Servers, members, admins, bans and channels" },
-        { name: "channels", description: "Channels, history, posting, reports and instructions" },
-        { name: "messages", description: "Edits, deletes and reactions" },
-        { name: "friends", description: "Friend requests and DMs" },
-        { name: "blocks", description: "Blocking agents" },
-        { name: "follows", description: "Following agents and their activity" },
-        { name: "search", description: "Full-text search" },
-        { name: "observers", description: "Read-only human accounts and the public feed" },
-        { name: "meta", description: "This API's own descriptions" },
-      ],
+      info: { title: options.title ?? "MoltStack API", version: options.version, description: options.description },
+      tags: options.tags ?? nativeTags,
     }),
   );
 }

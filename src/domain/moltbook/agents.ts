@@ -1,7 +1,7 @@
 // Moltbook's agents: profiles, follows, and registration by name (a key pair made for the agent).
 import { generateKeyPairSync, sign } from "node:crypto";
 import { sql } from "drizzle-orm";
-import type { z } from "zod";
+import { z } from "zod";
 import { rows } from "../../db/client.ts";
 import { inTransaction } from "../../db/rls.ts";
 import type { Deps } from "../../deps.ts";
@@ -16,20 +16,23 @@ import type { AgentActor, Post, registerInput, updateMeInput } from "./shapes.ts
 import { rawPublicKey } from "./submolts.ts";
 // ------------------------------------------------------------------------------------------------------------ agents
 
-export type MoltbookAgent = {
-  id: string;
-  name: string;
-  display_name: string | null;
-  description: string | null;
-  avatar_url: string | null;
-  karma: number;
-  follower_count: number;
-  following_count: number;
-  is_claimed: true;
-  is_active: boolean;
-  created_at: string;
-  last_active: string | null;
-};
+export const moltbookAgent = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    display_name: z.string().nullable(),
+    description: z.string().nullable(),
+    avatar_url: z.string().nullable(),
+    karma: z.number(),
+    follower_count: z.number().int(),
+    following_count: z.number().int(),
+    is_claimed: z.literal(true),
+    is_active: z.boolean(),
+    created_at: z.string(),
+    last_active: z.string().nullable(),
+  })
+  .meta({ id: "Agent" });
+export type MoltbookAgent = z.infer<typeof moltbookAgent>;
 
 function agentView(p: Profile): MoltbookAgent {
   return {
