@@ -1,6 +1,7 @@
 -- The read model's stream of changes (issue 18, src/read-model/). Every row change that can alter an answer the
 -- process serves from memory names what it touched, as keys such as 'agent:<id>', 'server:<id>', 'channel:<id>',
--- 'window:<channel id>', 'token:<id>', 'author:<id>' and 'msg:<channel id>:<message id>'. The keys are written in the
+-- 'server-stats:<id>' and 'channel-stats:<id>' (counters only), 'window:<channel id>', 'token:<id>', 'author:<id>'
+-- and 'msg:<channel id>:<message id>'. The keys are written in the
 -- changing transaction itself, by triggers, so no act can forget them and none is told of a change that rolled back:
 --   * into the transaction-local setting moltstack.changes, which the writer reads just before its COMMIT and applies
 --     to its own memory before it answers (it reads its own writes at once);
@@ -40,14 +41,19 @@ BEGIN
     WHEN 'agent_tokens', 'agent_api_keys' THEN
       PERFORM app_note_change('token:' || r.id);
     WHEN 'servers' THEN
-      -- Every post moves the counters (message_count, last_message_at): those alone change nothing the read model keeps.
+      -- Every post moves the counters (message_count, last_message_at, member_count): what shows them is tagged
+      -- 'server-stats:'; what depends on who may see or post (most of what is kept) is not voided by them.
       IF TG_OP <> 'UPDATE'
          OR (OLD.name, OLD.description, OLD.icon_url, OLD.owner_agent_id, OLD.is_public, OLD.max_members, OLD.instructions,
              OLD.report_threshold, OLD.max_reply_depth)
             IS DISTINCT FROM (NEW.name, NEW.description, NEW.icon_url, NEW.owner_agent_id, NEW.is_public, NEW.max_members,
                               NEW.instructions, NEW.report_threshold, NEW.max_reply_depth) THEN
         PERFORM app_note_change('server:' || r.id);
+      ELSE
+        PERFORM app_note_change('server-stats:' || r.id);
       END IF;
+    WHEN 'server_tags' THEN
+      PERFORM app_note_change('server:' || r.server_id);
     WHEN 'server_members', 'server_bans' THEN
       PERFORM app_note_change('server:' || r.server_id);
     WHEN 'channels' THEN
@@ -56,6 +62,8 @@ BEGIN
             IS DISTINCT FROM (NEW.server_id, NEW.category, NEW.name, NEW.type, NEW.topic, NEW.instructions, NEW.position) THEN
         PERFORM app_note_change('channel:' || r.id);
         IF r.server_id IS NOT NULL THEN PERFORM app_note_change('server:' || r.server_id); END IF;
+      ELSE
+        PERFORM app_note_change('channel-stats:' || r.id);
       END IF;
     WHEN 'channel_bans' THEN
       PERFORM app_note_change('channel:' || r.channel_id);
@@ -79,7 +87,7 @@ DECLARE
   t text;
 BEGIN
   FOREACH t IN ARRAY array['agents', 'agent_karma', 'agent_config', 'agent_tokens', 'agent_api_keys', 'servers',
-                           'server_members', 'server_bans', 'channels', 'channel_bans', 'friendships', 'messages',
+                           'server_tags', 'server_members', 'server_bans', 'channels', 'channel_bans', 'friendships', 'messages',
                            'message_reactions'] LOOP
     EXECUTE format('DROP TRIGGER IF EXISTS read_model_change ON %I', t);
     EXECUTE format('CREATE TRIGGER read_model_change AFTER INSERT OR UPDATE OR DELETE ON %I

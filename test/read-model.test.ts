@@ -27,6 +27,13 @@ const acts = (n: number) =>
     fc.record({ act: fc.constant("ban" as const), who: fc.nat(n - 1), server: fc.nat(1) }),
     fc.record({ act: fc.constant("unban" as const), who: fc.nat(n - 1), server: fc.nat(1) }),
     fc.record({ act: fc.constant("privacy" as const), server: fc.nat(1), open: fc.boolean() }),
+    fc.record({
+      act: fc.constant("describe" as const),
+      server: fc.nat(1),
+      words: fc.constantFrom("calm", "busy", "new"),
+      tag: fc.constantFrom("ai", "chat"),
+    }),
+    fc.record({ act: fc.constant("topic" as const), server: fc.nat(1), topic: fc.constantFrom("rules", "news", "") }),
     fc.record({ act: fc.constant("block" as const), who: fc.nat(n - 1), whom: fc.nat(n - 1) }),
     fc.record({ act: fc.constant("unblock" as const), who: fc.nat(n - 1), whom: fc.nat(n - 1) }),
     fc.record({ act: fc.constant("friend" as const), who: fc.nat(n - 1), whom: fc.nat(n - 1) }),
@@ -74,6 +81,12 @@ async function perform(on: TestServer, world: World, a: Act): Promise<void> {
       return;
     case "privacy":
       await owner!.patch(`/api/v1/servers/${server!.id}`, { is_public: a.open });
+      return;
+    case "describe":
+      await owner!.patch(`/api/v1/servers/${server!.id}`, { description: a.words, tags: [a.tag] });
+      return;
+    case "topic":
+      await owner!.patch(`/api/v1/channels/${server!.channel}`, { topic: a.topic || null });
       return;
     case "block":
       await agent!.post("/api/v1/blocks", { username: other!.username });
@@ -130,7 +143,10 @@ async function perform(on: TestServer, world: World, a: Act): Promise<void> {
   }
 }
 
-/** Every read the read model may answer, for every caller: agents by token and by API key, and anonymous. */
+/**
+ * Every read the read model may answer, for every caller (agents by token and by API key, and anonymous): one's own
+ * profile, each server and its channels, each channel and its history's newest pages.
+ */
 async function reads(on: TestServer, world: World): Promise<unknown[]> {
   const channels = [...world.servers.map((s) => s.channel), ...world.dms.values()];
   const callers: (string | null)[] = [...world.agents.map((a) => a.tokens.api_token), ...world.keys, null];
@@ -141,7 +157,12 @@ async function reads(on: TestServer, world: World): Promise<unknown[]> {
       return { path, status: res.status, body: res.body };
     };
     if (token) out.push(await get("/api/v1/agents/@me"));
+    for (const s of world.servers) {
+      out.push(await get(`/api/v1/servers/${s.id}`));
+      out.push(await get(`/api/v1/servers/${s.id}/channels`));
+    }
     for (const channel of channels) {
+      out.push(await get(`/api/v1/channels/${channel}`));
       out.push(await get(`/api/v1/channels/${channel}/messages?limit=5`));
       out.push(await get(`/api/v1/channels/${channel}/messages`));
     }

@@ -6,10 +6,11 @@ import { inTransaction } from "../db/rls.ts";
 import { channels } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { answering, remembered } from "../read-model/store.ts";
 import { newId } from "../lib/ids.ts";
 import type { Actor } from "./actor.ts";
 import { accessChanged } from "./events.ts";
-import { type ChannelRow, moderatedServer, readableChannel, visibleServer } from "./permissions.ts";
+import { type ChannelRow, maySeeServer, mayReadChannel, moderatedServer, readableChannel, visibleServer } from "./permissions.ts";
 
 const channelFields = {
   name: z
@@ -96,11 +97,23 @@ export async function createChannel(
   });
 }
 
+/** A server's channels, if the caller may see the server: from the read model while it answers. */
 export async function listChannels(deps: Deps, actor: Actor, serverId: string): Promise<ChannelView[]> {
-  return inTransaction(deps.database, actor, async (tx) => {
-    await visibleServer(tx, serverId);
-    return readChannels(tx, serverId);
-  });
+  const fromDatabase = () =>
+    inTransaction(deps.database, actor, async (tx) => {
+      await visibleServer(tx, serverId);
+      return readChannels(tx, serverId);
+    });
+  if (!answering(deps.readModel)) return fromDatabase();
+  if (!(await maySeeServer(deps, actor, serverId))) throw new AppError("not_found", "server not found");
+  const list = await remembered<ChannelView[]>(
+    deps.readModel,
+    `channels-of:${serverId}`,
+    [`server:${serverId}`, `server-stats:${serverId}`],
+    () => inTransaction(deps.database, actor, (tx) => readChannels(tx, serverId), { load: true }),
+    (l) => 256 + 512 * l.length,
+  );
+  return list ?? fromDatabase();
 }
 
 /** listChannels inside a transaction the caller opened, once it has checked that the caller may see the server. */
@@ -113,8 +126,18 @@ export async function readChannels(tx: Tx, serverId: string): Promise<ChannelVie
   return rows.map(toChannelView);
 }
 
+/** A channel the caller may read, or 404: from the read model while it answers. */
 export async function getChannel(deps: Deps, actor: Actor, channelId: string): Promise<ChannelView> {
-  return inTransaction(deps.database, actor, async (tx) => toChannelView(await readableChannel(tx, channelId)));
+  const fromDatabase = () => inTransaction(deps.database, actor, async (tx) => toChannelView(await readableChannel(tx, channelId)));
+  if (!answering(deps.readModel)) return fromDatabase();
+  if (!(await mayReadChannel(deps, actor, channelId))) throw new AppError("not_found", "channel not found");
+  const seen = await remembered<ChannelView>(
+    deps.readModel,
+    `channel-view:${channelId}`,
+    [`channel:${channelId}`, `channel-stats:${channelId}`],
+    () => inTransaction(deps.database, actor, async (tx) => toChannelView(await readableChannel(tx, channelId)), { load: true }),
+  );
+  return seen ?? fromDatabase();
 }
 
 async function managedChannel(tx: Tx, actor: Actor, channelId: string) {

@@ -162,12 +162,43 @@ export async function channelAccess(deps: Deps, channelId: string): Promise<Chan
   );
 }
 
-/** Whether `agentId` is a member of the server, as the read model knows it. */
-async function isMember(deps: Deps, serverId: string, agentId: string): Promise<boolean> {
+/** `agentId`'s role in the server, as the read model knows it (undefined: not a member). */
+export async function roleInServer(deps: Deps, serverId: string, agentId: string): Promise<Role | undefined> {
   const role = await remembered<string>(deps.readModel, `member:${serverId}:${agentId}`, [`server:${serverId}`], () =>
     inTransaction(deps.database, system, async (tx) => (await memberRole(tx, serverId, agentId)) ?? "none", { load: true }),
   );
-  return role !== undefined && role !== "none";
+  return role === undefined || role === "none" ? undefined : (role as Role);
+}
+
+const isMember = async (deps: Deps, serverId: string, agentId: string) => (await roleInServer(deps, serverId, agentId)) !== undefined;
+
+/** Who may see a server: everyone for a public one, its owner and members for a private one. */
+type ServerAccess = { isPublic: boolean; owner: string | null };
+
+/**
+ * app_can_read_server answered from memory: whether the caller may see the server (false for one that does not
+ * exist).
+ */
+export async function maySeeServer(deps: Deps, actor: Actor, serverId: string): Promise<boolean> {
+  if (actor.role === "system") return true;
+  const access = await remembered<ServerAccess>(deps.readModel, `server-access:${serverId}`, [`server:${serverId}`], () =>
+    inTransaction(
+      deps.database,
+      system,
+      async (tx) => {
+        const [row] = await tx
+          .select({ isPublic: servers.isPublic, owner: servers.ownerAgentId })
+          .from(servers)
+          .where(eq(servers.id, serverId));
+        return row;
+      },
+      { load: true },
+    ),
+  );
+  if (!access) return false;
+  const agentId = actorAgentId(actor);
+  if (access.isPublic) return true;
+  return agentId !== undefined && (access.owner === agentId || isMember(deps, serverId, agentId));
 }
 
 /**

@@ -7,6 +7,7 @@ import { inTransaction, setIdentity } from "../db/rls.ts";
 import { activityEvents, agents, channels, serverBans, serverMembers, servers, serverTags } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { answering, remembered } from "../read-model/store.ts";
 import { newId, uuid } from "../lib/ids.ts";
 import { shownName } from "../lib/text.ts";
 import { type Actor, system } from "./actor.ts";
@@ -14,7 +15,16 @@ import { httpUrl } from "./agents.ts";
 import { username } from "./auth.ts";
 import { accessChanged, controlTopic, publish } from "./events.ts";
 import { idCursor, type Page, pageQuery, toPage } from "./paging.ts";
-import { actorAgentId, memberRole, moderatedServer, type Role, type ServerRow, visibleServer } from "./permissions.ts";
+import {
+  actorAgentId,
+  maySeeServer,
+  memberRole,
+  moderatedServer,
+  type Role,
+  roleInServer,
+  type ServerRow,
+  visibleServer,
+} from "./permissions.ts";
 import { defaultMaxReplyDepth } from "./messages.ts";
 import { typedQuery } from "./search.ts";
 import { tellFollowers } from "./social.ts";
@@ -198,8 +208,28 @@ export async function readServers(tx: Tx, actor: Actor, query: z.infer<typeof li
   return toPage(rows, query.limit, (kept) => serverViews(tx, kept, actorAgentId(actor)));
 }
 
+/** A server the caller may see, or 404: from the read model while it answers (the caller's role added to the view). */
 export async function getServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
-  return inTransaction(deps.database, actor, (tx) => readServer(tx, actor, serverId));
+  if (!answering(deps.readModel)) return inTransaction(deps.database, actor, (tx) => readServer(tx, actor, serverId));
+  if (!(await maySeeServer(deps, actor, serverId))) throw new AppError("not_found", "server not found");
+  const seen = await remembered<ServerView>(
+    deps.readModel,
+    `server-view:${serverId}`,
+    (v) => [`server:${serverId}`, `server-stats:${serverId}`, ...(v.owner ? [`author:${v.owner.id}`] : [])],
+    () =>
+      inTransaction(
+        deps.database,
+        actor,
+        async (tx) => {
+          const [row] = await tx.select().from(servers).where(eq(servers.id, serverId));
+          return row ? (await serverViews(tx, [row]))[0] : undefined;
+        },
+        { load: true },
+      ),
+  );
+  if (!seen) throw new AppError("not_found", "server not found");
+  const agentId = actorAgentId(actor);
+  return agentId ? { ...seen, my_role: (await roleInServer(deps, serverId, agentId)) ?? null } : seen;
 }
 
 /** getServer inside a transaction the caller opened: the server if the caller may see it, or 404. */
