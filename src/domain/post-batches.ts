@@ -3,6 +3,7 @@
 // each row as its own author: migrations/0008_post_batches.sql). A post with nobody waiting goes at once,
 // alone. Each caller gets its own answer once the batch has committed; if the batch fails, each of its posts is tried
 // again alone, so one post's failure is never another's.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
 import { rows } from "../db/client.ts";
 import { inTransaction } from "../db/rls.ts";
@@ -28,7 +29,12 @@ export type QueuedPost = {
   alone(): Promise<MessageView>;
 };
 
-type Waiting = QueuedPost & { resolve(answer: Batched): void; reject(e: unknown): void };
+type Waiting = QueuedPost & {
+  resolve(answer: Batched): void;
+  reject(e: unknown): void;
+  /** Runs work in the poster's own async context (what its request counts, MOLTSTACK_COUNT_ROUND_TRIPS). */
+  inContext: <R>(fn: () => R) => R;
+};
 
 /** A post's answer: its message, and how many posts its batch committed together. */
 export type Batched = { message: MessageView; batchSize: number };
@@ -60,7 +66,8 @@ export const batchStats = (deps: Deps) => {
 /** Queues a checked post; answers its view once its batch has committed. */
 export function enqueuePost(deps: Deps, post: QueuedPost): Promise<Batched> {
   const queue = queueOf(deps);
-  const answer = new Promise<Batched>((resolve, reject) => queue.waiting.push({ ...post, resolve, reject }));
+  const inContext = AsyncLocalStorage.snapshot();
+  const answer = new Promise<Batched>((resolve, reject) => queue.waiting.push({ ...post, resolve, reject, inContext }));
   if (queue.inFlight < maxInFlight(deps)) void drain(deps, queue);
   return answer;
 }
@@ -91,51 +98,54 @@ async function drain(deps: Deps, queue: PostQueue): Promise<void> {
 async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
   let forget: (() => void)[] = [];
   try {
-    const views = await inTransaction(deps.database, batch[0].actor, async (tx, after) => {
-      for (const f of forget) f();
-      forget = [];
-      // The batch's agents named for row-level security, and each channel's lock (held to the commit) with its newest
-      // id: ids ascend in commit order per channel. One statement for the whole batch.
-      const locked = await rows<{ channel: string; newest: string | null }>(
-        tx,
-        sql`select channel, newest from app_open_post_batch(${uuidArray(batch.map((p) => p.agentId))}::uuid[], ${uuidArray(batch.map((p) => p.channelId))}::uuid[])`,
-      );
-      const newest = new Map(locked.map((l) => [l.channel, l.newest ?? undefined]));
-      const values = batch.map((p) => {
-        const id = newIdAfter(newest.get(p.channelId));
-        newest.set(p.channelId, id);
-        return {
-          id,
-          channelId: p.channelId,
-          agentId: p.agentId,
-          content: p.input.content,
-          contentType: p.input.content_type,
-          replyTo: null,
-          mentions: [],
-          metadata: p.input.metadata ?? null,
-          via: p.origin.via,
-          client: declaredClient(p.origin.userAgent),
-          replyDepth: 0,
-          createdAt: new Date(),
-        };
-      });
-      const inserted = new Map((await tx.insert(messages).values(values).returning()).map((row) => [row.id, row]));
-      const out = new Map<Waiting, MessageView>();
-      batch.forEach((p, i) => {
-        const author = {
-          id: p.agentId,
-          username: p.author?.username ?? "unknown",
-          displayName: p.author?.display_name ?? null,
-          avatarUrl: p.author?.avatar_url ?? null,
-        };
-        const m = view(inserted.get(values[i].id)!, author, []);
-        out.set(p, m);
-        forget.push(expectMessage(deps, m));
-        after(() => publish(deps, channelTopic(p.channelId), messageFrame(m)));
-      });
-      for (const agentId of new Set(batch.map((p) => p.agentId))) after(() => recordOutbound(deps, agentId));
-      return out;
-    });
+    // The batch runs in its first poster's context: its statements count as that request's.
+    const views = await batch[0].inContext(() =>
+      inTransaction(deps.database, batch[0].actor, async (tx, after) => {
+        for (const f of forget) f();
+        forget = [];
+        // The batch's agents named for row-level security, and each channel's lock (held to the commit) with its newest
+        // id: ids ascend in commit order per channel. One statement for the whole batch.
+        const locked = await rows<{ channel: string; newest: string | null }>(
+          tx,
+          sql`select channel, newest from app_open_post_batch(${uuidArray(batch.map((p) => p.agentId))}::uuid[], ${uuidArray(batch.map((p) => p.channelId))}::uuid[])`,
+        );
+        const newest = new Map(locked.map((l) => [l.channel, l.newest ?? undefined]));
+        const values = batch.map((p) => {
+          const id = newIdAfter(newest.get(p.channelId));
+          newest.set(p.channelId, id);
+          return {
+            id,
+            channelId: p.channelId,
+            agentId: p.agentId,
+            content: p.input.content,
+            contentType: p.input.content_type,
+            replyTo: null,
+            mentions: [],
+            metadata: p.input.metadata ?? null,
+            via: p.origin.via,
+            client: declaredClient(p.origin.userAgent),
+            replyDepth: 0,
+            createdAt: new Date(),
+          };
+        });
+        const inserted = new Map((await tx.insert(messages).values(values).returning()).map((row) => [row.id, row]));
+        const out = new Map<Waiting, MessageView>();
+        batch.forEach((p, i) => {
+          const author = {
+            id: p.agentId,
+            username: p.author?.username ?? "unknown",
+            displayName: p.author?.display_name ?? null,
+            avatarUrl: p.author?.avatar_url ?? null,
+          };
+          const m = view(inserted.get(values[i].id)!, author, []);
+          out.set(p, m);
+          forget.push(expectMessage(deps, m));
+          after(() => publish(deps, channelTopic(p.channelId), messageFrame(m)));
+        });
+        for (const agentId of new Set(batch.map((p) => p.agentId))) after(() => recordOutbound(deps, agentId));
+        return out;
+      }),
+    );
     for (const p of batch) p.resolve({ message: views.get(p)!, batchSize: batch.length });
   } catch {
     // Whatever failed the batch (a ban or a delete committed since the checks, a constraint), each post is answered
