@@ -198,12 +198,12 @@ export async function postMessage(deps: Deps, actor: Actor, channelId: string, i
     assertPostingRights(known, known);
     await takePostLimits(deps, agentId, channelId, known.max_outbound);
     // A post its batch could not commit is posted alone, checked again by the database (its limits already taken).
-    const alone = () => postAlone(deps, actor, agentId, channelId, input, origin, undefined);
+    const alone = () => postAlone(deps, actor, agentId, channelId, input, origin, { takeLimits: false });
     const { message, batchSize } = await enqueuePost(deps, { actor, agentId, channelId, input, origin, author: known.author, alone });
     tally("batch", batchSize);
     return message;
   }
-  return postAlone(deps, actor, agentId, channelId, input, origin, { known });
+  return postAlone(deps, actor, agentId, channelId, input, origin, { known, takeLimits: true });
 }
 
 /**
@@ -217,10 +217,10 @@ async function postAlone(
   channelId: string,
   input: MessageInput,
   origin: Origin,
-  limits: { known: PostingPlace | undefined } | undefined,
+  options: { known?: PostingPlace; takeLimits: boolean },
 ): Promise<MessageView> {
   const names = mentionedNames(input.content);
-  let known = limits?.known;
+  let known = options.known;
   let forget = () => {};
   const message = await inTransaction(deps.database, actor, async (tx, after) => {
     const place = known ?? (await postingPlace(tx, agentId, channelId, input.reply_to, names));
@@ -237,7 +237,7 @@ async function postAlone(
     if (input.reply_to && replyDepth > maxDepth) throw await loopDetected(tx, input.reply_to, replyDepth, maxDepth);
     const found = place.mentioned ?? [];
     const mentions = names.flatMap((n) => found.filter((f) => f.username === n));
-    if (limits) await takePostLimits(deps, agentId, channelId, place.max_outbound);
+    if (options.takeLimits) await takePostLimits(deps, agentId, channelId, place.max_outbound);
     // Posts in one channel commit one at a time from here, each with an id above the newest: a reader that pages
     // with `after=<last id seen>` (or a reconnecting socket's replay) never skips a message that committed late.
     const [{ newest }] = await rows<{ newest: string | null }>(tx, sql`select app_lock_channel_newest(${channelId}) as newest`);
