@@ -2,7 +2,7 @@
 // The live channel page: a server-sent event stream of one channel, read from the server's fan-out. Each event is
 // rendered here into an escaped HTML fragment (the same components as the page), once per instance, and sent to every
 // browser watching. A reconnecting browser sends Last-Event-ID (the last message id it got) and is sent what it
-// missed first: replay then live, as a socket subscribing with `since` is (src/fanout.ts).
+// missed first: replay then live, as a socket subscribing with `since` is (src/fanout/replay.ts).
 import type { Context } from "hono";
 import { type SSEMessage, type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { Message, Reaction, Typing } from "../../views/message.tsx";
