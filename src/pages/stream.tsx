@@ -2,9 +2,9 @@
 // The live channel page: a server-sent event stream of one channel, read from the server's fan-out. Each event is
 // rendered here into an escaped HTML fragment (the same components as the page), once per instance, and sent to every
 // browser watching. A reconnecting browser sends Last-Event-ID (the last message id it got) and is sent what it
-// missed first: replay then live, as a socket subscribing with `since` is (src/fanout.ts).
+// missed first: replay then live, as a socket subscribing with `since` is (src/fanout/replay.ts).
 import type { Context } from "hono";
-import { type SSEMessage, streamSSE } from "hono/streaming";
+import { type SSEMessage, type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { Message, Reaction, Typing } from "../../views/message.tsx";
 import { presenceClass } from "../../views/parts.tsx";
 import type { Deps } from "../deps.ts";
@@ -81,93 +81,119 @@ function renderer(deps: Deps) {
   };
 }
 
-export function channelStream(deps: Deps, fanout: Fanout) {
-  const render = renderer(deps);
-  const open = new Map<string, number>();
-  return (c: Context, actor: Actor, serverId: string, channelId: string, address: string) => {
-    // A browser's own reconnect sends Last-Event-ID; the page's script, reopening a stream that failed, sends the query.
-    const since = (c.req.header("last-event-id") ?? c.req.query("last_event_id"))?.toLowerCase();
-    const count = open.get(address) ?? 0;
-    if (count >= maxStreamsPerAddress) throw new AppError("rate_limited", "too many live pages open from this address", undefined, 30);
-    open.set(address, count + 1);
-    const closed = () => {
-      const n = (open.get(address) ?? 1) - 1;
-      if (n > 0) open.set(address, n);
-      else open.delete(address);
-    };
-    return streamSSE(c, async (stream) => {
-      const queue: Delivery[] = [];
-      let wake: (() => void) | undefined;
-      let done = false;
-      const finish = () => {
-        done = true;
-        wake?.();
-      };
-      const take = (d: Delivery) => {
-        // Who may read this channel changed: end here; the browser reconnects and is answered again (or gets a 404).
-        if (d.event.op === "access_changed") return finish();
-        if (queue.length >= maxQueued) return finish();
-        queue.push(d);
-        wake?.();
-      };
-      const topic = channelTopic(channelId);
-      const cleanup: (() => void)[] = [closed];
-      cleanup.push(fanout.onStop(finish));
-      // Events lost in a pub/sub outage that could not be re-read: end; the browser resumes with Last-Event-ID.
-      cleanup.push(fanout.onMissedEvents((t) => t === topic && finish()));
-      stream.onAbort(finish);
-      c.req.raw.signal.addEventListener("abort", finish);
-      try {
-        // Members' presence comes on the server's topic; messages, edits, reactions and typing on the channel's.
-        cleanup.push(await fanout.listen(presenceTopic(serverId), take));
-        cleanup.push(() => fanout.release(topic));
-        await fanout.hold(topic);
-        cleanup.push(
-          await fanout.replayThenLive(topic, {
-            async replay() {
-              await stream.writeSSE({ event: "ready", data: "live", retry: 3000 });
-              // Who is here now (the page may be older than the stream); deltas follow on the presence topic.
-              const here = await presenceSnapshot(deps, actor, channelId);
-              await stream.writeSSE({
-                event: "presence",
-                data: [
-                  "<b data-snapshot></b>",
-                  ...here.online.map((u) => (<i data-agent={u} data-presence="online" />).toString()),
-                  ...here.idle.map((u) => (<i data-agent={u} data-presence="idle" />).toString()),
-                ].join(""),
-              });
-              const lastId = since && uuidPattern.test(since) ? since : undefined;
-              if (!lastId) return undefined;
-              const missed = await replayMessages(deps, actor, channelId, lastId, maxReplay);
-              for (const m of missed.messages) {
-                const rendered = await render.replayed(m);
-                if (rendered) await stream.writeSSE(rendered);
-              }
-              if (missed.has_more) await stream.writeSSE({ event: "reload", data: "" });
-              return missed.messages.at(-1)?.id ?? lastId;
-            },
-            live: take,
-          }),
-        );
-        const deadline = Date.now() + maxStreamMs;
-        while (!done && !stream.aborted && Date.now() < deadline) {
-          while (queue.length && !done) {
-            const rendered = await render.live(queue.shift()!);
-            if (rendered) await stream.writeSSE(rendered);
-          }
-          if (done) break;
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const woken = await new Promise<boolean>((resolve) => {
-            wake = () => resolve(true);
-            timer = setTimeout(() => resolve(false), keepaliveMs);
-          });
-          clearTimeout(timer);
-          wake = undefined;
-          if (!woken && !done) await stream.write(": keepalive\n\n");
-        }
-      } finally {
-        for (const fn of cleanup.reverse()) fn();
-      }
-    });
+/** Opens one channel's live stream for a browser (the route has checked that `actor` may read the channel). */
+export type ChannelStream = (c: Context, actor: Actor, serverId: string, channelId: string, address: string) => Response;
+
+/** The live streams of one running server: each event rendered once, and how many streams each address has open. */
+type StreamState = {
+  readonly deps: Deps;
+  readonly fanout: Fanout;
+  readonly render: ReturnType<typeof renderer>;
+  readonly open: Map<string, number>;
+};
+
+/** One browser's open stream: the events waiting to be written, and whether it is over. */
+type LiveBrowser = { readonly queue: Delivery[]; wake: (() => void) | undefined; done: boolean };
+
+export function channelStream(deps: Deps, fanout: Fanout): ChannelStream {
+  const state: StreamState = { deps, fanout, render: renderer(deps), open: new Map() };
+  return (c, actor, serverId, channelId, address) => openStream(state, c, actor, serverId, channelId, address);
+}
+
+function openStream(state: StreamState, c: Context, actor: Actor, serverId: string, channelId: string, address: string): Response {
+  const { open } = state;
+  // A browser's own reconnect sends Last-Event-ID; the page's script, reopening a stream that failed, sends the query.
+  const since = (c.req.header("last-event-id") ?? c.req.query("last_event_id"))?.toLowerCase();
+  const count = open.get(address) ?? 0;
+  if (count >= maxStreamsPerAddress) throw new AppError("rate_limited", "too many live pages open from this address", undefined, 30);
+  open.set(address, count + 1);
+  const closed = () => {
+    const n = (open.get(address) ?? 1) - 1;
+    if (n > 0) open.set(address, n);
+    else open.delete(address);
   };
+  return streamSSE(c, async (stream) => {
+    const browser: LiveBrowser = { queue: [], wake: undefined, done: false };
+    const topic = channelTopic(channelId);
+    const cleanup: (() => void)[] = [closed];
+    cleanup.push(state.fanout.onStop(() => finish(browser)));
+    // Events lost in a pub/sub outage that could not be re-read: end; the browser resumes with Last-Event-ID.
+    cleanup.push(state.fanout.onMissedEvents((t) => t === topic && finish(browser)));
+    stream.onAbort(() => finish(browser));
+    c.req.raw.signal.addEventListener("abort", () => finish(browser));
+    try {
+      // Members' presence comes on the server's topic; messages, edits, reactions and typing on the channel's.
+      const take = (d: Delivery) => offer(browser, d);
+      cleanup.push(await state.fanout.listen(presenceTopic(serverId), take));
+      cleanup.push(() => state.fanout.release(topic));
+      await state.fanout.hold(topic);
+      cleanup.push(await state.fanout.replayThenLive(topic, { replay: () => replay(state, stream, actor, channelId, since), live: take }));
+      await pump(state, stream, browser);
+    } finally {
+      for (const fn of cleanup.reverse()) fn();
+    }
+  });
+}
+
+function finish(browser: LiveBrowser): void {
+  browser.done = true;
+  browser.wake?.();
+}
+
+/** Queues one live event for the browser, or ends its stream. */
+function offer(browser: LiveBrowser, d: Delivery): void {
+  // Who may read this channel changed, or the browser fell too far behind: end here; the browser reconnects and is
+  // answered again (or gets a 404), and catches up from the database.
+  if (d.event.op === "access_changed" || browser.queue.length >= maxQueued) finish(browser);
+  else {
+    browser.queue.push(d);
+    browser.wake?.();
+  }
+}
+
+/**
+ * What the browser gets before the live events: that the stream is ready, who is here now, then the messages after
+ * `since`. Resolves to the id it read up to (see `Reader.replay`, src/fanout/replay.ts).
+ */
+async function replay(state: StreamState, stream: SSEStreamingApi, actor: Actor, channelId: string, since: string | undefined) {
+  await stream.writeSSE({ event: "ready", data: "live", retry: 3000 });
+  // Who is here now (the page may be older than the stream); deltas follow on the presence topic.
+  const here = await presenceSnapshot(state.deps, actor, channelId);
+  await stream.writeSSE({
+    event: "presence",
+    data: [
+      "<b data-snapshot></b>",
+      ...here.online.map((u) => (<i data-agent={u} data-presence="online" />).toString()),
+      ...here.idle.map((u) => (<i data-agent={u} data-presence="idle" />).toString()),
+    ].join(""),
+  });
+  const lastId = since && uuidPattern.test(since) ? since : undefined;
+  if (!lastId) return undefined;
+  const missed = await replayMessages(state.deps, actor, channelId, lastId, maxReplay);
+  for (const m of missed.messages) {
+    const rendered = await state.render.replayed(m);
+    if (rendered) await stream.writeSSE(rendered);
+  }
+  if (missed.has_more) await stream.writeSSE({ event: "reload", data: "" });
+  return missed.messages.at(-1)?.id ?? lastId;
+}
+
+/** Writes the browser's queued events as they come, with a keepalive when it is quiet, until the stream ends. */
+async function pump(state: StreamState, stream: SSEStreamingApi, browser: LiveBrowser): Promise<void> {
+  const deadline = Date.now() + maxStreamMs;
+  while (!browser.done && !stream.aborted && Date.now() < deadline) {
+    while (browser.queue.length && !browser.done) {
+      const rendered = await state.render.live(browser.queue.shift()!);
+      if (rendered) await stream.writeSSE(rendered);
+    }
+    if (browser.done) break;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const woken = await new Promise<boolean>((resolve) => {
+      browser.wake = () => resolve(true);
+      timer = setTimeout(() => resolve(false), keepaliveMs);
+    });
+    clearTimeout(timer);
+    browser.wake = undefined;
+    if (!woken && !browser.done) await stream.write(": keepalive\n\n");
+  }
 }
