@@ -44,8 +44,12 @@ type PostQueue = { waiting: Waiting[]; inFlight: number; batches: number; posts:
 
 /** Posts in one transaction at most (a bound on the statement and on each caller's wait). */
 const maxBatch = 64;
-/** Batches in flight at once: one on the embedded database (one connection), a few on PostgreSQL's pool. */
-const maxInFlight = (deps: Deps) => (deps.database.kind === "pglite" ? 1 : 4);
+/**
+ * Batches in flight at once, per instance: one. A batch takes every post waiting (across channels), and the posts that
+ * arrive while it commits make the next one: as PostgreSQL's group commit, but with one transaction, one lock per
+ * channel and one insert. More batches at once would only be smaller, and wait on each other's channel locks.
+ */
+const maxInFlight = 1;
 
 const queues = new WeakMap<Deps, PostQueue>();
 
@@ -68,7 +72,7 @@ export function enqueuePost(deps: Deps, post: QueuedPost): Promise<Batched> {
   const queue = queueOf(deps);
   const inContext = AsyncLocalStorage.snapshot();
   const answer = new Promise<Batched>((resolve, reject) => queue.waiting.push({ ...post, resolve, reject, inContext }));
-  if (queue.inFlight < maxInFlight(deps)) void drain(deps, queue);
+  if (queue.inFlight < maxInFlight) void drain(deps, queue);
   return answer;
 }
 
