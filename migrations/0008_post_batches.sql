@@ -38,23 +38,24 @@ CREATE POLICY messages_post_batch ON messages FOR INSERT TO moltstack_app
 -- Opens a batch: names its agents for the rest of the transaction, then takes each channel's post lock (in id order,
 -- so two batches never wait on each other in a circle) and answers each channel's newest message id, read once its
 -- lock is granted (a statement of its own inside this volatile function: it sees what the previous holder committed).
--- Only for channels where one of the batch's agents may post.
-CREATE OR REPLACE FUNCTION app_open_post_batch(agents uuid[], channels uuid[]) RETURNS TABLE (channel uuid, newest uuid)
+-- `channels` and `posters` pair each channel with one agent of the batch that posts there: only where that agent may
+-- post is a channel locked and its newest id told.
+CREATE OR REPLACE FUNCTION app_open_post_batch(agents uuid[], channels uuid[], posters uuid[]) RETURNS TABLE (channel uuid, newest uuid)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-  ch uuid;
+  pair record;
 BEGIN
-  IF NOT (app_agent_id() = ANY (app_open_post_batch.agents)) THEN
-    RAISE EXCEPTION 'a batch is opened by one of its agents' USING ERRCODE = 'insufficient_privilege';
+  IF NOT (app_agent_id() = ANY (app_open_post_batch.agents)) OR NOT (posters <@ app_open_post_batch.agents) THEN
+    RAISE EXCEPTION 'a batch is opened by one of its agents, for its agents' USING ERRCODE = 'insufficient_privilege';
   END IF;
-  PERFORM set_config('moltstack.batch_agents', array_to_string(agents, ','), true);
-  FOR ch IN SELECT DISTINCT x FROM unnest(channels) x ORDER BY x LOOP
-    IF NOT EXISTS (SELECT 1 FROM unnest(agents) a WHERE app_can_post_as(ch, a)) THEN
-      RAISE EXCEPTION 'no agent of the batch may post in channel %', ch USING ERRCODE = 'insufficient_privilege';
+  PERFORM set_config('moltstack.batch_agents', array_to_string(app_open_post_batch.agents, ','), true);
+  FOR pair IN SELECT DISTINCT ON (c) c, p FROM unnest(channels, posters) AS u(c, p) ORDER BY c LOOP
+    IF NOT app_can_post_as(pair.c, pair.p) THEN
+      RAISE EXCEPTION 'agent % may not post in channel %', pair.p, pair.c USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended(ch::text, 0));
-    channel := ch;
-    newest := (SELECT m.id FROM messages m WHERE m.channel_id = ch ORDER BY m.id DESC LIMIT 1);
+    PERFORM pg_advisory_xact_lock(hashtextextended(pair.c::text, 0));
+    channel := pair.c;
+    newest := (SELECT m.id FROM messages m WHERE m.channel_id = pair.c ORDER BY m.id DESC LIMIT 1);
     RETURN NEXT;
   END LOOP;
 END $$;

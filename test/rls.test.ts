@@ -92,6 +92,53 @@ describe("row-level security", () => {
     await expect(asHimself).rejects.toThrow();
     expect((await alice.get(`/api/v1/agents/@me`)).body.bio).toBeNull();
   });
+
+  it("checks every row of a batch of posts as its own author, and opens a batch only for its agents", async () => {
+    const carol = await server.agent("carol");
+    const place = await alice.createServer({ name: "batches" });
+    const [general] = (await alice.get(`/api/v1/servers/${place.id}/channels`)).body.data;
+    await carol.post(`/api/v1/servers/${place.id}/join`);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e) => sqlState(e) ?? String(e),
+      );
+    const open = (agents: string[], posters: string[]) =>
+      sql`select * from app_open_post_batch(${`{${agents.join(",")}}`}::uuid[], ${`{${posters.map(() => general.id).join(",")}}`}::uuid[], ${`{${posters.join(",")}}`}::uuid[])`;
+    const post = (agentId: string) => ({ id: crypto.randomUUID(), channelId: general.id, agentId, content: "in a batch" });
+    // Alice opens a batch for herself and Carol (both members): both rows pass, each checked as its author.
+    expect(
+      await code(
+        as(asAlice(), async (tx) => {
+          await tx.execute(open([alice.id, carol.id], [alice.id, carol.id]));
+          await tx.insert(messages).values([post(alice.id), post(carol.id)]);
+        }),
+      ),
+    ).toBe("ok");
+    // Bob is in the batch but not a member: his row is refused, and the whole insert with it.
+    expect(
+      await code(
+        as(asAlice(), async (tx) => {
+          await tx.execute(open([alice.id, bob.id], [alice.id]));
+          await tx.insert(messages).values([post(alice.id), post(bob.id)]);
+        }),
+      ),
+    ).toBe("42501");
+    // A row by an agent the batch does not name is refused.
+    expect(
+      await code(
+        as(asAlice(), async (tx) => {
+          await tx.execute(open([alice.id], [alice.id]));
+          await tx.insert(messages).values([post(alice.id), post(carol.id)]);
+        }),
+      ),
+    ).toBe("42501");
+    // Nobody opens a batch for others without being in it, or names a poster outside it, or locks a channel where its
+    // poster may not post (Bob is no member: no lock, no newest id told).
+    expect(await code(as(asBob(), (tx) => tx.execute(open([alice.id], [alice.id]))))).toBe("42501");
+    expect(await code(as(asAlice(), (tx) => tx.execute(open([alice.id], [carol.id]))))).toBe("42501");
+    expect(await code(as(asBob(), (tx) => tx.execute(open([bob.id], [bob.id]))))).toBe("42501");
+  });
 });
 
 // Migration 0004 computes what the caller belongs to once per statement and reads a reaction through its message's

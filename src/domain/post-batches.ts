@@ -109,9 +109,19 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
         forget = [];
         // The batch's agents named for row-level security, and each channel's lock (held to the commit) with its newest
         // id: ids ascend in commit order per channel. One statement for the whole batch.
+        // Each post's channel beside its poster: the database checks one poster per channel before it locks it.
+        const agents = uuidArray(batch.map((p) => p.agentId));
+        const channels = uuidArray(
+          batch.map((p) => p.channelId),
+          false,
+        );
+        const posters = uuidArray(
+          batch.map((p) => p.agentId),
+          false,
+        );
         const locked = await rows<{ channel: string; newest: string | null }>(
           tx,
-          sql`select channel, newest from app_open_post_batch(${uuidArray(batch.map((p) => p.agentId))}::uuid[], ${uuidArray(batch.map((p) => p.channelId))}::uuid[])`,
+          sql`select channel, newest from app_open_post_batch(${agents}::uuid[], ${channels}::uuid[], ${posters}::uuid[])`,
         );
         const newest = new Map(locked.map((l) => [l.channel, l.newest ?? undefined]));
         const values = batch.map((p) => {
@@ -160,5 +170,5 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
   }
 }
 
-/** A list of ids as one PostgreSQL array literal (a parameter: both drivers take it as text). */
-const uuidArray = (ids: string[]) => `{${[...new Set(ids)].join(",")}}`;
+/** A list of ids as one PostgreSQL array literal (a parameter: both drivers take it as text), each once unless not `distinct`. */
+const uuidArray = (ids: string[], distinct = true) => `{${(distinct ? [...new Set(ids)] : ids).join(",")}}`;
