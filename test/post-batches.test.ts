@@ -41,6 +41,8 @@ describe("posts written in groups", () => {
     expect(after.posts - before.posts).toBe(36);
     expect(after.batches - before.batches).toBeLessThan(36);
     expect(after.largest).toBeGreaterThan(1);
+    // And the batches committed as batches: none failed and fell back to posting alone.
+    expect(after.failed - before.failed).toBe(0);
     // Every reader sees the same order, with no gap: history newest first is exactly the ids descending.
     const history = await agents[0].get(`/api/v1/channels/${channel}/messages?limit=100`);
     const ids: string[] = history.body.data.map((m: { id: string }) => m.id);

@@ -44,7 +44,7 @@ export type After = (fn: () => unknown) => void;
  * database reports as a foreign-key or row-level-security violation. Run again, the act sees the world as it now is
  * and answers what it should (404 for the deleted channel), not a 500.
  */
-const raceStates = new Set(["40P01", "40001", "23503", "42501"]);
+export const raceStates = new Set(["40P01", "40001", "23503", "42501"]);
 const maxAttempts = 3;
 
 /**

@@ -5,10 +5,11 @@
 // again alone, so one post's failure is never another's.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
-import { rows } from "../db/client.ts";
-import { inTransaction } from "../db/rls.ts";
+import { rows, sqlState } from "../db/client.ts";
+import { inTransaction, raceStates } from "../db/rls.ts";
 import { messages } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { isOutage, logFailure } from "../errors.ts";
 import { newIdAfter } from "../lib/ids.ts";
 import type { MessageInput, MessageView } from "../wire.ts";
 import type { Actor } from "./actor.ts";
@@ -40,7 +41,7 @@ type Waiting = QueuedPost & {
 export type Batched = { message: MessageView; batchSize: number };
 
 /** One running server's queue of posts. */
-type PostQueue = { waiting: Waiting[]; inFlight: number; batches: number; posts: number; largest: number };
+type PostQueue = { waiting: Waiting[]; inFlight: number; batches: number; posts: number; largest: number; failed: number };
 
 /** Posts in one transaction at most (a bound on the statement and on each caller's wait). */
 const maxBatch = 64;
@@ -56,15 +57,15 @@ const queues = new WeakMap<Deps, PostQueue>();
 function queueOf(deps: Deps): PostQueue {
   const known = queues.get(deps);
   if (known) return known;
-  const queue: PostQueue = { waiting: [], inFlight: 0, batches: 0, posts: 0, largest: 0 };
+  const queue: PostQueue = { waiting: [], inFlight: 0, batches: 0, posts: 0, largest: 0, failed: 0 };
   queues.set(deps, queue);
   return queue;
 }
 
-/** Batches committed and posts in them so far (bench/RESULTS.md quotes them). */
+/** Batches taken, posts in them, the largest, and batches that failed (their posts went alone) so far. */
 export const batchStats = (deps: Deps) => {
-  const { batches, posts, largest } = queueOf(deps);
-  return { batches, posts, largest };
+  const { batches, posts, largest, failed } = queueOf(deps);
+  return { batches, posts, largest, failed };
 };
 
 /** Queues a checked post; answers its view once its batch has committed. */
@@ -92,14 +93,15 @@ async function drain(deps: Deps, queue: PostQueue): Promise<void> {
       queue.batches++;
       queue.posts += batch.length;
       queue.largest = Math.max(queue.largest, batch.length);
-      await commitBatch(deps, batch);
+      if (!(await commitBatch(deps, batch))) queue.failed++;
     }
   } finally {
     queue.inFlight--;
   }
 }
 
-async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
+/** Commits a batch and answers its posts; false when it failed and its posts went alone. */
+async function commitBatch(deps: Deps, batch: Waiting[]): Promise<boolean> {
   let forget: (() => void)[] = [];
   try {
     // The batch runs in its first poster's context: its statements count as that request's.
@@ -161,10 +163,13 @@ async function commitBatch(deps: Deps, batch: Waiting[]): Promise<void> {
       }),
     );
     for (const p of batch) p.resolve({ message: views.get(p)!, batchSize: batch.length });
-  } catch {
+    return true;
+  } catch (e) {
     // Whatever failed the batch (a ban or a delete committed since the checks, a constraint), each post is answered
-    // on its own: posted alone, or refused with its own reason.
+    // on its own: posted alone, or refused with its own reason. A failure that is no such race is worth a log line.
+    if (!raceStates.has(sqlState(e) ?? "") && !isOutage(e)) logFailure("post batch", e);
     for (const p of batch) await p.alone().then((message) => p.resolve({ message, batchSize: 1 }), p.reject);
+    return false;
   } finally {
     for (const f of forget) f();
   }
