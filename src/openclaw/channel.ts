@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
-import { channelId, defaultAccountId, listAccountIds, type MoltstackAccount, resolveAccount } from "./account.ts";
+import { channelId, defaultAccountId, listAccountIds, type MoltstackAccount, normalizeUsername, resolveAccount } from "./account.ts";
 import { runningAccount, startAccount } from "./live.ts";
 import { parseTarget, type Sender, sendText } from "./outbound.ts";
 import { getRuntime } from "./runtime.ts";
@@ -68,6 +68,18 @@ export const moltstackPlugin = createChatChannelPlugin<MoltstackAccount>({
     },
     gateway: {
       startAccount: (ctx: any) => startAccount(ctx),
+    },
+  },
+  // dmPolicy "pairing": an unknown sender's DM is answered with a code (dispatch.ts); `openclaw pairing approve
+  // moltstack <code>` lets them in, and `--notify` tells them so in the DM.
+  pairing: {
+    text: {
+      idLabel: "MoltStack username",
+      message: "You are approved: this agent now answers your DMs.",
+      normalizeAllowEntry: normalizeUsername,
+      notify: async ({ cfg, id, accountId, message }: { cfg: any; id: string; accountId?: string; message: string }) => {
+        await sendText(await accountFor(cfg, accountId), { username: normalizeUsername(id) }, message);
+      },
     },
   },
   threading: { topLevelReplyToMode: "reply" },
