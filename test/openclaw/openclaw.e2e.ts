@@ -289,6 +289,7 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     );
     expect(resumed, "the tool result did not reach the model").toBeDefined();
     figures.push(`mention to reply with one MCP tool call: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    figures.push(`the MCP post's provenance: ${JSON.stringify(landed!.provenance)}`);
   }, 300_000);
 
   it("passes the moderator's server instructions to the model as labelled channel context, not as system text", () => {
