@@ -105,6 +105,17 @@ export const serverView = z
   .meta({ id: "Server" });
 export type ServerView = z.infer<typeof serverView>;
 
+export const joinedServerView = serverView
+  .extend({
+    since: z.record(z.uuid(), z.uuid()).meta({
+      description:
+        "each readable channel's newest message id as the join was written (the nil id: none yet): subscribe with these as " +
+        "`since` to hear everything posted after joining and nothing from before",
+    }),
+  })
+  .meta({ id: "JoinedServer" });
+export type JoinedServerView = z.infer<typeof joinedServerView>;
+
 async function serverViews(tx: Tx, rows: ServerRow[], agentId?: string): Promise<ServerView[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
@@ -292,7 +303,7 @@ async function channelIdsOf(deps: Deps, serverId: string): Promise<string[]> {
   );
 }
 
-export async function joinServer(deps: Deps, actor: Actor, serverId: string): Promise<ServerView> {
+export async function joinServer(deps: Deps, actor: Actor, serverId: string): Promise<JoinedServerView> {
   const agentId = actorAgentId(actor);
   if (!agentId) throw new AppError("forbidden", "only agents join servers");
   return inTransaction(deps.database, actor, async (tx, after) => {
@@ -317,10 +328,22 @@ export async function joinServer(deps: Deps, actor: Actor, serverId: string): Pr
       await tx.insert(activityEvents).values({ id: newId(), type: "server.joined", agentId, serverId });
       if (server.isPublic) after(() => tellFollowers(deps, actor, { id: server.id, name: server.name }));
     }
+    // Read after the membership is written, in its transaction: posts in a channel commit in id order (each under
+    // app_lock_channel_newest), so a post this read does not see commits later with a higher id, and a subscriber
+    // that resumes from these ids hears it. What it does see was posted before the agent joined.
+    const newest = await tx
+      .select({
+        channelId: channels.id,
+        newest: sql<string | null>`(select m.id from messages m where m.channel_id = channels.id order by m.id desc limit 1)`,
+      })
+      .from(channels)
+      .where(eq(channels.serverId, serverId));
     const [view] = await serverViews(tx, [await visibleServer(tx, serverId)], agentId);
-    return view;
+    return { ...view, since: Object.fromEntries(newest.map((c) => [c.channelId, c.newest ?? nilId])) };
   });
 }
+
+const nilId = "00000000-0000-0000-0000-000000000000";
 
 const full = (server: ServerRow) => new AppError("limit_reached", `this server is full (${server.maxMembers} members)`);
 

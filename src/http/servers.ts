@@ -28,6 +28,7 @@ import {
   membersQuery,
   memberView,
   serverIdParam,
+  joinedServerView,
   serverView,
   setAdmin,
   transferOwnership,
@@ -134,7 +135,10 @@ export const serverRoutes = router()
       middleware: agentOnly,
       summary: "Join a public server",
       request: { params: serverIdParam },
-      responses: { 200: answer(serverView, "The server, now with the caller as a member"), ...errors(400, 401, 403, 404, 409) },
+      responses: {
+        200: answer(joinedServerView, "The server, now with the caller as a member, and where each channel stood at the join"),
+        ...errors(400, 401, 403, 404, 409),
+      },
     }),
     async (c) => c.json(await joinServer(c.get("deps"), agentActor(c), c.req.valid("param").id), 200),
   )

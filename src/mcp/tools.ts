@@ -10,7 +10,7 @@ import { ackInbox, ackInput, inboxPageView, inboxPositionView, inboxQuery, listI
 import { deleteMessage, editMessage, emoji, listMessages, postMessage, react } from "../domain/messages.ts";
 import { pageOf, pageQuery } from "../domain/paging.ts";
 import { search, searchHit, searchQuery } from "../domain/search.ts";
-import { joinServer, leaveServer, listServers, listServersQuery, serverView } from "../domain/servers.ts";
+import { joinedServerView, joinServer, leaveServer, listServers, listServersQuery, serverView } from "../domain/servers.ts";
 import {
   acceptFriendRequest,
   friendRequestOutcome,
@@ -82,7 +82,7 @@ export const tools: Tool[] = [
     title: "Join a server",
     description: "Join a public server; its channels become readable and writable.",
     input: serverId,
-    output: serverView,
+    output: joinedServerView,
     annotations: idempotentWrite,
     run: (deps, actor, i) => joinServer(deps, requireAgent(actor), i.server_id),
   }),

@@ -1,14 +1,13 @@
 // The `moltstack` channel as OpenClaw sees it: accounts from config, targets for `openclaw message send`,
-// outbound text, and the gateway hook that runs each account (live.ts).
+// outbound text (outbound.ts), and the gateway hook that runs each account (live.ts).
 
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createChatChannelPlugin } from "openclaw/plugin-sdk/channel-core";
-import { signIn } from "../client/agent.ts";
-import { channelId, defaultAccountId, listAccountIds, type MoltstackAccount, resolveAccount } from "./account.ts";
-import { keyPathOf, readKey } from "./identity.ts";
-import { type LiveAccount, parseTarget, runningAccount, sendText, startAccount } from "./live.ts";
+import { channelId, defaultAccountId, listAccountIds, type MoltstackAccount, normalizeUsername, resolveAccount } from "./account.ts";
+import { runningAccount, startAccount } from "./live.ts";
+import { parseTarget, type Sender, sendText } from "./outbound.ts";
 import { getRuntime } from "./runtime.ts";
+import { signInOnce } from "./sign-in.ts";
 
 const normalizeTarget = (raw: string): string | undefined => {
   const t = parseTarget(raw);
@@ -17,22 +16,13 @@ const normalizeTarget = (raw: string): string | undefined => {
 };
 
 /** The account's live session when it runs in this process; otherwise a one-off sign-in with its key. */
-async function accountFor(cfg: any, accountId?: string | null): Promise<LiveAccount> {
+async function accountFor(cfg: any, accountId?: string | null): Promise<Sender> {
   const account = resolveAccount(cfg, accountId);
   const live = runningAccount(account.accountId);
   if (live) return live;
   if (!account.configured) throw new Error("channels.moltstack.baseUrl is not set");
   const dir = join(getRuntime().state.resolveStateDir(), "moltstack", account.accountId);
-  const keyPath = keyPathOf(account, dir);
-  if (!existsSync(keyPath)) throw new Error(`MoltStack account ${account.accountId} has not registered yet: start the gateway first`);
-  let username = account.username;
-  try {
-    username ??= JSON.parse(readFileSync(join(dir, "identity.json"), "utf8")).username;
-  } catch {
-    // no saved identity: the username must be configured
-  }
-  if (!username) throw new Error("channels.moltstack.username is not set");
-  return { account, client: await signIn(account.baseUrl, username, readKey(keyPath)), signal: new AbortController().signal };
+  return { account, client: await signInOnce(account, dir), signal: new AbortController().signal };
 }
 
 export const moltstackPlugin = createChatChannelPlugin<MoltstackAccount>({
@@ -78,6 +68,18 @@ export const moltstackPlugin = createChatChannelPlugin<MoltstackAccount>({
     },
     gateway: {
       startAccount: (ctx: any) => startAccount(ctx),
+    },
+  },
+  // dmPolicy "pairing": an unknown sender's DM is answered with a code (dispatch.ts); `openclaw pairing approve
+  // moltstack <code>` lets them in, and `--notify` tells them so in the DM.
+  pairing: {
+    text: {
+      idLabel: "MoltStack username",
+      message: "You are approved: this agent now answers your DMs.",
+      normalizeAllowEntry: normalizeUsername,
+      notify: async ({ cfg, id, accountId, message }: { cfg: any; id: string; accountId?: string; message: string }) => {
+        await sendText(await accountFor(cfg, accountId), { username: normalizeUsername(id) }, message);
+      },
     },
   },
   threading: { topLevelReplyToMode: "reply" },

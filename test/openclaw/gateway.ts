@@ -105,12 +105,17 @@ export function newestVersion(): string {
 
 export type ModelRequest = { body: any; text: string };
 
+/** A tool call the stub answers with, once, to the first request whose messages carry `trigger`. */
+type ToolCallRule = { trigger: string; name: string; arguments: Record<string, unknown>; fired: boolean };
+
 /**
  * An OpenAI-compatible chat completions endpoint that answers every turn with a short text, streamed as SSE, and
- * records each request so a test can assert what reached the model.
+ * records each request so a test can assert what reached the model. `callTool` makes it answer one chosen turn with
+ * a tool call instead (when that tool is offered); the turn that carries the tool's result is answered with text.
  */
 export function stubModel() {
   const requests: ModelRequest[] = [];
+  const rules: ToolCallRule[] = [];
   let n = 0;
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -121,21 +126,41 @@ export function stubModel() {
         return Response.json({ object: "list", data: [{ id: "echo-1", object: "model" }] });
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return new Response("not found", { status: 404 });
       const body = await req.json();
-      requests.push({ body, text: JSON.stringify(body.messages ?? []) });
+      const text = JSON.stringify(body.messages ?? []);
+      requests.push({ body, text });
+      const offered = (body.tools ?? []).map((t: { function?: { name?: string } }) => t.function?.name);
+      const rule = rules.find((r) => !r.fired && text.includes(r.trigger) && offered.includes(r.name));
+      if (rule) rule.fired = true;
       const content = `stub answer ${++n}`;
       const base = { id: `chatcmpl-${n}`, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "echo-1" };
       const usage = { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 };
+      const call = rule && { id: `call_${n}`, type: "function", function: { name: rule.name, arguments: JSON.stringify(rule.arguments) } };
       if (!body.stream) {
         return Response.json({
           ...base,
           object: "chat.completion",
-          choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+          choices: [
+            {
+              index: 0,
+              message: call ? { role: "assistant", content: null, tool_calls: [call] } : { role: "assistant", content },
+              finish_reason: call ? "tool_calls" : "stop",
+            },
+          ],
           usage,
         });
       }
       const chunks = [
-        { ...base, choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }] },
-        { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] },
+        {
+          ...base,
+          choices: [
+            {
+              index: 0,
+              delta: call ? { role: "assistant", tool_calls: [{ index: 0, ...call }] } : { role: "assistant", content },
+              finish_reason: null,
+            },
+          ],
+        },
+        { ...base, choices: [{ index: 0, delta: {}, finish_reason: call ? "tool_calls" : "stop" }] },
         { ...base, choices: [], usage },
       ];
       const sse = chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n";
@@ -147,6 +172,10 @@ export function stubModel() {
     requests,
     /** Whether any request so far carried this text anywhere in its messages. */
     saw: (text: string) => requests.some((r) => r.text.includes(text)),
+    /** The first turn whose messages carry `trigger` (and that offers the tool) is answered with this tool call. */
+    callTool: (trigger: string, name: string, args: Record<string, unknown>) => {
+      rules.push({ trigger, name, arguments: args, fired: false });
+    },
     stop: () => server.stop(true),
   };
 }
@@ -206,6 +235,8 @@ export async function openclawGateway(options: {
   /** The MoltStack server whose plugin tarball is installed. */
   moltstackUrl: string;
   channel: Record<string, unknown>;
+  /** More of OpenClaw's config (top-level keys), e.g. `mcp` and `tools`. */
+  config?: Record<string, unknown>;
 }) {
   const nodeBin = await ensureNode();
   const pkg = await ensureOpenClaw(options.version);
@@ -263,6 +294,7 @@ export async function openclawGateway(options: {
     agents: { defaults: { model: { primary: "stub/echo-1" }, workspace: join(dir, "workspace") } },
     // Bundled plugins a chat turn here does not need: less for a loaded CI machine to start and run.
     plugins: { entries: Object.fromEntries(unneededPlugins.map((id) => [id, { enabled: false }])) },
+    ...options.config,
   };
   writeFileSync(paths.config, JSON.stringify(config, null, 2));
   const node = join(nodeBin, "node");

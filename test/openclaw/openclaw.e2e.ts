@@ -1,6 +1,8 @@
 // End-to-end: a real OpenClaw gateway (Node 26, OpenClaw from npm) with the plugin built by `bun run build:openclaw`,
-// a stub model on loopback, and a real MoltStack server. One gateway runs two accounts (an open one in a server and
-// an allow-listed one), and is stopped and started again for the restart story. `.ci/run` runs this file on its own:
+// a stub model on loopback, and a real MoltStack server. One gateway runs five accounts (an open one in a server, an
+// allow-listed one, one that joins at start for the join race, a pairing one, and one whose key the server refuses),
+// uses MoltStack's MCP server as a host, and is stopped and started again for the restart story. `.ci/run` runs this
+// file on its own:
 //   bun test ./test/openclaw/openclaw.e2e.ts
 import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -13,7 +15,32 @@ import { type Gateway, newestVersion, openclawGateway, pinnedVersion, stubModel,
 const maxAgentTurns = 3;
 const figures: string[] = [];
 
-type Message = { id: string; content: string; reply_to: string | null; agent: { id: string; username: string }; created_at: string };
+type Message = {
+  id: string;
+  content: string;
+  reply_to: string | null;
+  agent: { id: string; username: string };
+  created_at: string;
+  provenance: { via: string; client: string | null; reply_depth: number };
+};
+
+/** The text of every message of a model request, in order, as one string. */
+const promptOf = (request: { body: any }): string =>
+  request.body.messages
+    .flatMap((m: { content: string | { text?: string }[] | null }) =>
+      typeof m.content === "string" ? [m.content] : (m.content ?? []).map((p) => p.text ?? ""),
+    )
+    .join("\n");
+
+/** Every object in a JSON answer that describes one account (has an accountId), wherever the command nests them. */
+function accountsIn(json: unknown, found: Record<string, any>[] = []): Record<string, any>[] {
+  if (Array.isArray(json)) for (const v of json) accountsIn(v, found);
+  else if (json && typeof json === "object") {
+    if (typeof (json as { accountId?: unknown }).accountId === "string") found.push(json as Record<string, any>);
+    for (const v of Object.values(json)) accountsIn(v, found);
+  }
+  return found;
+}
 
 async function messages(reader: AgentClient, channel: string): Promise<Message[]> {
   const res = await reader.get(`/api/v1/channels/${channel}/messages?limit=100`);
@@ -93,6 +120,13 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
   const lateRules = `late arrivals rules ${Date.now()}`;
   const claw = uniqueName("claw");
   const instruction = `Answer in haiku when asked about the weather ${Date.now()}`;
+  // dmPolicy pairing: an account the plugin registers itself; and an account whose key file holds a key the server
+  // refuses (the agent's key was replaced), which must block that account alone.
+  const pairName = uniqueName("pair");
+  let refused: AgentClient;
+  // OpenClaw as an MCP host: alice's API key in `mcp.servers.moltstack`, and a channel its tool call posts to.
+  let mcpKey: string;
+  let mcpOut: string;
   const answered: Message[] = [];
   let keyDir: ReturnType<typeof tempDir>;
 
@@ -110,6 +144,11 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     // Friends from before the gateway starts, but not on the strict account's allow list.
     eve = await server.agent("eve");
     eveDm = await befriend(eve, strict);
+    const refusedKeyFile = join(keyDir.path, "refused.key");
+    refused = await agentWithKeyFile(server, "refused", refusedKeyFile);
+    writeFileSync(refusedKeyFile, generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    mcpKey = (await alice.post("/api/v1/agents/@me/api-keys", { name: "openclaw mcp" })).body.api_key;
+    mcpOut = (await alice.post(`/api/v1/servers/${s.id}/channels`, { name: "mcp-out" })).body.id;
     const lateKeyFile = join(keyDir.path, "late.key");
     late = await agentWithKeyFile(server, "late", lateKeyFile);
     // Its name tries to pass the moderators' words off as the operator's (issue 19, finding 6).
@@ -129,11 +168,23 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
           default: { username: claw, displayName: "Claw", servers: [s.id], dmPolicy: "open", allowFrom: ["*"] },
           strict: { username: strict.username, keyFile, dmPolicy: "allowlist", allowFrom: ["someone_else"] },
           late: { username: late.username, keyFile: lateKeyFile, servers: [lateServer.id], dmPolicy: "open", allowFrom: ["*"] },
+          pairing: { username: pairName, dmPolicy: "pairing" },
+          refused: { username: refused.username, keyFile: refusedKeyFile },
+        },
+      },
+      config: {
+        // Embedded turns get the configured MCP servers' tools in the coding and messaging profiles.
+        // Tool Search off: the model is offered the MCP tools themselves, not a catalog to search.
+        tools: { profile: "messaging", toolSearch: false },
+        mcp: {
+          servers: {
+            moltstack: { url: `${server.url}/mcp`, transport: "streamable-http", headers: { Authorization: `Bearer ${mcpKey}` } },
+          },
         },
       },
     });
     const t = performance.now();
-    const starting = gateway.start(["default", "strict", "late"]);
+    const starting = gateway.start(["default", "strict", "late", "pairing"]);
     // Mention the late agent the moment the member list shows it (no pause between looks).
     const isMember = async () =>
       (await alice.get(`/api/v1/servers/${lateServer.id}/members?limit=100`)).body.data.some(
@@ -217,6 +268,30 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     figures.push(`mention to reply, warm: ${seconds(mention, reply)} s`);
   }, 300_000);
 
+  it("as an MCP host (mcp.servers.moltstack with an Authorization header), calls moltstack__send_message in a turn: the message lands in the channel, via mcp", async () => {
+    const trigger = `please post in mcp-out ${Date.now()}`;
+    const words = `posted through MoltStack's MCP server ${Date.now()}`;
+    model.callTool(trigger, "moltstack__send_message", { channel_id: mcpOut, content: words });
+    const t = performance.now();
+    // In a channel of its own: the loop guard counts alice's mentions in #general.
+    const mention = await alice.send(mcpOut, `@${claw} ${trigger}`);
+    await replyTo(alice, mcpOut, mention, claw);
+    const asked = model.requests.find((r) => r.text.includes(trigger));
+    expect(asked, "no model request carried the mention").toBeDefined();
+    expect(asked!.body.tools.map((tool: { function: { name: string } }) => tool.function.name)).toContain("moltstack__send_message");
+    const landed = (await messages(alice, mcpOut)).find((m) => m.content === words);
+    expect(landed, "the tool call's message is not in the channel").toBeDefined();
+    expect(landed!.agent.username).toBe(alice.username);
+    expect(landed!.provenance.via).toBe("mcp");
+    // The tool's answer (the message as posted) went back to the model in the same turn.
+    const resumed = model.requests.find(
+      (r) => r.body.messages.some((m: { role: string }) => m.role === "tool") && r.text.includes(landed!.id),
+    );
+    expect(resumed, "the tool result did not reach the model").toBeDefined();
+    figures.push(`mention to reply with one MCP tool call: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    figures.push(`the MCP post's provenance: ${JSON.stringify(landed!.provenance)}`);
+  }, 300_000);
+
   it("passes the moderator's server instructions to the model as labelled channel context, not as system text", () => {
     expect(model.saw(instruction)).toBe(true);
     const request = model.requests.find((r) => r.text.includes(instruction))!;
@@ -296,6 +371,66 @@ describe(`OpenClaw ${pinnedVersion} with the MoltStack plugin`, () => {
     expect(all.some((m) => m.reply_to === last.id)).toBe(false);
     expect(gateway.output().split("exchanges in a row with the same agent").length - 1).toBe(1);
   }, 240_000);
+
+  it("tells the model how deep in a reply chain a message is (provenance.reply_depth), as channel metadata outside every statement of who set what", async () => {
+    const deep = (await messages(alice, loops)).find((m) => m.content.endsWith("and again (2)"))!;
+    expect(deep.provenance.reply_depth).toBeGreaterThanOrEqual(3);
+    const request = model.requests.find((r) => r.text.includes(deep.content))!;
+    const prompt = promptOf(request);
+    const label = "This MoltStack message's provenance";
+    const at = prompt.lastIndexOf(label);
+    const near = prompt.slice(Math.max(0, at - 400), at + 400);
+    expect(at, prompt.slice(-3000)).toBeGreaterThan(-1);
+    expect(near, near).toMatch(new RegExp(`reply_depth\\W{1,6}${deep.provenance.reply_depth}\\b`));
+    const system = request.body.messages.filter((m: { role: string }) => m.role === "system" || m.role === "developer");
+    expect(JSON.stringify(system)).not.toContain(label);
+  });
+
+  it("with dmPolicy pairing, answers an unknown sender's DM with a pairing code, and lets them in once `openclaw pairing approve` is run", async () => {
+    const grace = await server.agent("grace");
+    const dm = await befriendPlugin(grace, pairName);
+    const first = `may I talk to you? ${Date.now()}`;
+    const hello = await grace.send(dm, first);
+    const challenge = await replyTo(grace, dm, hello, pairName, 120_000);
+    console.log(`the pairing challenge in the DM:\n${challenge.content}`);
+    expect(challenge.content).toContain(`Your MoltStack username: ${grace.username}`);
+    expect(model.saw(first)).toBe(false);
+    const pending = await gateway.must(["pairing", "list", "moltstack", "--json"]);
+    const code = /"code"\s*:\s*"([^"]+)"/.exec(pending.out)?.[1];
+    expect(code, pending.out).toBeDefined();
+    expect(challenge.content).toContain(code!);
+    await gateway.must(["pairing", "approve", "moltstack", code!]);
+    const second = await grace.send(dm, `and now? ${Date.now()}`);
+    const reply = await replyTo(grace, dm, second, pairName);
+    expect(reply.content).toMatch(/^stub answer \d+$/);
+    expect(model.saw(second.content)).toBe(true);
+  }, 600_000);
+
+  it("blocks an account whose key the server refuses, keeps the others running, and `openclaw channels status` shows which one is blocked", async () => {
+    await until(
+      () => gateway.output().includes(`[moltstack:refused] sign-in as ${refused.username} refused`),
+      60_000,
+      () => "the refused account did not say its sign-in was refused",
+    );
+    const plain = await gateway.must(["channels", "status"]);
+    console.log(`openclaw channels status:\n${plain.out}`);
+    const json = await gateway.must(["channels", "status", "--json"]);
+    const accounts = accountsIn(JSON.parse(json.out.slice(json.out.indexOf("{"))));
+    const of = (id: string) => accounts.filter((a) => a.accountId === id && ("connected" in a || "running" in a));
+    console.log(`openclaw channels status --json, the refused account:\n${JSON.stringify(of("refused"))}`);
+    for (const id of ["default", "strict", "late", "pairing"]) {
+      expect(
+        of(id).some((a) => a.running === true && a.connected === true),
+        json.out,
+      ).toBe(true);
+      expect(plain.out).toMatch(new RegExp(`MoltStack ${id}: enabled, configured, running, connected\\b`));
+    }
+    expect(of("refused").some((a) => a.connected === false) && of("refused").every((a) => a.connected !== true), json.out).toBe(true);
+    expect(JSON.stringify(of("refused"))).toContain("blocked");
+    const line = plain.out.split("\n").find((l) => l.includes("MoltStack refused:"));
+    expect(line, plain.out).toContain("disconnected");
+    expect(line).toContain("health:blocked");
+  }, 300_000);
 
   it("after a stop, answers each mention that arrived while it was down exactly once, and nothing twice", async () => {
     await gateway.stop();

@@ -1,10 +1,12 @@
-// Who the OpenClaw agent is on MoltStack: an Ed25519 key in a file (created 0600 on first start, then the agent
-// registers itself through challenge/verify) and, beside it, the username and server it registered with.
-import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
+// Signing in: who the OpenClaw agent is on MoltStack. An Ed25519 key in a file (the CLI's key-file format, created
+// 0600 on first start, then the agent registers itself through challenge/verify) and, beside it, the username and
+// server it registered with.
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { type AgentClient, ClientError, type Keys, registerAgent, signIn } from "../client/agent.ts";
+import { KeyFileError, readKeyFile, writeKeyFile } from "../client/key-file.ts";
 import type { MoltstackAccount } from "./account.ts";
 
 /** A failure that retrying will not fix (refused registration, unknown or suspended agent, revoked key). */
@@ -17,18 +19,14 @@ export function keyPathOf(account: MoltstackAccount, accountDir: string): string
   return resolve(file.replace(/^~(?=\/|$)/, homedir()));
 }
 
-/** The key file holds a PKCS#8 PEM Ed25519 private key (what `openssl genpkey -algorithm ed25519` writes). */
-export function readKey(path: string): Keys {
-  const jwk = createPrivateKey(readFileSync(path, "utf8")).export({ format: "jwk" }) as { crv?: string; d?: string; x?: string };
-  if (jwk.crv !== "Ed25519" || !jwk.d || !jwk.x) throw new IdentityError(`${path} is not an Ed25519 private key`);
-  return { secretKey: new Uint8Array(Buffer.from(jwk.d, "base64url")), publicKey: new Uint8Array(Buffer.from(jwk.x, "base64url")) };
-}
-
-function writeKey(path: string): Keys {
-  const pem = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, pem, { mode: 0o600, flag: "wx" });
-  return readKey(path);
+/** The key file is the CLI's (client/key-file.ts): a PKCS#8 PEM Ed25519 private key; a bad one is the operator's to fix. */
+function readKey(path: string): Keys {
+  try {
+    return readKeyFile(path);
+  } catch (e) {
+    if (e instanceof KeyFileError) throw new IdentityError(e.message);
+    throw e;
+  }
 }
 
 function readSaved(path: string): Saved | undefined {
@@ -43,6 +41,31 @@ function save(path: string, saved: Saved) {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(`${path}.tmp`, JSON.stringify(saved, null, 2), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
+}
+
+/** Signs in once with the account's key and saved (or configured) username: for a send when the account runs elsewhere. */
+export async function signInOnce(account: MoltstackAccount, accountDir: string): Promise<AgentClient> {
+  const keyPath = keyPathOf(account, accountDir);
+  if (!existsSync(keyPath)) throw new Error(`MoltStack account ${account.accountId} has not registered yet: start the gateway first`);
+  const username = account.username ?? readSaved(join(accountDir, "identity.json"))?.username;
+  if (!username) throw new Error("channels.moltstack.username is not set");
+  return signIn(account.baseUrl, username, readKey(keyPath));
+}
+
+/**
+ * A fresh session for a (re)connection: refreshes the tokens, or signs in again with the key when the refresh token
+ * is gone (revoked, or the server's data was reset). A refusal of the key throws IdentityError.
+ */
+export async function renewSession(me: AgentClient, viaKey: boolean): Promise<void> {
+  const refreshed = viaKey ? undefined : await me.refresh();
+  if (refreshed?.status === 200) return;
+  try {
+    await me.login();
+  } catch (e) {
+    const code = e instanceof ClientError ? e.response.status : 0;
+    if (code >= 400 && code < 500 && code !== 429) throw new IdentityError(`sign-in as @${me.username} refused: ${describe(e)}`);
+    throw e;
+  }
 }
 
 const generatedName = () => `openclaw_${randomBytes(4).toString("hex")}`;
@@ -71,7 +94,7 @@ export async function ensureAgent(account: MoltstackAccount, accountDir: string,
       else throw e;
     }
   } else {
-    const keys = writeKey(keyPath);
+    const keys = writeKeyFile(keyPath);
     log(`created key ${keyPath} (mode 0600)`);
     client = await register(account, account.username ?? generatedName(), keys, savedPath, log);
   }
