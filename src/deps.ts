@@ -96,7 +96,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       ...shared,
       redis,
       pubsub: redisPubSub(redis, sub, config.redisPrefix),
-      limiter: createLimiter(redisCounters(redis), config.redisPrefix),
+      limiter: createLimiter(redisCounters(redis), config.redisPrefix, Date.now, { early: true }),
       presenceStore: redisPresenceStore(redis, config.redisPrefix),
     };
   } catch (e) {

@@ -96,3 +96,30 @@ describe("only a post that passed its checks counts against the limits", () => {
     }
   });
 });
+
+// In production (Redis counts), a read far below its caller's limit is answered without waiting for its count
+// (src/stores/limits.ts); every read is counted all the same, and near the limit the count is exact again.
+describe("reads answered before their count (Redis)", () => {
+  const server = useServer({ env: { MOLTSTACK_LIMIT_API_PER_MINUTE: "100", MOLTSTACK_LIMIT_ANONYMOUS_PER_MINUTE: "1000" } });
+
+  it("counts every read: the 101st request of a minute is refused, whatever mix of reads and writes came before", async () => {
+    const alice = await server.agent("alice");
+    const statuses: number[] = [];
+    const remaining: number[] = [];
+    // Registration used none of alice's allowance (it is per address); reads in bursts of ten at once, then a write.
+    for (let burst = 0; burst < 9; burst++) {
+      const reads = await Promise.all(Array.from({ length: 10 }, () => alice.get("/api/v1/agents/@me")));
+      statuses.push(...reads.map((r) => r.status));
+      const write = await alice.patch("/api/v1/agents/@me", { bio: `burst ${burst}` });
+      statuses.push(write.status);
+      remaining.push(Number(write.headers.get("x-ratelimit-remaining")));
+    }
+    // A write waits for its count: what it says is exact, every read before it included.
+    expect(remaining).toEqual([89, 78, 67, 56, 45, 34, 23, 12, 1]);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const last = await alice.get("/api/v1/agents/@me");
+    expect(last.status).toBe(200);
+    const over = await alice.get("/api/v1/agents/@me");
+    expect(over.status).toBe(429);
+  });
+});

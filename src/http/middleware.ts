@@ -51,7 +51,10 @@ export function apiIdentity(deps: Deps): MiddlewareHandler<AppEnv> {
       max: claims.kind === "agent" ? limits.apiPerMinute : limits.anonymousPerMinute,
       windowSeconds: 60,
     };
-    const verdict = claims && perCaller ? await deps.limiter.hit(perCaller, claims.sub) : await deps.limiter.hit(perAddress, c.get("ip"));
+    // A read far below its caller's limit is answered without waiting for Redis's count (stores/limits.ts).
+    const early = { early: readOnlyMethods.has(c.req.method) };
+    const verdict =
+      claims && perCaller ? await deps.limiter.hit(perCaller, claims.sub, early) : await deps.limiter.hit(perAddress, c.get("ip"), early);
     rateLimitHeaders(c, verdict);
     if (!claims && !verdict.allowed) throw rateLimited(verdict);
     if (tokenError) throw tokenError;
