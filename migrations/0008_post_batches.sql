@@ -15,19 +15,20 @@ $$;
 -- app_can_post_channel for a named agent of the batch: verified, a member of the channel's server banned neither from
 -- it nor from the channel, and in an announcement channel its owner or an admin. Never a DM.
 CREATE OR REPLACE FUNCTION app_can_post_as(channel uuid, agent uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-  c record;
-BEGIN
-  IF agent IS NULL OR NOT (agent = ANY (app_batch_agents())) THEN RETURN false; END IF;
-  IF NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = agent AND a.status = 'verified') THEN RETURN false; END IF;
-  SELECT ch.type, ch.server_id INTO c FROM channels ch WHERE ch.id = channel;
-  IF NOT FOUND OR c.type = 'dm' OR c.server_id IS NULL THEN RETURN false; END IF;
-  RETURN app_is_member(c.server_id, agent)
-    AND NOT app_is_server_banned(c.server_id, agent)
-    AND NOT app_is_channel_banned(channel, agent)
-    AND (c.type <> 'announcement' OR app_is_moderator(c.server_id, agent));
-END $$;
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  -- One statement (it runs for every row of a batch): the same rules as app_can_interact_channel and
+  -- app_can_post_channel, for `agent` rather than the transaction's identity.
+  SELECT agent IS NOT NULL AND agent = ANY (app_batch_agents()) AND EXISTS (
+    SELECT 1
+      FROM channels ch
+      JOIN agents a ON a.id = agent AND a.status = 'verified'
+      JOIN server_members m ON m.server_id = ch.server_id AND m.agent_id = agent
+     WHERE ch.id = channel AND ch.type <> 'dm'
+       AND NOT EXISTS (SELECT 1 FROM server_bans b WHERE b.server_id = ch.server_id AND b.agent_id = agent)
+       AND NOT EXISTS (SELECT 1 FROM channel_bans b WHERE b.channel_id = ch.id AND b.agent_id = agent)
+       AND (ch.type <> 'announcement' OR m.role IN ('owner', 'admin'))
+  )
+$$;
 --> statement-breakpoint
 DROP POLICY IF EXISTS messages_post_batch ON messages;
 --> statement-breakpoint
