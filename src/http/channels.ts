@@ -3,7 +3,8 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { username } from "../domain/auth.ts";
 import { channelView, deleteChannel, getChannel, updateChannel, updateChannelInput } from "../domain/channels.ts";
-import { deleteMessage, editMessage, emoji, listMessages, postMessage, react } from "../domain/messages.ts";
+import { deleteMessage, editMessage, listMessages, postMessage } from "../domain/messages.ts";
+import { emoji, react } from "../domain/reactions.ts";
 import {
   bansQuery,
   banView,

@@ -7,7 +7,7 @@ import { mcpSettings, openclawCommands, pluginRegistryName, pluginTarballPath, p
 import type { Config } from "../config.ts";
 import { challengesPerWindow, refreshGraceSeconds, reservedUsernames, username } from "../domain/auth.ts";
 import { platformContext } from "../domain/events.ts";
-import { maxEmojiPerMessage, maxReactionsPerAgent } from "../domain/messages.ts";
+import { maxEmojiPerMessage, maxReactionsPerAgent } from "../domain/reactions.ts";
 import { errorCodes } from "../errors.ts";
 import { gatewayDescription } from "../wire.ts";
 import { schemaRules, typeText } from "./openapi.ts";
